@@ -1,0 +1,30 @@
+# The two commands of the README: `make demo` and `make test`. Both install what they need.
+# Builds go through here so that cargo sees the project's libtorch: .venv first on PATH, and
+# torch-sys told to take libtorch from that Python environment.
+
+SHELL := bash
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export VIRTUAL_ENV := $(VENV)
+export LIBTORCH_USE_PYTORCH := 1
+export LGD_PYTHON := $(VENV)/bin/python
+CARGO ?= cargo
+
+.PHONY: setup build test demo
+
+## setup: create .venv with torch 2.11.0 and the test oracles (does nothing when up to date)
+setup:
+	@bash scripts/setup-venv.sh
+
+## build: the release binary target/release/lgd
+build: setup
+	$(CARGO) build --release --workspace
+
+## test: setup, then every Rust test, oracle tests included (they run the .venv's PyTorch)
+test: setup
+	$(CARGO) test --release --workspace
+
+## demo: arrives with the training daemon
+demo:
+	@echo "make demo: the demo (training a student on real weights) arrives with the training daemon; try 'make test' or 'make build && target/release/lgd check-config configs/imagenet-r18-clip-rn50.toml'" >&2
+	@exit 1

@@ -1,0 +1,76 @@
+//! Builds the C++ extension against the libtorch that tch links, and makes every binary and test
+//! binary (a) keep `libtorch_cuda.so` although no Rust symbol references it — otherwise the linker's
+//! `--as-needed` drops it and CUDA reports "not available" — and (b) find libtorch through a run path,
+//! so `target/release/lgd` runs with no environment variables while `LD_LIBRARY_PATH` still wins.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where libtorch lives, found the way torch-sys finds it (LIBTORCH, else the active python's torch).
+struct Libtorch {
+    include: Vec<PathBuf>,
+    lib: PathBuf,
+    cxx11_abi: String,
+}
+
+fn main() {
+    for var in ["LIBTORCH", "LIBTORCH_USE_PYTORCH", "VIRTUAL_ENV", "PATH"] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    println!("cargo:rerun-if-changed=src/torch_ext/lgd_ext.cpp");
+
+    let torch = locate_libtorch();
+    cc::Build::new()
+        .cpp(true)
+        .file("src/torch_ext/lgd_ext.cpp")
+        .includes(&torch.include)
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", torch.cxx11_abi))
+        .flag_if_supported("-Wno-unused-parameter")
+        .warnings(false)
+        .compile("lgd_ext");
+
+    let lib = torch.lib.display();
+    println!("cargo:rustc-link-search=native={lib}");
+    if torch.lib.join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+        println!("cargo:rustc-link-arg=-ltorch_cuda");
+        println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    }
+    // RUNPATH (new dtags), not RPATH: LD_LIBRARY_PATH must be able to point at another libtorch 2.11.
+    println!("cargo:rustc-link-arg=-Wl,--enable-new-dtags");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    println!("cargo:rustc-env=LGD_BUILD_LIBTORCH_LIB={lib}");
+}
+
+fn locate_libtorch() -> Libtorch {
+    if let Ok(root) = std::env::var("LIBTORCH") {
+        let root = PathBuf::from(root);
+        return Libtorch {
+            include: include_dirs(&root.join("include")),
+            lib: root.join("lib"),
+            cxx11_abi: std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into()),
+        };
+    }
+    let python = if std::env::var_os("VIRTUAL_ENV").is_some() { "python" } else { "python3" };
+    let script = "import os, torch; print(os.path.dirname(torch.__file__)); \
+                  print(int(torch._C._GLIBCXX_USE_CXX11_ABI))";
+    let output = Command::new(python).args(["-c", script]).output().unwrap_or_else(|e| {
+        panic!("lgd build: cannot run `{python}` to locate libtorch ({e}); run `make setup` and build through `make`")
+    });
+    if !output.status.success() {
+        panic!(
+            "lgd build: `{python}` cannot import torch ({}); run `make setup` (it creates .venv with torch==2.11.0) and build through `make`",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut lines = stdout.lines();
+    let root = PathBuf::from(lines.next().expect("torch directory line"));
+    let cxx11_abi = lines.next().unwrap_or("1").trim().to_owned();
+    Libtorch { include: include_dirs(&root.join("include")), lib: root.join("lib"), cxx11_abi }
+}
+
+fn include_dirs(include: &Path) -> Vec<PathBuf> {
+    vec![include.to_owned(), include.join("torch/csrc/api/include")]
+}

@@ -1,0 +1,67 @@
+//! Writing a file so that readers see either the old content or the complete new one, never a
+//! torn write: a temporary file in the same folder, fsync, rename over the target, fsync the folder.
+//! A failure (full disk, permissions) leaves any previous file intact.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Replaces `path` with `bytes` atomically and durably.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    let temporary = folder.join(format!(
+        ".{}.tmp-{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&temporary, path)?;
+        File::open(&folder)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_content_and_leaves_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("lgd-atomic-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("bank.safetensors");
+        write_atomically(&target, b"old").unwrap();
+        write_atomically(&target, b"new content").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new content");
+        let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("bank.safetensors")]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn failure_keeps_the_previous_file() {
+        let dir = std::env::temp_dir().join(format!("lgd-atomic-fail-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("keep");
+        write_atomically(&target, b"precious").unwrap();
+        // A target that is a non-empty folder cannot be renamed over: the write must fail cleanly.
+        let blocked = dir.join("blocked");
+        fs::create_dir_all(blocked.join("inside")).unwrap();
+        assert!(write_atomically(&blocked, b"x").is_err());
+        assert_eq!(fs::read(&target).unwrap(), b"precious");
+        assert!(!dir.join(format!(".blocked.tmp-{}", std::process::id())).exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

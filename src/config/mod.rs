@@ -1,0 +1,161 @@
+//! The configuration of a whole training run: one TOML file, read with serde, every section
+//! `deny_unknown_fields`, then validated as a whole. Errors name the file and the dotted field path
+//! (`optimizer.lr: must be > 0`), all problems at once. Section types live beside what they configure
+//! when another crate owns it (pipeline sizing in `lgd-actors`).
+
+mod device;
+mod model;
+mod operations;
+mod problems;
+mod training;
+
+use std::path::{Path, PathBuf};
+
+use lgd_actors::pipeline_config::PipelineConfig;
+use serde::{Deserialize, Serialize};
+
+pub use device::DeviceSpec;
+pub use model::{BanksSection, LossSection, StudentArch, StudentSection, TeacherKind, TeacherSection, TextBankSource};
+pub use operations::{CheckpointSection, LoggingSection, ResumePolicy, RunSection, ValidationSection};
+pub use problems::FieldProblem;
+pub use training::{
+    Autocast, DataFormat, DataSection, GradScalerSection, OptimizerKind, OptimizerSection, PrecisionSection,
+    ScheduleGranularity, ScheduleSection,
+};
+
+use problems::Problems;
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Name, seed, device.
+    #[serde(default)]
+    pub run: RunSection,
+    /// Training and validation data.
+    pub data: DataSection,
+    /// The student backbone.
+    pub student: StudentSection,
+    /// The frozen teacher.
+    pub teacher: TeacherSection,
+    /// Text and visual banks.
+    #[serde(default)]
+    pub banks: BanksSection,
+    /// Temperatures and weights.
+    #[serde(default)]
+    pub loss: LossSection,
+    /// SGD settings.
+    #[serde(default)]
+    pub optimizer: OptimizerSection,
+    /// Epochs, warm-up, cosine.
+    #[serde(default)]
+    pub schedule: ScheduleSection,
+    /// Autocast dtype, memory format, gradient scaler.
+    #[serde(default)]
+    pub precision: PrecisionSection,
+    /// Checkpoint cadence, retention, resume.
+    #[serde(default)]
+    pub checkpoint: CheckpointSection,
+    /// Log level and metric cadence.
+    #[serde(default)]
+    pub logging: LoggingSection,
+    /// Validation cadence.
+    #[serde(default)]
+    pub validation: ValidationSection,
+    /// Worker count and channel capacities.
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+}
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The operating-system error.
+        source: std::io::Error,
+    },
+    /// TOML syntax, an unknown field, or a value of the wrong type.
+    #[error("{path}: {field}: {message}")]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// Dotted path of the field (or `(file)` for syntax errors outside any field).
+        field: String,
+        /// What the parser said, with the line when known.
+        message: String,
+    },
+    /// Values that parse but are not acceptable.
+    #[error("{path}: {} invalid value(s):\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// Every problem, with its field path.
+        problems: Vec<FieldProblem>,
+    },
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        let deserializer = toml::Deserializer::new(text);
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let field = error.path().to_string();
+            let inner = error.into_inner();
+            let line = inner.span().map(|span| 1 + text[..span.start.min(text.len())].matches('\n').count());
+            let message = match line {
+                Some(line) => format!("{} (line {line})", inner.message().trim_end()),
+                None => inner.message().trim_end().to_owned(),
+            };
+            let field = if field == "." { "(file)".to_owned() } else { field };
+            ConfigError::Parse { path: origin.into(), field, message }
+        })?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid { path: origin.into(), problems })
+        }
+    }
+
+    /// Every invalid value, with its field path; empty when the config is usable.
+    pub fn problems(&self) -> Vec<FieldProblem> {
+        let mut problems = Problems::default();
+        self.data.validate(&mut problems);
+        self.teacher.validate(&mut problems);
+        self.banks.validate(self.teacher.kind, &mut problems);
+        self.loss.validate(&mut problems);
+        self.optimizer.validate(&mut problems);
+        self.schedule.validate(&mut problems);
+        self.precision.validate(&mut problems);
+        self.checkpoint.validate(&mut problems);
+        self.logging.validate(&mut problems);
+        problems.extend_section("pipeline", self.pipeline.validate());
+        if self.run.device == DeviceSpec::Cpu && self.precision.autocast == Autocast::Fp16 {
+            problems.require(false, "precision.autocast", "fp16 with a gradient scaler needs a CUDA device; use bf16 or fp32 on cpu");
+        }
+        problems.into_vec()
+    }
+
+    /// The learning rate after linear scaling: lr · batch_size / reference_batch.
+    pub fn scaled_lr(&self) -> f64 {
+        self.optimizer.lr * self.data.batch_size as f64 / self.optimizer.reference_batch as f64
+    }
+
+    /// The config with every default filled in, as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a validated config always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests;

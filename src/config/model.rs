@@ -1,0 +1,188 @@
+//! `[student]`, `[teacher]`, `[banks]` and `[loss]`: what is distilled into what, and how.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::problems::Problems;
+
+/// Student backbones, named as in torchvision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StudentArch {
+    /// torchvision `resnet18` (F = 512).
+    Resnet18,
+    /// torchvision `resnet34` (F = 512).
+    Resnet34,
+    /// torchvision `resnet50` (F = 2048).
+    Resnet50,
+    /// torchvision `mobilenet_v2` (F = 1280).
+    MobilenetV2,
+    /// torchvision `efficientnet_b0` (F = 1280).
+    EfficientnetB0,
+    /// torchvision `mobilenet_v3_large` (F = 960).
+    MobilenetV3Large,
+}
+
+/// `[student]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudentSection {
+    /// The backbone; its classifier is replaced by the LGD head Linear(F,F) → ReLU → Linear(F,D).
+    pub arch: StudentArch,
+    /// Optional starting weights (a checkpoint or torchvision-style state dict).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<PathBuf>,
+}
+
+/// Which kind of frozen teacher provides t.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TeacherKind {
+    /// A CLIP image tower (OpenAI TorchScript archive or open_clip state dict).
+    Clip,
+    /// A supervised ImageNet classifier: pooled features as t, classifier rows as the text bank.
+    Supervised,
+}
+
+/// `[teacher]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeacherSection {
+    /// CLIP or supervised.
+    pub kind: TeacherKind,
+    /// The weights file, loaded unchanged.
+    pub weights: PathBuf,
+    /// D, the embedding width; inferred from the weights when absent, checked when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embed_dim: Option<i64>,
+}
+
+/// Where the text bank T comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum TextBankSource {
+    /// Computed at start from the class names and templates with the teacher's text tower, cached.
+    Prompts,
+    /// The supervised teacher's L2-normalised classifier rows.
+    TeacherClassifier,
+    /// A bank file written by `lgd bank`.
+    File(PathBuf),
+}
+
+impl TryFrom<String> for TextBankSource {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Ok(match text.as_str() {
+            "prompts" => Self::Prompts,
+            "teacher_classifier" => Self::TeacherClassifier,
+            "" => return Err("empty: use `prompts`, `teacher_classifier` or a .safetensors path".into()),
+            _ => Self::File(PathBuf::from(text)),
+        })
+    }
+}
+
+impl From<TextBankSource> for String {
+    fn from(source: TextBankSource) -> String {
+        match source {
+            TextBankSource::Prompts => "prompts".into(),
+            TextBankSource::TeacherClassifier => "teacher_classifier".into(),
+            TextBankSource::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// `[banks]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BanksSection {
+    /// T's source.
+    pub text: TextBankSource,
+    /// Category names: a built-in list (`imagenet`, `caltech256`, …) or a file, one per line.
+    pub classnames: String,
+    /// Prompt templates: built-in `openai_imagenet` or a file, one per line with `{}`.
+    pub templates: String,
+    /// m, the momentum of the visual bank's update (0.999).
+    pub visual_momentum: f64,
+}
+
+impl Default for BanksSection {
+    fn default() -> Self {
+        Self {
+            text: TextBankSource::Prompts,
+            classnames: "imagenet".into(),
+            templates: "openai_imagenet".into(),
+            visual_momentum: 0.999,
+        }
+    }
+}
+
+/// `[loss]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossSection {
+    /// τs (0.2).
+    pub student_temperature: f64,
+    /// τt (0.01).
+    pub teacher_temperature: f64,
+    /// Weight of the image-bank cross-entropy (0.5).
+    pub image_weight: f64,
+    /// Weight of the text-bank cross-entropy (0.5).
+    pub text_weight: f64,
+}
+
+impl Default for LossSection {
+    fn default() -> Self {
+        Self { student_temperature: 0.2, teacher_temperature: 0.01, image_weight: 0.5, text_weight: 0.5 }
+    }
+}
+
+impl TeacherSection {
+    pub(super) fn validate(&self, problems: &mut Problems) {
+        problems.require(!self.weights.as_os_str().is_empty(), "teacher.weights", "must name the teacher's weights file");
+        if let Some(dim) = self.embed_dim {
+            problems.require(dim > 0, "teacher.embed_dim", "must be > 0");
+        }
+    }
+}
+
+impl BanksSection {
+    pub(super) fn validate(&self, teacher: TeacherKind, problems: &mut Problems) {
+        problems.require(
+            (0.0..=1.0).contains(&self.visual_momentum),
+            "banks.visual_momentum",
+            "must be in [0, 1]",
+        );
+        problems.require(!self.classnames.is_empty(), "banks.classnames", "must name a built-in list or a file");
+        problems.require(!self.templates.is_empty(), "banks.templates", "must name a built-in list or a file");
+        problems.require(
+            !(self.text == TextBankSource::TeacherClassifier && teacher == TeacherKind::Clip),
+            "banks.text",
+            "`teacher_classifier` needs teacher.kind = \"supervised\" (a CLIP teacher has no classifier)",
+        );
+        problems.require(
+            !(self.text == TextBankSource::Prompts && teacher == TeacherKind::Supervised),
+            "banks.text",
+            "`prompts` needs a CLIP teacher with a text tower; use `teacher_classifier` or a bank file",
+        );
+    }
+}
+
+impl LossSection {
+    pub(super) fn validate(&self, problems: &mut Problems) {
+        for (field, value) in [
+            ("loss.student_temperature", self.student_temperature),
+            ("loss.teacher_temperature", self.teacher_temperature),
+        ] {
+            problems.require(value.is_finite() && value > 0.0, field, "must be > 0");
+        }
+        for (field, value) in [("loss.image_weight", self.image_weight), ("loss.text_weight", self.text_weight)] {
+            problems.require(value.is_finite() && value >= 0.0, field, "must be >= 0");
+        }
+        problems.require(
+            self.image_weight + self.text_weight > 0.0,
+            "loss.image_weight",
+            "image_weight and text_weight cannot both be 0",
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! `[run]`, `[checkpoint]`, `[logging]` and `[validation]`: how a long run is kept and watched.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::device::DeviceSpec;
+use super::problems::Problems;
+
+/// `[run]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSection {
+    /// A label for logs and metrics; the run folder's name when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Seeds every random stream (weights, banks, sampler, augmentation).
+    pub seed: u64,
+    /// `cpu`, `cuda` or `cuda:N`.
+    pub device: DeviceSpec,
+}
+
+impl Default for RunSection {
+    fn default() -> Self {
+        Self { name: None, seed: 0, device: DeviceSpec::Cuda(0) }
+    }
+}
+
+/// Where training starts from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ResumePolicy {
+    /// Always from scratch (a run folder with checkpoints is refused).
+    Never,
+    /// From the newest valid checkpoint in the run folder, if any.
+    Auto,
+    /// From this checkpoint file.
+    File(PathBuf),
+}
+
+impl TryFrom<String> for ResumePolicy {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Ok(match text.as_str() {
+            "never" => Self::Never,
+            "auto" => Self::Auto,
+            "" => return Err("empty: use `never`, `auto` or a checkpoint path".into()),
+            _ => Self::File(PathBuf::from(text)),
+        })
+    }
+}
+
+impl From<ResumePolicy> for String {
+    fn from(policy: ResumePolicy) -> String {
+        match policy {
+            ResumePolicy::Never => "never".into(),
+            ResumePolicy::Auto => "auto".into(),
+            ResumePolicy::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// `[checkpoint]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointSection {
+    /// Save at the end of every N epochs (0 = not by epoch).
+    pub every_epochs: u32,
+    /// Save every N steps as well (0 = not by step).
+    pub every_steps: u64,
+    /// How many recent checkpoints to keep.
+    pub keep_last: usize,
+    /// Also keep the one with the best validation zero-shot accuracy.
+    pub keep_best: bool,
+    /// Where training starts from.
+    pub resume: ResumePolicy,
+}
+
+impl Default for CheckpointSection {
+    fn default() -> Self {
+        Self { every_epochs: 1, every_steps: 0, keep_last: 3, keep_best: true, resume: ResumePolicy::Auto }
+    }
+}
+
+/// `[logging]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingSection {
+    /// tracing level filter (`info`, `debug`, `lgd=debug,warn`, …).
+    pub level: String,
+    /// Steps between metric records (scalars are read back from the device only then).
+    pub every_steps: u64,
+    /// TensorBoard event files beside the JSONL metrics.
+    pub tensorboard: bool,
+}
+
+impl Default for LoggingSection {
+    fn default() -> Self {
+        Self { level: "info".into(), every_steps: 20, tensorboard: true }
+    }
+}
+
+/// `[validation]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValidationSection {
+    /// Validate every N epochs (0 = never).
+    pub every_epochs: u32,
+}
+
+impl Default for ValidationSection {
+    fn default() -> Self {
+        Self { every_epochs: 1 }
+    }
+}
+
+impl CheckpointSection {
+    pub(super) fn validate(&self, problems: &mut Problems) {
+        problems.require(self.keep_last >= 1, "checkpoint.keep_last", "must be >= 1");
+    }
+}
+
+impl LoggingSection {
+    pub(super) fn validate(&self, problems: &mut Problems) {
+        problems.require(self.every_steps >= 1, "logging.every_steps", "must be >= 1");
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.level) {
+            problems.require(false, "logging.level", format!("`{}` is not a level filter: {e}", self.level));
+        }
+    }
+}

@@ -1,0 +1,123 @@
+use std::path::Path;
+
+use super::*;
+
+const RECIPE: &str = include_str!("../../configs/imagenet-r18-clip-rn50.toml");
+
+const MINIMAL: &str = r#"
+[data]
+train = "train"
+batch_size = 64
+[student]
+arch = "mobilenet_v2"
+[teacher]
+kind = "clip"
+weights = "RN50.pt"
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("run.toml"))
+}
+
+#[test]
+fn published_recipe_is_encoded_exactly() {
+    let c = parse(RECIPE).unwrap();
+    assert_eq!(c.student.arch, StudentArch::Resnet18);
+    assert_eq!(c.teacher.kind, TeacherKind::Clip);
+    assert_eq!(c.teacher.embed_dim, Some(1024));
+    assert_eq!((c.loss.student_temperature, c.loss.teacher_temperature), (0.2, 0.01));
+    assert_eq!((c.loss.image_weight, c.loss.text_weight), (0.5, 0.5));
+    assert_eq!(c.banks.visual_momentum, 0.999);
+    assert_eq!(c.banks.classnames, "imagenet");
+    assert_eq!(c.banks.templates, "openai_imagenet");
+    assert_eq!(c.optimizer.kind, OptimizerKind::Sgd);
+    assert_eq!((c.optimizer.momentum, c.optimizer.weight_decay), (0.9, 1e-4));
+    assert_eq!(c.data.batch_size, 2048);
+    assert!((c.scaled_lr() - 0.24).abs() < 1e-12);
+    assert_eq!((c.schedule.epochs, c.schedule.warmup_epochs), (200, 5));
+    assert_eq!(c.schedule.warmup_start_lr, Some(0.03));
+    assert_eq!(c.precision.autocast, Autocast::Fp16);
+}
+
+#[test]
+fn defaults_fill_a_minimal_file_with_the_published_values() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.loss, LossSection::default());
+    assert_eq!(c.optimizer.lr, 0.03);
+    assert_eq!(c.banks.text, TextBankSource::Prompts);
+    assert_eq!(c.run.device, DeviceSpec::Cuda(0));
+    assert_eq!(c.checkpoint.resume, ResumePolicy::Auto);
+}
+
+#[test]
+fn resolved_config_round_trips_through_toml() {
+    let c = parse(RECIPE).unwrap();
+    let again = parse(&c.to_toml()).unwrap();
+    assert_eq!(c, again);
+}
+
+#[test]
+fn negative_lr_names_the_field() {
+    let err = parse(&RECIPE.replace("\nlr = 0.03 ", "\nlr = -1 ")).unwrap_err();
+    match &err {
+        ConfigError::Invalid { problems, .. } => {
+            assert_eq!(problems, &[FieldProblem { field: "optimizer.lr".into(), message: "must be > 0".into() }])
+        }
+        other => panic!("expected Invalid, got {other}"),
+    }
+    assert!(err.to_string().contains("optimizer.lr: must be > 0"), "{err}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = MINIMAL.replace("batch_size = 64", "batch_size = 0")
+        + "[loss]\nteacher_temperature = 0\n[pipeline]\nhost_batches = 0\n[schedule]\nepochs = 3\nwarmup_epochs = 5\n";
+    let err = parse(&text).unwrap_err();
+    let ConfigError::Invalid { problems, .. } = err else { panic!("expected Invalid") };
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["data.batch_size", "loss.teacher_temperature", "schedule.warmup_epochs", "pipeline.host_batches"]
+    );
+}
+
+#[test]
+fn unknown_field_names_its_path_and_line() {
+    let text = RECIPE.replace("\nmomentum = 0.9\n", "\nmomentum = 0.9\nmomentun = 0.8\n");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.starts_with("run.toml: optimizer.momentun: unknown field `momentun`"), "{err}");
+    let line = RECIPE[..RECIPE.find("\nmomentum = 0.9").unwrap()].matches('\n').count() + 3;
+    assert!(err.contains(&format!("(line {line})")), "{err}");
+}
+
+#[test]
+fn wrong_type_and_bad_enum_name_the_field() {
+    let err = parse(&MINIMAL.replace("batch_size = 64", "batch_size = \"big\"")).unwrap_err().to_string();
+    assert!(err.starts_with("run.toml: data.batch_size: invalid type"), "{err}");
+    let err = parse(&MINIMAL.replace("mobilenet_v2", "vgg16")).unwrap_err().to_string();
+    assert!(err.starts_with("run.toml: student.arch: unknown variant `vgg16`"), "{err}");
+    let err = parse(&format!("{MINIMAL}[run]\ndevice = \"gpu\"\n")).unwrap_err().to_string();
+    assert!(err.starts_with("run.toml: run.device:") && err.contains("`gpu` is not a device"), "{err}");
+}
+
+#[test]
+fn missing_section_and_syntax_errors_are_reported() {
+    let err = parse("[data]\ntrain = \"x\"\nbatch_size = 1\n").unwrap_err().to_string();
+    assert!(err.contains("missing field `student`"), "{err}");
+    let err = parse("[data\n").unwrap_err().to_string();
+    assert!(err.starts_with("run.toml: (file): "), "{err}");
+}
+
+#[test]
+fn teacher_and_bank_source_must_fit_together() {
+    let text = MINIMAL.to_owned() + "[banks]\ntext = \"teacher_classifier\"\n";
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("banks.text: `teacher_classifier` needs teacher.kind"), "{err}");
+}
+
+#[test]
+fn fp16_on_cpu_is_refused() {
+    let text = MINIMAL.to_owned() + "[run]\ndevice = \"cpu\"\n[precision]\nautocast = \"fp16\"\n";
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("precision.autocast: fp16"), "{err}");
+}

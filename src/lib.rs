@@ -1,0 +1,20 @@
+//! `lgd`: Language-Guided Distillation — pre-training small image models by distilling a frozen
+//! CLIP (or supervised) teacher into them, guided by the category names of the target task.
+//!
+//! Module map:
+//! - [`config`]: the TOML configuration of a whole run, validated with field paths.
+//! - [`objective`]: the text and visual banks, the LGKA update, the two logit sets and the loss.
+//! - [`torch_ext`]: the C++ extension: channels_last and the autocast dtype, which tch lacks.
+//! - [`tensor_io`]: named tensors in safetensors files.
+//! - [`atomic_file`]: all-or-nothing file replacement (banks, checkpoints).
+//! - [`runtime_info`]: which libtorch the process loaded and what devices it sees.
+//! - [`logging`]: tracing set-up for the binary (human-readable or JSON).
+#![warn(missing_docs)]
+
+pub mod atomic_file;
+pub mod config;
+pub mod logging;
+pub mod objective;
+pub mod runtime_info;
+pub mod tensor_io;
+pub mod torch_ext;

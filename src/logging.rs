@@ -1,0 +1,46 @@
+//! tracing for the binary: human-readable lines on stderr, or one JSON object per line for log
+//! collectors. `RUST_LOG`, when set, overrides the configured level.
+
+use tracing_subscriber::EnvFilter;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `2026-11-27T18:00:00Z  INFO lgd: message key=value`.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Why logging could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    /// The level filter does not parse.
+    #[error("--log-level `{level}`: {message}")]
+    BadLevel {
+        /// What was given.
+        level: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A global subscriber was already installed.
+    #[error("logging was already initialised")]
+    AlreadyInitialised,
+}
+
+/// Installs the global subscriber writing to stderr.
+pub fn init(format: LogFormat, level: &str) -> Result<(), LoggingError> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(env) if !env.is_empty() => env,
+        _ => level.to_owned(),
+    };
+    let filter = EnvFilter::builder()
+        .parse(&filter)
+        .map_err(|e| LoggingError::BadLevel { level: filter.clone(), message: e.to_string() })?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    result.map_err(|_| LoggingError::AlreadyInitialised)
+}

@@ -1,0 +1,19 @@
+//! Raw declarations of the C++ extension (`lgd_ext.cpp`); safe wrappers live in the parent module.
+//! Every function returns 0 on success, -1 with `lgd_ext_last_error()` set on failure.
+
+use std::os::raw::{c_char, c_int};
+
+use torch_sys::C_tensor;
+
+extern "C" {
+    pub fn lgd_ext_last_error() -> *const c_char;
+    pub fn lgd_ext_channels_last_copy(src: *const C_tensor, out: *mut *mut C_tensor) -> c_int;
+    pub fn lgd_ext_channels_last_in_place(tensor: *mut C_tensor) -> c_int;
+    pub fn lgd_ext_is_channels_last(tensor: *const C_tensor, out: *mut c_int) -> c_int;
+    pub fn lgd_ext_autocast_set_dtype(device: c_int, scalar_type: c_int) -> c_int;
+    pub fn lgd_ext_autocast_dtype(device: c_int, out: *mut c_int) -> c_int;
+    pub fn lgd_ext_autocast_set_enabled(device: c_int, enabled: c_int) -> c_int;
+    pub fn lgd_ext_autocast_is_enabled(device: c_int, out: *mut c_int) -> c_int;
+    pub fn lgd_ext_autocast_enter() -> c_int;
+    pub fn lgd_ext_autocast_exit() -> c_int;
+}

@@ -1,0 +1,112 @@
+// The small C++ extension: what libtorch offers and tch does not expose.
+//
+// Every entry point returns 0 on success and -1 on failure, with the C++ exception's message kept
+// in a thread-local string that `lgd_ext_last_error` hands to Rust. No exception crosses the C ABI.
+// Tensor handles are `at::Tensor*`, the same representation tch's C layer uses for its tensors.
+
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <c10/core/GradMode.h>
+
+#include <exception>
+#include <string>
+
+namespace {
+
+thread_local std::string last_error;
+
+template <typename Body>
+int guarded(Body&& body) {
+  try {
+    body();
+    return 0;
+  } catch (const std::exception& e) {
+    last_error = e.what();
+  } catch (...) {
+    last_error = "unknown C++ exception";
+  }
+  return -1;
+}
+
+// 0 = CPU, 1 = CUDA: the only device types the product runs autocast on.
+c10::DeviceType device_type_of(int code) {
+  switch (code) {
+    case 0:
+      return c10::DeviceType::CPU;
+    case 1:
+      return c10::DeviceType::CUDA;
+    default:
+      throw std::invalid_argument("autocast device code must be 0 (cpu) or 1 (cuda), got " +
+                                  std::to_string(code));
+  }
+}
+
+c10::ScalarType low_precision_type_of(int code) {
+  auto type = static_cast<c10::ScalarType>(code);
+  if (type != c10::ScalarType::Half && type != c10::ScalarType::BFloat16) {
+    throw std::invalid_argument(
+        "autocast dtype must be float16 or bfloat16, got scalar type code " + std::to_string(code));
+  }
+  return type;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* lgd_ext_last_error() { return last_error.c_str(); }
+
+// A channels_last copy (or the same storage if it already is) of a 4-D tensor.
+int lgd_ext_channels_last_copy(const at::Tensor* src, at::Tensor** out) {
+  return guarded([&] {
+    *out = new at::Tensor(src->contiguous(at::MemoryFormat::ChannelsLast));
+  });
+}
+
+// Swaps a tensor's data for a channels_last copy, keeping its identity (as `param.data = ...`
+// does), so an optimiser or module holding the tensor sees the new layout.
+int lgd_ext_channels_last_in_place(at::Tensor* tensor) {
+  return guarded([&] {
+    c10::AutoGradMode no_grad(false);
+    tensor->set_data(tensor->contiguous(at::MemoryFormat::ChannelsLast));
+  });
+}
+
+int lgd_ext_is_channels_last(const at::Tensor* tensor, int* out) {
+  return guarded([&] { *out = tensor->is_contiguous(at::MemoryFormat::ChannelsLast) ? 1 : 0; });
+}
+
+int lgd_ext_autocast_set_dtype(int device, int scalar_type) {
+  return guarded([&] {
+    at::autocast::set_autocast_dtype(device_type_of(device), low_precision_type_of(scalar_type));
+  });
+}
+
+int lgd_ext_autocast_dtype(int device, int* out) {
+  return guarded([&] {
+    *out = static_cast<int>(at::autocast::get_autocast_dtype(device_type_of(device)));
+  });
+}
+
+int lgd_ext_autocast_set_enabled(int device, int enabled) {
+  return guarded([&] { at::autocast::set_autocast_enabled(device_type_of(device), enabled != 0); });
+}
+
+int lgd_ext_autocast_is_enabled(int device, int* out) {
+  return guarded([&] { *out = at::autocast::is_autocast_enabled(device_type_of(device)) ? 1 : 0; });
+}
+
+// Entering an autocast region; leaving the outermost one frees the cached low-precision weights.
+int lgd_ext_autocast_enter() {
+  return guarded([] { at::autocast::increment_nesting(); });
+}
+
+int lgd_ext_autocast_exit() {
+  return guarded([] {
+    if (at::autocast::decrement_nesting() == 0) {
+      at::autocast::clear_cache();
+    }
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,59 @@
+//! `lgd check-config` as a user meets it: the published recipe passes and prints the resolved
+//! config; a bad value fails with a non-zero exit naming the field.
+
+mod support;
+
+use std::process::Command;
+
+fn lgd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lgd"))
+}
+
+#[test]
+fn published_recipe_passes_and_prints_the_resolved_config() {
+    let output = lgd()
+        .args(["check-config", "configs/imagenet-r18-clip-rn50.toml"])
+        .current_dir(support::root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("[optimizer]") && stdout.contains("lr = 0.03"), "{stdout}");
+    assert!(stdout.contains("teacher_temperature = 0.01"), "{stdout}");
+}
+
+#[test]
+fn negative_lr_fails_naming_the_field() {
+    let dir = support::scratch("check-config");
+    let recipe = std::fs::read_to_string(support::root().join("configs/imagenet-r18-clip-rn50.toml")).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, recipe.replace("\nlr = 0.03 ", "\nlr = -1 ")).unwrap();
+    let output = lgd().arg("check-config").arg(&bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("optimizer.lr: must be > 0"), "{stderr}");
+    assert!(stderr.contains(&bad.display().to_string()), "the error names the file: {stderr}");
+    assert!(output.stdout.is_empty(), "nothing printed as a config");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn missing_file_is_named() {
+    let output = lgd().args(["check-config", "/nonexistent/run.toml"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("/nonexistent/run.toml: No such file"), "{stderr}");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let output = lgd()
+        .args(["--log-format", "json", "check-config", "/nonexistent/run.toml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr.lines().next().expect("one log line");
+    let record: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+    assert_eq!(record["level"], "ERROR");
+    assert!(record["message"].as_str().unwrap().contains("/nonexistent/run.toml"), "{line}");
+}
