@@ -5,24 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::problems::Problems;
-
-/// Student backbones, named as in torchvision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StudentArch {
-    /// torchvision `resnet18` (F = 512).
-    Resnet18,
-    /// torchvision `resnet34` (F = 512).
-    Resnet34,
-    /// torchvision `resnet50` (F = 2048).
-    Resnet50,
-    /// torchvision `mobilenet_v2` (F = 1280).
-    MobilenetV2,
-    /// torchvision `efficientnet_b0` (F = 1280).
-    EfficientnetB0,
-    /// torchvision `mobilenet_v3_large` (F = 960).
-    MobilenetV3Large,
-}
+pub use crate::models::student::StudentArch;
 
 /// `[student]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

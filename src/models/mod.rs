@@ -1,0 +1,5 @@
+//! Networks: layers shared by the torchvision-style models, the students, and state-dict loading.
+
+pub mod layers;
+pub mod state_dict;
+pub mod student;
