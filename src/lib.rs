@@ -6,6 +6,7 @@
 //! - [`models`]: the student networks (torchvision-exact names and init) and their layers.
 //! - [`objective`]: the text and visual banks, the LGKA update, the two logit sets and the loss.
 //! - [`torch_ext`]: the C++ extension: channels_last and the autocast dtype, which tch lacks.
+//! - [`weights`]: weight files users have (safetensors, torch.save zip/legacy) as state dicts.
 //! - [`tensor_io`]: named tensors in safetensors files.
 //! - [`atomic_file`]: all-or-nothing file replacement (banks, checkpoints).
 //! - [`runtime_info`]: which libtorch the process loaded and what devices it sees.
@@ -20,3 +21,4 @@ pub mod objective;
 pub mod runtime_info;
 pub mod tensor_io;
 pub mod torch_ext;
+pub mod weights;
