@@ -1,7 +1,7 @@
 //! The configuration of a whole training run: one TOML file, read with serde, every section
 //! `deny_unknown_fields`, then validated as a whole. Errors name the file and the dotted field path
 //! (`optimizer.lr: must be > 0`), all problems at once. Section types live beside what they configure
-//! when another crate owns it (pipeline sizing in `lgd-actors`).
+//! when another crate owns it (augmentation in `lgd-datasets`, pipeline sizing in `lgd-actors`).
 
 mod device;
 mod model;
@@ -12,6 +12,7 @@ mod training;
 use std::path::{Path, PathBuf};
 
 use lgd_actors::pipeline_config::PipelineConfig;
+use lgd_datasets::augment::AugmentationConfig;
 use serde::{Deserialize, Serialize};
 
 pub use device::DeviceSpec;
@@ -50,6 +51,9 @@ pub struct Config {
     /// Epochs, warm-up, cosine.
     #[serde(default)]
     pub schedule: ScheduleSection,
+    /// Training views (MoCo-v2 by default) and the evaluation transform.
+    #[serde(default)]
+    pub augmentation: AugmentationConfig,
     /// Autocast dtype, memory format, gradient scaler.
     #[serde(default)]
     pub precision: PrecisionSection,
@@ -139,6 +143,7 @@ impl Config {
         self.precision.validate(&mut problems);
         self.checkpoint.validate(&mut problems);
         self.logging.validate(&mut problems);
+        problems.extend_section("augmentation", self.augmentation.validate());
         problems.extend_section("pipeline", self.pipeline.validate());
         if self.run.device == DeviceSpec::Cpu && self.precision.autocast == Autocast::Fp16 {
             problems.require(false, "precision.autocast", "fp16 with a gradient scaler needs a CUDA device; use bf16 or fp32 on cpu");

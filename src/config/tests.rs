@@ -37,6 +37,7 @@ fn published_recipe_is_encoded_exactly() {
     assert_eq!((c.schedule.epochs, c.schedule.warmup_epochs), (200, 5));
     assert_eq!(c.schedule.warmup_start_lr, Some(0.03));
     assert_eq!(c.precision.autocast, Autocast::Fp16);
+    assert_eq!(c.augmentation, lgd_datasets::augment::AugmentationConfig::default(), "MoCo-v2 as published");
 }
 
 #[test]
@@ -113,6 +114,13 @@ fn teacher_and_bank_source_must_fit_together() {
     let text = MINIMAL.to_owned() + "[banks]\ntext = \"teacher_classifier\"\n";
     let err = parse(&text).unwrap_err().to_string();
     assert!(err.contains("banks.text: `teacher_classifier` needs teacher.kind"), "{err}");
+}
+
+#[test]
+fn augmentation_problems_carry_the_section() {
+    let text = MINIMAL.to_owned() + "[augmentation]\ncrop_scale = [0.9, 0.2]\n";
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("augmentation.crop_scale: min must be > 0"), "{err}");
 }
 
 #[test]

@@ -30,17 +30,10 @@ pub struct DataSection {
     pub format: DataFormat,
     /// Global batch size, summed over ranks (2048 in the published recipe).
     pub batch_size: usize,
-    /// Side of the square crops fed to both networks (224).
-    #[serde(default = "default_image_size")]
-    pub image_size: u32,
 }
 
 fn default_format() -> DataFormat {
     DataFormat::Folder
-}
-
-fn default_image_size() -> u32 {
-    224
 }
 
 /// Only SGD is in the published recipe.
@@ -162,7 +155,6 @@ impl DataSection {
     pub(super) fn validate(&self, problems: &mut Problems) {
         problems.require(!self.train.as_os_str().is_empty(), "data.train", "must name the training split");
         problems.require(self.batch_size >= 1, "data.batch_size", "must be >= 1");
-        problems.require(self.image_size >= 32, "data.image_size", "must be >= 32");
     }
 }
 

@@ -1,0 +1,45 @@
+//! Training and evaluation transforms with torchvision's PIL-path semantics, on [`RgbImage`].
+//!
+//! Module map (one concept per file):
+//! - [`rng`]: the per-(seed, epoch, sample) random stream that makes every view replayable.
+//! - [`resized_crop`]: RandomResizedCrop's box sampler (10 attempts, centred fallback).
+//! - [`resize`]: crop + PIL antialiased bilinear resize.
+//! - [`color_jitter`]: ColorJitter's random order and factors; [`enhance`] (brightness, contrast,
+//!   saturation) and [`hue`] hold the PIL maths of its four operations.
+//! - [`grayscale`]: PIL's ITU-R 601-2 luma, RandomGrayscale's operation.
+//! - [`blur`]: PIL's GaussianBlur (three extended box passes).
+//! - [`flip`]: horizontal mirror.
+//! - [`normalize`]: ToTensor + Normalize into C×H×W f32, with the CLIP and ImageNet constants.
+//! - [`eval`]: Resize(256) + CenterCrop(224).
+//! - [`config`]: the serde config with MoCo-v2 defaults and validation.
+//! - [`pipeline`]: the composed MoCo-v2 view, parameters drawn then applied.
+
+pub mod blur;
+pub mod color_jitter;
+pub mod config;
+pub mod enhance;
+pub mod eval;
+pub mod flip;
+pub mod grayscale;
+pub mod hue;
+pub mod normalize;
+pub mod pipeline;
+pub mod resize;
+pub mod resized_crop;
+pub mod rng;
+
+pub use config::{AugmentationConfig, Recipe};
+pub use pipeline::{Augmenter, InvalidConfig, ViewParams};
+
+/// A crop window in pixels, as torchvision's (i, j, h, w): top row, left column, height, width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CropBox {
+    /// First row (torchvision's i).
+    pub top: usize,
+    /// First column (j).
+    pub left: usize,
+    /// Rows (h).
+    pub height: usize,
+    /// Columns (w).
+    pub width: usize,
+}

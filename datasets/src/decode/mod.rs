@@ -1,0 +1,229 @@
+//! Image bytes → [`RgbImage`], with the colour conversions of PIL's `Image.convert("RGB")`.
+//!
+//! torchvision's `ImageFolder` loads a sample with `Image.open(f).convert("RGB")`; this module is
+//! that loader. What it deliberately reproduces, and why:
+//! - **EXIF orientation is ignored.** PIL's loader never calls `ImageOps.exif_transpose`, so a
+//!   photo stored sideways with an orientation tag is trained on sideways; doing otherwise would
+//!   change the training distribution against the original.
+//! - **Alpha is dropped, not composited** (RGBA, LA, palette with transparency): PIL's
+//!   `convert("RGB")` discards the alpha band.
+//! - **Grey is replicated** to three channels; **16-bit samples keep their high byte** (PIL's
+//!   `RGB;16B` raw mode). For 16-bit *grey* PNGs PIL opens mode `I;16` and clips every value above
+//!   255 to white, which destroys the image; we keep the high byte instead (documented deviation).
+//! - **CMYK JPEGs** (Adobe, inverted) become RGB as `R = (255−C)(255−K)/255`, PIL's `cmyk2rgb`.
+//! - **Decompression bombs** are refused from the header, before any pixel is decoded, with PIL's
+//!   error threshold by default (2 × `Image.MAX_IMAGE_PIXELS`).
+
+mod convert;
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use crate::rgb::RgbImage;
+
+/// PIL's `Image.MAX_IMAGE_PIXELS` (1024·1024·1024 / 4 / 3): above it PIL warns.
+pub const PIL_MAX_IMAGE_PIXELS: u64 = 89_478_485;
+
+/// PIL raises `DecompressionBombError` above twice its warning threshold; so do we by default.
+pub const DEFAULT_MAX_PIXELS: u64 = 2 * PIL_MAX_IMAGE_PIXELS;
+
+/// Why a file could not become an RGB image. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Zero bytes: usually an interrupted copy.
+    #[error("{path}: the file is empty (0 bytes)")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The first bytes match no image format we decode.
+    #[error("{path}: not an image in a supported format (JPEG, PNG, GIF, BMP, TIFF, WebP, ICO, PNM, TGA)")]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The header announces more pixels than allowed (a decompression bomb, or a wrong limit).
+    #[error(
+        "{path}: {width}x{height} = {pixels} pixels exceeds the limit of {max_pixels} \
+         (decompression-bomb guard; raise `max_pixels` if the image is genuine)"
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Announced width.
+        width: u32,
+        /// Announced height.
+        height: u32,
+        /// width · height.
+        pixels: u64,
+        /// The configured limit.
+        max_pixels: u64,
+    },
+    /// A zero width or height in the header.
+    #[error("{path}: the image has no pixels ({width}x{height})")]
+    NoPixels {
+        /// The file.
+        path: PathBuf,
+        /// Announced width.
+        width: u32,
+        /// Announced height.
+        height: u32,
+    },
+    /// The header or the pixel data is corrupt, truncated, or uses an unsupported feature.
+    #[error("{path}: cannot decode ({format}): {source}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The detected container format.
+        format: String,
+        /// The decoder's message.
+        source: image::ImageError,
+    },
+}
+
+/// How images are decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Largest width·height accepted; checked from the header before decoding.
+    pub max_pixels: u64,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self { max_pixels: DEFAULT_MAX_PIXELS }
+    }
+}
+
+/// Reads and decodes a file (see [`decode`]).
+pub fn decode_file(path: &Path, options: &DecodeOptions) -> Result<RgbImage, DecodeError> {
+    let bytes =
+        std::fs::read(path).map_err(|source| DecodeError::Io { path: path.to_owned(), source })?;
+    decode(&bytes, path, options)
+}
+
+/// Width and height from the header alone (no pixel is decoded), after the format check.
+pub fn dimensions(bytes: &[u8], path: &Path) -> Result<(u32, u32), DecodeError> {
+    let reader = reader(bytes, path)?;
+    let format = format_name(&reader);
+    reader.into_dimensions().map_err(|source| DecodeError::Corrupt {
+        path: path.to_owned(),
+        format,
+        source,
+    })
+}
+
+/// Decodes `bytes` (the contents of `path`, named in errors) to RGB as PIL's `convert("RGB")`.
+pub fn decode(bytes: &[u8], path: &Path, options: &DecodeOptions) -> Result<RgbImage, DecodeError> {
+    let (width, height) = dimensions(bytes, path)?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels == 0 {
+        return Err(DecodeError::NoPixels { path: path.to_owned(), width, height });
+    }
+    if pixels > options.max_pixels {
+        return Err(DecodeError::TooLarge {
+            path: path.to_owned(),
+            width,
+            height,
+            pixels,
+            max_pixels: options.max_pixels,
+        });
+    }
+    let mut reader = reader(bytes, path)?;
+    let format = format_name(&reader);
+    // The decoder's own allocation cap follows our pixel limit (16-bit RGBA = 8 bytes a pixel,
+    // plus slack for line buffers), so a lying header cannot make it allocate beyond it either.
+    let mut limits = image::Limits::no_limits();
+    limits.max_alloc = Some(options.max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    reader.limits(limits);
+    let decoded = reader.decode().map_err(|source| DecodeError::Corrupt {
+        path: path.to_owned(),
+        format: format.clone(),
+        source,
+    })?;
+    Ok(convert::to_rgb_like_pil(decoded))
+}
+
+fn reader<'a>(bytes: &'a [u8], path: &Path) -> Result<image::ImageReader<Cursor<&'a [u8]>>, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty { path: path.to_owned() });
+    }
+    let reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|source| DecodeError::Io { path: path.to_owned(), source })?;
+    if reader.format().is_none() {
+        return Err(DecodeError::UnknownFormat { path: path.to_owned() });
+    }
+    Ok(reader)
+}
+
+fn format_name(reader: &image::ImageReader<Cursor<&[u8]>>) -> String {
+    reader.format().map(|f| format!("{f:?}")).unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_bytes_truncated_and_garbage_are_errors_naming_the_file() {
+        let p = Path::new("/data/x.jpg");
+        let opts = DecodeOptions::default();
+        let e = decode(&[], p, &opts).unwrap_err();
+        assert!(matches!(e, DecodeError::Empty { .. }) && e.to_string().contains("/data/x.jpg"));
+        let e = decode(b"hello, not an image", p, &opts).unwrap_err();
+        assert!(matches!(e, DecodeError::UnknownFormat { .. }), "{e}");
+        // A JPEG SOI marker followed by nothing.
+        let e = decode(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 16], p, &opts).unwrap_err();
+        assert!(matches!(e, DecodeError::Corrupt { .. }), "{e}");
+        assert!(e.to_string().contains("/data/x.jpg"));
+    }
+
+    #[test]
+    fn bomb_guard_refuses_from_the_header() {
+        // A PNG header claiming 100000 x 100000 pixels with no data after it.
+        let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+        ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        png.extend_from_slice(&13u32.to_be_bytes());
+        png.extend_from_slice(&ihdr);
+        png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        // The PNG reader wants to reach the first data chunk before it reports the size: give it
+        // a short (and, for a real decode, truncated) IDAT.
+        let idat = b"IDAT\x78\x9c".to_vec();
+        png.extend_from_slice(&2u32.to_be_bytes());
+        png.extend_from_slice(&idat);
+        png.extend_from_slice(&crc32(&idat).to_be_bytes());
+        let e = decode(&png, Path::new("bomb.png"), &DecodeOptions::default()).unwrap_err();
+        match e {
+            DecodeError::TooLarge { pixels, max_pixels, .. } => {
+                assert_eq!(pixels, 10_000_000_000);
+                assert_eq!(max_pixels, 178_956_970);
+            }
+            other => panic!("expected TooLarge, got {other}"),
+        }
+        let small = DecodeOptions { max_pixels: 10 };
+        let e = decode(&png, Path::new("bomb.png"), &small).unwrap_err();
+        assert!(e.to_string().contains("bomb.png") && e.to_string().contains("limit of 10"));
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+}
