@@ -4,6 +4,7 @@
 //! Module map:
 //! - [`config`]: the TOML configuration of a whole run, validated with field paths.
 //! - [`models`]: the student networks (torchvision-exact names and init) and their layers.
+//! - [`export`]: a trained student in torchvision, safetensors or mmdet/mmseg MobileNetV2 layout.
 //! - [`objective`]: the text and visual banks, the LGKA update, the two logit sets and the loss.
 //! - [`torch_ext`]: the C++ extension: channels_last and the autocast dtype, which tch lacks.
 //! - [`weights`]: weight files users have (safetensors, torch.save zip/legacy) as state dicts.
@@ -15,6 +16,7 @@
 
 pub mod atomic_file;
 pub mod config;
+pub mod export;
 pub mod logging;
 pub mod models;
 pub mod objective;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lgd::config::Config;
+use lgd::export::ExportFormat;
 use lgd::logging::{self, LogFormat};
 
 #[derive(Parser)]
@@ -30,6 +31,17 @@ enum Command {
     },
     /// Show which libtorch this binary loaded and which devices it sees (JSON).
     Info,
+    /// Write a student from a checkpoint (any format lgd reads) in another layout.
+    Export {
+        /// The checkpoint: safetensors, torch.save zip/legacy, LGD training checkpoint.
+        checkpoint: PathBuf,
+        /// The output layout.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -53,6 +65,10 @@ fn run(command: Command) -> anyhow::Result<()> {
             let config = Config::load(&file)?;
             print!("{}", config.to_toml());
             tracing::info!(file = %file.display(), scaled_lr = config.scaled_lr(), "config is valid");
+        }
+        Command::Export { checkpoint, format, out } => {
+            let summary = lgd::export::export(&checkpoint, format, &out)?;
+            tracing::info!(out = %out.display(), written = summary.written, left_out = summary.left_out, "exported");
         }
         Command::Info => {
             let info = lgd::runtime_info::collect();

@@ -1,10 +1,11 @@
 //! Weight files users have, read into a flat state dict: safetensors, and `torch.save` files (zip or
 //! legacy format, `.pth`/`.pt`/`.pth.tar`), with wrappers and prefixes normalised. All in Rust: no
-//! Python is needed to load a checkpoint.
+//! Python is needed to load a checkpoint. `torch_writer` writes what `torch.load` reads.
 
 pub mod normalise;
 pub mod pickle;
 pub mod torch_file;
+pub mod torch_writer;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
