@@ -3,6 +3,7 @@
 //!
 //! Module map:
 //! - [`config`]: the TOML configuration of a whole run, validated with field paths.
+//! - [`models`]: the networks: the CLIP teacher's tokenizer and towers.
 //! - [`objective`]: the text and visual banks, the LGKA update, the two logit sets and the loss.
 //! - [`torch_ext`]: the C++ extension: channels_last and the autocast dtype, which tch lacks.
 //! - [`tensor_io`]: named tensors in safetensors files.
@@ -14,6 +15,7 @@
 pub mod atomic_file;
 pub mod config;
 pub mod logging;
+pub mod models;
 pub mod objective;
 pub mod runtime_info;
 pub mod tensor_io;
