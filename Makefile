@@ -12,9 +12,11 @@ CARGO ?= cargo
 
 .PHONY: setup build test demo
 
-## setup: create .venv with torch 2.11.0 and the test oracles (does nothing when up to date)
+## setup: create .venv with torch 2.11.0 and the test oracles, fetch CLIP's BPE vocabulary
+## (each step does nothing when already up to date)
 setup:
 	@bash scripts/setup-venv.sh
+	@bash scripts/fetch-clip-vocab.sh
 
 ## build: the release binary target/release/lgd
 build: setup

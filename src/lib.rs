@@ -3,7 +3,7 @@
 //!
 //! Module map:
 //! - [`config`]: the TOML configuration of a whole run, validated with field paths.
-//! - [`models`]: the student networks (torchvision-exact names and init) and their layers.
+//! - [`models`]: the networks: students (torchvision-exact), the supervised and CLIP teachers.
 //! - [`export`]: a trained student in torchvision, safetensors or mmdet/mmseg MobileNetV2 layout.
 //! - [`objective`]: the text and visual banks, the LGKA update, the two logit sets and the loss.
 //! - [`torch_ext`]: the C++ extension: channels_last and the autocast dtype, which tch lacks.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use lgd::config::Config;
+use lgd::config::{Config, DeviceSpec};
 use lgd::export::ExportFormat;
 use lgd::logging::{self, LogFormat};
 
@@ -28,6 +28,27 @@ enum Command {
     CheckConfig {
         /// The TOML file.
         file: PathBuf,
+    },
+    /// Compute the text bank T from a CLIP checkpoint, class names and prompt templates (cached).
+    Bank {
+        /// The CLIP checkpoint (OpenAI archive, open_clip state dict, safetensors).
+        #[arg(long)]
+        teacher: PathBuf,
+        /// A built-in list (`imagenet`, `caltech256`, …) or a file with one name per line.
+        #[arg(long, default_value = "imagenet")]
+        classnames: String,
+        /// Built-in `openai_imagenet` or a file with one template (with `{}`) per line.
+        #[arg(long, default_value = "openai_imagenet")]
+        templates: String,
+        /// The bank file to write (safetensors).
+        #[arg(long)]
+        out: PathBuf,
+        /// Prompts embedded per batch.
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// `cpu`, `cuda` or `cuda:N`.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceSpec,
     },
     /// Show which libtorch this binary loaded and which devices it sees (JSON).
     Info,
@@ -70,10 +91,51 @@ fn run(command: Command) -> anyhow::Result<()> {
             let summary = lgd::export::export(&checkpoint, format, &out)?;
             tracing::info!(out = %out.display(), written = summary.written, left_out = summary.left_out, "exported");
         }
+        Command::Bank { teacher, classnames, templates, out, batch, device } => {
+            text_bank(&teacher, &classnames, &templates, &out, batch, device)?;
+        }
         Command::Info => {
             let info = lgd::runtime_info::collect();
             println!("{}", serde_json::to_string_pretty(&info).context("serialising runtime info")?);
         }
     }
+    Ok(())
+}
+
+/// `lgd bank`: reuse a cached bank for the same (teacher, names, templates), else compute it.
+fn text_bank(
+    teacher: &std::path::Path,
+    classnames: &str,
+    templates: &str,
+    out: &std::path::Path,
+    batch: usize,
+    device: DeviceSpec,
+) -> anyhow::Result<()> {
+    use lgd::models::clip::prompt_bank::{cache_key, cached_bank, compute_text_bank, save_with_key};
+    use lgd::models::clip::{Clip, ClipTokenizer, LoadOptions};
+    use lgd_datasets::classnames::{ClassNames, Templates};
+
+    let names = ClassNames::resolve(classnames)?;
+    let templates = Templates::resolve(templates)?;
+    for (name, classes) in names.duplicates() {
+        tracing::warn!(%name, ?classes, "class name repeated: those bank columns will be identical");
+    }
+    let key = cache_key(teacher, &names, &templates)?;
+    if cached_bank(out, &key, names.len()).is_some() {
+        tracing::info!(out = %out.display(), "text bank is up to date for this teacher, names and templates");
+        return Ok(());
+    }
+    let clip = Clip::load(teacher, LoadOptions { device: device.to_tch(), ..Default::default() })?;
+    let tokenizer = ClipTokenizer::load(None)?;
+    let total = names.len() * templates.templates().len();
+    let bar = indicatif::ProgressBar::new(total as u64).with_message("prompts embedded");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} ({eta} left)")
+            .context("progress bar template")?,
+    );
+    let bank = compute_text_bank(&clip, &tokenizer, &names, &templates, batch, |done, _| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    save_with_key(&bank, out, &key)?;
+    tracing::info!(out = %out.display(), classes = bank.classes(), dim = bank.dim(), "text bank written");
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Raw declarations of the C++ extension (`lgd_ext.cpp`); safe wrappers live in the parent module.
 //! Every function returns 0 on success, -1 with `lgd_ext_last_error()` set on failure.
 
-use std::os::raw::{c_char, c_int};
+use std::os::raw::{c_char, c_int, c_void};
 
 use torch_sys::C_tensor;
 
@@ -16,4 +16,9 @@ extern "C" {
     pub fn lgd_ext_autocast_is_enabled(device: c_int, out: *mut c_int) -> c_int;
     pub fn lgd_ext_autocast_enter() -> c_int;
     pub fn lgd_ext_autocast_exit() -> c_int;
+    pub fn lgd_ext_jit_named_tensors(
+        path: *const c_char,
+        context: *mut c_void,
+        visit: extern "C" fn(*mut c_void, *const c_char, *mut C_tensor),
+    ) -> c_int;
 }

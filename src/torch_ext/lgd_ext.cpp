@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/GradMode.h>
+#include <torch/csrc/jit/serialization/import.h>
 
 #include <exception>
 #include <string>
@@ -105,6 +106,22 @@ int lgd_ext_autocast_exit() {
   return guarded([] {
     if (at::autocast::decrement_nesting() == 0) {
       at::autocast::clear_cache();
+    }
+  });
+}
+
+// Every parameter and buffer of a TorchScript archive, by dotted path, loaded onto the CPU and
+// handed to `visit` (which takes ownership of the tensor handle). tch exposes a script module's
+// parameters but not its buffers, and a CLIP ResNet's BatchNorm statistics are buffers.
+int lgd_ext_jit_named_tensors(const char* path, void* context,
+                              void (*visit)(void*, const char*, at::Tensor*)) {
+  return guarded([&] {
+    torch::jit::Module module = torch::jit::load(std::string(path), c10::Device(c10::kCPU));
+    for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+      visit(context, item.name.c_str(), new at::Tensor(item.value));
+    }
+    for (const auto& item : module.named_buffers(/*recurse=*/true)) {
+      visit(context, item.name.c_str(), new at::Tensor(item.value));
     }
   });
 }

@@ -1,6 +1,7 @@
 //! What libtorch offers and tch does not expose, through the small C++ extension beside this file:
 //! channels_last conversion (of one tensor, or in place of every 4-D variable of a module) and the
-//! autocast dtype (fp16 or bf16) on CPU and CUDA, with a scope guard that restores the old state.
+//! autocast dtype (fp16 or bf16) on CPU and CUDA, with a scope guard that restores the old state;
+//! and every parameter *and buffer* of a TorchScript archive (tch lists parameters only).
 
 mod ffi;
 
@@ -45,6 +46,29 @@ fn check(operation: &'static str, status: c_int) -> Result<()> {
     // valid until the next failing call on this thread; we copy it out at once.
     let message = unsafe { CStr::from_ptr(ffi::lgd_ext_last_error()) }.to_string_lossy().into_owned();
     Err(TorchExtError::Libtorch { operation, message })
+}
+
+/// Every parameter and buffer of the TorchScript archive at `path`, by dotted path
+/// (`visual.bn1.running_mean`), on the CPU in the archive's dtypes.
+pub fn jit_named_tensors(path: &std::path::Path) -> Result<Vec<(String, Tensor)>> {
+    extern "C" fn collect(context: *mut std::ffi::c_void, name: *const std::os::raw::c_char, tensor: *mut torch_sys::C_tensor) {
+        // SAFETY: `context` is the Vec passed below, alive for the call; `name` is a NUL-terminated
+        // string valid during this callback; `tensor` is a fresh handle whose ownership we take.
+        let out = unsafe { &mut *(context as *mut Vec<(String, Tensor)>) };
+        let name = unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned();
+        out.push((name, unsafe { Tensor::from_ptr(tensor) }));
+    }
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| TorchExtError::Libtorch {
+        operation: "jit_named_tensors",
+        message: format!("{}: path contains a NUL byte", path.display()),
+    })?;
+    let mut out: Vec<(String, Tensor)> = Vec::new();
+    // SAFETY: the callback only touches `out`, which outlives the call.
+    let status = unsafe {
+        ffi::lgd_ext_jit_named_tensors(c_path.as_ptr(), &mut out as *mut _ as *mut std::ffi::c_void, collect)
+    };
+    check("jit_named_tensors", status)?;
+    Ok(out)
 }
 
 fn ensure_four_dimensional(tensor: &Tensor) -> Result<()> {
