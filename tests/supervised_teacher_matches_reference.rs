@@ -6,7 +6,8 @@ mod support;
 
 use std::path::PathBuf;
 
-use lgd::models::teacher::SupervisedTeacher;
+use lgd::models::teacher::{SupervisedTeacher, Teacher};
+use lgd::torch_ext::{module_to_channels_last, to_channels_last, AutocastGuard};
 use lgd::tensor_io::read_safetensors;
 use tch::{Device, Kind, Tensor};
 
@@ -33,13 +34,28 @@ fn lite0_logits_top1_embedding_and_bank_match_the_reference() {
     let embedding = teacher.embed(x);
     let reference = &expected["features"] / expected["features"].norm_scalaropt_dim(2, [1], true);
     assert!(embedding.allclose(&reference, 1e-4, 1e-5, false), "embedding is the normalised pooled feature");
-    let bank = teacher.class_bank().unwrap();
+    let bank = teacher.bank();
     assert_eq!(bank.tensor().size(), vec![1280, 1000]);
     let norms = bank.tensor().norm_scalaropt_dim(2, [0], false);
     assert!(norms.allclose(&Tensor::ones([1000], (Kind::Float, Device::Cpu)), 1e-5, 1e-5, false));
     // The bank ranks classes like the classifier does, up to the bias: the cat photo stays a cat.
     let bank_top1: Vec<i64> = Vec::try_from(embedding.matmul(bank.tensor()).argmax(1, false)).unwrap();
     println!("lite0: bank top-1 {bank_top1:?}");
+
+    // Frozen teacher under the training settings: bf16 autocast and channels_last.
+    let cosine = |a: &Tensor, b: &Tensor| (a.to_kind(Kind::Float) * b).sum_dim_intlist(1, false, None::<Kind>).min().double_value(&[]);
+    let autocast = {
+        let _guard = AutocastGuard::new(Device::Cpu, Kind::BFloat16).unwrap();
+        teacher.embed(x)
+    };
+    let autocast_cosine = cosine(&autocast, &embedding);
+    module_to_channels_last(teacher.vars()).unwrap();
+    let channels_last = teacher.embed(&to_channels_last(x).unwrap());
+    let layout_diff = (&channels_last - &embedding).abs().max().double_value(&[]);
+    println!("lite0: bf16 autocast cosine to fp32 >= {autocast_cosine:.4}; channels_last max diff {layout_diff:.1e}");
+    assert!(autocast_cosine > 0.99, "bf16 autocast embedding drifted: cosine {autocast_cosine}");
+    assert!(layout_diff < 1e-5, "channels_last changed the embedding by {layout_diff}");
+    assert!(!embedding.requires_grad(), "a frozen teacher gives no gradients");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -1,8 +1,27 @@
-//! Frozen teachers. The supervised teacher is an ImageNet classifier: its pooled features are the
-//! embedding t and its L2-normalised classifier rows are the class bank — "supervised-teacher mode",
-//! which runs LGD end to end on real pretrained weights without CLIP.
+//! Frozen teachers behind one interface: embed a batch, give the class bank. The CLIP teacher is
+//! the image tower with T from prompts; the supervised teacher is an ImageNet classifier whose pooled
+//! features are the embedding t and whose L2-normalised classifier rows are the class bank —
+//! "supervised-teacher mode", which runs LGD end to end on real pretrained weights without CLIP.
 
+mod clip_teacher;
 pub mod efficientnet_lite;
+
+pub use clip_teacher::ClipTeacher;
+
+/// What training needs of a teacher. Implementations are frozen: inference-mode normalisation, no
+/// gradients; they run under autocast and accept channels_last inputs.
+pub trait Teacher: Send {
+    /// L2-normalised embeddings t `[B, D]` of images normalised with [`Teacher::normalisation`].
+    fn embed(&self, images: &Tensor) -> Tensor;
+    /// The class bank T `[D, C]`.
+    fn bank(&self) -> &TextBank;
+    /// D.
+    fn embed_dim(&self) -> i64 {
+        self.bank().dim()
+    }
+    /// Per-channel (mean, std) the teacher's inputs are normalised with.
+    fn normalisation(&self) -> ([f64; 3], [f64; 3]);
+}
 
 use std::path::Path;
 
@@ -38,6 +57,7 @@ pub enum TeacherError {
 pub struct SupervisedTeacher {
     vars: VarStore,
     net: EfficientNetLite0,
+    bank: TextBank,
 }
 
 impl SupervisedTeacher {
@@ -49,12 +69,9 @@ impl SupervisedTeacher {
         let net = EfficientNetLite0::new(&vars.root(), classes);
         load_state_dict(&vars, &tensors, &path.display().to_string(), "efficientnet-lite0", |_| false)?;
         vars.freeze();
-        Ok(Self { vars, net })
-    }
-
-    /// The embedding t: pooled features `[B, 1280]`, L2-normalised, of ImageNet-normalised images.
-    pub fn embed(&self, images: &Tensor) -> Tensor {
-        tch::no_grad(|| normalize_rows(&self.net.features(images)))
+        let rows = tch::no_grad(|| normalize_rows(&net.classifier_weight().detach()));
+        let bank = TextBank::new(rows.tr().contiguous())?;
+        Ok(Self { vars, net, bank })
     }
 
     /// ImageNet logits `[B, 1000]`.
@@ -62,14 +79,29 @@ impl SupervisedTeacher {
         tch::no_grad(|| self.net.logits(images))
     }
 
-    /// The class bank `[1280, 1000]`: the classifier rows, L2-normalised, one column per class.
-    pub fn class_bank(&self) -> Result<TextBank, BankError> {
-        let rows = tch::no_grad(|| normalize_rows(&self.net.classifier_weight().detach()));
-        TextBank::new(rows.tr().contiguous())
-    }
-
     /// The device the weights live on.
     pub fn device(&self) -> Device {
         self.vars.device()
+    }
+
+    /// The variables, e.g. for [`crate::torch_ext::module_to_channels_last`].
+    pub fn vars(&self) -> &VarStore {
+        &self.vars
+    }
+}
+
+impl Teacher for SupervisedTeacher {
+    /// Pooled features `[B, 1280]`, L2-normalised.
+    fn embed(&self, images: &Tensor) -> Tensor {
+        tch::no_grad(|| normalize_rows(&self.net.features(images)))
+    }
+
+    /// The classifier rows, L2-normalised: `[1280, 1000]`, one column per ImageNet class.
+    fn bank(&self) -> &TextBank {
+        &self.bank
+    }
+
+    fn normalisation(&self) -> ([f64; 3], [f64; 3]) {
+        (IMAGENET_MEAN, IMAGENET_STD)
     }
 }
