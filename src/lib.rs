@@ -7,6 +7,7 @@
 //! - [`export`]: a trained student in torchvision, safetensors or mmdet/mmseg MobileNetV2 layout.
 //! - [`objective`]: the text and visual banks, the LGKA update, the two logit sets and the loss.
 //! - [`torch_ext`]: the C++ extension: channels_last and the autocast dtype, which tch lacks.
+//! - [`train`]: SGD with owned momentum, the warm-up + cosine schedule, the fp16 gradient scaler.
 //! - [`weights`]: weight files users have (safetensors, torch.save zip/legacy) as state dicts.
 //! - [`tensor_io`]: named tensors in safetensors files.
 //! - [`atomic_file`]: all-or-nothing file replacement (banks, checkpoints).
@@ -23,4 +24,5 @@ pub mod objective;
 pub mod runtime_info;
 pub mod tensor_io;
 pub mod torch_ext;
+pub mod train;
 pub mod weights;

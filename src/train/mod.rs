@@ -1,0 +1,10 @@
+//! Training maths that owns its state (so checkpoints can hold all of it): the SGD update, the
+//! learning-rate schedule and the fp16 gradient scaler.
+
+pub mod grad_scaler;
+pub mod lr_schedule;
+pub mod sgd;
+
+pub use grad_scaler::{GradScaler, ScaledStep};
+pub use lr_schedule::LrSchedule;
+pub use sgd::{Sgd, SgdConfig};
