@@ -2,6 +2,7 @@
 //! CLIP (or supervised) teacher into them, guided by the category names of the target task.
 //!
 //! Module map:
+//! - [`checkpoint`]: checksummed, atomic training checkpoints; retention and auto-resume.
 //! - [`config`]: the TOML configuration of a whole run, validated with field paths.
 //! - [`models`]: the networks: students (torchvision-exact), the supervised and CLIP teachers.
 //! - [`export`]: a trained student in torchvision, safetensors or mmdet/mmseg MobileNetV2 layout.
@@ -16,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod atomic_file;
+pub mod checkpoint;
 pub mod config;
 pub mod export;
 pub mod logging;

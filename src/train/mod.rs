@@ -1,10 +1,12 @@
 //! Training maths that owns its state (so checkpoints can hold all of it): the SGD update, the
-//! learning-rate schedule and the fp16 gradient scaler.
+//! learning-rate schedule and the fp16 gradient scaler — and the step that uses them.
 
 pub mod grad_scaler;
 pub mod lr_schedule;
 pub mod sgd;
+pub mod trainer;
 
 pub use grad_scaler::{GradScaler, ScaledStep};
 pub use lr_schedule::LrSchedule;
 pub use sgd::{Sgd, SgdConfig};
+pub use trainer::{StepReport, Trainer, TrainerError};

@@ -1,0 +1,201 @@
+//! One LGD training step on one device, and the state it carries between steps: student, frozen
+//! teacher, visual bank, SGD, schedule, scaler and position. The pipeline around it (data actors,
+//! checkpoint writer, signals) calls `step` and `state`; everything random in a step is seeded from
+//! (run seed, step), so a resumed run repeats the uninterrupted one bit for bit on the CPU.
+
+use tch::nn::VarStore;
+use tch::{Device, Tensor};
+
+use super::{GradScaler, LrSchedule, ScaledStep, Sgd, SgdConfig};
+use crate::checkpoint::TrainingState;
+use crate::config::{Autocast, Config};
+use crate::models::state_dict::{load_state_dict, state_dict, StateDictError};
+use crate::models::student::{Student, StudentOptions};
+use crate::models::teacher::Teacher;
+use crate::objective::{normalize_rows, BankError, LgdLoss, VisualBank};
+
+/// Why a trainer could not be built or restored.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainerError {
+    /// Saved weights do not fit the student.
+    #[error(transparent)]
+    Weights(#[from] StateDictError),
+    /// A bank is inconsistent.
+    #[error(transparent)]
+    Bank(#[from] BankError),
+    /// Saved optimiser state does not fit.
+    #[error("checkpoint optimiser state: {0}")]
+    Optimizer(String),
+}
+
+/// What one step did; tensors stay on the device until someone reads them (no sync per step).
+#[derive(Debug)]
+pub struct StepReport {
+    /// The loss (detached).
+    pub loss: Tensor,
+    /// H over the image bank (detached).
+    pub image_loss: Tensor,
+    /// H over the text bank (detached).
+    pub text_loss: Tensor,
+    /// The learning rate used.
+    pub lr: f64,
+    /// Whether the optimiser step was skipped (non-finite gradients under fp16).
+    pub skipped: bool,
+}
+
+/// The training state of one replica.
+#[derive(Debug)]
+pub struct Trainer<T: Teacher> {
+    vars: VarStore,
+    student: Student,
+    teacher: T,
+    visual: VisualBank,
+    loss: LgdLoss,
+    sgd: Sgd,
+    schedule: LrSchedule,
+    scaler: Option<GradScaler>,
+    seed: u64,
+    config_toml: String,
+    steps_per_epoch: u64,
+    /// Steps taken.
+    pub step: u64,
+    /// Epoch in progress.
+    pub epoch: u64,
+    /// Steps done in that epoch.
+    pub step_in_epoch: u64,
+}
+
+/// A step's seed: the run seed and the step, mixed (splitmix64) so neighbouring steps differ widely.
+fn step_seed(seed: u64, step: u64) -> i64 {
+    let mut z = seed.wrapping_add(step.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    ((z ^ (z >> 31)) >> 1) as i64
+}
+
+impl<T: Teacher> Trainer<T> {
+    /// A fresh run: student and visual bank initialised from the run seed.
+    pub fn new(config: &Config, teacher: T, steps_per_epoch: u64, device: Device) -> Self {
+        tch::manual_seed(config.run.seed as i64);
+        let vars = VarStore::new(device);
+        let embed_dim = teacher.embed_dim();
+        let student = Student::new(&vars.root(), config.student.arch, embed_dim, StudentOptions::default());
+        let classes = teacher.bank().classes();
+        let visual = VisualBank::random(embed_dim, classes, config.banks.visual_momentum, device);
+        let optimizer = &config.optimizer;
+        let sgd = Sgd::new(
+            &vars,
+            SgdConfig { momentum: optimizer.momentum, dampening: 0.0, weight_decay: optimizer.weight_decay, nesterov: optimizer.nesterov },
+        );
+        let loss = LgdLoss {
+            student_temperature: config.loss.student_temperature,
+            teacher_temperature: config.loss.teacher_temperature,
+            image_weight: config.loss.image_weight,
+            text_weight: config.loss.text_weight,
+        };
+        let scaler = (config.precision.autocast == Autocast::Fp16).then(|| GradScaler::new(config.precision.grad_scaler.clone()));
+        Self {
+            vars,
+            student,
+            teacher,
+            visual,
+            loss,
+            sgd,
+            schedule: LrSchedule::from_config(config),
+            scaler,
+            seed: config.run.seed,
+            config_toml: config.to_toml(),
+            steps_per_epoch,
+            step: 0,
+            epoch: 0,
+            step_in_epoch: 0,
+        }
+    }
+
+    /// One optimisation step on a batch of normalised images `[B, 3, H, W]`.
+    pub fn step(&mut self, images: &Tensor) -> Result<StepReport, TrainerError> {
+        tch::manual_seed(step_seed(self.seed, self.step));
+        let lr = self.schedule.lr(self.epoch, self.step_in_epoch, self.steps_per_epoch);
+        let teacher = self.teacher.embed(images); // [B, D], unit rows, no grad
+        let student = normalize_rows(&self.student.forward_t(images, true)); // [B, D]
+        let terms = self.loss.compute(&student, &teacher, self.teacher.bank(), &self.visual);
+        self.sgd.zero_grad();
+        let skipped = match &mut self.scaler {
+            Some(scaler) => {
+                scaler.scale_loss(&terms.loss).backward();
+                scaler.unscale_and_update(&self.sgd.gradients()) == ScaledStep::Skip
+            }
+            None => {
+                terms.loss.backward();
+                false
+            }
+        };
+        if !skipped {
+            self.sgd.step(lr);
+        }
+        // The bank moves after the step: this step's loss used the bank as it was before.
+        self.visual.update(&teacher, self.teacher.bank())?;
+        self.step += 1;
+        self.step_in_epoch += 1;
+        if self.step_in_epoch == self.steps_per_epoch {
+            self.epoch += 1;
+            self.step_in_epoch = 0;
+        }
+        Ok(StepReport {
+            loss: terms.loss.detach(),
+            image_loss: terms.image_loss.detach(),
+            text_loss: terms.text_loss.detach(),
+            lr,
+            skipped,
+        })
+    }
+
+    /// Everything needed to continue exactly (CPU copies are made when saved).
+    pub fn state(&self) -> TrainingState {
+        TrainingState {
+            step: self.step,
+            epoch: self.epoch,
+            step_in_epoch: self.step_in_epoch,
+            model: state_dict(&self.vars),
+            momentum: self.sgd.state().iter().map(|(k, v)| (k.clone(), v.shallow_clone())).collect(),
+            visual_bank: self.visual.tensor().shallow_clone(),
+            seen: self.visual.seen().shallow_clone(),
+            scaler: self.scaler.as_ref().map(|s| (s.scale, s.growth_tracker)),
+            config: self.config_toml.clone(),
+        }
+    }
+
+    /// Continues from a saved state.
+    pub fn restore(&mut self, state: TrainingState) -> Result<(), TrainerError> {
+        load_state_dict(&self.vars, &state.model, "checkpoint", "student", |_| false)?;
+        self.sgd.load_state(state.momentum).map_err(TrainerError::Optimizer)?;
+        let device = self.vars.device();
+        self.visual = VisualBank::from_parts(state.visual_bank.to_device(device), state.seen, self.visual.momentum())?;
+        if let (Some(scaler), Some((scale, tracker))) = (&mut self.scaler, state.scaler) {
+            scaler.scale = scale;
+            scaler.growth_tracker = tracker;
+        }
+        (self.step, self.epoch, self.step_in_epoch) = (state.step, state.epoch, state.step_in_epoch);
+        Ok(())
+    }
+
+    /// The student (for evaluation and export).
+    pub fn student(&self) -> &Student {
+        &self.student
+    }
+
+    /// The student's variables.
+    pub fn vars(&self) -> &VarStore {
+        &self.vars
+    }
+
+    /// The teacher.
+    pub fn teacher(&self) -> &T {
+        &self.teacher
+    }
+
+    /// The visual bank.
+    pub fn visual_bank(&self) -> &VisualBank {
+        &self.visual
+    }
+}
