@@ -1,8 +1,15 @@
-//! `lgd-actors`: the stages of a training step as actors on bounded channels.
+//! `lgd-actors`: the stages of a training step on bounded channels.
 //!
 //! Module map:
-//! - [`pipeline_config`]: how many decode workers run and how deep each channel between stages is —
-//!   the numbers that bound the pipeline's memory.
+//! - [`pipeline_config`]: worker count and channel capacities — the numbers that bound memory.
+//! - [`sampler`]: the seeded, resumable order of each epoch.
+//! - [`source`]: where encoded samples come from (image folders; packed shards plug in).
+//! - [`decode_worker`]: decode + augment one sample, replacing bad files and reporting them.
+//! - [`data_pipeline`]: sampler → workers → assembler, every channel created in one place.
 #![warn(missing_docs)]
 
+pub mod data_pipeline;
+pub mod decode_worker;
 pub mod pipeline_config;
+pub mod sampler;
+pub mod source;

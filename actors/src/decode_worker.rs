@@ -1,0 +1,83 @@
+//! A decode/augment worker: reads a sample, decodes it, draws its view from the (seed, epoch,
+//! index) stream and writes normalised CHW floats. A sample that cannot be read or decoded is
+//! replaced by the next one in a fixed probe sequence — same replacement on every run — and
+//! reported, so one bad file never stops or stalls the run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lgd_datasets::augment::pipeline::Augmenter;
+use lgd_datasets::decode::{decode, DecodeOptions};
+
+use crate::source::SampleSource;
+
+/// Replacement attempts before a sample slot is declared unfillable.
+const MAX_REPLACEMENTS: usize = 16;
+
+/// One sample to produce: its slot in the epoch order and the dataset index there.
+#[derive(Debug, Clone, Copy)]
+pub struct Job {
+    /// Epoch.
+    pub epoch: u64,
+    /// Position in the epoch order (batch = position / batch size).
+    pub position: usize,
+    /// Dataset index.
+    pub index: usize,
+}
+
+/// A produced sample.
+#[derive(Debug)]
+pub struct Produced {
+    /// The job it answers.
+    pub job: Job,
+    /// `[3, S, S]` normalised floats, or an error when no replacement worked either.
+    pub pixels: Result<Vec<f32>, String>,
+    /// Its label.
+    pub label: u32,
+    /// Files that failed on the way (path, reason).
+    pub bad: Vec<(PathBuf, String)>,
+}
+
+/// What a worker needs, shared by all workers.
+pub struct WorkerContext {
+    /// The samples.
+    pub source: Arc<dyn SampleSource>,
+    /// The view recipe.
+    pub augmenter: Augmenter,
+    /// Decompression-bomb guard and friends.
+    pub decode: DecodeOptions,
+    /// Run seed of the augmentation streams.
+    pub seed: u64,
+}
+
+impl WorkerContext {
+    /// Produces one sample (with replacements for bad files).
+    pub fn produce(&self, job: Job) -> Produced {
+        let size = self.augmenter.config().output_size;
+        let mut bad = Vec::new();
+        let len = self.source.len();
+        for attempt in 0..MAX_REPLACEMENTS {
+            // Probe sequence: the sample itself, then fixed strides away from it.
+            let index = (job.index + attempt * 7919) % len;
+            let path = self.source.describe(index);
+            let result = self
+                .source
+                .read(index)
+                .map_err(|e| format!("unreadable: {e}"))
+                .and_then(|(bytes, label)| {
+                    decode(&bytes, &path, &self.decode).map(|img| (img, label)).map_err(|e| e.to_string())
+                });
+            match result {
+                Ok((image, label)) => {
+                    let view = self.augmenter.view(&image, self.seed, job.epoch, index as u64);
+                    let mut pixels = vec![0f32; 3 * size * size];
+                    self.augmenter.normalize_into(&view, &mut pixels);
+                    return Produced { job, pixels: Ok(pixels), label, bad };
+                }
+                Err(reason) => bad.push((path, reason)),
+            }
+        }
+        let message = format!("{MAX_REPLACEMENTS} samples in a row failed from index {}", job.index);
+        Produced { job, pixels: Err(message), label: 0, bad }
+    }
+}
