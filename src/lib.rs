@@ -5,6 +5,7 @@
 //! - [`checkpoint`]: checksummed, atomic training checkpoints; retention and auto-resume.
 //! - [`config`]: the TOML configuration of a whole run, validated with field paths.
 //! - [`models`]: the networks: students (torchvision-exact), the supervised and CLIP teachers.
+//! - [`daemon`]: `lgd train` — start-up checks, the training loop, checkpoints, signals, reload.
 //! - [`export`]: a trained student in torchvision, safetensors or mmdet/mmseg MobileNetV2 layout.
 //! - [`objective`]: the text and visual banks, the LGKA update, the two logit sets and the loss.
 //! - [`torch_ext`]: the C++ extension: channels_last and the autocast dtype, which tch lacks.
@@ -19,6 +20,7 @@
 pub mod atomic_file;
 pub mod checkpoint;
 pub mod config;
+pub mod daemon;
 pub mod export;
 pub mod logging;
 pub mod models;

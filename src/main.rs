@@ -24,6 +24,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train: the long-running daemon (SIGUSR1 checkpoints, SIGTERM/SIGINT stop cleanly, SIGHUP reloads).
+    Train {
+        /// The run config (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// The run folder: checkpoints, metrics.jsonl, bad_samples.txt, config.toml.
+        #[arg(long)]
+        run_dir: PathBuf,
+    },
     /// Validate a run config; print it with every default filled in, or every problem found.
     CheckConfig {
         /// The TOML file.
@@ -82,6 +91,16 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Train { config, run_dir } => {
+            let summary = lgd::daemon::train(&config, &run_dir)?;
+            let how = if summary.stopped_by_signal { "stopped on request" } else { "finished" };
+            eprintln!(
+                "lgd train: {how} after {} steps ({:.1} img/s); run folder {}: metrics.jsonl, checkpoints/, bad_samples.txt",
+                summary.steps,
+                summary.images_per_second,
+                run_dir.display()
+            );
+        }
         Command::CheckConfig { file } => {
             let config = Config::load(&file)?;
             print!("{}", config.to_toml());

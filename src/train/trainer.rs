@@ -179,6 +179,19 @@ impl<T: Teacher> Trainer<T> {
         Ok(())
     }
 
+    /// Applies reloadable settings from a new config (loss, schedule, bank momentum).
+    pub fn apply_reloadable(&mut self, config: &Config) {
+        self.loss = LgdLoss {
+            student_temperature: config.loss.student_temperature,
+            teacher_temperature: config.loss.teacher_temperature,
+            image_weight: config.loss.image_weight,
+            text_weight: config.loss.text_weight,
+        };
+        self.schedule = LrSchedule::from_config(config);
+        self.visual.set_momentum(config.banks.visual_momentum);
+        self.config_toml = config.to_toml();
+    }
+
     /// The student (for evaluation and export).
     pub fn student(&self) -> &Student {
         &self.student

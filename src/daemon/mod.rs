@@ -1,0 +1,23 @@
+//! `lgd train`: the long-running training daemon — start-up checks, the data pipeline feeding the
+//! trainer, checkpoints on a cadence and on SIGUSR1, a clean stop with a final checkpoint on
+//! SIGTERM/SIGINT, and live config reload on SIGHUP.
+
+mod any_teacher;
+mod metrics;
+pub mod reload;
+mod run;
+pub mod signals;
+
+pub use any_teacher::{load_teacher, AnyTeacher};
+pub use run::{train, TrainSummary};
+
+/// Why the daemon could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// A start-up check failed; the message names the file, folder or field.
+    #[error("{0}")]
+    Startup(String),
+    /// Training could not go on (the last good checkpoint is on disk).
+    #[error("{0}")]
+    Training(String),
+}

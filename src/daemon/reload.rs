@@ -1,0 +1,118 @@
+//! SIGHUP: re-read the config file and apply what may change while training runs. A change to
+//! anything else (model, data, batch size, …) is refused with the list of fields, and an invalid or
+//! missing file keeps the old config; the run goes on either way.
+
+use std::path::Path;
+
+use crate::config::{Config, ConfigError};
+
+/// Fields (dotted prefixes) that take effect at the next step.
+const RELOADABLE: &[&str] = &[
+    "loss.",
+    "optimizer.lr",
+    "schedule.warmup_start_lr",
+    "logging.",
+    "checkpoint.every_epochs",
+    "checkpoint.every_steps",
+    "checkpoint.keep_last",
+    "validation.",
+    "banks.visual_momentum",
+];
+
+/// What a reload did.
+#[derive(Debug)]
+pub enum ReloadOutcome {
+    /// The new config is in force; the changed fields as `field: old -> new`.
+    Applied(Config, Vec<String>),
+    /// Nothing changed.
+    Unchanged,
+    /// Fields that cannot change at run time were changed: the old config stays.
+    Refused(Vec<String>),
+    /// The file could not be read or is invalid: the old config stays.
+    Invalid(ConfigError),
+}
+
+/// Dotted leaf paths whose values differ, with both values.
+fn differences(old: &toml::Value, new: &toml::Value, prefix: &str, out: &mut Vec<(String, String, String)>) {
+    match (old, new) {
+        (toml::Value::Table(a), toml::Value::Table(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                match (a.get(key), b.get(key)) {
+                    (Some(x), Some(y)) => differences(x, y, &path, out),
+                    (x, y) => out.push((path, show(x), show(y))),
+                }
+            }
+        }
+        (a, b) if a != b => out.push((prefix.to_owned(), a.to_string(), b.to_string())),
+        _ => {}
+    }
+}
+
+fn show(value: Option<&toml::Value>) -> String {
+    value.map_or_else(|| "(unset)".to_owned(), |v| v.to_string())
+}
+
+/// Reads `path` and decides what of it can be applied over `current`.
+pub fn reload(path: &Path, current: &Config) -> ReloadOutcome {
+    let new = match Config::load(path) {
+        Ok(config) => config,
+        Err(error) => return ReloadOutcome::Invalid(error),
+    };
+    let as_value = |c: &Config| toml::Value::try_from(c).expect("a config serialises");
+    let mut changed = Vec::new();
+    differences(&as_value(current), &as_value(&new), "", &mut changed);
+    if changed.is_empty() {
+        return ReloadOutcome::Unchanged;
+    }
+    let refused: Vec<String> = changed
+        .iter()
+        .filter(|(field, _, _)| !RELOADABLE.iter().any(|p| field == p.trim_end_matches('.') || field.starts_with(p)))
+        .map(|(field, _, _)| field.clone())
+        .collect();
+    if !refused.is_empty() {
+        return ReloadOutcome::Refused(refused);
+    }
+    ReloadOutcome::Applied(new, changed.into_iter().map(|(f, a, b)| format!("{f}: {a} -> {b}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "[data]\ntrain = \"t\"\nbatch_size = 8\n[student]\narch = \"resnet18\"\n[teacher]\nkind = \"supervised\"\nweights = \"w\"\n[banks]\ntext = \"teacher_classifier\"\n[run]\ndevice = \"cpu\"\n[precision]\nautocast = \"fp32\"\n";
+
+    fn outcome(new_text: &str) -> ReloadOutcome {
+        let dir = std::env::temp_dir().join(format!("lgd-reload-{}-{}", std::process::id(), new_text.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("run.toml");
+        std::fs::write(&path, new_text).unwrap();
+        let current = Config::parse(BASE, Path::new("run.toml")).unwrap();
+        let result = reload(&path, &current);
+        std::fs::remove_dir_all(&dir).unwrap();
+        result
+    }
+
+    #[test]
+    fn reloadable_changes_apply_with_a_diff() {
+        match outcome(&format!("{BASE}[loss]\nteacher_temperature = 0.02\n")) {
+            ReloadOutcome::Applied(config, diff) => {
+                assert_eq!(config.loss.teacher_temperature, 0.02);
+                assert_eq!(diff, vec!["loss.teacher_temperature: 0.01 -> 0.02"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(outcome(BASE), ReloadOutcome::Unchanged));
+    }
+
+    #[test]
+    fn other_changes_are_refused_and_bad_files_kept_out() {
+        match outcome(&BASE.replace("batch_size = 8", "batch_size = 16")) {
+            ReloadOutcome::Refused(fields) => assert_eq!(fields, vec!["data.batch_size"]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(outcome("[data\n"), ReloadOutcome::Invalid(_)));
+        assert!(matches!(outcome(&BASE.replace("batch_size = 8", "batch_size = 0")), ReloadOutcome::Invalid(_)));
+    }
+}

@@ -1,0 +1,168 @@
+//! The real `lgd train` process under real signals: SIGUSR1 checkpoints and goes on, SIGHUP applies
+//! a reloadable change and refuses a non-reloadable one (old config kept), SIGTERM checkpoints and
+//! exits 0 promptly, and a restart resumes from that checkpoint; bad input fails fast with one line.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+fn config(dir: &Path, extra: &str) -> String {
+    format!(
+        r#"[run]
+seed = 3
+device = "cpu"
+[data]
+train = "{data}"
+batch_size = 4
+[student]
+arch = "resnet18"
+[teacher]
+kind = "supervised"
+weights = "{weights}"
+[banks]
+text = "teacher_classifier"
+[augmentation]
+output_size = 32
+[schedule]
+epochs = 1000
+warmup_epochs = 1
+[precision]
+autocast = "fp32"
+[checkpoint]
+every_epochs = 0
+keep_last = 50
+[logging]
+every_steps = 1
+{extra}"#,
+        data = dir.join("data").display(),
+        weights = support::lite0_weights().display()
+    )
+}
+
+fn start(dir: &Path) -> (Child, Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lgd"))
+        .args(["--log-format", "json", "train", "--config"])
+        .arg(dir.join("run.toml"))
+        .arg("--run-dir")
+        .arg(dir.join("run"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// Waits for a log line containing `needle`; panics with the lines seen after `timeout`.
+fn wait_for(lines: &Receiver<String>, needle: &str, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+            if line.contains(needle) {
+                return line;
+            }
+            seen.push(line);
+        }
+    }
+    panic!("no log line with `{needle}` within {timeout:?}; saw:\n{}", seen.join("\n"));
+}
+
+fn signal(child: &Child, name: &str) {
+    assert!(Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap().success());
+}
+
+fn checkpoints(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("run/checkpoints")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn signals_checkpoint_reload_stop_and_resume() {
+    let dir = support::scratch("daemon");
+    support::write_image_folder(&dir.join("data"), &["a", "b", "c"], 4);
+    std::fs::write(dir.join("run.toml"), config(&dir, "")).unwrap();
+    let (mut child, lines) = start(&dir);
+    let minute = Duration::from_secs(60);
+    wait_for(&lines, "\"step\":2", minute);
+
+    signal(&child, "USR1");
+    wait_for(&lines, "checkpoint written", minute);
+    assert_eq!(checkpoints(&dir), 1);
+
+    std::fs::write(dir.join("run.toml"), config(&dir, "[loss]\nteacher_temperature = 0.02\n")).unwrap();
+    signal(&child, "HUP");
+    let line = wait_for(&lines, "config reloaded", minute);
+    assert!(line.contains("loss.teacher_temperature: 0.01 -> 0.02"), "{line}");
+
+    std::fs::write(dir.join("run.toml"), config(&dir, "").replace("batch_size = 4", "batch_size = 8")).unwrap();
+    signal(&child, "HUP");
+    let line = wait_for(&lines, "reload refused", minute);
+    assert!(line.contains("data.batch_size"), "{line}");
+    std::fs::write(dir.join("run.toml"), "[data\n").unwrap();
+    signal(&child, "HUP");
+    wait_for(&lines, "reload failed, old config kept", minute);
+    wait_for(&lines, "\"message\":\"step\"", minute);
+
+    let stop = Instant::now();
+    signal(&child, "TERM");
+    let status = child.wait().unwrap();
+    println!("SIGTERM to exit: {:.2} s", stop.elapsed().as_secs_f64());
+    assert!(status.success(), "SIGTERM exits 0: {status:?}");
+    assert!(stop.elapsed() < Duration::from_secs(30));
+    let saved = checkpoints(&dir);
+    assert_eq!(saved, 2, "a final checkpoint on SIGTERM");
+
+    std::fs::write(dir.join("run.toml"), config(&dir, "")).unwrap();
+    let (mut child, lines) = start(&dir);
+    let line = wait_for(&lines, "resuming", minute);
+    println!("restart: {line}");
+    wait_for(&lines, "\"message\":\"step\"", minute);
+    signal(&child, "TERM");
+    assert!(child.wait().unwrap().success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_input_fails_fast_with_one_line_naming_the_culprit() {
+    let dir = support::scratch("daemon-bad");
+    support::write_image_folder(&dir.join("data"), &["a"], 4);
+    let cases = [
+        ("missing teacher", config(&dir, "").replace(&support::lite0_weights().display().to_string(), "/nonexistent/lite0.pth"), "teacher.weights: /nonexistent/lite0.pth does not exist"),
+        ("missing data", config(&dir, "").replace(&dir.join("data").display().to_string(), "/nonexistent/data"), "data.train"),
+        ("tiny data", config(&dir, "").replace("batch_size = 4", "batch_size = 64"), "fewer than one batch of 64"),
+        ("bad value", config(&dir, "").replace("keep_last = 50", "keep_last = 0"), "checkpoint.keep_last: must be >= 1"),
+    ];
+    for (what, text, expected) in cases {
+        std::fs::write(dir.join("run.toml"), text).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_lgd"))
+            .args(["train", "--config"])
+            .arg(dir.join("run.toml"))
+            .arg("--run-dir")
+            .arg(dir.join("run"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{what}: must fail");
+        assert!(stderr.contains(expected), "{what}: {stderr}");
+    }
+    std::fs::write(dir.join("blocker"), b"a file, not a folder").unwrap();
+    std::fs::write(dir.join("run.toml"), config(&dir, "")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_lgd"))
+        .args(["train", "--config"])
+        .arg(dir.join("run.toml"))
+        .arg("--run-dir")
+        .arg(dir.join("blocker/run"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("run folder"), "unwritable run folder is named");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
