@@ -84,7 +84,9 @@ mod tests {
     const BASE: &str = "[data]\ntrain = \"t\"\nbatch_size = 8\n[student]\narch = \"resnet18\"\n[teacher]\nkind = \"supervised\"\nweights = \"w\"\n[banks]\ntext = \"teacher_classifier\"\n[run]\ndevice = \"cpu\"\n[precision]\nautocast = \"fp32\"\n";
 
     fn outcome(new_text: &str) -> ReloadOutcome {
-        let dir = std::env::temp_dir().join(format!("lgd-reload-{}-{}", std::process::id(), new_text.len()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("lgd-reload-{}-{unique}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("run.toml");
         std::fs::write(&path, new_text).unwrap();
