@@ -6,6 +6,7 @@
 //! - [`config`]: the TOML configuration of a whole run, validated with field paths.
 //! - [`models`]: the networks: students (torchvision-exact), the supervised and CLIP teachers.
 //! - [`daemon`]: `lgd train` — start-up checks, the training loop, checkpoints, signals, reload.
+//! - [`eval`]: validation during training: teacher agreement and zero-shot top-1.
 //! - [`export`]: a trained student in torchvision, safetensors or mmdet/mmseg MobileNetV2 layout.
 //! - [`objective`]: the text and visual banks, the LGKA update, the two logit sets and the loss.
 //! - [`torch_ext`]: the C++ extension: channels_last and the autocast dtype, which tch lacks.
@@ -21,6 +22,7 @@ pub mod atomic_file;
 pub mod checkpoint;
 pub mod config;
 pub mod daemon;
+pub mod eval;
 pub mod export;
 pub mod logging;
 pub mod models;

@@ -104,13 +104,17 @@ impl Default for LoggingSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ValidationSection {
-    /// Validate every N epochs (0 = never).
+    /// Validate every N epochs (0 = not by epoch).
     pub every_epochs: u32,
+    /// Validate every N steps as well (0 = not by step).
+    pub every_steps: u64,
+    /// Validate on at most this many images of the val split (0 = all), the first in folder order.
+    pub max_images: usize,
 }
 
 impl Default for ValidationSection {
     fn default() -> Self {
-        Self { every_epochs: 1 }
+        Self { every_epochs: 1, every_steps: 0, max_images: 0 }
     }
 }
 

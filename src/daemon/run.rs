@@ -22,6 +22,8 @@ use super::signals::Signals;
 use super::{load_teacher, AnyTeacher, DaemonError};
 use crate::checkpoint::{checkpoint_path, newest_valid, prune, TrainingState};
 use crate::config::{Config, DataFormat, DeviceSpec, ResumePolicy};
+use crate::eval::ValidationSet;
+use crate::models::teacher::Teacher;
 use crate::train::Trainer;
 
 /// How a run ended.
@@ -122,6 +124,19 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         )));
     }
     let teacher = load_teacher(&config, run_dir, device)?;
+    let classes = folder.classes().len();
+    let validation = match &config.data.val {
+        Some(root) if config.validation.every_epochs > 0 || config.validation.every_steps > 0 => {
+            let a = &config.augmentation;
+            let set = ValidationSet::load(root, a.eval_resize, a.eval_crop, a.mean, a.std, config.validation.max_images)
+                .map_err(startup)?;
+            for skipped in set.skipped() {
+                tracing::warn!("validation image skipped: {skipped}");
+            }
+            Some(set)
+        }
+        _ => None,
+    };
     let mut trainer = Trainer::new(&config, teacher, per_epoch, device);
     resume(&mut trainer, &config, run_dir)?;
     let signals = Signals::install().map_err(|e| startup(format!("installing signal handlers: {e}")))?;
@@ -144,6 +159,24 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     let (mut waiting, mut computing) = (Duration::ZERO, Duration::ZERO);
     let (mut last_checkpoint, mut saved_at, mut stopped) = (None, trainer.step, false);
     let started_at = trainer.step;
+    let validate = |trainer: &Trainer<AnyTeacher>, metrics: &mut MetricsWriter| {
+        if let Some(set) = &validation {
+            let matches = trainer.teacher().bank().classes() as usize == classes;
+            let result = set.evaluate(trainer.student(), trainer.teacher(), matches, device);
+            tracing::info!(
+                step = trainer.step,
+                agreement = result.agreement,
+                student_top1 = ?result.student_top1,
+                teacher_top1 = ?result.teacher_top1,
+                images = result.images,
+                "validation"
+            );
+            let _ = metrics.record(&json!({ "step": trainer.step, "validation": result }));
+        }
+    };
+    if trainer.step == 0 {
+        validate(&trainer, &mut metrics);
+    }
     let mut reported_bad = std::collections::HashSet::new();
     let outcome = loop {
         let requests = signals.take();
@@ -203,6 +236,13 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
             tracing::info!(step = trainer.step, epoch = host.epoch, loss, lr = report.lr, images_per_second, "step");
         } else {
             computing += compute_start.elapsed();
+        }
+        let validation_due = (config.validation.every_steps > 0 && trainer.step % config.validation.every_steps == 0)
+            || (trainer.step_in_epoch == 0
+                && config.validation.every_epochs > 0
+                && trainer.epoch % config.validation.every_epochs as u64 == 0);
+        if validation_due {
+            validate(&trainer, &mut metrics);
         }
         let every_steps = config.checkpoint.every_steps;
         let epoch_done = trainer.step_in_epoch == 0 && config.checkpoint.every_epochs > 0 && trainer.epoch % config.checkpoint.every_epochs as u64 == 0;
