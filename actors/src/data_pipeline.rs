@@ -34,6 +34,12 @@ pub struct HostBatch {
 /// Why the pipeline stopped delivering.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    /// A pipeline thread ended before delivering every planned batch (it panicked).
+    #[error("the data pipeline stopped early after {delivered} batches (a worker or the assembler failed)")]
+    StoppedEarly {
+        /// Batches delivered before it stopped.
+        delivered: u64,
+    },
     /// No sample could be produced for a slot (every replacement failed too).
     #[error("epoch {epoch}, batch {batch}: {message}")]
     Unfillable {
@@ -67,6 +73,10 @@ pub struct DataPlan {
 pub struct DataPipeline {
     batches: Option<Receiver<Result<HostBatch, PipelineError>>>,
     stop: Arc<AtomicBool>,
+    /// Set by the assembler once the last planned batch is sent: a closed channel without it
+    /// means a stage died, which must not pass for the end of training.
+    completed: Arc<AtomicBool>,
+    delivered: std::cell::Cell<u64>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -90,7 +100,18 @@ impl DataPipeline {
             let (jobs, produced, context) = (jobs_rx.clone(), produced_tx.clone(), context.clone());
             threads.push(spawn(&format!("lgd-decode-{worker}"), move || {
                 for job in jobs {
-                    if produced.send(context.produce(job)).is_err() {
+                    // A panic while producing one sample becomes that sample's error: the run then
+                    // stops cleanly instead of waiting forever for a slot that never fills.
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| context.produce(job)));
+                    let item = result.unwrap_or_else(|panic| {
+                        let message = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "unknown panic".into());
+                        Produced { job, pixels: Err(format!("decode worker panicked: {message}")), label: 0, bad: Vec::new() }
+                    });
+                    if produced.send(item).is_err() {
                         return;
                     }
                 }
@@ -98,13 +119,28 @@ impl DataPipeline {
         }
         drop((jobs_rx, produced_tx));
         let per_epoch = steps_per_epoch(samples, plan.batch);
-        threads.push(spawn("lgd-assembler", move || assemble(plan, per_epoch, produced_rx, batches_tx)));
-        Self { batches: Some(batches_rx), stop, threads }
+        let completed = Arc::new(AtomicBool::new(false));
+        {
+            let completed = completed.clone();
+            threads.push(spawn("lgd-assembler", move || {
+                if assemble(plan, per_epoch, produced_rx, batches_tx) {
+                    completed.store(true, Ordering::SeqCst);
+                }
+            }));
+        }
+        Self { batches: Some(batches_rx), stop, completed, delivered: std::cell::Cell::new(0), threads }
     }
 
-    /// The next batch in order; `None` once the planned epochs are done.
+    /// The next batch in order; `None` once the planned epochs are done, an error if a stage died.
     pub fn next(&self) -> Option<Result<HostBatch, PipelineError>> {
-        self.batches.as_ref()?.recv().ok()
+        match self.batches.as_ref()?.recv() {
+            Ok(item) => {
+                self.delivered.set(self.delivered.get() + 1);
+                Some(item)
+            }
+            Err(_) if self.completed.load(Ordering::SeqCst) => None,
+            Err(_) => Some(Err(PipelineError::StoppedEarly { delivered: self.delivered.get() })),
+        }
     }
 
     /// Batches ready and waiting (a queue-depth metric).
@@ -146,12 +182,15 @@ struct Partial {
     bad: Vec<(PathBuf, String)>,
 }
 
+/// Returns true when every planned batch was sent.
 fn assemble(
     plan: DataPlan,
     per_epoch: u64,
     produced: Receiver<Produced>,
     batches: Sender<Result<HostBatch, PipelineError>>,
-) {
+) -> bool {
+    let planned = (plan.epochs.saturating_sub(plan.start_epoch) * per_epoch).saturating_sub(plan.start_step);
+    let mut sent = 0u64;
     let sample_len = 3 * plan.image_size * plan.image_size;
     let mut partial: BTreeMap<(u64, u64), Partial> = BTreeMap::new();
     let mut next = (plan.start_epoch, plan.start_step);
@@ -169,7 +208,7 @@ fn assemble(
             Ok(pixels) => entry.pixels[slot * sample_len..(slot + 1) * sample_len].copy_from_slice(&pixels),
             Err(message) => {
                 let _ = batches.send(Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }));
-                return;
+                return false;
             }
         }
         entry.labels[slot] = item.label;
@@ -178,9 +217,11 @@ fn assemble(
             let done = partial.remove(&next).expect("checked above");
             let batch = HostBatch { epoch: next.0, step_in_epoch: next.1, pixels: done.pixels, labels: done.labels, bad: done.bad };
             if batches.send(Ok(batch)).is_err() {
-                return;
+                return false;
             }
+            sent += 1;
             next = if next.1 + 1 == per_epoch { (next.0 + 1, 0) } else { (next.0, next.1 + 1) };
         }
     }
+    sent == planned
 }

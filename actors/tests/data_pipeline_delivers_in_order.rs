@@ -123,3 +123,39 @@ fn shutdown_mid_epoch_joins_every_thread() {
     pipeline.shutdown();
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "shutdown drains promptly");
 }
+
+/// A source whose reads panic after a while: the pipeline must report it, not end quietly.
+struct Exploding(Memory);
+
+impl SampleSource for Exploding {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn read(&self, index: usize) -> std::io::Result<(Vec<u8>, u32)> {
+        assert!(index < 6, "simulated worker crash");
+        self.0.read(index)
+    }
+    fn describe(&self, index: usize) -> PathBuf {
+        self.0.describe(index)
+    }
+    fn classes(&self) -> &[String] {
+        self.0.classes()
+    }
+}
+
+#[test]
+fn a_crashed_worker_is_an_error_not_the_end_of_training() {
+    let config = AugmentationConfig { output_size: 16, ..Default::default() };
+    let context = WorkerContext {
+        source: Arc::new(Exploding(Memory::new(40, &[]))),
+        augmenter: Augmenter::new(config).unwrap(),
+        decode: DecodeOptions::default(),
+        seed: 5,
+    };
+    let sizing = PipelineConfig { decode_workers: 2, decoded_samples: 4, host_batches: 1, ..Default::default() };
+    let pipeline = DataPipeline::start(context, plan(0, 0), &sizing);
+    let outcome = std::iter::from_fn(|| pipeline.next()).find_map(Result::err);
+    let error = outcome.expect("the crash surfaces as an error");
+    assert!(error.to_string().contains("decode worker panicked: simulated worker crash"), "{error}");
+    pipeline.shutdown();
+}
