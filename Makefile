@@ -26,7 +26,6 @@ build: setup
 test: setup
 	$(CARGO) test --release --workspace
 
-## demo: arrives with the training daemon
-demo:
-	@echo "make demo: the demo (training a student on real weights) arrives with the training daemon; try 'make test' or 'make build && target/release/lgd check-config configs/imagenet-r18-clip-rn50.toml'" >&2
-	@exit 1
+## demo: LGD on real weights (EfficientNet-Lite0) and real images (Fashion-MNIST), on the CPU
+demo: build
+	@bash scripts/demo.sh

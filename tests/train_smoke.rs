@@ -1,0 +1,41 @@
+//! The CI smoke config end to end: `lgd train` with a tiny random CLIP teacher (OpenAI archive
+//! layout), the text bank computed from prompts at start and cached, a few CPU epochs — and the
+//! metrics file shows the loss falling.
+
+mod support;
+
+use std::process::Command;
+
+#[test]
+fn smoke_config_trains_and_the_loss_falls() {
+    let dir = support::scratch("smoke");
+    std::fs::create_dir_all(dir.join("teacher")).unwrap();
+    support::run_oracle("clip_towers_oracle.py", &[&dir.join("teacher")]);
+    support::write_image_folder(&dir.join("data/train"), &["cat", "dog", "fish"], 8);
+    std::fs::write(dir.join("classnames.txt"), "cat\ndog\nfish\n").unwrap();
+    std::fs::copy(support::root().join("configs/ci-smoke.toml"), dir.join("run.toml")).unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_lgd"))
+        .args(["--log-format", "json", "train", "--config", "run.toml", "--run-dir", "run"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("computing the text bank from prompts"), "{stderr}");
+    assert!(dir.join("run/text_bank.safetensors").exists(), "the bank is cached in the run folder");
+
+    let metrics = std::fs::read_to_string(dir.join("run/metrics.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let losses: Vec<f64> = records.iter().filter_map(|r| r["loss"].as_f64()).collect();
+    assert_eq!(losses.len(), 36, "6 epochs × 6 steps, each logged");
+    let first = losses[..6].iter().sum::<f64>() / 6.0;
+    let last = losses[losses.len() - 6..].iter().sum::<f64>() / 6.0;
+    println!("smoke: mean loss of the first epoch {first:.4}, of the last {last:.4}");
+    assert!(last < first, "the loss falls: {first} -> {last}");
+    let validations = records.iter().filter(|r| r.get("validation").is_some()).count();
+    assert_eq!(validations, 3, "at start, after epoch 3 and after epoch 6");
+    let zero_shot = records.iter().rev().find_map(|r| r["validation"]["student_top1"].as_f64());
+    assert!(zero_shot.is_some(), "the bank's classes are the dataset's: zero-shot top-1 is reported");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
