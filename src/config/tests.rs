@@ -129,3 +129,17 @@ fn fp16_on_cpu_is_refused() {
     let err = parse(&text).unwrap_err().to_string();
     assert!(err.contains("precision.autocast: fp16"), "{err}");
 }
+
+#[test]
+fn every_shipped_config_is_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "configs checked: {checked}");
+}
