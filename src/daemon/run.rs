@@ -137,7 +137,7 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         }
         _ => None,
     };
-    let mut trainer = Trainer::new(&config, teacher, per_epoch, device);
+    let mut trainer = Trainer::new(&config, teacher, per_epoch, device).map_err(|e| startup(e.to_string()))?;
     resume(&mut trainer, &config, run_dir)?;
     let signals = Signals::install().map_err(|e| startup(format!("installing signal handlers: {e}")))?;
     let augmenter = Augmenter::new(config.augmentation.clone()).map_err(|e| startup(e.to_string()))?;

@@ -4,7 +4,7 @@
 //! (run seed, step), so a resumed run repeats the uninterrupted one bit for bit on the CPU.
 
 use tch::nn::VarStore;
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use super::{GradScaler, LrSchedule, ScaledStep, Sgd, SgdConfig};
 use crate::checkpoint::TrainingState;
@@ -13,6 +13,7 @@ use crate::models::state_dict::{load_state_dict, state_dict, StateDictError};
 use crate::models::student::{Student, StudentOptions};
 use crate::models::teacher::Teacher;
 use crate::objective::{normalize_rows, BankError, LgdLoss, VisualBank};
+use crate::torch_ext::{module_to_channels_last, to_channels_last, AutocastGuard, TorchExtError};
 
 /// Why a trainer could not be built or restored.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,9 @@ pub enum TrainerError {
     /// A bank is inconsistent.
     #[error(transparent)]
     Bank(#[from] BankError),
+    /// Autocast or channels_last could not be set up.
+    #[error(transparent)]
+    Precision(#[from] TorchExtError),
     /// Saved optimiser state does not fit.
     #[error("checkpoint optimiser state: {0}")]
     Optimizer(String),
@@ -55,6 +59,9 @@ pub struct Trainer<T: Teacher> {
     schedule: LrSchedule,
     scaler: Option<GradScaler>,
     seed: u64,
+    /// The low-precision dtype of the forward passes (None: fp32).
+    autocast: Option<Kind>,
+    channels_last: bool,
     config_toml: String,
     steps_per_epoch: u64,
     /// Steps taken.
@@ -75,7 +82,7 @@ fn step_seed(seed: u64, step: u64) -> i64 {
 
 impl<T: Teacher> Trainer<T> {
     /// A fresh run: student and visual bank initialised from the run seed.
-    pub fn new(config: &Config, teacher: T, steps_per_epoch: u64, device: Device) -> Self {
+    pub fn new(config: &Config, teacher: T, steps_per_epoch: u64, device: Device) -> Result<Self, TrainerError> {
         tch::manual_seed(config.run.seed as i64);
         let vars = VarStore::new(device);
         let embed_dim = teacher.embed_dim();
@@ -94,7 +101,16 @@ impl<T: Teacher> Trainer<T> {
             text_weight: config.loss.text_weight,
         };
         let scaler = (config.precision.autocast == Autocast::Fp16).then(|| GradScaler::new(config.precision.grad_scaler.clone()));
-        Self {
+        let autocast = match config.precision.autocast {
+            Autocast::Fp32 => None,
+            Autocast::Fp16 => Some(Kind::Half),
+            Autocast::Bf16 => Some(Kind::BFloat16),
+        };
+        let channels_last = config.precision.channels_last;
+        if channels_last {
+            module_to_channels_last(&vars)?;
+        }
+        Ok(Self {
             vars,
             student,
             teacher,
@@ -104,20 +120,31 @@ impl<T: Teacher> Trainer<T> {
             schedule: LrSchedule::from_config(config),
             scaler,
             seed: config.run.seed,
+            autocast,
+            channels_last,
             config_toml: config.to_toml(),
             steps_per_epoch,
             step: 0,
             epoch: 0,
             step_in_epoch: 0,
-        }
+        })
     }
 
     /// One optimisation step on a batch of normalised images `[B, 3, H, W]`.
     pub fn step(&mut self, images: &Tensor) -> Result<StepReport, TrainerError> {
         tch::manual_seed(step_seed(self.seed, self.step));
         let lr = self.schedule.lr(self.epoch, self.step_in_epoch, self.steps_per_epoch);
-        let teacher = self.teacher.embed(images); // [B, D], unit rows, no grad
-        let student = normalize_rows(&self.student.forward_t(images, true)); // [B, D]
+        let images = if self.channels_last { to_channels_last(images)? } else { images.shallow_clone() };
+        let (teacher, student) = {
+            // Forward passes in the configured precision; the objective itself runs in fp32.
+            let _autocast = match self.autocast {
+                Some(kind) => Some(AutocastGuard::new(images.device(), kind)?),
+                None => None,
+            };
+            let teacher = self.teacher.embed(&images).to_kind(Kind::Float); // [B, D], unit rows, no grad
+            let student = self.student.forward_t(&images, true).to_kind(Kind::Float); // [B, D]
+            (teacher, normalize_rows(&student))
+        };
         let terms = self.loss.compute(&student, &teacher, self.teacher.bank(), &self.visual);
         self.sgd.zero_grad();
         let skipped = match &mut self.scaler {
