@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod eval_command;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lgd::config::{Config, DeviceSpec};
@@ -59,6 +61,9 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: DeviceSpec,
     },
+    /// Measure a student: k-NN, linear probe, zero-shot, teacher agreement.
+    #[command(subcommand)]
+    Eval(eval_command::EvalCommand),
     /// Show which libtorch this binary loaded and which devices it sees (JSON).
     Info,
     /// Write a student from a checkpoint (any format lgd reads) in another layout.
@@ -113,6 +118,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Bank { teacher, classnames, templates, out, batch, device } => {
             text_bank(&teacher, &classnames, &templates, &out, batch, device)?;
         }
+        Command::Eval(command) => eval_command::run(command)?,
         Command::Info => {
             let info = lgd::runtime_info::collect();
             println!("{}", serde_json::to_string_pretty(&info).context("serialising runtime info")?);

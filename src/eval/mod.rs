@@ -1,5 +1,10 @@
-//! Measuring students: validation during training (teacher agreement, zero-shot top-1).
+//! Measuring students: validation during training (teacher agreement, zero-shot top-1), k-NN and
+//! the linear probe on frozen features, and top-k scoring.
 
+pub mod command;
+pub mod knn;
+pub mod linear_probe;
+pub mod metrics;
 pub mod validation;
 
 pub use validation::{Validation, ValidationSet};

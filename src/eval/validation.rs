@@ -35,12 +35,15 @@ pub struct Validation {
 }
 
 impl ValidationSet {
-    /// Decodes up to `max_images` (0 = all) of `root` with Resize(`resize`) + CenterCrop(`crop`).
+    /// Decodes up to `max_images` (0 = all; otherwise evenly spaced over the folder order, so every
+    /// class is represented) of `root` with Resize(`resize`) + CenterCrop(`crop`).
     pub fn load(root: &Path, resize: usize, crop: usize, mean: [f32; 3], std: [f32; 3], max_images: usize) -> Result<Self, String> {
         let folder = ImageFolder::open(root).map_err(|e| format!("data.val: {e}"))?;
-        let take = if max_images == 0 { folder.samples().len() } else { max_images.min(folder.samples().len()) };
+        let all = folder.samples().len();
+        let take = if max_images == 0 { all } else { max_images.min(all) };
+        let chosen = (0..take).map(|i| &folder.samples()[i * all / take]);
         let (mut pixels, mut labels, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
-        for (path, label) in &folder.samples()[..take] {
+        for (path, label) in chosen {
             match decode_file(path, &DecodeOptions::default()) {
                 Ok(image) => {
                     let view = eval_transform(&image, resize, crop);
@@ -66,6 +69,21 @@ impl ValidationSet {
             })
             .collect();
         Ok(Self { batches, skipped, images })
+    }
+
+    /// The images and labels in chunks: `([n, 3, S, S], [n])`.
+    pub fn batches(&self) -> &[(Tensor, Tensor)] {
+        &self.batches
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.images
+    }
+
+    /// Whether no image was loaded (never true: loading refuses an empty set).
+    pub fn is_empty(&self) -> bool {
+        self.images == 0
     }
 
     /// Files that could not be decoded (reported, not evaluated).

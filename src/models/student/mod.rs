@@ -151,4 +151,9 @@ impl Student {
     pub fn forward_t(&self, images: &Tensor, train: bool) -> Tensor {
         self.head.forward(&self.features(images, train))
     }
+
+    /// The head alone: pooled features `[B, F]` → embedding `[B, D]` (not normalised).
+    pub fn head_forward(&self, features: &Tensor) -> Tensor {
+        self.head.forward(features)
+    }
 }

@@ -1,0 +1,147 @@
+//! `lgd eval …`: the paper's measurements of a student from a checkpoint (or at random
+//! initialisation, as a baseline) on a dataset folder with `train/` and `val/` splits.
+
+use std::path::{Path, PathBuf};
+
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use super::knn::knn_scores;
+use super::linear_probe::{linear_probe, ProbeConfig, ProbeEpoch};
+use super::metrics::top1_top5;
+use super::ValidationSet;
+use crate::checkpoint::TrainingState;
+use crate::config::Config;
+use crate::models::state_dict::load_state_dict;
+use crate::models::student::{Student, StudentArch, StudentOptions};
+use crate::models::teacher::{SupervisedTeacher, Teacher};
+use crate::objective::{normalize_rows, TextBank};
+
+/// Which student to evaluate.
+#[derive(Debug, Clone)]
+pub enum StudentSource {
+    /// An `lgd train` checkpoint (architecture and width from its config and tensors).
+    Checkpoint(PathBuf),
+    /// A freshly initialised network (the "what did distillation buy" baseline).
+    RandomInit {
+        /// Architecture.
+        arch: StudentArch,
+        /// Head output width.
+        embed_dim: i64,
+        /// Initialisation seed.
+        seed: i64,
+    },
+}
+
+/// The student, ready for inference.
+pub struct LoadedStudent {
+    /// Its variables.
+    pub vars: VarStore,
+    /// The network.
+    pub student: Student,
+}
+
+/// Loads the student described by `source` onto `device`.
+pub fn load_student(source: &StudentSource, device: Device) -> Result<LoadedStudent, String> {
+    match source {
+        StudentSource::RandomInit { arch, embed_dim, seed } => {
+            tch::manual_seed(*seed);
+            let vars = VarStore::new(device);
+            let student = Student::new(&vars.root(), *arch, *embed_dim, StudentOptions::default());
+            Ok(LoadedStudent { vars, student })
+        }
+        StudentSource::Checkpoint(path) => {
+            let state = TrainingState::load(path).map_err(|e| e.to_string())?;
+            let config = Config::parse(&state.config, path).map_err(|e| format!("{}: its config: {e}", path.display()))?;
+            let arch = config.student.arch;
+            let head = format!("{}.2.weight", arch.head_prefix());
+            let embed_dim = state.model.get(&head).map(|w| w.size()[0]).ok_or_else(|| format!("{}: no `{head}`", path.display()))?;
+            let vars = VarStore::new(device);
+            let student = Student::new(&vars.root(), arch, embed_dim, StudentOptions::default());
+            load_state_dict(&vars, &state.model, &path.display().to_string(), arch.torchvision_name(), |_| false)
+                .map_err(|e| e.to_string())?;
+            Ok(LoadedStudent { vars, student })
+        }
+    }
+}
+
+/// Pooled features `[N, F]`, embeddings `[N, D]` and labels `[N]` of a set, in eval mode.
+pub fn extract(student: &Student, set: &ValidationSet, device: Device) -> (Tensor, Tensor, Tensor) {
+    let (mut features, mut embeddings, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+    tch::no_grad(|| {
+        for (images, batch_labels) in set.batches() {
+            let f = student.features(&images.to_device(device), false).to_kind(Kind::Float);
+            embeddings.push(student_embedding_from_features(student, &f));
+            features.push(f);
+            labels.push(batch_labels.to_device(device));
+        }
+    });
+    (Tensor::cat(&features, 0), Tensor::cat(&embeddings, 0), Tensor::cat(&labels, 0))
+}
+
+fn student_embedding_from_features(student: &Student, features: &Tensor) -> Tensor {
+    normalize_rows(&student.head_forward(features))
+}
+
+/// k-NN top-1/top-5 (k = 20, τ = 0.07) of val features against train features.
+pub fn knn(student: &Student, train: &ValidationSet, val: &ValidationSet, classes: i64, device: Device) -> (f64, f64) {
+    let (train_features, _, train_labels) = extract(student, train, device);
+    let (val_features, _, val_labels) = extract(student, val, device);
+    top1_top5(&knn_scores(&train_features, &train_labels, &val_features, classes, 20, 0.07), &val_labels)
+}
+
+/// The fast linear probe on cached centre-crop features.
+pub fn linear(
+    student: &Student,
+    train: &ValidationSet,
+    val: &ValidationSet,
+    classes: i64,
+    config: ProbeConfig,
+    device: Device,
+    on_epoch: impl FnMut(&ProbeEpoch),
+) -> Vec<ProbeEpoch> {
+    let (train_features, _, train_labels) = extract(student, train, device);
+    let (val_features, _, val_labels) = extract(student, val, device);
+    linear_probe(&train_features, &train_labels, &val_features, &val_labels, classes, config, on_epoch)
+}
+
+/// Zero-shot logits 100·s·T `[N, C]` and the labels.
+pub fn zero_shot_logits(student: &Student, val: &ValidationSet, bank: &TextBank, device: Device) -> Result<(Tensor, Tensor), String> {
+    let (_, embeddings, labels) = extract(student, val, device);
+    let width = embeddings.size()[1];
+    if width != bank.dim() {
+        return Err(format!("the student embeds to {width} dimensions but the bank has {}", bank.dim()));
+    }
+    Ok((embeddings.matmul(bank.to_device(device).tensor()) * 100.0, labels))
+}
+
+/// Teacher agreement (argmax over the teacher's bank) and the mean KL(teacher ‖ student) between
+/// the bank distributions softmax(100·x·T).
+pub fn agreement(student: &Student, teacher: &SupervisedTeacher, val: &ValidationSet, device: Device) -> Result<(f64, f64), String> {
+    let bank = teacher.bank().tensor();
+    let (_, embeddings, _) = extract(student, val, device);
+    if embeddings.size()[1] != teacher.embed_dim() {
+        return Err(format!("the student embeds to {} dimensions, the teacher to {}", embeddings.size()[1], teacher.embed_dim()));
+    }
+    let teacher_embeddings = tch::no_grad(|| {
+        Tensor::cat(&val.batches().iter().map(|(x, _)| teacher.embed(&x.to_device(device))).collect::<Vec<_>>(), 0)
+    });
+    let student_logits = embeddings.matmul(bank) * 100.0;
+    let teacher_logits = teacher_embeddings.matmul(bank) * 100.0;
+    let agree = student_logits.argmax(1, false).eq_tensor(&teacher_logits.argmax(1, false));
+    let p = teacher_logits.log_softmax(1, Kind::Float);
+    let q = student_logits.log_softmax(1, Kind::Float);
+    let kl = (p.exp() * (&p - &q)).sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float);
+    Ok((agree.to_kind(Kind::Float).mean(Kind::Float).double_value(&[]), kl.double_value(&[])))
+}
+
+/// `DIR/train` and `DIR/val`, or an error naming what is missing.
+pub fn splits(data: &Path) -> Result<(PathBuf, PathBuf), String> {
+    let (train, val) = (data.join("train"), data.join("val"));
+    for split in [&train, &val] {
+        if !split.is_dir() {
+            return Err(format!("--data: {} has no `{}` folder", data.display(), split.file_name().unwrap().to_string_lossy()));
+        }
+    }
+    Ok((train, val))
+}
