@@ -71,6 +71,19 @@ impl ValidationSet {
         Ok(Self { batches, skipped, images })
     }
 
+    /// A set from tensors already prepared: images `[N, 3, S, S]`, labels `[N]`.
+    pub fn from_tensors(images: &Tensor, labels: &Tensor) -> Self {
+        let images_count = images.size()[0];
+        let batches = (0..images_count)
+            .step_by(128)
+            .map(|start| {
+                let length = 128.min(images_count - start);
+                (images.narrow(0, start, length), labels.narrow(0, start, length))
+            })
+            .collect();
+        Self { batches, skipped: Vec::new(), images: images_count as usize }
+    }
+
     /// The images and labels in chunks: `([n, 3, S, S], [n])`.
     pub fn batches(&self) -> &[(Tensor, Tensor)] {
         &self.batches
