@@ -5,6 +5,7 @@
 //! - [`rgb`]: the 8-bit RGB image buffer every stage below passes along.
 //! - [`decode`]: image bytes → RGB as PIL's `convert("RGB")`, with the decompression-bomb guard.
 //! - [`image_folder`]: `root/<class>/*` datasets indexed in torchvision `ImageFolder` order.
+//! - [`packed`]: the memory-mapped packed format (shards + checksummed index), its builder and verifier.
 //! - [`augment`]: torchvision-exact training (MoCo-v2) and evaluation transforms, replayable per sample.
 #![warn(missing_docs)]
 
@@ -12,6 +13,7 @@ pub mod augment;
 pub mod classnames;
 pub mod decode;
 pub mod image_folder;
+pub mod packed;
 pub mod rgb;
 
 pub use rgb::RgbImage;
