@@ -6,12 +6,14 @@
 //! - [`decode`]: image bytes → RGB as PIL's `convert("RGB")`, with the decompression-bomb guard.
 //! - [`image_folder`]: `root/<class>/*` datasets indexed in torchvision `ImageFolder` order.
 //! - [`packed`]: the memory-mapped packed format (shards + checksummed index), its builder and verifier.
+//! - [`idx`]: IDX files (Fashion-MNIST) as a pack source or an image folder.
 //! - [`augment`]: torchvision-exact training (MoCo-v2) and evaluation transforms, replayable per sample.
 #![warn(missing_docs)]
 
 pub mod augment;
 pub mod classnames;
 pub mod decode;
+pub mod idx;
 pub mod image_folder;
 pub mod packed;
 pub mod rgb;
