@@ -7,6 +7,7 @@
 //! - [`image_folder`]: `root/<class>/*` datasets indexed in torchvision `ImageFolder` order.
 //! - [`packed`]: the memory-mapped packed format (shards + checksummed index), its builder and verifier.
 //! - [`idx`]: IDX files (Fashion-MNIST) as a pack source or an image folder.
+//! - [`tools`]: the original's dataset tools (Caltech-256 split, ImageNet subset, class names from folders).
 //! - [`augment`]: torchvision-exact training (MoCo-v2) and evaluation transforms, replayable per sample.
 #![warn(missing_docs)]
 
@@ -17,5 +18,6 @@ pub mod idx;
 pub mod image_folder;
 pub mod packed;
 pub mod rgb;
+pub mod tools;
 
 pub use rgb::RgbImage;
