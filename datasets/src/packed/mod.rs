@@ -11,7 +11,7 @@
 //! - [`journal`]: progress records that make an interrupted build resumable.
 //! - [`pack`]: the build itself.
 //! - [`verify`]: every sample against its checksum.
-//! - [`error`]: [`PackError`].
+//! - [`error`]: the errors, [`PackError`].
 
 pub mod encode;
 pub mod error;

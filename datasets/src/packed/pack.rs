@@ -119,9 +119,15 @@ fn prepare_batch(source: &dyn SampleSource, range: Range<usize>, options: &PackO
     std::thread::scope(|scope| {
         let workers: Vec<_> = indices
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|&i| prepare_one(source, i, options)).collect::<Vec<_>>()))
+            .map(|part| (part, scope.spawn(move || part.iter().map(|&i| prepare_one(source, i, options)).collect::<Vec<_>>())))
             .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+        // One result per index even if a worker died outside `prepare_one`, so results stay aligned.
+        workers
+            .into_iter()
+            .flat_map(|(part, w)| {
+                w.join().unwrap_or_else(|_| part.iter().map(|&i| Err(format!("{}: the worker thread died", source.name(i)))).collect())
+            })
+            .collect()
     })
 }
 

@@ -2,7 +2,7 @@
 //! - [`split`]: the Caltech-256 m-shot train/val split and the ImageNet m-per-class subset.
 //! - [`names`]: category names from folder names, with the Caltech rules.
 //! - [`place`]: putting a chosen file into the output tree (symbolic link or copy).
-//! - [`error`]: [`ToolError`].
+//! - [`error`]: the errors, [`ToolError`].
 
 pub mod error;
 pub mod names;
