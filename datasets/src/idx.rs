@@ -124,7 +124,9 @@ pub struct IdxSource {
     images_path: PathBuf,
     rows: usize,
     cols: usize,
-    pixels: Vec<u8>,
+    /// The decompressed images file; pixels start at `pixels_at` (kept whole: no 47 MB copy).
+    image_file: Vec<u8>,
+    pixels_at: usize,
     labels: Vec<u8>,
     classes: Vec<String>,
 }
@@ -133,7 +135,8 @@ impl IdxSource {
     /// Reads both files (plain or gzip) and checks that they agree and that every label has a name.
     pub fn open(images: &Path, labels: &Path, classes: Vec<String>) -> Result<Self, IdxError> {
         let image_bytes = read_maybe_gzip(images)?;
-        let (dims, pixels) = parse(&image_bytes, images, IMAGES_MAGIC, "images")?;
+        let (dims, _) = parse(&image_bytes, images, IMAGES_MAGIC, "images")?;
+        let pixels_at = 4 + 4 * dims.len(); // the header: magic and one u32 per dimension
         let label_bytes = read_maybe_gzip(labels)?;
         let (label_dims, label_data) = parse(&label_bytes, labels, LABELS_MAGIC, "labels")?;
         if dims[0] != label_dims[0] {
@@ -151,8 +154,9 @@ impl IdxSource {
             images_path: images.to_owned(),
             rows: dims[1],
             cols: dims[2],
-            pixels: pixels.to_vec(),
             labels: label_data.to_vec(),
+            image_file: image_bytes,
+            pixels_at,
             classes,
         })
     }
@@ -165,7 +169,7 @@ impl IdxSource {
     /// The raw grey pixels of image `index` (rows × cols, row-major).
     pub fn pixels(&self, index: usize) -> &[u8] {
         let n = self.rows * self.cols;
-        &self.pixels[index * n..(index + 1) * n]
+        &self.image_file[self.pixels_at + index * n..][..n]
     }
 
     /// Image `index` as an 8-bit grey PNG.
