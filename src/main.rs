@@ -1,5 +1,7 @@
 //! The `lgd` binary: parses arguments, sets up logging, runs one command.
 
+mod prepare_cli;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -64,6 +66,11 @@ enum Command {
     /// Measure a student: k-NN, linear probe, zero-shot, teacher agreement.
     #[command(subcommand)]
     Eval(eval_command::EvalCommand),
+    /// Dataset tools: pack, verify, IDX conversion, Caltech split, ImageNet subset, class names.
+    Prepare {
+        #[command(subcommand)]
+        command: prepare_cli::Prepare,
+    },
     /// Show which libtorch this binary loaded and which devices it sees (JSON).
     Info,
     /// Write a student from a checkpoint (any format lgd reads) in another layout.
@@ -119,6 +126,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             text_bank(&teacher, &classnames, &templates, &out, batch, device)?;
         }
         Command::Eval(command) => eval_command::run(command)?,
+        Command::Prepare { command } => prepare_cli::run(command)?,
         Command::Info => {
             let info = lgd::runtime_info::collect();
             println!("{}", serde_json::to_string_pretty(&info).context("serialising runtime info")?);

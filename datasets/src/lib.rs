@@ -5,13 +5,19 @@
 //! - [`rgb`]: the 8-bit RGB image buffer every stage below passes along.
 //! - [`decode`]: image bytes → RGB as PIL's `convert("RGB")`, with the decompression-bomb guard.
 //! - [`image_folder`]: `root/<class>/*` datasets indexed in torchvision `ImageFolder` order.
+//! - [`packed`]: the memory-mapped packed format (shards + checksummed index), its builder and verifier.
+//! - [`idx`]: IDX files (Fashion-MNIST) as a pack source or an image folder.
+//! - [`tools`]: the original's dataset tools (Caltech-256 split, ImageNet subset, class names from folders).
 //! - [`augment`]: torchvision-exact training (MoCo-v2) and evaluation transforms, replayable per sample.
 #![warn(missing_docs)]
 
 pub mod augment;
 pub mod classnames;
 pub mod decode;
+pub mod idx;
 pub mod image_folder;
+pub mod packed;
 pub mod rgb;
+pub mod tools;
 
 pub use rgb::RgbImage;
