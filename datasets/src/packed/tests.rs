@@ -151,6 +151,11 @@ fn an_interrupted_pack_resumes_to_the_same_bytes_as_an_uninterrupted_one() {
     assert!(pack(&source, &out, &opts, &mut |_| {}).is_err());
     let e = pack(&source, &out, &options(16_000), &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("shard_size = 15000, now 16000"), "{e}");
+    // So is resuming after the source changed.
+    std::fs::write(src.join("class1/extra.png"), png(&picture(20, 20, 9))).unwrap();
+    let changed = FolderSource::open(&src).unwrap();
+    let e = pack(&changed, &out, &options(15_000), &mut |_| {}).unwrap_err().to_string();
+    assert!(e.contains("source_samples = 35, now 36"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
