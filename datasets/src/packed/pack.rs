@@ -169,6 +169,9 @@ pub fn pack(
     }
     let index_path = out.join(INDEX_FILE);
     if index_path.exists() {
+        // A run that died between writing the index and removing its progress records finished
+        // the pack: tidy up what it left.
+        let _ = std::fs::remove_dir_all(out.join(super::journal::PROGRESS_DIR));
         return Err(PackError::AlreadyPacked { index: index_path });
     }
     std::fs::create_dir_all(out).map_err(PackError::io(out, "cannot create the output folder"))?;

@@ -164,3 +164,9 @@ impl PackedDataset {
         self.shards.iter().map(|s| (s.path.as_path(), s.info.size, s.bytes().len() as u64))
     }
 }
+
+// Loader workers share one opened dataset across threads: keep it Send + Sync.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<PackedDataset>();
+};

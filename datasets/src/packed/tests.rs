@@ -151,6 +151,11 @@ fn an_interrupted_pack_resumes_to_the_same_bytes_as_an_uninterrupted_one() {
     assert!(pack(&source, &out, &opts, &mut |_| {}).is_err());
     let e = pack(&source, &out, &options(16_000), &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("shard_size = 15000, now 16000"), "{e}");
+    // So is resuming after the source changed.
+    std::fs::write(src.join("class1/extra.png"), png(&picture(20, 20, 9))).unwrap();
+    let changed = FolderSource::open(&src).unwrap();
+    let e = pack(&changed, &out, &options(15_000), &mut |_| {}).unwrap_err().to_string();
+    assert!(e.contains("source_samples = 35, now 36"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -233,5 +238,21 @@ fn missing_or_empty_sources_are_clear_errors() {
     assert!(e.contains("none of the 1 samples could be packed") && e.contains("a/x.jpg"), "{e}");
     let e = PackedDataset::open(&dir.join("src")).unwrap_err().to_string();
     assert!(e.contains("not a packed dataset"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn images_over_the_pixel_limit_are_skipped_by_the_bomb_guard_not_packed() {
+    let dir = scratch("bomb");
+    let src = dir.join("src/c");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("big.png"), png(&picture(100, 100, 0))).unwrap();
+    std::fs::write(src.join("small.png"), png(&picture(20, 20, 1))).unwrap();
+    let source = FolderSource::open(&dir.join("src")).unwrap();
+    let opts = PackOptions { decode: DecodeOptions { max_pixels: 1000 }, ..options(1 << 20) };
+    let summary = pack(&source, &dir.join("out"), &opts, &mut |_| {}).unwrap();
+    assert_eq!(summary.samples, 1);
+    assert_eq!(summary.skipped.len(), 1);
+    assert!(summary.skipped[0].reason.contains("c/big.png") && summary.skipped[0].reason.contains("decompression-bomb"), "{:?}", summary.skipped);
     std::fs::remove_dir_all(&dir).unwrap();
 }

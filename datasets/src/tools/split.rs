@@ -42,8 +42,10 @@ fn absolute(path: &Path) -> Result<PathBuf, ToolError> {
 
 /// Caltech-256 split of `src` into `out/train/<class>/` and `out/val/<class>/`: the first
 /// `classes` category folders in sorted order (256 leaves out `257.clutter`), `train_per_class`
-/// random images of each for training and every other image for validation. Every class is
-/// checked before anything is written.
+/// random images of each for training and every other image for validation. Only image files
+/// directly inside a category folder count (a nested folder or a stray non-image file is
+/// ignored), so the validation set is exactly "the rest". Every class is checked before anything
+/// is written.
 pub fn caltech_split(src: &Path, out: &Path, classes: usize, train_per_class: usize, seed: u64, how: Placement) -> Result<SplitSummary, ToolError> {
     if train_per_class == 0 || classes == 0 {
         return Err(ToolError::InvalidOption { option: "--train-per-class/--classes", why: "must be at least 1".into() });
