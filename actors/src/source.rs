@@ -39,3 +39,27 @@ impl SampleSource for ImageFolder {
         ImageFolder::classes(self)
     }
 }
+
+impl SampleSource for lgd_datasets::packed::PackedDataset {
+    fn len(&self) -> usize {
+        lgd_datasets::packed::PackedDataset::len(self)
+    }
+
+    /// The mapped bytes, copied for the worker; a checksum mismatch is an error (the sample is
+    /// then replaced and reported like an undecodable file).
+    fn read(&self, index: usize) -> std::io::Result<(Vec<u8>, u32)> {
+        match self.get_checked(index) {
+            Ok(Some((bytes, label))) => Ok((bytes.to_vec(), label)),
+            Ok(None) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "checksum mismatch in the pack")),
+            Err(error) => Err(std::io::Error::other(error.to_string())),
+        }
+    }
+
+    fn describe(&self, index: usize) -> PathBuf {
+        PathBuf::from(self.path(index).unwrap_or_else(|_| format!("packed sample {index}")))
+    }
+
+    fn classes(&self) -> &[String] {
+        lgd_datasets::packed::PackedDataset::classes(self)
+    }
+}

@@ -13,6 +13,7 @@ use lgd_actors::source::SampleSource;
 use lgd_datasets::augment::pipeline::Augmenter;
 use lgd_datasets::decode::DecodeOptions;
 use lgd_datasets::image_folder::ImageFolder;
+use lgd_datasets::packed::PackedDataset;
 use serde_json::json;
 use tch::Tensor;
 
@@ -110,10 +111,15 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         }
     }
     let device = config.run.device.to_tch();
-    if config.data.format != DataFormat::Folder {
-        return Err(startup("data.format: only \"folder\" datasets can be trained on in this version"));
-    }
-    let folder = ImageFolder::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?;
+    let folder: Arc<dyn SampleSource> = match config.data.format {
+        DataFormat::Folder => Arc::new(ImageFolder::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?),
+        DataFormat::Packed => {
+            if config.data.val.is_some() {
+                return Err(startup("data.val: validation reads image folders only; with data.format = \"packed\" leave data.val unset"));
+            }
+            Arc::new(PackedDataset::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?)
+        }
+    };
     let per_epoch = steps_per_epoch(folder.len(), config.data.batch_size);
     if per_epoch == 0 {
         return Err(startup(format!(
@@ -143,7 +149,7 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     let augmenter = Augmenter::new(config.augmentation.clone()).map_err(|e| startup(e.to_string()))?;
     let size = config.augmentation.output_size;
     let batch = config.data.batch_size;
-    let context = WorkerContext { source: Arc::new(folder), augmenter, decode: DecodeOptions::default(), seed: config.run.seed };
+    let context = WorkerContext { source: folder, augmenter, decode: DecodeOptions::default(), seed: config.run.seed };
     let plan = DataPlan {
         batch,
         image_size: size,
