@@ -26,8 +26,8 @@ bash scripts/fetch-fashion-mnist.sh
 raw=.cache/fashion-mnist
 if [[ ! -d $demo/fashion-mnist-all/train ]]; then
   rm -rf "$demo/fashion-mnist-all"
-  "$lgd" prepare idx "$raw/train-images-idx3-ubyte.gz" "$raw/train-labels-idx1-ubyte.gz" "$demo/fashion-mnist-all/train" --classnames fashion_mnist
-  "$lgd" prepare idx "$raw/t10k-images-idx3-ubyte.gz" "$raw/t10k-labels-idx1-ubyte.gz" "$demo/fashion-mnist-all/val" --classnames fashion_mnist
+  "$lgd" prepare idx "$raw/train-images-idx3-ubyte.gz" "$raw/train-labels-idx1-ubyte.gz" "$demo/fashion-mnist-all/train" --classnames fashion_mnist --format folder
+  "$lgd" prepare idx "$raw/t10k-images-idx3-ubyte.gz" "$raw/t10k-labels-idx1-ubyte.gz" "$demo/fashion-mnist-all/val" --classnames fashion_mnist --format folder
 fi
 if [[ ! -d $demo/fashion-mnist/val ]]; then
   rm -rf "$demo/fashion-mnist"

@@ -28,7 +28,7 @@ if complete; then
   exit 0
 fi
 
-command -v apt-get >/dev/null || die "apt-get not found: this script needs a Debian/Ubuntu system (or download the files from https://github.com/zalandoresearch/fashion-mnist into $dest)"
+command -v apt-get >/dev/null || die "apt-get not found: this script needs a Debian/Ubuntu system (or put the four IDX files of the Fashion-MNIST project into $dest by hand)"
 command -v dpkg-deb >/dev/null || die "dpkg-deb not found"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
