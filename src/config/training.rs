@@ -30,6 +30,14 @@ pub struct DataSection {
     pub format: DataFormat,
     /// Global batch size, summed over ranks (2048 in the published recipe).
     pub batch_size: usize,
+    /// Largest fraction of undecodable training files tolerated (each is replaced and listed in
+    /// `bad_samples.txt`); above it the run stops with a checkpoint and an error.
+    #[serde(default = "default_max_bad_fraction")]
+    pub max_bad_fraction: f64,
+}
+
+fn default_max_bad_fraction() -> f64 {
+    0.01
 }
 
 fn default_format() -> DataFormat {
@@ -155,6 +163,11 @@ impl DataSection {
     pub(super) fn validate(&self, problems: &mut Problems) {
         problems.require(!self.train.as_os_str().is_empty(), "data.train", "must name the training split");
         problems.require(self.batch_size >= 1, "data.batch_size", "must be >= 1");
+        problems.require(
+            (0.0..=1.0).contains(&self.max_bad_fraction),
+            "data.max_bad_fraction",
+            "must be in [0, 1]",
+        );
     }
 }
 

@@ -120,7 +120,8 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
             Arc::new(PackedDataset::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?)
         }
     };
-    let per_epoch = steps_per_epoch(folder.len(), config.data.batch_size);
+    let samples = folder.len();
+    let per_epoch = steps_per_epoch(samples, config.data.batch_size);
     if per_epoch == 0 {
         return Err(startup(format!(
             "data.train: {} has {} images, fewer than one batch of {}",
@@ -220,6 +221,14 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
                 tracing::warn!("bad sample replaced: {reason}");
                 let _ = metrics.bad_sample(path, reason);
             }
+        }
+        if reported_bad.len() as f64 > config.data.max_bad_fraction * samples as f64 {
+            break Err(DaemonError::Training(format!(
+                "{} of {samples} training files could not be used, more than data.max_bad_fraction = {}; they are listed in {}",
+                reported_bad.len(),
+                config.data.max_bad_fraction,
+                run_dir.join("bad_samples.txt").display()
+            )));
         }
         let compute_start = Instant::now();
         let images = Tensor::from_slice(&host.pixels).reshape([batch as i64, 3, size as i64, size as i64]).to_device(device);
