@@ -22,7 +22,7 @@ pub struct Common {
     checkpoint: Option<PathBuf>,
     /// Evaluate this architecture at random initialisation instead (a baseline).
     #[arg(long, value_enum)]
-    random_init: Option<ArchArg>,
+    random_init: Option<StudentArch>,
     /// Dataset folder with `train/` and `val/` image folders.
     #[arg(long)]
     data: PathBuf,
@@ -44,36 +44,6 @@ pub struct Common {
     /// Also write the results as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
-}
-
-/// Architectures by torchvision name.
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum ArchArg {
-    /// ResNet-18.
-    Resnet18,
-    /// ResNet-34.
-    Resnet34,
-    /// ResNet-50.
-    Resnet50,
-    /// MobileNetV2.
-    MobilenetV2,
-    /// EfficientNet-B0.
-    EfficientnetB0,
-    /// MobileNetV3-Large.
-    MobilenetV3Large,
-}
-
-impl From<ArchArg> for StudentArch {
-    fn from(arch: ArchArg) -> Self {
-        match arch {
-            ArchArg::Resnet18 => Self::Resnet18,
-            ArchArg::Resnet34 => Self::Resnet34,
-            ArchArg::Resnet50 => Self::Resnet50,
-            ArchArg::MobilenetV2 => Self::MobilenetV2,
-            ArchArg::EfficientnetB0 => Self::EfficientnetB0,
-            ArchArg::MobilenetV3Large => Self::MobilenetV3Large,
-        }
-    }
 }
 
 /// The evaluations.
@@ -114,7 +84,7 @@ fn prepare(
 ) -> anyhow::Result<(lgd::eval::command::LoadedStudent, ValidationSet, ValidationSet, i64)> {
     let source = match (&common.checkpoint, common.random_init) {
         (Some(path), _) => StudentSource::Checkpoint(path.clone()),
-        (None, Some(arch)) => StudentSource::RandomInit { arch: arch.into(), embed_dim, seed: 0 },
+        (None, Some(arch)) => StudentSource::RandomInit { arch, embed_dim, seed: 0 },
         (None, None) => anyhow::bail!("give --checkpoint FILE or --random-init ARCH"),
     };
     let loaded = load_student(&source, common.device.to_tch()).map_err(anyhow::Error::msg)?;

@@ -13,8 +13,8 @@ use tch::Tensor;
 
 pub use head::{ClassifierInit, LgdHead};
 
-/// Student backbones, named as in torchvision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Student backbones, named as in torchvision (snake_case in configs, kebab-case on the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum StudentArch {
     /// torchvision `resnet18` (F = 512).
