@@ -47,6 +47,15 @@ impl RgbImage {
         Self { width, height, data: vec![0; width * height * 3] }
     }
 
+    /// Changes the size in place, keeping the allocation: a worker's output buffer is reshaped for
+    /// each image instead of reallocated. Pixel values are unspecified afterwards (callers that
+    /// reshape overwrite every pixel).
+    pub fn reshape(&mut self, width: usize, height: usize) {
+        self.width = width;
+        self.height = height;
+        self.data.resize(width * height * 3, 0);
+    }
+
     /// Width in pixels.
     pub fn width(&self) -> usize {
         self.width
@@ -64,6 +73,11 @@ impl RgbImage {
 
     /// The interleaved bytes, mutable.
     pub fn as_raw_mut(&mut self) -> &mut [u8] {
+        &mut self.data
+    }
+
+    /// The buffer itself, for stages that write a whole image of the current size at once.
+    pub(crate) fn raw_vec_mut(&mut self) -> &mut Vec<u8> {
         &mut self.data
     }
 

@@ -8,6 +8,7 @@
 //! edges extended by repeating the border pixel, rounded back to 8 bits after every pass;
 //! three horizontal passes, then three vertical ones.
 
+use super::simd::avx2_dispatch;
 use crate::rgb::RgbImage;
 
 /// Number of box passes PIL uses for its Gaussian.
@@ -25,7 +26,7 @@ fn box_radius(sigma: f32) -> f32 {
 }
 
 /// Fixed-point parameters of one fractional box: integer radius, tap weight, far-tap weight.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct BoxKernel {
     r: usize,
     ww: u32,
@@ -42,44 +43,57 @@ impl BoxKernel {
     }
 }
 
-/// `PASSES` box passes over one channel line held in `line[pad..pad + n]`; the `pad = r + 1`
-/// cells at each end are rewritten with the border value before every pass (edge extension),
-/// so the inner loop needs no bounds logic. `tmp` is scratch of the same length.
-fn blur_line(line: &mut [u8], tmp: &mut [u8], n: usize, k: BoxKernel) {
-    let pad = k.r + 1;
-    for _ in 0..PASSES {
-        let (first, last) = (line[pad], line[pad + n - 1]);
-        line[..pad].fill(first);
-        line[pad + n..].fill(last);
-        // Window sum for x = 0: cells pad − r ..= pad + r.
-        let mut acc: u32 = line[pad - k.r..=pad + k.r].iter().map(|&v| u32::from(v)).sum();
-        for x in 0..n {
-            let c = pad + x;
-            let far = u32::from(line[c - k.r - 1]) + u32::from(line[c + k.r + 1]);
-            let bulk = acc * k.ww + far * k.fw;
-            tmp[c] = ((bulk + (1 << 23)) >> 24) as u8;
-            acc = acc + u32::from(line[c + k.r + 1]) - u32::from(line[c - k.r]);
+/// Reusable buffers of [`gaussian_blur_with`]: two image-sized planes and one row of sums. A
+/// worker keeps one, so blurring allocates nothing after the first image.
+#[derive(Debug, Default)]
+pub struct BlurScratch {
+    a: Vec<u8>,
+    b: Vec<u8>,
+    acc: Vec<u32>,
+}
+
+avx2_dispatch! {
+    /// One box pass down the columns of a `rows`×`stride` byte plane, `src` → `dst`.
+    ///
+    /// Every byte column is an independent line, so one running sum per column runs along the
+    /// rows and the inner loop is a straight vector loop over the row (this is why the
+    /// horizontal passes work on the transpose instead of walking a row with a dependency chain).
+    /// Row indices are clamped at both ends: PIL's edge extension. u32 cannot overflow: the
+    /// weights sum to at most 2^24, times 255, plus the rounding half.
+    fn box_pass(src: &[u8], dst: &mut [u8], rows: usize, stride: usize, k: BoxKernel, acc: &mut [u32]) {
+        let row = |y: usize| &src[y * stride..(y + 1) * stride];
+        let clamp = |y: isize| y.clamp(0, rows as isize - 1) as usize;
+        let r = k.r as isize;
+        acc.fill(0);
+        for t in -r..=r {
+            for (a, &v) in acc.iter_mut().zip(row(clamp(t))) {
+                *a += u32::from(v);
+            }
         }
-        line[pad..pad + n].copy_from_slice(&tmp[pad..pad + n]);
+        for (y, out) in dst.chunks_exact_mut(stride).enumerate().take(rows) {
+            let y = y as isize;
+            let (near, far, leaving) = (row(clamp(y - r - 1)), row(clamp(y + r + 1)), row(clamp(y - r)));
+            for ((((o, a), &n), &f), &l) in out.iter_mut().zip(acc.iter_mut()).zip(near).zip(far).zip(leaving) {
+                let bulk = *a * k.ww + (u32::from(n) + u32::from(f)) * k.fw;
+                *o = ((bulk + (1 << 23)) >> 24) as u8;
+                *a = *a + u32::from(f) - u32::from(l);
+            }
+        }
     }
 }
 
-/// Blurs each of the `count` lines of `n` pixels; pixel `p` of line `l` is at byte
-/// `l·line_step + p·pixel_step` (rows: step 3; columns: step 3·width) — no transpose needed.
-fn blur_lines(buf: &mut [u8], count: usize, n: usize, line_step: usize, pixel_step: usize, k: BoxKernel) {
-    let pad = k.r + 1;
-    // The window plus the far tap may reach past a short line's padding: widen it.
-    let mut line = vec![0u8; n + 2 * pad];
-    let mut tmp = vec![0u8; n + 2 * pad];
-    for l in 0..count {
-        for c in 0..3 {
-            let base = l * line_step + c;
-            for p in 0..n {
-                line[pad + p] = buf[base + p * pixel_step];
-            }
-            blur_line(&mut line, &mut tmp, n, k);
-            for p in 0..n {
-                buf[base + p * pixel_step] = line[pad + p];
+/// `dst` (w rows of h pixels) = transpose of `src` (h rows of w RGB pixels), in 16×16 tiles so
+/// both sides stay in cache.
+fn transpose_rgb(src: &[u8], w: usize, h: usize, dst: &mut [u8]) {
+    const T: usize = 16;
+    for y0 in (0..h).step_by(T) {
+        for x0 in (0..w).step_by(T) {
+            for y in y0..(y0 + T).min(h) {
+                let srow = &src[y * w * 3..(y + 1) * w * 3];
+                for x in x0..(x0 + T).min(w) {
+                    let d = (x * h + y) * 3;
+                    dst[d..d + 3].copy_from_slice(&srow[x * 3..x * 3 + 3]);
+                }
             }
         }
     }
@@ -87,6 +101,11 @@ fn blur_lines(buf: &mut [u8], count: usize, n: usize, line_step: usize, pixel_st
 
 /// PIL's `GaussianBlur(radius=sigma)` applied to the whole image. `sigma <= 0` leaves it unchanged.
 pub fn gaussian_blur(img: &mut RgbImage, sigma: f32) {
+    gaussian_blur_with(img, sigma, &mut BlurScratch::default());
+}
+
+/// [`gaussian_blur`] with the worker's buffers.
+pub fn gaussian_blur_with(img: &mut RgbImage, sigma: f32, s: &mut BlurScratch) {
     // NaN fails this comparison too, so it leaves the image unchanged.
     if !(sigma > 0.0) {
         return;
@@ -96,10 +115,21 @@ pub fn gaussian_blur(img: &mut RgbImage, sigma: f32) {
         return;
     }
     let k = BoxKernel::new(box_radius(sigma));
-    let buf = img.as_raw_mut();
-    // Three passes along every row, then three along every column (PIL's order).
-    blur_lines(buf, h, w, w * 3, 3, k);
-    blur_lines(buf, w, h, 3, w * 3, k);
+    let n = w * h * 3;
+    s.a.resize(n, 0);
+    s.b.resize(n, 0);
+    s.acc.resize(w.max(h) * 3, 0);
+    let acc = &mut s.acc;
+    // Three passes along every row (as column passes on the transpose), then three along every
+    // column: PIL's order. Each pass rounds to 8 bits, as PIL's does.
+    transpose_rgb(img.as_raw(), w, h, &mut s.a);
+    box_pass(&s.a, &mut s.b, w, h * 3, k, &mut acc[..h * 3]);
+    box_pass(&s.b, &mut s.a, w, h * 3, k, &mut acc[..h * 3]);
+    box_pass(&s.a, &mut s.b, w, h * 3, k, &mut acc[..h * 3]);
+    transpose_rgb(&s.b, h, w, img.as_raw_mut());
+    box_pass(img.as_raw(), &mut s.a, h, w * 3, k, &mut acc[..w * 3]);
+    box_pass(&s.a, &mut s.b, h, w * 3, k, &mut acc[..w * 3]);
+    box_pass(&s.b, img.as_raw_mut(), h, w * 3, k, &mut acc[..w * 3]);
 }
 
 #[cfg(test)]
@@ -121,5 +151,54 @@ mod tests {
         let mut img = RgbImage::from_raw(9, 4, vec![123; 9 * 4 * 3]).unwrap();
         gaussian_blur(&mut img, 1.7);
         assert!(img.as_raw().iter().all(|&v| v == 123));
+    }
+
+    /// The direct form: every line copied out with its edge padding, three passes, copied back.
+    fn reference_blur(img: &mut RgbImage, sigma: f32) {
+        let k = BoxKernel::new(box_radius(sigma));
+        let (w, h) = (img.width(), img.height());
+        let buf = img.as_raw_mut();
+        let pad = k.r + 1;
+        for (count, n, line_step, pixel_step) in [(h, w, w * 3, 3), (w, h, 3, w * 3)] {
+            for l in 0..count {
+                for c in 0..3 {
+                    let base = l * line_step + c;
+                    let mut line = vec![0u8; n + 2 * pad];
+                    for p in 0..n {
+                        line[pad + p] = buf[base + p * pixel_step];
+                    }
+                    for _ in 0..PASSES {
+                        let (first, last) = (line[pad], line[pad + n - 1]);
+                        line[..pad].fill(first);
+                        line[pad + n..].fill(last);
+                        let mut out = line.clone();
+                        for x in 0..n {
+                            let cx = pad + x;
+                            let acc: u32 = line[cx - k.r..=cx + k.r].iter().map(|&v| u32::from(v)).sum();
+                            let far = u32::from(line[cx - k.r - 1]) + u32::from(line[cx + k.r + 1]);
+                            out[cx] = ((acc * k.ww + far * k.fw + (1 << 23)) >> 24) as u8;
+                        }
+                        line = out;
+                    }
+                    for p in 0..n {
+                        buf[base + p * pixel_step] = line[pad + p];
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn column_passes_on_the_transpose_equal_the_direct_form() {
+        for &(w, h) in &[(37usize, 23usize), (1, 5), (6, 1), (224, 224)] {
+            let data: Vec<u8> = (0..w * h * 3).map(|i| ((i * 7919) % 251) as u8).collect();
+            for &sigma in &[0.1f32, 0.9, 2.0, 7.5] {
+                let mut a = RgbImage::from_raw(w, h, data.clone()).unwrap();
+                let mut b = a.clone();
+                gaussian_blur(&mut a, sigma);
+                reference_blur(&mut b, sigma);
+                assert_eq!(a, b, "{w}x{h} sigma {sigma}");
+            }
+        }
     }
 }

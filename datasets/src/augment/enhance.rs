@@ -7,6 +7,7 @@
 //! keeps the mean brightness of the views the same as the original's.
 
 use super::grayscale::luma;
+use super::simd::avx2_dispatch;
 use crate::rgb::RgbImage;
 
 #[inline]
@@ -17,14 +18,29 @@ fn blend(degenerate: u8, x: u8, factor: f32) -> u8 {
     v as u8
 }
 
+/// The blend of every byte value with a fixed degenerate value: brightness and contrast blend
+/// every channel with one constant, so a 256-entry table holds the whole operation.
+fn blend_table(degenerate: u8, factor: f32) -> [u8; 256] {
+    std::array::from_fn(|x| blend(degenerate, x as u8, factor))
+}
+
+fn map_bytes(bytes: &mut [u8], table: &[u8; 256]) {
+    for v in bytes {
+        *v = table[usize::from(*v)];
+    }
+}
+
 /// PIL `ImageEnhance.Brightness(img).enhance(factor)`.
 pub fn adjust_brightness(img: &mut RgbImage, factor: f32) {
     if factor == 1.0 {
         return;
     }
-    for v in img.as_raw_mut() {
-        *v = blend(0, *v, factor);
-    }
+    map_bytes(img.as_raw_mut(), &blend_table(0, factor));
+}
+
+/// Sum of the luma of every pixel.
+pub(crate) fn luma_sum(raw: &[u8]) -> u64 {
+    raw.chunks_exact(3).map(|p| u64::from(luma(p[0], p[1], p[2]))).sum()
 }
 
 /// PIL `ImageEnhance.Contrast(img).enhance(factor)`: blend with the image's mean luma.
@@ -37,11 +53,20 @@ pub fn adjust_contrast(img: &mut RgbImage, factor: f32) {
     if pixels == 0 {
         return;
     }
-    let sum: u64 = raw.chunks_exact(3).map(|p| u64::from(luma(p[0], p[1], p[2]))).sum();
+    let sum = luma_sum(raw);
     // ImageStat's mean is a float; PIL rounds it with int(mean + 0.5).
     let mean = (sum as f64 / pixels as f64 + 0.5) as u8;
-    for v in raw {
-        *v = blend(mean, *v, factor);
+    map_bytes(raw, &blend_table(mean, factor));
+}
+
+avx2_dispatch! {
+    fn saturate(raw: &mut [u8], factor: f32) {
+        for px in raw.chunks_exact_mut(3) {
+            let l = luma(px[0], px[1], px[2]);
+            px[0] = blend(l, px[0], factor);
+            px[1] = blend(l, px[1], factor);
+            px[2] = blend(l, px[2], factor);
+        }
     }
 }
 
@@ -50,17 +75,20 @@ pub fn adjust_saturation(img: &mut RgbImage, factor: f32) {
     if factor == 1.0 {
         return;
     }
-    for px in img.as_raw_mut().chunks_exact_mut(3) {
-        let l = luma(px[0], px[1], px[2]);
-        for v in px {
-            *v = blend(l, *v, factor);
-        }
-    }
+    saturate(img.as_raw_mut(), factor);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_equal_the_per_byte_blend() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(256 * 3 * 4).collect();
+        let mut img = RgbImage::from_raw(256, 4, data.clone()).unwrap();
+        adjust_brightness(&mut img, 1.37);
+        assert!(img.as_raw().iter().zip(&data).all(|(&o, &x)| o == blend(0, x, 1.37)));
+    }
 
     #[test]
     fn blend_truncates_and_clamps() {

@@ -35,6 +35,8 @@ fn rgb_to_hsv(r: u8, g: u8, b: u8) -> [u8; 3] {
 }
 
 /// PIL's HSV → RGB for one pixel.
+// The definition the tables of `adjust_hue` are checked against (tests only).
+#[cfg_attr(not(test), allow(dead_code))]
 #[inline]
 fn hsv_to_rgb(h: u8, s: u8, v: u8) -> [u8; 3] {
     if s == 0 {
@@ -65,12 +67,122 @@ pub fn hue_shift_u8(hue_factor: f32) -> u8 {
     ((f64::from(hue_factor) * 255.0) as i32) as u8
 }
 
+/// Lookup tables that replace the per-pixel float maths of [`rgb_to_hsv`], and the parts of
+/// [`hsv_to_rgb`] that depend on one channel only. Built once per process *from those functions*,
+/// so a lookup returns exactly PIL's result; the float code stays the definition.
+///
+/// Why a table is possible for the hue: with cr = max − min, the two channel quotients PIL forms
+/// are (max − x)/cr, and one of them is (max − min)/cr = 1 exactly. The hue is therefore a
+/// function of which channel is the maximum, which is the minimum, cr, and d = max − (the third
+/// channel): 6 cases × 256 × 256 bytes. (PIL's per-pixel divisions and `fmod` took ~2 ms per
+/// 224² view; the lookups take a fraction of that.)
+struct Tables {
+    /// Hue of (case, cr, d) at `(case · 256 + cr) · 256 + d`.
+    hue: Vec<u8>,
+    /// Saturation of (max, cr) at `max · 256 + cr`.
+    sat: Vec<u8>,
+    /// Sector (0..6) of an 8-bit hue, `floor(h·6/255) mod 6`.
+    sector: [u8; 256],
+    /// Fraction within the sector, single precision as PIL.
+    frac: [f32; 256],
+    /// s/255 in single precision.
+    fs: [f32; 256],
+}
+
+fn tables() -> &'static Tables {
+    static TABLES: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        let mut hue = vec![0u8; 6 * 256 * 256];
+        for cr in 1..=255u8 {
+            for d in 0..=cr {
+                let o = cr - d;
+                // A pixel of each case with max = cr and min = 0 (see `classify`).
+                let triples = [[cr, o, 0], [cr, 0, o], [o, cr, 0], [0, cr, o], [0, o, cr], [o, 0, cr]];
+                for (case, [r, g, b]) in triples.into_iter().enumerate() {
+                    hue[(case * 256 + usize::from(cr)) * 256 + usize::from(d)] = rgb_to_hsv(r, g, b)[0];
+                }
+            }
+        }
+        let mut sat = vec![0u8; 256 * 256];
+        for max in 1..=255u8 {
+            for cr in 1..=max {
+                sat[usize::from(max) * 256 + usize::from(cr)] = rgb_to_hsv(max, max - cr, max - cr)[1];
+            }
+        }
+        let mut sector = [0u8; 256];
+        let mut frac = [0f32; 256];
+        for h in 0..256 {
+            let h6 = h as f64 * 6.0 / 255.0;
+            let i = h6.floor();
+            sector[h] = (i as i32 % 6) as u8;
+            frac[h] = (h6 - i) as f32;
+        }
+        let fs = std::array::from_fn(|s| (s as f64 / 255.0) as f32);
+        Tables { hue, sat, sector, frac, fs }
+    })
+}
+
+/// (case, d) of a non-grey pixel: which channel is the maximum (ties: R, then G, as PIL tests
+/// them), which of the other two is the minimum, and d = max − the remaining channel.
+#[inline]
+fn classify(r: u8, g: u8, b: u8, max: u8, min: u8) -> (usize, u8) {
+    if r == max {
+        if b == min {
+            (0, max - g)
+        } else {
+            (1, max - b)
+        }
+    } else if g == max {
+        if b == min {
+            (2, max - r)
+        } else {
+            (3, max - b)
+        }
+    } else if r == min {
+        (4, max - g)
+    } else {
+        (5, max - r)
+    }
+}
+
+/// Round half away from zero for x ≥ 0 (as `f64::round`), without the libm call: x − trunc(x)
+/// is exact, so the comparison decides exactly as `round` does.
+#[inline]
+fn round8(x: f64) -> u8 {
+    let t = x as i32;
+    (t + i32::from(x - f64::from(t) >= 0.5)).clamp(0, 255) as u8
+}
+
 /// torchvision `adjust_hue` on an RGB PIL image; `hue_factor` in [-0.5, 0.5].
 pub fn adjust_hue(img: &mut RgbImage, hue_factor: f32) {
     let shift = hue_shift_u8(hue_factor);
+    let t = tables();
     for px in img.as_raw_mut().chunks_exact_mut(3) {
-        let [h, s, v] = rgb_to_hsv(px[0], px[1], px[2]);
-        px.copy_from_slice(&hsv_to_rgb(h.wrapping_add(shift), s, v));
+        let (r, g, b) = (px[0], px[1], px[2]);
+        let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+        if max == min {
+            // Grey: hue 0 and saturation 0 come back as the same grey whatever the shift.
+            continue;
+        }
+        let cr = max - min;
+        let (case, d) = classify(r, g, b, max, min);
+        let h = t.hue[(case * 256 + usize::from(cr)) * 256 + usize::from(d)].wrapping_add(shift);
+        let s = t.sat[usize::from(max) * 256 + usize::from(cr)];
+        if s == 0 {
+            px.fill(max);
+            continue;
+        }
+        let (f, fs, vf) = (t.frac[usize::from(h)], t.fs[usize::from(s)], f64::from(max));
+        let p = round8(vf * (1.0 - f64::from(fs)));
+        let out = match t.sector[usize::from(h)] {
+            0 => [max, round8(vf * (1.0 - f64::from(fs) * (1.0 - f64::from(f)))), p],
+            1 => [round8(vf * (1.0 - f64::from(fs * f))), max, p],
+            2 => [p, max, round8(vf * (1.0 - f64::from(fs) * (1.0 - f64::from(f))))],
+            3 => [p, round8(vf * (1.0 - f64::from(fs * f))), max],
+            4 => [round8(vf * (1.0 - f64::from(fs) * (1.0 - f64::from(f)))), p, max],
+            _ => [max, p, round8(vf * (1.0 - f64::from(fs * f)))],
+        };
+        px.copy_from_slice(&out);
     }
 }
 
@@ -89,5 +201,29 @@ mod tests {
         let mut img = RgbImage::from_raw(1, 1, vec![77, 77, 77]).unwrap();
         adjust_hue(&mut img, 0.3);
         assert_eq!(img.as_raw(), &[77, 77, 77]);
+    }
+
+    #[test]
+    fn tables_equal_the_float_definition_on_every_colour() {
+        // Every 24-bit colour (stride 3 on each channel keeps it quick and still hits every case,
+        // tie and grey), for shifts covering wrap-around both ways.
+        for shift in [0.0f32, 0.1, -0.1, 0.5, -0.5, 0.27] {
+            let k = hue_shift_u8(shift);
+            let mut data = Vec::new();
+            for r in (0..=255u8).step_by(3) {
+                for g in (0..=255u8).step_by(3) {
+                    for b in (0..=255u8).rev().step_by(3) {
+                        data.extend_from_slice(&[r, g, b]);
+                    }
+                }
+            }
+            let n = data.len() / 3;
+            let mut img = RgbImage::from_raw(n, 1, data.clone()).unwrap();
+            adjust_hue(&mut img, shift);
+            for (px, out) in data.chunks_exact(3).zip(img.as_raw().chunks_exact(3)) {
+                let [h, s, v] = rgb_to_hsv(px[0], px[1], px[2]);
+                assert_eq!(out, hsv_to_rgb(h.wrapping_add(k), s, v), "{px:?} shift {shift}");
+            }
+        }
     }
 }

@@ -27,9 +27,10 @@ pub mod pipeline;
 pub mod resize;
 pub mod resized_crop;
 pub mod rng;
+mod simd;
 
 pub use config::{AugmentationConfig, Recipe};
-pub use pipeline::{Augmenter, InvalidConfig, ViewParams};
+pub use pipeline::{Augmenter, InvalidConfig, ViewParams, Workspace};
 
 /// A crop window in pixels, as torchvision's (i, j, h, w): top row, left column, height, width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,13 +7,13 @@
 
 use rand::Rng;
 
-use super::blur::gaussian_blur;
+use super::blur::{gaussian_blur_with, BlurScratch};
 use super::color_jitter::{apply_jitter, sample_jitter, JitterParams, JitterStrength};
 use super::config::{AugmentationConfig, Recipe};
 use super::flip::hflip;
 use super::grayscale::to_grayscale;
 use super::normalize::to_tensor_normalized_into;
-use super::resize::resized_crop;
+use super::resize::{resized_crop_into, ResizeScratch};
 use super::resized_crop::{sample_crop, uniform};
 use super::rng::sample_rng;
 use super::CropBox;
@@ -40,6 +40,14 @@ pub struct ViewParams {
     pub blur_sigma: Option<f32>,
     /// Whether the view is mirrored.
     pub flip: bool,
+}
+
+/// One worker's reusable buffers for [`Augmenter::apply_into`] (the resize intermediate and taps,
+/// the blur planes). Not shared between threads: each worker owns one.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    resize: ResizeScratch,
+    blur: BlurScratch,
 }
 
 /// The training augmentation of a validated config.
@@ -103,21 +111,28 @@ impl Augmenter {
     /// Applies `p` to `img` (the source whose size the parameters were drawn for); returns the
     /// `output_size`² u8 view, before normalisation.
     pub fn apply(&self, img: &RgbImage, p: &ViewParams) -> RgbImage {
+        let mut view = RgbImage::new(0, 0);
+        self.apply_into(img, p, &mut Workspace::default(), &mut view);
+        view
+    }
+
+    /// [`Augmenter::apply`] into `view` with a worker's [`Workspace`]: after the first image of a
+    /// given size nothing is allocated.
+    pub fn apply_into(&self, img: &RgbImage, p: &ViewParams, ws: &mut Workspace, view: &mut RgbImage) {
         let s = self.config.output_size;
-        let mut view = resized_crop(img, p.crop, s, s);
+        resized_crop_into(img, p.crop, s, s, &mut ws.resize, view);
         if let Some(j) = &p.jitter {
-            apply_jitter(&mut view, j);
+            apply_jitter(view, j);
         }
         if p.grayscale {
-            to_grayscale(&mut view);
+            to_grayscale(view);
         }
         if let Some(sigma) = p.blur_sigma {
-            gaussian_blur(&mut view, sigma);
+            gaussian_blur_with(view, sigma, &mut ws.blur);
         }
         if p.flip {
-            hflip(&mut view);
+            hflip(view);
         }
-        view
     }
 
     /// Draws and applies the view of (seed, epoch, index).

@@ -17,16 +17,21 @@
 //! not pinned down from black-box probing). The two orders differ only in the rounding of the 8-bit
 //! intermediate: at most 1 level, on ~15 % of values, for those sizes (the oracle test prints it).
 
+use super::simd::avx2_dispatch;
 use super::CropBox;
 use crate::rgb::RgbImage;
 
 const PRECISION_BITS: u32 = 22;
 
 /// Per-output-pixel taps of one axis: first input index, number of taps, and `ksize` weights.
+#[derive(Debug, Default)]
 struct Taps {
     bounds: Vec<(usize, usize)>,
     ksize: usize,
     weights: Vec<i32>,
+    /// The (in, out) these taps were computed for: consecutive views often share a size (eval,
+    /// fallback crops), and then nothing is recomputed.
+    key: (usize, usize),
 }
 
 fn triangle(x: f64) -> f64 {
@@ -38,107 +43,164 @@ fn triangle(x: f64) -> f64 {
     }
 }
 
-fn taps(in_size: usize, out_size: usize) -> Taps {
-    let scale = in_size as f64 / out_size as f64;
-    let filterscale = scale.max(1.0);
-    let support = filterscale; // the triangle's support is 1
-    let ksize = support.ceil() as usize * 2 + 1;
-    let mut bounds = Vec::with_capacity(out_size);
-    let mut weights = vec![0i32; out_size * ksize];
-    let mut row = vec![0f64; ksize];
-    // PIL multiplies by the reciprocal rather than dividing; with rational scales (e.g. 8/7) many
-    // sums land exactly on .5 before rounding, so the last bit of each weight decides the output.
-    let inv_filterscale = 1.0 / filterscale;
-    for o in 0..out_size {
-        let center = (o as f64 + 0.5) * scale;
-        // Truncation toward zero, then clamping, as PIL rounds the window ends.
-        let lo = ((center - support + 0.5) as i64).max(0) as usize;
-        let hi = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
-        let n = hi.saturating_sub(lo).min(ksize);
-        let mut total = 0.0;
-        for (k, w) in row.iter_mut().enumerate().take(n) {
-            *w = triangle((k as f64 + lo as f64 - center + 0.5) * inv_filterscale);
-            total += *w;
+impl Taps {
+    fn compute(&mut self, in_size: usize, out_size: usize) {
+        if self.key == (in_size, out_size) && !self.bounds.is_empty() {
+            return;
         }
-        for (k, w) in row.iter().enumerate().take(n) {
-            let w = if total != 0.0 { w / total } else { *w };
-            let fixed = w * f64::from(1u32 << PRECISION_BITS);
-            weights[o * ksize + k] = if fixed < 0.0 { (fixed - 0.5) as i32 } else { (fixed + 0.5) as i32 };
+        self.key = (in_size, out_size);
+        let scale = in_size as f64 / out_size as f64;
+        let filterscale = scale.max(1.0);
+        let support = filterscale; // the triangle's support is 1
+        let ksize = support.ceil() as usize * 2 + 1;
+        self.ksize = ksize;
+        self.bounds.clear();
+        self.weights.clear();
+        self.weights.resize(out_size * ksize, 0);
+        let mut row = [0f64; 64];
+        let mut row_heap = Vec::new();
+        let row: &mut [f64] = if ksize <= row.len() {
+            &mut row[..ksize]
+        } else {
+            row_heap.resize(ksize, 0.0);
+            &mut row_heap
+        };
+        // PIL multiplies by the reciprocal rather than dividing; with rational scales (e.g. 8/7)
+        // many sums land exactly on .5 before rounding, so the last bit of each weight decides the
+        // output.
+        let inv_filterscale = 1.0 / filterscale;
+        for o in 0..out_size {
+            let center = (o as f64 + 0.5) * scale;
+            // Truncation toward zero, then clamping, as PIL rounds the window ends.
+            let lo = ((center - support + 0.5) as i64).max(0) as usize;
+            let hi = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
+            let n = hi.saturating_sub(lo).min(ksize);
+            let mut total = 0.0;
+            for (k, w) in row.iter_mut().enumerate().take(n) {
+                *w = triangle((k as f64 + lo as f64 - center + 0.5) * inv_filterscale);
+                total += *w;
+            }
+            for (k, w) in row.iter().enumerate().take(n) {
+                let w = if total != 0.0 { w / total } else { *w };
+                let fixed = w * f64::from(1u32 << PRECISION_BITS);
+                self.weights[o * ksize + k] =
+                    if fixed < 0.0 { (fixed - 0.5) as i32 } else { (fixed + 0.5) as i32 };
+            }
+            self.bounds.push((lo, n));
         }
-        bounds.push((lo, n));
     }
-    Taps { bounds, ksize, weights }
 }
 
-#[inline]
+#[inline(always)]
 fn clip8(acc: i32) -> u8 {
     (acc >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// Reusable buffers of [`resized_crop_into`]: the taps of both axes and the 8-bit intermediate.
+#[derive(Debug, Default)]
+pub struct ResizeScratch {
+    ht: Taps,
+    vt: Taps,
+    tmp: Vec<u8>,
+    acc: Vec<i32>,
+}
+
+avx2_dispatch! {
+    /// Horizontal pass of one row: `src` starts at the crop's left edge; `out` is out_w·3 bytes.
+    fn horizontal_row(src: &[u8], bounds: &[(usize, usize)], weights: &[i32], ksize: usize, out: &mut [u8]) {
+        for ((px, &(lo, n)), k) in out.chunks_exact_mut(3).zip(bounds).zip(weights.chunks_exact(ksize)) {
+            let taps = &src[lo * 3..(lo + n) * 3];
+            let mut acc = [1i32 << (PRECISION_BITS - 1); 3];
+            for (&w, s) in k[..n].iter().zip(taps.chunks_exact(3)) {
+                acc[0] += i32::from(s[0]) * w;
+                acc[1] += i32::from(s[1]) * w;
+                acc[2] += i32::from(s[2]) * w;
+            }
+            px[0] = clip8(acc[0]);
+            px[1] = clip8(acc[1]);
+            px[2] = clip8(acc[2]);
+        }
+    }
+}
+
+avx2_dispatch! {
+    /// Vertical pass of one output row: a weighted sum of `n` rows of `tmp`, one lane per byte.
+    fn vertical_row(tmp: &[u8], stride: usize, first: usize, weights: &[i32], acc: &mut [i32], out: &mut [u8]) {
+        acc.fill(1 << (PRECISION_BITS - 1));
+        for (t, &w) in weights.iter().enumerate() {
+            let src = &tmp[(first + t) * stride..(first + t + 1) * stride];
+            for (a, &s) in acc.iter_mut().zip(src) {
+                *a += i32::from(s) * w;
+            }
+        }
+        for (d, &a) in out.iter_mut().zip(acc.iter()) {
+            *d = clip8(a);
+        }
+    }
 }
 
 /// Crops `crop` out of `img` and resizes it to `out_w`×`out_h` as PIL's bilinear resize does.
 /// The crop must lie inside the image and be non-empty (callers build it from the image size).
 pub fn resized_crop(img: &RgbImage, crop: CropBox, out_w: usize, out_h: usize) -> RgbImage {
+    let mut out = RgbImage::new(0, 0);
+    resized_crop_into(img, crop, out_w, out_h, &mut ResizeScratch::default(), &mut out);
+    out
+}
+
+/// [`resized_crop`] into `out` (reshaped to `out_w`×`out_h`) with the worker's buffers.
+pub fn resized_crop_into(
+    img: &RgbImage,
+    crop: CropBox,
+    out_w: usize,
+    out_h: usize,
+    s: &mut ResizeScratch,
+    out: &mut RgbImage,
+) {
     debug_assert!(crop.left + crop.width <= img.width() && crop.top + crop.height <= img.height());
     let (cw, ch) = (crop.width, crop.height);
+    out.reshape(out_w, out_h);
     if out_w == 0 || out_h == 0 || cw == 0 || ch == 0 {
-        return RgbImage::new(out_w, out_h);
+        out.as_raw_mut().fill(0);
+        return;
     }
     let need_h = out_w != cw;
     let need_v = out_h != ch;
-    let vt = taps(ch, out_h);
     // Rows of the crop that the vertical pass reads.
     let (first, last) = if need_v {
-        let (lo, _) = vt.bounds[0];
-        let (lo_end, n_end) = vt.bounds[out_h - 1];
+        s.vt.compute(ch, out_h);
+        let (lo, _) = s.vt.bounds[0];
+        let (lo_end, n_end) = s.vt.bounds[out_h - 1];
         (lo, lo_end + n_end)
     } else {
         (0, ch)
     };
     let tmp_w = if need_h { out_w } else { cw };
-    let mut tmp = vec![0u8; tmp_w * 3 * (last - first)];
+    let stride = tmp_w * 3;
+    // Without a vertical pass the horizontal one writes straight into the output.
+    let tmp: &mut Vec<u8> = if need_v { &mut s.tmp } else { out.raw_vec_mut() };
+    tmp.resize(stride * (last - first), 0);
+    let row_bytes = |y: usize| &img.row(crop.top + y)[crop.left * 3..(crop.left + cw) * 3];
     if need_h {
-        let ht = taps(cw, out_w);
-        for (y, out_row) in (first..last).zip(tmp.chunks_exact_mut(out_w * 3)) {
-            let src = &img.row(crop.top + y)[crop.left * 3..(crop.left + cw) * 3];
-            for (o, px) in out_row.chunks_exact_mut(3).enumerate() {
-                let (lo, n) = ht.bounds[o];
-                let k = &ht.weights[o * ht.ksize..o * ht.ksize + n];
-                let mut acc = [1i32 << (PRECISION_BITS - 1); 3];
-                for (t, &w) in k.iter().enumerate() {
-                    let s = &src[(lo + t) * 3..(lo + t) * 3 + 3];
-                    acc[0] += i32::from(s[0]) * w;
-                    acc[1] += i32::from(s[1]) * w;
-                    acc[2] += i32::from(s[2]) * w;
-                }
-                px.copy_from_slice(&acc.map(clip8));
-            }
+        s.ht.compute(cw, out_w);
+        let ht = &s.ht;
+        for (y, out_row) in (first..last).zip(tmp.chunks_exact_mut(stride)) {
+            horizontal_row(row_bytes(y), &ht.bounds, &ht.weights, ht.ksize, out_row);
         }
     } else {
-        for (y, out_row) in (first..last).zip(tmp.chunks_exact_mut(cw * 3)) {
-            out_row.copy_from_slice(&img.row(crop.top + y)[crop.left * 3..(crop.left + cw) * 3]);
+        for (y, out_row) in (first..last).zip(tmp.chunks_exact_mut(stride)) {
+            out_row.copy_from_slice(row_bytes(y));
         }
     }
     if !need_v {
-        return RgbImage::from_raw(tmp_w, out_h, tmp).expect("sizes computed above");
+        return;
     }
-    let stride = tmp_w * 3;
-    let mut out = vec![0u8; stride * out_h];
-    let mut acc = vec![0i32; stride];
-    for (o, out_row) in out.chunks_exact_mut(stride).enumerate() {
+    s.acc.resize(stride, 0);
+    let vt = &s.vt;
+    for (o, out_row) in out.as_raw_mut().chunks_exact_mut(stride).enumerate() {
         let (lo, n) = vt.bounds[o];
-        acc.fill(1 << (PRECISION_BITS - 1));
-        for t in 0..n {
-            let w = vt.weights[o * vt.ksize + t];
-            let src = &tmp[(lo + t - first) * stride..(lo + t - first + 1) * stride];
-            for (a, &s) in acc.iter_mut().zip(src) {
-                *a += i32::from(s) * w;
-            }
-        }
-        for (d, &a) in out_row.iter_mut().zip(&acc) {
-            *d = clip8(a);
-        }
+        let w = &vt.weights[o * vt.ksize..o * vt.ksize + n];
+        vertical_row(&s.tmp, stride, lo - first, w, &mut s.acc, out_row);
     }
-    RgbImage::from_raw(tmp_w, out_h, out).expect("sizes computed above")
 }
 
 #[cfg(test)]
@@ -160,7 +222,8 @@ mod tests {
         let img = RgbImage::from_raw(37, 23, vec![200; 37 * 23 * 3]).unwrap();
         let out = resized_crop(&img, CropBox { top: 0, left: 0, height: 23, width: 37 }, 11, 50);
         assert!(out.as_raw().iter().all(|&v| v == 200));
-        let t = taps(1000, 7);
+        let mut t = Taps::default();
+        t.compute(1000, 7);
         for o in 0..7 {
             let s: i32 = t.weights[o * t.ksize..(o + 1) * t.ksize].iter().sum();
             assert!((s - (1 << PRECISION_BITS)).abs() <= t.ksize as i32, "{s}");
