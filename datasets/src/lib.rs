@@ -6,9 +6,11 @@
 //! - [`decode`]: image bytes → RGB as PIL's `convert("RGB")`, with the decompression-bomb guard.
 //! - [`image_folder`]: `root/<class>/*` datasets indexed in torchvision `ImageFolder` order.
 //! - [`augment`]: torchvision-exact training (MoCo-v2) and evaluation transforms, replayable per sample.
+//! - [`bench`]: throughput of the CPU view path (`lgd bench data`) and the benchmark image generator.
 #![warn(missing_docs)]
 
 pub mod augment;
+pub mod bench;
 pub mod classnames;
 pub mod decode;
 pub mod image_folder;
