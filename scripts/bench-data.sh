@@ -35,7 +35,7 @@ if [ ! -f "$marker" ]; then
     touch "$marker"
 fi
 
-rate() { sed -n 's/.*: \([0-9]*\) img\/s, \([0-9]*\) img\/s\/core.*/\1 \2/p'; }
+rate() { sed -n 's/.*: \([0-9]*\) img\/s, \([0-9]*\) img\/s\/core, \([0-9na/]*\) img\/CPU-s.*/\1 \2 \3/p'; }
 rows=()
 for t in $threads; do
     n=$((per_thread * t))
@@ -43,11 +43,12 @@ for t in $threads; do
     echo "$rust_line"
     py_line=$("$py" "$root/scripts/bench_data_torchvision.py" --data "$dir" --threads "$t" --images "$n")
     echo "$py_line"
-    read -r r_all r_core <<<"$(rate <<<"$rust_line")"
-    read -r p_all p_core <<<"$(rate <<<"$py_line")"
-    rows+=("| $t | $r_all | $r_core | $p_all | $p_core | $(awk -v a="$r_all" -v b="$p_all" 'BEGIN { printf "%.2f", a / b }')× |")
+    read -r r_all r_core r_cpu <<<"$(rate <<<"$rust_line")"
+    read -r p_all p_core p_cpu <<<"$(rate <<<"$py_line")"
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else printf "n/a" }'; }
+    rows+=("| $t | $r_all | $r_core | $r_cpu | $p_all | $p_core | $p_cpu | $(ratio "$r_all" "$p_all") | $(ratio "$r_cpu" "$p_cpu") |")
 done
 echo
-echo "| threads | lgd img/s | lgd img/s/core | torchvision+PIL img/s | torchvision+PIL img/s/core | lgd / torchvision |"
-echo "|---|---|---|---|---|---|"
+echo "| threads | lgd img/s | lgd img/s/core | lgd img/CPU-s | torchvision img/s | torchvision img/s/core | torchvision img/CPU-s | lgd/tv (wall) | lgd/tv (CPU) |"
+echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

@@ -8,10 +8,12 @@ original's main_lgd.py: RandomResizedCrop(224, scale 0.2-1), ColorJitter(0.4, 0.
 p=0.8, RandomGrayscale(0.2), PIL GaussianBlur(sigma in [0.1, 2]) with p=0.5, flip, ToTensor,
 Normalize with CLIP's constants). One thread: a plain loop in this process. N threads: a
 DataLoader with N worker processes (torch's one-thread-per-worker default), as the original
-trains. Prints img/s and img/s per core in the same words as the Rust benchmark.
+trains. Prints img/s, img/s per core and images per CPU-second (what the cores did, whatever
+else runs on the machine) in the same words as the Rust benchmark.
 """
 import argparse
 import random
+import resource
 import sys
 import time
 
@@ -74,10 +76,12 @@ def main():
     if args.threads == 1:
         for i in range(warmup):
             folder[i % len(folder)]
+        cpu_start = time.process_time()
         start = time.perf_counter()
         for i in range(warmup, warmup + count):
             folder[i % len(folder)]
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
     else:
         loader = torch.utils.data.DataLoader(Cycled(folder, count + warmup * 16), batch_size=16,
                                              num_workers=args.threads, persistent_workers=False)
@@ -85,15 +89,23 @@ def main():
         # The first batches include starting the workers: untimed, as the Rust warm-up.
         for _ in range(warmup):
             next(it)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_start = usage.ru_utime + usage.ru_stime
         start = time.perf_counter()
         done = 0
         for batch, _ in it:
             done += batch.shape[0]
         elapsed = time.perf_counter() - start
         count = done
+        del it  # the workers exit and are reaped: their CPU time lands in RUSAGE_CHILDREN
+        time.sleep(0.5)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # The workers' time includes their few warm-up batches (a small over-count against us).
+        cpu = usage.ru_utime + usage.ru_stime - cpu_start + kids.ru_utime + kids.ru_stime
     rate = count / elapsed
     print(f"torchvision+PIL MoCo-v2 CPU path: {args.threads} threads, {count} images in {elapsed:.2f} s: "
-          f"{rate:.0f} img/s, {rate / args.threads:.0f} img/s/core")
+          f"{rate:.0f} img/s, {rate / args.threads:.0f} img/s/core, {count / cpu:.0f} img/CPU-s")
 
 
 if __name__ == "__main__":

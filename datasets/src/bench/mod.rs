@@ -78,6 +78,8 @@ pub struct BenchReport {
     pub view: Duration,
     /// Time in ToTensor+Normalize.
     pub normalize: Duration,
+    /// CPU time the process used during the timed part (Linux; `None` elsewhere).
+    pub cpu: Option<Duration>,
 }
 
 impl BenchReport {
@@ -90,6 +92,23 @@ impl BenchReport {
     pub fn images_per_second_per_core(&self) -> f64 {
         self.images_per_second() / self.threads as f64
     }
+
+    /// Samples per CPU-second: the per-core rate that other processes on a shared machine
+    /// cannot lower by taking the cores away (they still share caches).
+    pub fn images_per_cpu_second(&self) -> Option<f64> {
+        self.cpu.map(|c| self.images as f64 / c.as_secs_f64())
+    }
+}
+
+/// User + system CPU time of this process so far, from `/proc/self/stat` (fields 14 and 15, in
+/// the kernel's fixed 100 Hz user-visible ticks). `None` where there is no such file.
+fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; the fields after it follow its closing ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 impl std::fmt::Display for BenchReport {
@@ -97,13 +116,15 @@ impl std::fmt::Display for BenchReport {
         let per = |d: Duration| 1e3 * d.as_secs_f64() / self.images.max(1) as f64;
         write!(
             f,
-            "lgd (Rust) MoCo-v2 CPU path: {} threads, {} images in {:.2} s: {:.0} img/s, {:.0} img/s/core \
-             (per image on one worker: read+decode {:.2} ms, view {:.2} ms, normalise {:.2} ms; {} bad)",
+            "lgd (Rust) MoCo-v2 CPU path: {} threads, {} images in {:.2} s: {:.0} img/s, {:.0} img/s/core, \
+             {} img/CPU-s (per image on one worker: read+decode {:.2} ms, view {:.2} ms, normalise {:.2} ms; \
+             {} bad)",
             self.threads,
             self.images,
             self.elapsed.as_secs_f64(),
             self.images_per_second(),
             self.images_per_second_per_core(),
+            self.images_per_cpu_second().map_or("n/a".into(), |r| format!("{r:.0}")),
             per(self.decode),
             per(self.view),
             per(self.normalize),
@@ -139,9 +160,10 @@ pub fn run(root: &Path, opts: &BenchOptions) -> Result<BenchReport, BenchError> 
     let warm = Totals::default();
     process(&files, &augmenter, opts, 0..warmup, &Mutex::new(warm));
     let totals = Mutex::new(Totals::default());
-    let start = Instant::now();
+    let (start, cpu_start) = (Instant::now(), process_cpu_time());
     process(&files, &augmenter, opts, warmup..warmup + count, &totals);
     let elapsed = start.elapsed();
+    let cpu = process_cpu_time().zip(cpu_start).map(|(end, start)| end.saturating_sub(start));
     let t = totals.into_inner().unwrap_or_else(|e| e.into_inner());
     if t.bad == count {
         return Err(BenchError::AllBad { root: root.to_owned(), first: t.first_error.unwrap_or_default() });
@@ -154,6 +176,7 @@ pub fn run(root: &Path, opts: &BenchOptions) -> Result<BenchReport, BenchError> 
         decode: t.decode,
         view: t.view,
         normalize: t.normalize,
+        cpu,
     })
 }
 
