@@ -123,9 +123,9 @@ fn synthesize(w: usize, h: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
             }
             let tex: f32 = waves.iter().map(|&(fx, fy, ph, amp)| amp * (fx * x as f32 + fy * y as f32 + ph).sin()).sum();
             let o = (y * w + x) * 3;
-            for k in 0..3 {
+            for (dst, &base) in out[o..o + 3].iter_mut().zip(&c) {
                 let n: f32 = rng.gen_range(-noise..noise);
-                out[o + k] = (c[k] + tex + n).clamp(0.0, 255.0) as u8;
+                *dst = (base + tex + n).clamp(0.0, 255.0) as u8;
             }
         }
     }
