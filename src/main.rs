@@ -73,6 +73,9 @@ enum Command {
     },
     /// Show which libtorch this binary loaded and which devices it sees (JSON).
     Info,
+    /// Benchmarks of the data path (see README, "Data path benchmark").
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Write a student from a checkpoint (any format lgd reads) in another layout.
     Export {
         /// The checkpoint: safetensors, torch.save zip/legacy, LGD training checkpoint.
@@ -83,6 +86,34 @@ enum Command {
         /// The output file.
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// img/s of read → decode → MoCo-v2 view → normalised f32 over an image folder, all on the CPU.
+    Data {
+        /// The image folder (root/<class>/<images>).
+        #[arg(long)]
+        data: PathBuf,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Samples to process, cycling over the files (default: every file once, at least 200).
+        #[arg(long)]
+        images: Option<usize>,
+    },
+    /// Write a deterministic folder of ImageNet-like JPEGs (300–640 × 240–500, ~100 KB, 4:2:0).
+    MakeImages {
+        /// The folder to write (class_XX/img_XXXXXX.jpg).
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of images.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Generator seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
 }
 
@@ -127,6 +158,14 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Eval(command) => eval_command::run(command)?,
         Command::Prepare { command } => prepare_cli::run(command)?,
+        Command::Bench(BenchCommand::Data { data, threads, images }) => {
+            let opts = lgd_datasets::bench::BenchOptions { threads, images, ..Default::default() };
+            println!("{}", lgd_datasets::bench::run(&data, &opts)?);
+        }
+        Command::Bench(BenchCommand::MakeImages { out, count, seed }) => {
+            let s = lgd_datasets::bench::images::make_images(&out, count, seed)?;
+            println!("{} JPEGs, {:.0} KB on average, in {}", s.files, s.bytes as f64 / 1024.0 / s.files.max(1) as f64, out.display());
+        }
         Command::Info => {
             let info = lgd::runtime_info::collect();
             println!("{}", serde_json::to_string_pretty(&info).context("serialising runtime info")?);

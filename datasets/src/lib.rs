@@ -9,9 +9,11 @@
 //! - [`idx`]: IDX files (Fashion-MNIST) as a pack source or an image folder.
 //! - [`tools`]: the original's dataset tools (Caltech-256 split, ImageNet subset, class names from folders).
 //! - [`augment`]: torchvision-exact training (MoCo-v2) and evaluation transforms, replayable per sample.
+//! - [`bench`]: throughput of the CPU view path (`lgd bench data`) and the benchmark image generator.
 #![warn(missing_docs)]
 
 pub mod augment;
+pub mod bench;
 pub mod classnames;
 pub mod decode;
 pub mod idx;

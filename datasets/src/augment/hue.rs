@@ -122,28 +122,29 @@ fn tables() -> &'static Tables {
     })
 }
 
-/// (case, d) of a non-grey pixel: which channel is the maximum (ties: R, then G, as PIL tests
-/// them), which of the other two is the minimum, and d = max − the remaining channel.
-#[inline]
-fn classify(r: u8, g: u8, b: u8, max: u8, min: u8) -> (usize, u8) {
+/// Which channel of (R, G, B) holds the third value (neither the maximum nor the minimum) in
+/// each case.
+const OTHER: [usize; 6] = [1, 2, 0, 2, 1, 0];
+
+/// The case of a pixel: which channel is the maximum (ties: R, then G, as PIL tests them) and
+/// which of the other two is the minimum. Written as selects, not branches: on textured photos
+/// the case changes from pixel to pixel and mispredicted branches cost more than the maths.
+#[inline(always)]
+fn classify(r: u8, g: u8, b: u8, max: u8, min: u8) -> usize {
+    let if_r = usize::from(b != min);
+    let if_g = 2 + usize::from(b != min);
+    let if_b = 4 + usize::from(r != min);
+    let not_r = if g == max { if_g } else { if_b };
     if r == max {
-        if b == min {
-            (0, max - g)
-        } else {
-            (1, max - b)
-        }
-    } else if g == max {
-        if b == min {
-            (2, max - r)
-        } else {
-            (3, max - b)
-        }
-    } else if r == min {
-        (4, max - g)
+        if_r
     } else {
-        (5, max - r)
+        not_r
     }
 }
+
+/// Where each output channel takes its value from, per sector, among [v, mid, p] (mid is t in
+/// even sectors, q in odd ones): PIL's six cases of the HSV → RGB conversion.
+const SECTOR_SOURCE: [[usize; 3]; 6] = [[0, 1, 2], [1, 0, 2], [2, 0, 1], [2, 1, 0], [1, 2, 0], [0, 2, 1]];
 
 /// Round half away from zero for x ≥ 0 (as `f64::round`), without the libm call: x − trunc(x)
 /// is exact, so the comparison decides exactly as `round` does.
@@ -160,29 +161,24 @@ pub fn adjust_hue(img: &mut RgbImage, hue_factor: f32) {
     for px in img.as_raw_mut().chunks_exact_mut(3) {
         let (r, g, b) = (px[0], px[1], px[2]);
         let (max, min) = (r.max(g).max(b), r.min(g).min(b));
-        if max == min {
-            // Grey: hue 0 and saturation 0 come back as the same grey whatever the shift.
-            continue;
-        }
+        // Grey (cr = 0) needs no branch: both tables hold 0 there, and saturation 0 gives
+        // p = q = t = v below, i.e. the same grey, as PIL.
         let cr = max - min;
-        let (case, d) = classify(r, g, b, max, min);
+        let case = classify(r, g, b, max, min);
+        let d = max - px[OTHER[case]];
         let h = t.hue[(case * 256 + usize::from(cr)) * 256 + usize::from(d)].wrapping_add(shift);
         let s = t.sat[usize::from(max) * 256 + usize::from(cr)];
-        if s == 0 {
-            px.fill(max);
-            continue;
-        }
         let (f, fs, vf) = (t.frac[usize::from(h)], t.fs[usize::from(s)], f64::from(max));
         let p = round8(vf * (1.0 - f64::from(fs)));
-        let out = match t.sector[usize::from(h)] {
-            0 => [max, round8(vf * (1.0 - f64::from(fs) * (1.0 - f64::from(f)))), p],
-            1 => [round8(vf * (1.0 - f64::from(fs * f))), max, p],
-            2 => [p, max, round8(vf * (1.0 - f64::from(fs) * (1.0 - f64::from(f))))],
-            3 => [p, round8(vf * (1.0 - f64::from(fs * f))), max],
-            4 => [round8(vf * (1.0 - f64::from(fs) * (1.0 - f64::from(f)))), p, max],
-            _ => [max, p, round8(vf * (1.0 - f64::from(fs * f)))],
-        };
-        px.copy_from_slice(&out);
+        let q = round8(vf * (1.0 - f64::from(fs * f)));
+        let tv = round8(vf * (1.0 - f64::from(fs) * (1.0 - f64::from(f))));
+        let sector = usize::from(t.sector[usize::from(h)]);
+        let mid = if sector & 1 == 1 { q } else { tv };
+        let values = [max, mid, p];
+        let src = SECTOR_SOURCE[sector];
+        px[0] = values[src[0]];
+        px[1] = values[src[1]];
+        px[2] = values[src[2]];
     }
 }
 

@@ -13,6 +13,7 @@
 //! - [`eval`]: Resize(256) + CenterCrop(224).
 //! - [`config`]: the serde config with MoCo-v2 defaults and validation.
 //! - [`pipeline`]: the composed MoCo-v2 view, parameters drawn then applied.
+//! - `simd`: compiles the hot loops twice (baseline, AVX2) and picks by CPU at run time.
 
 pub mod blur;
 pub mod color_jitter;

@@ -1,0 +1,241 @@
+//! `lgd bench data`: throughput of the full CPU training-view path over an image folder.
+//!
+//! What is timed is what a decode/augment worker does for one sample, with nothing moved off the
+//! CPU: read the file, decode it as PIL would, draw the MoCo-v2 parameters of (seed, epoch 0,
+//! index), apply the view and write the normalised C×H×W f32 slot. `threads` workers share one
+//! atomic counter of sample indices and each owns its buffers, as the pipeline's workers do.
+//! The Python twin (`scripts/bench_data_torchvision.py`) times torchvision + PIL on the same files
+//! with the same recipe, so the two figures compare like with like. [`images`] writes the
+//! synthetic ImageNet-like folder both can run on.
+
+pub mod images;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::augment::{AugmentationConfig, Augmenter, InvalidConfig, Workspace};
+use crate::decode::{decode, DecodeOptions};
+use crate::image_folder::{FolderError, ImageFolder};
+use crate::rgb::RgbImage;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Worker threads (one core each, ideally).
+    pub threads: usize,
+    /// Samples to process (cycling over the folder); `None`: every file once, at least 200.
+    pub images: Option<usize>,
+    /// The run seed of the per-sample parameter streams.
+    pub seed: u64,
+    /// The recipe (default: MoCo-v2 with CLIP normalisation).
+    pub augmentation: AugmentationConfig,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self { threads: 1, images: None, seed: 0, augmentation: AugmentationConfig::default() }
+    }
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The image folder could not be indexed.
+    #[error(transparent)]
+    Folder(#[from] FolderError),
+    /// The augmentation config is invalid.
+    #[error(transparent)]
+    Config(#[from] InvalidConfig),
+    /// Zero threads or zero images requested.
+    #[error("nothing to measure: {0}")]
+    Empty(&'static str),
+    /// Every sample failed to read or decode (the first failure is given).
+    #[error("no image of {root} could be decoded; first failure: {first}")]
+    AllBad {
+        /// The dataset root.
+        root: PathBuf,
+        /// The first error message.
+        first: String,
+    },
+}
+
+/// The measured figures.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    /// Worker threads.
+    pub threads: usize,
+    /// Samples processed (including bad ones).
+    pub images: usize,
+    /// Samples whose file could not be read or decoded (skipped, as the pipeline would).
+    pub bad: usize,
+    /// Wall-clock time of the timed part.
+    pub elapsed: Duration,
+    /// Summed over workers: time reading + decoding, augmenting, normalising.
+    pub decode: Duration,
+    /// Time in the view (crop+resize, jitter, grayscale, blur, flip).
+    pub view: Duration,
+    /// Time in ToTensor+Normalize.
+    pub normalize: Duration,
+    /// CPU time the process used during the timed part (Linux; `None` elsewhere).
+    pub cpu: Option<Duration>,
+}
+
+impl BenchReport {
+    /// Samples per second, all workers together.
+    pub fn images_per_second(&self) -> f64 {
+        self.images as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Samples per second per worker thread (per core when each worker has a core).
+    pub fn images_per_second_per_core(&self) -> f64 {
+        self.images_per_second() / self.threads as f64
+    }
+
+    /// Samples per CPU-second: the per-core rate that other processes on a shared machine
+    /// cannot lower by taking the cores away (they still share caches).
+    pub fn images_per_cpu_second(&self) -> Option<f64> {
+        self.cpu.map(|c| self.images as f64 / c.as_secs_f64())
+    }
+}
+
+/// User + system CPU time of this process so far, from `/proc/self/stat` (fields 14 and 15, in
+/// the kernel's fixed 100 Hz user-visible ticks). `None` where there is no such file.
+fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; the fields after it follow its closing ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+impl std::fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let per = |d: Duration| 1e3 * d.as_secs_f64() / self.images.max(1) as f64;
+        write!(
+            f,
+            "lgd (Rust) MoCo-v2 CPU path: {} threads, {} images in {:.2} s: {:.0} img/s, {:.0} img/s/core, \
+             {} img/CPU-s (per image on one worker: read+decode {:.2} ms, view {:.2} ms, normalise {:.2} ms; \
+             {} bad)",
+            self.threads,
+            self.images,
+            self.elapsed.as_secs_f64(),
+            self.images_per_second(),
+            self.images_per_second_per_core(),
+            self.images_per_cpu_second().map_or("n/a".into(), |r| format!("{r:.0}")),
+            per(self.decode),
+            per(self.view),
+            per(self.normalize),
+            self.bad
+        )
+    }
+}
+
+/// Per-worker sums.
+#[derive(Default)]
+struct Totals {
+    decode: Duration,
+    view: Duration,
+    normalize: Duration,
+    bad: usize,
+    first_error: Option<String>,
+}
+
+/// Runs the benchmark over the image folder at `root`.
+pub fn run(root: &Path, opts: &BenchOptions) -> Result<BenchReport, BenchError> {
+    if opts.threads == 0 {
+        return Err(BenchError::Empty("--threads must be at least 1"));
+    }
+    let folder = ImageFolder::open(root)?;
+    let files: Vec<&Path> = folder.samples().iter().map(|(p, _)| p.as_path()).collect();
+    let count = opts.images.unwrap_or(files.len().max(200));
+    if count == 0 {
+        return Err(BenchError::Empty("--images must be at least 1"));
+    }
+    let augmenter = Augmenter::new(opts.augmentation.clone())?;
+    // A few untimed samples per worker first: page cache, lookup tables, buffer growth.
+    let warmup = (2 * opts.threads).min(count);
+    let warm = Totals::default();
+    process(&files, &augmenter, opts, 0..warmup, &Mutex::new(warm));
+    let totals = Mutex::new(Totals::default());
+    let (start, cpu_start) = (Instant::now(), process_cpu_time());
+    process(&files, &augmenter, opts, warmup..warmup + count, &totals);
+    let elapsed = start.elapsed();
+    let cpu = process_cpu_time().zip(cpu_start).map(|(end, start)| end.saturating_sub(start));
+    let t = totals.into_inner().unwrap_or_else(|e| e.into_inner());
+    if t.bad == count {
+        return Err(BenchError::AllBad { root: root.to_owned(), first: t.first_error.unwrap_or_default() });
+    }
+    Ok(BenchReport {
+        threads: opts.threads,
+        images: count,
+        bad: t.bad,
+        elapsed,
+        decode: t.decode,
+        view: t.view,
+        normalize: t.normalize,
+        cpu,
+    })
+}
+
+/// Processes sample indices `range` (file = index mod the number of files) on `opts.threads`
+/// scoped workers pulling from one counter.
+fn process(
+    files: &[&Path],
+    augmenter: &Augmenter,
+    opts: &BenchOptions,
+    range: std::ops::Range<usize>,
+    totals: &Mutex<Totals>,
+) {
+    let next = AtomicUsize::new(range.start);
+    let side = augmenter.config().output_size;
+    std::thread::scope(|scope| {
+        for _ in 0..opts.threads {
+            scope.spawn(|| {
+                let mut mine = Totals::default();
+                let mut ws = Workspace::default();
+                let mut view = RgbImage::new(0, 0);
+                let mut slot = vec![0f32; 3 * side * side];
+                let options = DecodeOptions::default();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= range.end {
+                        break;
+                    }
+                    let path = files[i % files.len()];
+                    let t0 = Instant::now();
+                    let img = std::fs::read(path)
+                        .map_err(|e| format!("{}: {e}", path.display()))
+                        .and_then(|bytes| decode(&bytes, path, &options).map_err(|e| e.to_string()));
+                    let img = match img {
+                        Ok(img) => img,
+                        Err(e) => {
+                            mine.bad += 1;
+                            mine.first_error.get_or_insert(e);
+                            continue;
+                        }
+                    };
+                    let t1 = Instant::now();
+                    let p = augmenter.params_for(opts.seed, 0, i as u64, img.width(), img.height());
+                    augmenter.apply_into(&img, &p, &mut ws, &mut view);
+                    let t2 = Instant::now();
+                    augmenter.normalize_into(&view, &mut slot);
+                    let t3 = Instant::now();
+                    mine.decode += t1 - t0;
+                    mine.view += t2 - t1;
+                    mine.normalize += t3 - t2;
+                }
+                let mut all = totals.lock().unwrap_or_else(|e| e.into_inner());
+                all.decode += mine.decode;
+                all.view += mine.view;
+                all.normalize += mine.normalize;
+                all.bad += mine.bad;
+                if all.first_error.is_none() {
+                    all.first_error = mine.first_error;
+                }
+            });
+        }
+    });
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The data-path comparison of the README ("Data path benchmark"): generates the synthetic
+# ImageNet-like folder, runs `lgd bench data` and its torchvision+PIL twin on the same files
+# with the same thread counts, and prints one table.
+#
+# Usage: scripts/bench-data.sh [--threads "1 2"] [--count 500] [--per-thread 400] [--dir DIR]
+#   --threads     thread counts to measure (on a 16-core machine: --threads "1 16")
+#   --count       images generated (the folder is reused while the count is unchanged)
+#   --per-thread  samples processed per thread in each measurement
+# Needs target/release/lgd (`make build`) and the project's Python (LGD_PYTHON or .venv).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+lgd=${LGD:-$root/target/release/lgd}
+py=${LGD_PYTHON:-$root/.venv/bin/python}
+threads="1 2"
+count=500
+per_thread=400
+dir=${TMPDIR:-/tmp}/lgd-bench-images
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --threads) threads=$2; shift 2 ;;
+        --count) count=$2; shift 2 ;;
+        --per-thread) per_thread=$2; shift 2 ;;
+        --dir) dir=$2; shift 2 ;;
+        *) echo "error: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
+    esac
+done
+[ -x "$lgd" ] || { echo "error: $lgd is not built: run 'make build' first" >&2; exit 1; }
+[ -x "$py" ] || { echo "error: python $py not found: run 'make setup' or set LGD_PYTHON" >&2; exit 1; }
+
+marker="$dir.complete-$count"
+if [ ! -f "$marker" ]; then
+    rm -rf "$dir" "$dir".complete-*
+    "$lgd" bench make-images --out "$dir" --count "$count"
+    touch "$marker"
+fi
+
+rate() { sed -n 's/.*: \([0-9]*\) img\/s, \([0-9]*\) img\/s\/core, \([0-9na/]*\) img\/CPU-s.*/\1 \2 \3/p'; }
+rows=()
+for t in $threads; do
+    n=$((per_thread * t))
+    rust_line=$("$lgd" bench data --data "$dir" --threads "$t" --images "$n")
+    echo "$rust_line"
+    py_line=$("$py" "$root/scripts/bench_data_torchvision.py" --data "$dir" --threads "$t" --images "$n")
+    echo "$py_line"
+    read -r r_all r_core r_cpu <<<"$(rate <<<"$rust_line")"
+    read -r p_all p_core p_cpu <<<"$(rate <<<"$py_line")"
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else printf "n/a" }'; }
+    rows+=("| $t | $r_all | $r_core | $r_cpu | $p_all | $p_core | $p_cpu | $(ratio "$r_all" "$p_all") | $(ratio "$r_cpu" "$p_cpu") |")
+done
+echo
+echo "| threads | lgd img/s | lgd img/s/core | lgd img/CPU-s | torchvision img/s | torchvision img/s/core | torchvision img/CPU-s | lgd/tv (wall) | lgd/tv (CPU) |"
+echo "|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
