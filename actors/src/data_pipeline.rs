@@ -6,14 +6,16 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 
 use crate::decode_worker::{Job, Produced, WorkerContext};
 use crate::pipeline_config::PipelineConfig;
+use crate::pipeline_stats::PipelineStats;
 use crate::sampler::{epoch_order, steps_per_epoch};
 
 /// A batch ready for the device: `[B, 3, S, S]` normalised floats, in epoch order.
@@ -69,6 +71,17 @@ pub struct DataPlan {
     pub seed: u64,
 }
 
+/// What waiting for the next batch gave.
+#[derive(Debug)]
+pub enum Next {
+    /// The next batch in order, or why the pipeline died.
+    Batch(Result<HostBatch, PipelineError>),
+    /// Every planned batch was delivered.
+    Done,
+    /// Nothing arrived in time (the stall watchdog decides what that means).
+    TimedOut,
+}
+
 /// The running data pipeline.
 pub struct DataPipeline {
     batches: Option<Receiver<Result<HostBatch, PipelineError>>>,
@@ -78,6 +91,9 @@ pub struct DataPipeline {
     completed: Arc<AtomicBool>,
     delivered: std::cell::Cell<u64>,
     threads: Vec<JoinHandle<()>>,
+    stats: Arc<PipelineStats>,
+    capacities: (usize, usize),
+    decoded: Receiver<Produced>,
 }
 
 impl DataPipeline {
@@ -89,17 +105,25 @@ impl DataPipeline {
         let (batches_tx, batches_rx) = bounded::<Result<HostBatch, PipelineError>>(sizing.host_batches);
 
         let stop = Arc::new(AtomicBool::new(false));
+        let workers = sizing.resolved_decode_workers();
+        let stats = Arc::new(PipelineStats::new(workers));
         let samples = context.source.len();
         let context = Arc::new(context);
         let mut threads = Vec::new();
+        // Batches the assembler has sent; the sampler stays within `window` batches of it, so one
+        // slow sample cannot make the assembler hoard partial batches without bound.
+        let assembled = Arc::new(AtomicU64::new(0));
+        let window = (sizing.decoded_samples / plan.batch.max(1)).max(1) as u64 + 1;
         {
-            let (plan, stop) = (plan.clone(), stop.clone());
-            threads.push(spawn("lgd-sampler", move || sample(samples, plan, jobs_tx, stop)));
+            let (plan, stop, assembled) = (plan.clone(), stop.clone(), assembled.clone());
+            threads.push(spawn("lgd-sampler", move || sample(samples, plan, jobs_tx, &stop, &assembled, window)));
         }
-        for worker in 0..sizing.resolved_decode_workers() {
-            let (jobs, produced, context) = (jobs_rx.clone(), produced_tx.clone(), context.clone());
+        for worker in 0..workers {
+            let (jobs, produced, context, stats) = (jobs_rx.clone(), produced_tx.clone(), context.clone(), stats.clone());
+            let stop = stop.clone();
             threads.push(spawn(&format!("lgd-decode-{worker}"), move || {
-                for job in jobs {
+                while let Some(job) = receive_unless_stopped(&jobs, &stop) {
+                    stats.begin(worker, job.index);
                     // A panic while producing one sample becomes that sample's error: the run then
                     // stops cleanly instead of waiting forever for a slot that never fills.
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| context.produce(job)));
@@ -111,7 +135,8 @@ impl DataPipeline {
                             .unwrap_or_else(|| "unknown panic".into());
                         Produced { job, pixels: Err(format!("decode worker panicked: {message}")), label: 0, bad: Vec::new() }
                     });
-                    if produced.send(item).is_err() {
+                    stats.end(worker);
+                    if !send_unless_stopped(&produced, item, &stop) {
                         return;
                     }
                 }
@@ -120,26 +145,41 @@ impl DataPipeline {
         drop((jobs_rx, produced_tx));
         let per_epoch = steps_per_epoch(samples, plan.batch);
         let completed = Arc::new(AtomicBool::new(false));
+        let decoded = produced_rx.clone();
         {
-            let completed = completed.clone();
+            let (completed, stop, assembled) = (completed.clone(), stop.clone(), assembled.clone());
             threads.push(spawn("lgd-assembler", move || {
-                if assemble(plan, per_epoch, produced_rx, batches_tx) {
-                    completed.store(true, Ordering::SeqCst);
-                }
+                assemble(plan, per_epoch, produced_rx, batches_tx, &stop, &completed, &assembled)
             }));
         }
-        Self { batches: Some(batches_rx), stop, completed, delivered: std::cell::Cell::new(0), threads }
+        let capacities = (sizing.decoded_samples, sizing.host_batches);
+        Self { batches: Some(batches_rx), stop, completed, delivered: std::cell::Cell::new(0), threads, stats, capacities, decoded }
     }
 
     /// The next batch in order; `None` once the planned epochs are done, an error if a stage died.
     pub fn next(&self) -> Option<Result<HostBatch, PipelineError>> {
-        match self.batches.as_ref()?.recv() {
+        match self.next_within(None) {
+            Next::Batch(item) => Some(item),
+            Next::Done => None,
+            Next::TimedOut => unreachable!("no timeout was given"),
+        }
+    }
+
+    /// The next batch, waiting at most `timeout` (forever when `None`).
+    pub fn next_within(&self, timeout: Option<Duration>) -> Next {
+        let Some(batches) = self.batches.as_ref() else { return Next::Done };
+        let received = match timeout {
+            Some(timeout) => batches.recv_timeout(timeout).map_err(|e| e.is_timeout()),
+            None => batches.recv().map_err(|_| false),
+        };
+        match received {
             Ok(item) => {
                 self.delivered.set(self.delivered.get() + 1);
-                Some(item)
+                Next::Batch(item)
             }
-            Err(_) if self.completed.load(Ordering::SeqCst) => None,
-            Err(_) => Some(Err(PipelineError::StoppedEarly { delivered: self.delivered.get() })),
+            Err(true) => Next::TimedOut,
+            Err(false) if self.completed.load(Ordering::SeqCst) => Next::Done,
+            Err(false) => Next::Batch(Err(PipelineError::StoppedEarly { delivered: self.delivered.get() })),
         }
     }
 
@@ -148,13 +188,44 @@ impl DataPipeline {
         self.batches.as_ref().map_or(0, |b| b.len())
     }
 
-    /// Stops producing and joins every thread (work in flight is dropped, not interrupted).
-    pub fn shutdown(mut self) {
+    /// Decoded samples waiting for batch assembly.
+    pub fn decoded_waiting(&self) -> usize {
+        self.decoded.len()
+    }
+
+    /// Capacities of the (decoded samples, host batches) channels.
+    pub fn capacities(&self) -> (usize, usize) {
+        self.capacities
+    }
+
+    /// Worker utilisation and the samples in hand.
+    pub fn stats(&self) -> &PipelineStats {
+        &self.stats
+    }
+
+    /// Stops producing and joins every thread (work in flight is dropped, not interrupted). A
+    /// thread still running after `grace` (a worker blocked in a read that never returns) is left
+    /// behind rather than hanging the shutdown; returns how many were left.
+    pub fn shutdown_within(mut self, grace: Duration) -> usize {
         self.stop.store(true, Ordering::SeqCst);
         drop(self.batches.take());
-        for thread in self.threads.drain(..) {
+        // The assembler may be blocked on a full batch channel no one reads any more: drain
+        // what the workers produced so they too see their channel close.
+        let deadline = Instant::now().checked_add(grace);
+        while self.threads.iter().any(|t| !t.is_finished()) && deadline.is_none_or(|d| Instant::now() < d) {
+            while self.decoded.try_recv().is_ok() {}
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (finished, stuck): (Vec<_>, Vec<_>) = self.threads.drain(..).partition(|t| t.is_finished());
+        for thread in finished {
             let _ = thread.join();
         }
+        stuck.len()
+    }
+
+    /// [`shutdown_within`](Self::shutdown_within) with no limit: every thread is joined.
+    pub fn shutdown(self) {
+        self.shutdown_within(Duration::MAX);
     }
 }
 
@@ -162,13 +233,51 @@ fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
     std::thread::Builder::new().name(name.into()).spawn(body).expect("spawning a pipeline thread")
 }
 
-fn sample(samples: usize, plan: DataPlan, jobs: Sender<Job>, stop: Arc<AtomicBool>) {
+/// How often a blocked stage looks at the stop flag: a peer stuck for good (a worker in a hung
+/// read) must not keep the others blocked on a channel it will never drain or fill.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// Sends unless the pipeline is stopping or the receiver is gone; false when not sent.
+fn send_unless_stopped<T>(channel: &Sender<T>, mut item: T, stop: &AtomicBool) -> bool {
+    while !stop.load(Ordering::SeqCst) {
+        match channel.send_timeout(item, STOP_POLL) {
+            Ok(()) => return true,
+            Err(SendTimeoutError::Timeout(back)) => item = back,
+            Err(SendTimeoutError::Disconnected(_)) => return false,
+        }
+    }
+    false
+}
+
+/// Receives unless the pipeline is stopping or every sender is gone.
+fn receive_unless_stopped<T>(channel: &Receiver<T>, stop: &AtomicBool) -> Option<T> {
+    while !stop.load(Ordering::SeqCst) {
+        match channel.recv_timeout(STOP_POLL) {
+            Ok(item) => return Some(item),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return None,
+        }
+    }
+    None
+}
+
+fn sample(samples: usize, plan: DataPlan, jobs: Sender<Job>, stop: &AtomicBool, assembled: &AtomicU64, window: u64) {
     let steps = steps_per_epoch(samples, plan.batch) as usize;
+    let mut sequence = 0u64; // batches dispatched so far
     for epoch in plan.start_epoch..plan.epochs {
         let order = epoch_order(samples, plan.seed, epoch);
         let first = if epoch == plan.start_epoch { plan.start_step as usize * plan.batch } else { 0 };
         for position in first..steps * plan.batch {
-            if stop.load(Ordering::SeqCst) || jobs.send(Job { epoch, position, index: order[position] }).is_err() {
+            if position % plan.batch == 0 {
+                while sequence >= assembled.load(Ordering::Acquire) + window {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                sequence += 1;
+            }
+            if !send_unless_stopped(&jobs, Job { epoch, position, index: order[position] }, stop) {
                 return;
             }
         }
@@ -182,19 +291,27 @@ struct Partial {
     bad: Vec<(PathBuf, String)>,
 }
 
-/// Returns true when every planned batch was sent.
+/// Sets `completed` once every planned batch was sent — before the channel closes, so that the
+/// receiver never mistakes the end of training for a dead stage.
 fn assemble(
     plan: DataPlan,
     per_epoch: u64,
     produced: Receiver<Produced>,
     batches: Sender<Result<HostBatch, PipelineError>>,
-) -> bool {
+    stop: &AtomicBool,
+    completed: &AtomicBool,
+    assembled: &AtomicU64,
+) {
     let planned = (plan.epochs.saturating_sub(plan.start_epoch) * per_epoch).saturating_sub(plan.start_step);
     let mut sent = 0u64;
     let sample_len = 3 * plan.image_size * plan.image_size;
     let mut partial: BTreeMap<(u64, u64), Partial> = BTreeMap::new();
     let mut next = (plan.start_epoch, plan.start_step);
-    for item in produced {
+    if planned == 0 {
+        completed.store(true, Ordering::SeqCst);
+        return;
+    }
+    while let Some(item) = receive_unless_stopped(&produced, stop) {
         let key = (item.job.epoch, (item.job.position / plan.batch) as u64);
         let slot = item.job.position % plan.batch;
         let entry = partial.entry(key).or_insert_with(|| Partial {
@@ -207,8 +324,8 @@ fn assemble(
         match item.pixels {
             Ok(pixels) => entry.pixels[slot * sample_len..(slot + 1) * sample_len].copy_from_slice(&pixels),
             Err(message) => {
-                let _ = batches.send(Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }));
-                return false;
+                send_unless_stopped(&batches, Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }), stop);
+                return;
             }
         }
         entry.labels[slot] = item.label;
@@ -216,12 +333,16 @@ fn assemble(
         while partial.get(&next).is_some_and(|p| p.filled == plan.batch) {
             let done = partial.remove(&next).expect("checked above");
             let batch = HostBatch { epoch: next.0, step_in_epoch: next.1, pixels: done.pixels, labels: done.labels, bad: done.bad };
-            if batches.send(Ok(batch)).is_err() {
-                return false;
+            if !send_unless_stopped(&batches, Ok(batch), stop) {
+                return;
             }
             sent += 1;
+            assembled.store(sent, Ordering::Release);
+            if sent == planned {
+                completed.store(true, Ordering::SeqCst);
+                return;
+            }
             next = if next.1 + 1 == per_epoch { (next.0 + 1, 0) } else { (next.0, next.1 + 1) };
         }
     }
-    sent == planned
 }

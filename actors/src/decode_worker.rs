@@ -48,6 +48,9 @@ pub struct WorkerContext {
     pub decode: DecodeOptions,
     /// Run seed of the augmentation streams.
     pub seed: u64,
+    /// Fault injection for tests: producing this dataset index blocks the worker for good, as a
+    /// read from a hung network mount would (the stall watchdog must notice).
+    pub stall_on: Option<usize>,
 }
 
 impl WorkerContext {
@@ -56,6 +59,11 @@ impl WorkerContext {
         let size = self.augmenter.config().output_size;
         let mut bad = Vec::new();
         let len = self.source.len();
+        if self.stall_on == Some(job.index) {
+            loop {
+                std::thread::park();
+            }
+        }
         for attempt in 0..MAX_REPLACEMENTS {
             // Probe sequence: the sample itself, then fixed strides away from it.
             let index = (job.index + attempt * 7919) % len;

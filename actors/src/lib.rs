@@ -6,10 +6,12 @@
 //! - [`source`]: where encoded samples come from (image folders; packed shards plug in).
 //! - [`decode_worker`]: decode + augment one sample, replacing bad files and reporting them.
 //! - [`data_pipeline`]: sampler → workers → assembler, every channel created in one place.
+//! - [`pipeline_stats`]: worker busy time and the sample each worker holds (utilisation, stall watchdog).
 #![warn(missing_docs)]
 
 pub mod data_pipeline;
 pub mod decode_worker;
 pub mod pipeline_config;
+pub mod pipeline_stats;
 pub mod sampler;
 pub mod source;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use lgd_actors::data_pipeline::{DataPipeline, DataPlan};
+use lgd_actors::data_pipeline::{DataPipeline, DataPlan, Next};
 use lgd_actors::decode_worker::WorkerContext;
 use lgd_actors::pipeline_config::PipelineConfig;
 use lgd_actors::sampler::epoch_order;
@@ -58,6 +58,7 @@ fn start(source: Memory, plan: DataPlan, workers: usize) -> DataPipeline {
         augmenter: Augmenter::new(config).unwrap(),
         decode: DecodeOptions::default(),
         seed: 5,
+        stall_on: None,
     };
     let sizing = PipelineConfig { decode_workers: workers, decoded_samples: 8, host_batches: 2, ..Default::default() };
     DataPipeline::start(context, plan, &sizing)
@@ -151,6 +152,7 @@ fn a_crashed_worker_is_an_error_not_the_end_of_training() {
         augmenter: Augmenter::new(config).unwrap(),
         decode: DecodeOptions::default(),
         seed: 5,
+        stall_on: None,
     };
     let sizing = PipelineConfig { decode_workers: 2, decoded_samples: 4, host_batches: 1, ..Default::default() };
     let pipeline = DataPipeline::start(context, plan(0, 0), &sizing);
@@ -158,4 +160,34 @@ fn a_crashed_worker_is_an_error_not_the_end_of_training() {
     let error = outcome.expect("the crash surfaces as an error");
     assert!(error.to_string().contains("decode worker panicked: simulated worker crash"), "{error}");
     pipeline.shutdown();
+}
+
+#[test]
+fn a_stalled_worker_is_named_and_does_not_hang_the_shutdown() {
+    let config = AugmentationConfig { output_size: 16, ..Default::default() };
+    let source = Memory::new(40, &[]);
+    let stalled = epoch_order_first_batch_index(&source);
+    let context = WorkerContext {
+        source: Arc::new(source),
+        augmenter: Augmenter::new(config).unwrap(),
+        decode: DecodeOptions::default(),
+        seed: 5,
+        stall_on: Some(stalled),
+    };
+    let sizing = PipelineConfig { decode_workers: 2, decoded_samples: 4, host_batches: 1, ..Default::default() };
+    let pipeline = DataPipeline::start(context, plan(0, 0), &sizing);
+    let outcome = pipeline.next_within(Some(std::time::Duration::from_millis(500)));
+    assert!(matches!(outcome, Next::TimedOut), "the first batch holds the stalled sample: {outcome:?}");
+    let busy = pipeline.stats().longest_busy().expect("the stalled worker is busy");
+    assert_eq!(busy.index, stalled);
+    assert!(busy.for_time >= std::time::Duration::from_millis(400));
+    let started = std::time::Instant::now();
+    let left = pipeline.shutdown_within(std::time::Duration::from_secs(2));
+    assert_eq!(left, 1, "only the blocked worker is left behind");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+/// The dataset index at position 0 of epoch 0 (it lands in the first batch).
+fn epoch_order_first_batch_index(source: &Memory) -> usize {
+    epoch_order(source.len(), plan(0, 0).seed, 0)[0]
 }
