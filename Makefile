@@ -10,7 +10,7 @@ export LIBTORCH_USE_PYTORCH := 1
 export LGD_PYTHON := $(VENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: setup build test demo
+.PHONY: setup build test demo faults
 
 ## setup: create .venv with torch 2.11.0 and the test oracles, fetch CLIP's BPE vocabulary
 ## (each step does nothing when already up to date)
@@ -25,6 +25,10 @@ build: setup
 ## test: setup, then every Rust test, oracle tests included (they run the .venv's PyTorch)
 test: setup
 	$(CARGO) test --release --workspace
+
+## faults: the fault-injection suite at full size (50 kill runs) with its figures printed
+faults: setup
+	set -o pipefail; LGD_FAULT_KILLS=50 $(CARGO) test --release --test fault_injection -- --nocapture --test-threads 1 2>&1 | grep -E '^FAULTS|test result|panicked'
 
 ## demo: LGD on real weights (EfficientNet-Lite0) and real images (Fashion-MNIST), on the CPU
 demo: build

@@ -5,6 +5,17 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Fault injection: how long to hold a written temporary file before renaming it into place.
+static DELAY_BEFORE_RENAME_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Fault injection for tests: every later atomic write waits `delay` between writing its
+/// temporary file and renaming it, so that a kill can land inside the write.
+pub fn inject_delay_before_rename(delay: Duration) {
+    DELAY_BEFORE_RENAME_MS.store(delay.as_millis() as u64, Ordering::Relaxed);
+}
 
 /// Replaces `path` with `bytes` atomically and durably.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -24,6 +35,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
+        let delay = DELAY_BEFORE_RENAME_MS.load(Ordering::Relaxed);
+        if delay > 0 {
+            std::thread::sleep(Duration::from_millis(delay));
+        }
         fs::rename(&temporary, path)?;
         File::open(&folder)?.sync_all()
     })();

@@ -74,10 +74,12 @@ fn walk(dir: &Path, visited: &mut Vec<PathBuf>, out: &mut Vec<(String, Vec<PathB
     let mut files = Vec::new();
     for entry in list(dir)? {
         let path = entry.path();
-        // `metadata` follows links, as os.walk(followlinks=True) does.
+        // `metadata` follows links, as os.walk(followlinks=True) does. An image name whose
+        // metadata cannot be read (a dangling link) is still listed, as torchvision lists it: the
+        // read then fails and the file is reported as a bad sample instead of vanishing silently.
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => walk(&path, visited, out)?,
-            Ok(_) if has_image_extension(&path) => files.push(path),
+            _ if has_image_extension(&path) => files.push(path),
             _ => {}
         }
     }

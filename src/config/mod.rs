@@ -4,6 +4,7 @@
 //! when another crate owns it (augmentation in `lgd-datasets`, pipeline sizing in `lgd-actors`).
 
 mod device;
+mod guards;
 mod model;
 mod operations;
 mod problems;
@@ -16,6 +17,7 @@ use lgd_datasets::augment::AugmentationConfig;
 use serde::{Deserialize, Serialize};
 
 pub use device::DeviceSpec;
+pub use guards::{CheckpointFailurePolicy, FaultInjectionSection, GuardsSection, StatusSection};
 pub use model::{BanksSection, LossSection, StudentArch, StudentSection, TeacherKind, TeacherSection, TextBankSource};
 pub use operations::{CheckpointSection, LoggingSection, ResumePolicy, RunSection, ValidationSection};
 pub use problems::FieldProblem;
@@ -69,6 +71,15 @@ pub struct Config {
     /// Worker count and channel capacities.
     #[serde(default)]
     pub pipeline: PipelineConfig,
+    /// Non-finite losses, data stalls, failed checkpoint writes.
+    #[serde(default)]
+    pub guards: GuardsSection,
+    /// The HTTP status server (off unless an address is given).
+    #[serde(default)]
+    pub status: StatusSection,
+    /// Test-only switches that make things fail on purpose.
+    #[serde(default, skip_serializing_if = "FaultInjectionSection::any_is_off")]
+    pub fault_injection: FaultInjectionSection,
 }
 
 /// Why a config could not be used.
@@ -143,6 +154,8 @@ impl Config {
         self.precision.validate(&mut problems);
         self.checkpoint.validate(&mut problems);
         self.logging.validate(&mut problems);
+        self.guards.validate(&mut problems);
+        self.status.validate(&mut problems);
         problems.extend_section("augmentation", self.augmentation.validate());
         problems.extend_section("pipeline", self.pipeline.validate());
         if self.run.device == DeviceSpec::Cpu && self.precision.autocast == Autocast::Fp16 {

@@ -3,10 +3,16 @@
 //! SIGTERM/SIGINT, and live config reload on SIGHUP.
 
 mod any_teacher;
+mod checkpointing;
 mod metrics;
+mod nonfinite;
+mod progress;
 pub mod reload;
 mod run;
 pub mod signals;
+mod stage_clock;
+mod startup;
+pub mod status;
 
 pub use any_teacher::{load_teacher, AnyTeacher};
 pub use run::{train, TrainSummary};

@@ -17,6 +17,7 @@ const RELOADABLE: &[&str] = &[
     "checkpoint.keep_last",
     "validation.",
     "banks.visual_momentum",
+    "guards.",
 ];
 
 /// What a reload did.

@@ -1,31 +1,38 @@
 //! The training loop of the daemon. Start-up checks fail fast with one line naming the culprit;
-//! after that the loop only stops at a step boundary — planned end, SIGTERM/SIGINT, or an error —
-//! and always leaves a consistent checkpoint behind.
+//! after that the loop only stops at a step boundary — planned end, SIGTERM/SIGINT, a guard
+//! (non-finite streak, data stall, failed checkpoint when so configured) or an error — and leaves
+//! a consistent checkpoint behind.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lgd_actors::data_pipeline::{DataPipeline, DataPlan};
+use lgd_actors::data_pipeline::{DataPipeline, DataPlan, Next};
 use lgd_actors::decode_worker::WorkerContext;
 use lgd_actors::sampler::steps_per_epoch;
 use lgd_actors::source::SampleSource;
 use lgd_datasets::augment::pipeline::Augmenter;
 use lgd_datasets::decode::DecodeOptions;
-use lgd_datasets::image_folder::ImageFolder;
-use lgd_datasets::packed::PackedDataset;
 use serde_json::json;
-use tch::Tensor;
+use tch::{Device, Tensor};
 
+use super::checkpointing::Checkpointer;
 use super::metrics::MetricsWriter;
+use super::nonfinite::NonFiniteGuard;
+use super::progress::Progress;
 use super::reload::{reload, ReloadOutcome};
 use super::signals::Signals;
+use super::stage_clock::{queues, StageClock};
+use super::startup::{open_training_data, prepare_run_dir, resume, startup};
+use super::status::{config_digest, HistoryPoint, RunState, RunStatus, StatusBoard};
 use super::{load_teacher, AnyTeacher, DaemonError};
-use crate::checkpoint::{checkpoint_path, newest_valid, prune, TrainingState};
-use crate::config::{Config, DataFormat, DeviceSpec, ResumePolicy};
+use crate::config::{Config, DeviceSpec};
 use crate::eval::ValidationSet;
 use crate::models::teacher::Teacher;
-use crate::train::Trainer;
+use crate::train::{StepReport, Trainer};
+
+/// How long a stuck pipeline thread may delay the exit before it is left behind.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// How a run ended.
 #[derive(Debug)]
@@ -42,96 +49,67 @@ pub struct TrainSummary {
     pub data_wait_fraction: f64,
 }
 
-fn startup(message: impl Into<String>) -> DaemonError {
-    DaemonError::Startup(message.into())
+/// Everything the loop works with, so its parts can be methods instead of one long function.
+struct Session<'a> {
+    config_path: &'a Path,
+    run_dir: &'a Path,
+    config: Config,
+    trainer: Trainer<AnyTeacher>,
+    source: Arc<dyn SampleSource>,
+    pipeline: DataPipeline,
+    validation: Option<ValidationSet>,
+    classes: usize,
+    device: Device,
+    signals: Signals,
+    metrics: MetricsWriter,
+    board: StatusBoard,
+    progress: Progress,
+    clock: StageClock,
+    checkpoints: Checkpointer,
+    nonfinite: NonFiniteGuard,
+    reported_bad: std::collections::HashSet<PathBuf>,
+    started_at_step: u64,
+    persisted_at: Instant,
 }
 
-fn prepare_run_dir(run_dir: &Path) -> Result<(), DaemonError> {
-    std::fs::create_dir_all(run_dir).map_err(|e| startup(format!("run folder {}: {e}", run_dir.display())))?;
-    let probe = run_dir.join(".lgd-write-probe");
-    std::fs::write(&probe, b"ok").map_err(|e| startup(format!("run folder {} is not writable: {e}", run_dir.display())))?;
-    let _ = std::fs::remove_file(probe);
-    Ok(())
-}
-
-fn save(trainer: &Trainer<AnyTeacher>, run_dir: &Path, keep_last: usize) -> Option<PathBuf> {
-    let path = checkpoint_path(run_dir, trainer.step);
-    match trainer.state().save(&path) {
-        Ok(()) => {
-            if let Err(e) = prune(run_dir, keep_last) {
-                tracing::warn!("could not prune old checkpoints: {e}");
-            }
-            tracing::info!(step = trainer.step, path = %path.display(), "checkpoint written");
-            Some(path)
-        }
-        Err(e) => {
-            tracing::error!("checkpoint at step {} failed, the previous one is intact: {e}", trainer.step);
-            None
-        }
-    }
-}
-
-fn resume(trainer: &mut Trainer<AnyTeacher>, config: &Config, run_dir: &Path) -> Result<(), DaemonError> {
-    let state = match &config.checkpoint.resume {
-        ResumePolicy::Never => {
-            if let Some(existing) = crate::checkpoint::list_checkpoints(run_dir).last() {
-                return Err(startup(format!(
-                    "checkpoint.resume = \"never\" but {} exists: use another run folder or resume = \"auto\"",
-                    existing.display()
-                )));
-            }
-            None
-        }
-        ResumePolicy::Auto => {
-            let (found, skipped) = newest_valid(run_dir);
-            for error in skipped {
-                tracing::warn!("skipping a broken checkpoint: {error}");
-            }
-            found.map(|(path, state)| {
-                tracing::info!(path = %path.display(), step = state.step, "resuming");
-                state
-            })
-        }
-        ResumePolicy::File(path) => Some(TrainingState::load(path).map_err(|e| startup(e.to_string()))?),
-    };
-    if let Some(state) = state {
-        trainer.restore(state).map_err(|e| startup(format!("cannot resume: {e}")))?;
-    }
-    Ok(())
+/// Why the loop ended (errors aside).
+enum Ending {
+    Planned,
+    Requested,
+    /// A guard stopped the run after writing its own checkpoint.
+    Guarded(String),
 }
 
 /// Runs `config_path` in `run_dir` until its last epoch or a stop signal.
 pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonError> {
-    let mut config = Config::load(config_path).map_err(|e| startup(e.to_string()))?;
-    prepare_run_dir(run_dir)?;
+    let config = Config::load(config_path).map_err(|e| startup(e.to_string()))?;
+    let _lock = prepare_run_dir(run_dir)?;
     std::fs::write(run_dir.join("config.toml"), config.to_toml()).map_err(|e| startup(format!("{}: {e}", run_dir.display())))?;
     if let DeviceSpec::Cuda(index) = config.run.device {
         if (index as i64) >= tch::Cuda::device_count() {
             return Err(startup(format!("run.device = \"cuda:{index}\" but this process sees {} CUDA devices (see `lgd info`)", tch::Cuda::device_count())));
         }
     }
+    if config.fault_injection.any() {
+        tracing::warn!(faults = ?config.fault_injection, "fault injection is ON: this run fails on purpose");
+        crate::atomic_file::inject_delay_before_rename(Duration::from_millis(config.fault_injection.checkpoint_write_delay_ms));
+    }
+    let run_id = config.run.name.clone().unwrap_or_else(|| run_dir.file_name().map_or("run".into(), |n| n.to_string_lossy().into_owned()));
+    let board = StatusBoard::new(run_dir, RunStatus::starting(run_id, &config.to_toml()));
+    board.persist();
     let device = config.run.device.to_tch();
-    let folder: Arc<dyn SampleSource> = match config.data.format {
-        DataFormat::Folder => Arc::new(ImageFolder::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?),
-        DataFormat::Packed => {
-            if config.data.val.is_some() {
-                return Err(startup("data.val: validation reads image folders only; with data.format = \"packed\" leave data.val unset"));
-            }
-            Arc::new(PackedDataset::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?)
-        }
-    };
-    let samples = folder.len();
-    let per_epoch = steps_per_epoch(samples, config.data.batch_size);
+    let source = open_training_data(&config)?;
+    let per_epoch = steps_per_epoch(source.len(), config.data.batch_size);
     if per_epoch == 0 {
         return Err(startup(format!(
             "data.train: {} has {} images, fewer than one batch of {}",
             config.data.train.display(),
-            folder.len(),
+            source.len(),
             config.data.batch_size
         )));
     }
     let teacher = load_teacher(&config, run_dir, device)?;
-    let classes = folder.classes().len();
+    let classes = source.classes().len();
     let validation = match &config.data.val {
         Some(root) if config.validation.every_epochs > 0 || config.validation.every_steps > 0 => {
             let a = &config.augmentation;
@@ -148,144 +126,325 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     resume(&mut trainer, &config, run_dir)?;
     let signals = Signals::install().map_err(|e| startup(format!("installing signal handlers: {e}")))?;
     let augmenter = Augmenter::new(config.augmentation.clone()).map_err(|e| startup(e.to_string()))?;
-    let size = config.augmentation.output_size;
-    let batch = config.data.batch_size;
-    let context = WorkerContext { source: folder, augmenter, decode: DecodeOptions::default(), seed: config.run.seed };
+    let context = WorkerContext {
+        source: source.clone(),
+        augmenter,
+        decode: DecodeOptions::default(),
+        seed: config.run.seed,
+        stall_on: config.fault_injection.stall_sample,
+    };
     let plan = DataPlan {
-        batch,
-        image_size: size,
+        batch: config.data.batch_size,
+        image_size: config.augmentation.output_size,
         start_epoch: trainer.epoch,
         start_step: trainer.step_in_epoch,
         epochs: config.schedule.epochs as u64,
         seed: config.run.seed,
     };
     let pipeline = DataPipeline::start(context, plan, &config.pipeline);
-    let mut metrics = MetricsWriter::open(run_dir).map_err(|e| startup(format!("{}: {e}", run_dir.display())))?;
+    let metrics = MetricsWriter::open(run_dir).map_err(|e| startup(format!("{}: {e}", run_dir.display())))?;
+    let total_steps = per_epoch * config.schedule.epochs as u64;
+    board.update(|s| {
+        (s.state, s.step, s.epoch, s.total_steps, s.steps_per_epoch) = (RunState::Training, trainer.step, trainer.epoch, total_steps, per_epoch);
+    });
+    board.persist();
     tracing::info!(run = %run_dir.display(), steps_per_epoch = per_epoch, start_step = trainer.step, "training");
-
-    let (mut waiting, mut computing) = (Duration::ZERO, Duration::ZERO);
-    let (mut last_checkpoint, mut saved_at, mut stopped) = (None, trainer.step, false);
-    let started_at = trainer.step;
-    let validate = |trainer: &Trainer<AnyTeacher>, metrics: &mut MetricsWriter| {
-        if let Some(set) = &validation {
-            let matches = trainer.teacher().bank().classes() as usize == classes;
-            let result = set.evaluate(trainer.student(), trainer.teacher(), matches, device);
-            tracing::info!(
-                step = trainer.step,
-                agreement = result.agreement,
-                student_top1 = ?result.student_top1,
-                teacher_top1 = ?result.teacher_top1,
-                images = result.images,
-                "validation"
-            );
-            let _ = metrics.record(&json!({ "step": trainer.step, "validation": result }));
-        }
+    let mut session = Session {
+        config_path,
+        run_dir,
+        progress: Progress::new(total_steps, trainer.step),
+        checkpoints: Checkpointer::new(run_dir, trainer.step),
+        started_at_step: trainer.step,
+        config,
+        trainer,
+        source,
+        pipeline,
+        validation,
+        classes,
+        device,
+        signals,
+        metrics,
+        board,
+        clock: StageClock::start(),
+        nonfinite: NonFiniteGuard::default(),
+        reported_bad: Default::default(),
+        persisted_at: Instant::now(),
     };
-    if trainer.step == 0 {
-        validate(&trainer, &mut metrics);
+    let ending = session.run();
+    session.finish(ending)
+}
+
+impl Session<'_> {
+    fn run(&mut self) -> Result<Ending, DaemonError> {
+        if self.trainer.step == 0 {
+            self.validate();
+        }
+        loop {
+            let requests = self.signals.take();
+            if requests.reload {
+                self.reload();
+            }
+            if requests.stop {
+                return Ok(Ending::Requested);
+            }
+            if requests.checkpoint {
+                self.checkpoint()?;
+            }
+            let wait_start = Instant::now();
+            let stall_timeout = Duration::from_secs_f64(self.config.guards.stall_timeout_s);
+            let next = self.pipeline.next_within(Some(stall_timeout));
+            self.clock.waiting += wait_start.elapsed();
+            let host = match next {
+                Next::Done => return Ok(Ending::Planned),
+                Next::TimedOut => return Err(self.stalled(stall_timeout)),
+                Next::Batch(Err(error)) => return Err(DaemonError::Training(format!("data pipeline: {error}"))),
+                Next::Batch(Ok(host)) => host,
+            };
+            self.note_bad_samples(&host.bad)?;
+            let compute_start = Instant::now();
+            let (batch, size) = (self.config.data.batch_size as i64, self.config.augmentation.output_size as i64);
+            let images = Tensor::from_slice(&host.pixels).reshape([batch, 3, size, size]).to_device(self.device);
+            let before = self.trainer.position();
+            let report = self.trainer.step(&images).map_err(|e| DaemonError::Training(e.to_string()))?;
+            let streak = self.nonfinite.record(before, report.nonfinite);
+            if report.nonfinite {
+                tracing::warn!(step = self.trainer.step, streak, "non-finite loss: step skipped (weights, momentum and banks unchanged)");
+            }
+            if self.trainer.step % self.config.logging.every_steps == 0 || self.trainer.step == 1 {
+                self.log_step(&report, host.epoch, compute_start);
+            } else {
+                self.clock.computing += compute_start.elapsed();
+            }
+            let limit = self.config.guards.max_consecutive_nonfinite;
+            if limit > 0 && streak >= limit {
+                return self.stop_nonfinite(streak);
+            }
+            let (step, epoch, epoch_done) = (self.trainer.step, self.trainer.epoch, self.trainer.step_in_epoch == 0);
+            let v = &self.config.validation;
+            if (v.every_steps > 0 && step % v.every_steps == 0) || (epoch_done && v.every_epochs > 0 && epoch % v.every_epochs as u64 == 0) {
+                self.validate();
+            }
+            let c = &self.config.checkpoint;
+            if (c.every_steps > 0 && step % c.every_steps == 0) || (epoch_done && c.every_epochs > 0 && epoch % c.every_epochs as u64 == 0) {
+                self.checkpoint()?;
+            }
+        }
     }
-    let mut reported_bad = std::collections::HashSet::new();
-    let outcome = loop {
-        let requests = signals.take();
-        if requests.reload {
-            match reload(config_path, &config) {
-                ReloadOutcome::Applied(new, diff) => {
-                    tracing::info!(changes = %diff.join("; "), "config reloaded");
-                    trainer.apply_reloadable(&new);
-                    config = new;
-                }
-                ReloadOutcome::Unchanged => tracing::info!("config reloaded: no change"),
-                ReloadOutcome::Refused(fields) => {
-                    tracing::warn!(fields = %fields.join(", "), "reload refused: these fields cannot change while training; old config kept")
-                }
-                ReloadOutcome::Invalid(error) => tracing::error!("reload failed, old config kept: {error}"),
+
+    fn checkpoint(&mut self) -> Result<(), DaemonError> {
+        let start = Instant::now();
+        let result = self.checkpoints.save(&self.trainer, &self.config);
+        self.clock.checkpointing += start.elapsed();
+        let last = self.checkpoints.last.clone();
+        self.board.update(|s| s.last_checkpoint = last);
+        result
+    }
+
+    fn reload(&mut self) {
+        match reload(self.config_path, &self.config) {
+            ReloadOutcome::Applied(new, diff) => {
+                tracing::info!(changes = %diff.join("; "), "config reloaded");
+                self.trainer.apply_reloadable(&new);
+                let digest = config_digest(&new.to_toml());
+                self.board.update(|s| (s.config_digest, s.message) = (digest, Some(format!("config reloaded: {}", diff.join("; ")))));
+                self.config = new;
+            }
+            ReloadOutcome::Unchanged => tracing::info!("config reloaded: no change"),
+            ReloadOutcome::Refused(fields) => {
+                let message = format!("reload refused: {} cannot change while training; old config kept", fields.join(", "));
+                tracing::warn!(fields = %fields.join(", "), "{message}");
+                self.board.update(|s| s.message = Some(message));
+            }
+            ReloadOutcome::Invalid(error) => {
+                tracing::error!("reload failed, old config kept: {error}");
+                self.board.update(|s| s.message = Some(format!("reload failed, old config kept: {error}")));
             }
         }
-        if requests.stop {
-            stopped = true;
-            break Ok(());
-        }
-        if requests.checkpoint && saved_at != trainer.step {
-            last_checkpoint = save(&trainer, run_dir, config.checkpoint.keep_last).or(last_checkpoint);
-            saved_at = trainer.step;
-        }
-        let wait_start = Instant::now();
-        let Some(next) = pipeline.next() else { break Ok(()) };
-        waiting += wait_start.elapsed();
-        let host = match next {
-            Ok(host) => host,
-            Err(error) => break Err(DaemonError::Training(format!("data pipeline: {error}"))),
+    }
+
+    fn validate(&mut self) {
+        let Some(set) = &self.validation else { return };
+        self.board.update(|s| s.state = RunState::Validating);
+        let start = Instant::now();
+        let matches = self.trainer.teacher().bank().classes() as usize == self.classes;
+        let signals = &self.signals;
+        let result = set.evaluate_until(self.trainer.student(), self.trainer.teacher(), matches, self.device, &|| signals.stop_requested());
+        self.clock.validating += start.elapsed();
+        self.board.update(|s| s.state = RunState::Training);
+        let Some(result) = result else {
+            tracing::info!(step = self.trainer.step, "validation interrupted by a stop request");
+            return;
         };
-        for (path, reason) in &host.bad {
-            if reported_bad.insert(path.clone()) {
+        tracing::info!(
+            step = self.trainer.step,
+            agreement = result.agreement,
+            student_top1 = ?result.student_top1,
+            teacher_top1 = ?result.teacher_top1,
+            images = result.images,
+            "validation"
+        );
+        let value = json!({ "step": self.trainer.step, "validation": result });
+        let _ = self.metrics.record(&value);
+        self.board.update(|s| s.validation = Some(value));
+    }
+
+    fn note_bad_samples(&mut self, bad: &[(PathBuf, String)]) -> Result<(), DaemonError> {
+        for (path, reason) in bad {
+            if self.reported_bad.insert(path.clone()) {
                 tracing::warn!("bad sample replaced: {reason}");
-                let _ = metrics.bad_sample(path, reason);
+                let _ = self.metrics.bad_sample(path, reason);
             }
         }
-        if reported_bad.len() as f64 > config.data.max_bad_fraction * samples as f64 {
-            break Err(DaemonError::Training(format!(
-                "{} of {samples} training files could not be used, more than data.max_bad_fraction = {}; they are listed in {}",
-                reported_bad.len(),
-                config.data.max_bad_fraction,
-                run_dir.join("bad_samples.txt").display()
+        let (count, samples) = (self.reported_bad.len(), self.source.len());
+        self.board.update(|s| s.bad_samples = count);
+        if count as f64 > self.config.data.max_bad_fraction * samples as f64 {
+            return Err(DaemonError::Training(format!(
+                "{count} of {samples} training files could not be used, more than data.max_bad_fraction = {}; they are listed in {}",
+                self.config.data.max_bad_fraction,
+                self.run_dir.join("bad_samples.txt").display()
             )));
         }
-        let compute_start = Instant::now();
-        let images = Tensor::from_slice(&host.pixels).reshape([batch as i64, 3, size as i64, size as i64]).to_device(device);
-        let report = match trainer.step(&images) {
-            Ok(report) => report,
-            Err(error) => break Err(DaemonError::Training(error.to_string())),
-        };
-        if trainer.step % config.logging.every_steps == 0 || trainer.step == 1 {
-            let loss = report.loss.double_value(&[]);
-            computing += compute_start.elapsed();
-            let elapsed = (waiting + computing).as_secs_f64().max(1e-9);
-            let images_per_second = ((trainer.step - started_at) as usize * batch) as f64 / elapsed;
-            let record = json!({
-                "step": trainer.step, "epoch": host.epoch, "loss": loss,
-                "image_loss": report.image_loss.double_value(&[]), "text_loss": report.text_loss.double_value(&[]),
-                "lr": report.lr, "skipped": report.skipped, "images_per_second": images_per_second,
-                "data_wait_fraction": waiting.as_secs_f64() / elapsed, "batches_ready": pipeline.ready(),
-            });
-            let _ = metrics.record(&record);
-            tracing::info!(step = trainer.step, epoch = host.epoch, loss, lr = report.lr, images_per_second, "step");
-        } else {
-            computing += compute_start.elapsed();
-        }
-        let validation_due = (config.validation.every_steps > 0 && trainer.step % config.validation.every_steps == 0)
-            || (trainer.step_in_epoch == 0
-                && config.validation.every_epochs > 0
-                && trainer.epoch % config.validation.every_epochs as u64 == 0);
-        if validation_due {
-            validate(&trainer, &mut metrics);
-        }
-        let every_steps = config.checkpoint.every_steps;
-        let epoch_done = trainer.step_in_epoch == 0 && config.checkpoint.every_epochs > 0 && trainer.epoch % config.checkpoint.every_epochs as u64 == 0;
-        if (every_steps > 0 && trainer.step % every_steps == 0) || epoch_done {
-            last_checkpoint = save(&trainer, run_dir, config.checkpoint.keep_last).or(last_checkpoint);
-            saved_at = trainer.step;
-        }
-    };
-    if saved_at != trainer.step {
-        last_checkpoint = save(&trainer, run_dir, config.checkpoint.keep_last).or(last_checkpoint);
+        Ok(())
     }
-    pipeline.shutdown();
-    outcome?;
-    let total = (waiting + computing).as_secs_f64().max(1e-9);
-    let summary = TrainSummary {
-        steps: trainer.step,
-        last_checkpoint,
-        stopped_by_signal: stopped,
-        images_per_second: ((trainer.step - started_at) as usize * batch) as f64 / total,
-        data_wait_fraction: waiting.as_secs_f64() / total,
-    };
-    let bound = if summary.data_wait_fraction > 0.5 { "the data pipeline (decode/augment)" } else { "the training step (teacher + student)" };
-    tracing::info!(
-        steps = summary.steps,
-        images_per_second = summary.images_per_second,
-        data_wait_fraction = summary.data_wait_fraction,
-        metrics = %metrics.path().display(),
-        "finished; throughput was bounded by {bound}"
-    );
-    Ok(summary)
+
+    fn images_per_second(&self) -> f64 {
+        let batch = self.config.data.batch_size;
+        ((self.trainer.step - self.started_at_step) as usize * batch) as f64 / self.clock.training_time().as_secs_f64().max(1e-9)
+    }
+
+    fn log_step(&mut self, report: &StepReport, epoch: u64, compute_start: Instant) {
+        let loss = report.loss.double_value(&[]); // the one read-back per log interval
+        self.clock.computing += compute_start.elapsed();
+        let images_per_second = self.images_per_second();
+        let point = HistoryPoint {
+            step: self.trainer.step,
+            loss,
+            image_loss: report.image_loss.double_value(&[]),
+            text_loss: report.text_loss.double_value(&[]),
+            lr: report.lr,
+            images_per_second,
+        };
+        let (stages, queues) = (self.clock.stages(&self.pipeline), queues(&self.pipeline));
+        let training = self.clock.training_time().as_secs_f64().max(1e-9);
+        let record = json!({
+            "step": point.step, "epoch": epoch, "loss": loss, "image_loss": point.image_loss, "text_loss": point.text_loss,
+            "lr": report.lr, "skipped": report.skipped, "nonfinite": report.nonfinite, "images_per_second": images_per_second,
+            "data_wait_fraction": self.clock.waiting.as_secs_f64() / training, "batches_ready": self.pipeline.ready(),
+            "bad_samples": self.reported_bad.len(), "skipped_steps": self.nonfinite.total,
+            "stages": stages, "queues": queues,
+        });
+        let _ = self.metrics.record(&record);
+        if self.progress.visible() {
+            tracing::debug!(step = point.step, epoch, loss, lr = report.lr, images_per_second, "step");
+        } else {
+            tracing::info!(step = point.step, epoch, loss, lr = report.lr, images_per_second, "step");
+        }
+        self.progress.update(epoch, point.step, images_per_second, loss, report.lr);
+        let (step, epoch_now, skipped) = (self.trainer.step, self.trainer.epoch, self.nonfinite.total);
+        let bound = self.clock.bound_by().to_owned();
+        self.board.update(|s| {
+            let left = s.total_steps.saturating_sub(step) as f64 * self.config.data.batch_size as f64;
+            s.eta_seconds = (images_per_second > 0.0).then(|| left / images_per_second);
+            (s.step, s.epoch, s.images_per_second, s.skipped_steps) = (step, epoch_now, images_per_second, skipped);
+            (s.stages, s.queues, s.bound_by) = (stages, queues, Some(bound));
+            s.push_point(point);
+        });
+        if self.persisted_at.elapsed() >= Duration::from_secs(1) {
+            self.board.persist();
+            self.persisted_at = Instant::now();
+        }
+    }
+
+    fn stalled(&mut self, waited: Duration) -> DaemonError {
+        let culprit = match self.pipeline.stats().longest_busy() {
+            Some(busy) => format!(
+                "decode worker lgd-decode-{} has been on {} for {:.1} s",
+                busy.worker,
+                self.source.describe(busy.index).display(),
+                busy.for_time.as_secs_f64()
+            ),
+            None => "no decode worker is busy (the sampler or the assembler is stuck)".to_owned(),
+        };
+        DaemonError::Training(format!(
+            "data pipeline stalled: no batch for {:.1} s (guards.stall_timeout_s); {culprit}",
+            waited.as_secs_f64()
+        ))
+    }
+
+    fn stop_nonfinite(&mut self, streak: u32) -> Result<Ending, DaemonError> {
+        let first = self.nonfinite.first_bad_step().unwrap_or(self.trainer.step);
+        let state = self.nonfinite.rewind(self.trainer.state());
+        let rewound_to = state.step;
+        self.checkpoints.write(state, &self.config)?;
+        // Checkpoints taken during the streak hold the same weights at a later position; remove
+        // them so that `resume = "auto"` retries from before the streak.
+        for path in crate::checkpoint::list_checkpoints(self.run_dir) {
+            let step = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.strip_prefix("step-")).and_then(|s| s.parse::<u64>().ok());
+            let rewound_saved = self.checkpoints.saved_at == Some(rewound_to);
+            if rewound_saved && step.is_some_and(|step| step > rewound_to) && std::fs::remove_file(&path).is_ok() {
+                tracing::info!(path = %path.display(), "removed a checkpoint taken during the non-finite streak");
+            }
+        }
+        let path = self.checkpoints.last.clone().filter(|_| self.checkpoints.saved_at == Some(rewound_to));
+        let written = path.map_or_else(|| "no checkpoint could be written".to_owned(), |p| format!("checkpoint {}", p.display()));
+        Ok(Ending::Guarded(format!(
+            "{streak} consecutive non-finite losses (steps {first} to {}, guards.max_consecutive_nonfinite); stopped with {written} from before step {first}",
+            self.trainer.step
+        )))
+    }
+
+    /// Final checkpoint, status and summary, whatever ended the loop.
+    fn finish(mut self, ending: Result<Ending, DaemonError>) -> Result<TrainSummary, DaemonError> {
+        self.progress.finish();
+        // A guard wrote its own (rewound) checkpoint; anything else saves where it stands.
+        let ending = match ending {
+            Ok(Ending::Guarded(message)) => Err(DaemonError::Training(message)),
+            other => {
+                let saved = self.checkpoint();
+                other.and_then(|ending| saved.map(|()| ending))
+            }
+        };
+        let (stages, queues) = (self.clock.stages(&self.pipeline), queues(&self.pipeline));
+        self.board.update(|s| (s.stages, s.queues) = (stages, queues));
+        let images_per_second = self.images_per_second();
+        let left_behind = self.pipeline.shutdown_within(SHUTDOWN_GRACE);
+        if left_behind > 0 {
+            tracing::warn!(threads = left_behind, "pipeline threads still blocked at exit were left behind");
+        }
+        let training = self.clock.training_time().as_secs_f64().max(1e-9);
+        let summary = TrainSummary {
+            steps: self.trainer.step,
+            last_checkpoint: self.checkpoints.last.clone(),
+            stopped_by_signal: matches!(ending, Ok(Ending::Requested)),
+            images_per_second,
+            data_wait_fraction: self.clock.waiting.as_secs_f64() / training,
+        };
+        let bound = self.clock.bound_by();
+        let (state, message) = match &ending {
+            Ok(Ending::Planned) => (RunState::Finished, None),
+            Ok(Ending::Requested) => (RunState::Stopped, Some("stopped on request".to_owned())),
+            Ok(Ending::Guarded(message)) => (RunState::Failed, Some(message.clone())),
+            Err(error) => (RunState::Failed, Some(error.to_string())),
+        };
+        let (step, last) = (self.trainer.step, self.checkpoints.last.clone());
+        self.board.update(|s| {
+            (s.state, s.step, s.last_checkpoint) = (state, step, last);
+            if message.is_some() {
+                s.message = message;
+            }
+        });
+        self.board.persist();
+        ending?;
+        for stage in self.board.snapshot().stages {
+            tracing::info!(stage = %stage.name, busy = stage.busy_fraction, wait = stage.wait_fraction, "stage utilisation");
+        }
+        tracing::info!(
+            steps = summary.steps,
+            images_per_second = summary.images_per_second,
+            data_wait_fraction = summary.data_wait_fraction,
+            metrics = %self.metrics.path().display(),
+            "finished; throughput was bounded by {bound}"
+        );
+        Ok(summary)
+    }
 }

@@ -44,6 +44,21 @@ impl Signals {
         Ok(signals)
     }
 
+    /// Asks for a checkpoint as SIGUSR1 does (the HTTP control endpoint uses this).
+    pub fn request_checkpoint(&self) {
+        self.checkpoint.store(true, Ordering::SeqCst);
+    }
+
+    /// Asks for a config reload as SIGHUP does.
+    pub fn request_reload(&self) {
+        self.reload.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a stop was asked for (polled during long work such as validation).
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
     /// Takes the pending requests (stop stays set: it is not undone by looking).
     pub fn take(&self) -> Requests {
         Requests {

@@ -106,10 +106,26 @@ impl ValidationSet {
 
     /// Evaluates the student (in eval mode) against the teacher.
     pub fn evaluate(&self, student: &Student, teacher: &dyn Teacher, classes_match_bank: bool, device: Device) -> Validation {
+        self.evaluate_until(student, teacher, classes_match_bank, device, &|| false).expect("never interrupted")
+    }
+
+    /// [`evaluate`](Self::evaluate), abandoned (`None`) as soon as `interrupted` says so between
+    /// batches: a stop request during a long validation must not wait for its end.
+    pub fn evaluate_until(
+        &self,
+        student: &Student,
+        teacher: &dyn Teacher,
+        classes_match_bank: bool,
+        device: Device,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Option<Validation> {
         let bank = teacher.bank().tensor();
         let (mut agree, mut student_correct, mut teacher_correct) = (0i64, 0i64, 0i64);
-        tch::no_grad(|| {
+        let finished = tch::no_grad(|| {
             for (images, labels) in &self.batches {
+                if interrupted() {
+                    return false;
+                }
                 let images = images.to_device(device);
                 let labels = labels.to_device(device);
                 let s = normalize_rows(&student.forward_t(&images, false).to_kind(Kind::Float));
@@ -120,13 +136,14 @@ impl ValidationSet {
                 student_correct += s_class.eq_tensor(&labels).sum(Kind::Int64).int64_value(&[]);
                 teacher_correct += t_class.eq_tensor(&labels).sum(Kind::Int64).int64_value(&[]);
             }
+            true
         });
         let n = self.images as f64;
-        Validation {
+        finished.then(|| Validation {
             agreement: agree as f64 / n,
             student_top1: classes_match_bank.then(|| student_correct as f64 / n),
             teacher_top1: classes_match_bank.then(|| teacher_correct as f64 / n),
             images: self.images,
-        }
+        })
     }
 }

@@ -43,8 +43,10 @@ pub struct StepReport {
     pub text_loss: Tensor,
     /// The learning rate used.
     pub lr: f64,
-    /// Whether the optimiser step was skipped (non-finite gradients under fp16).
+    /// Whether the optimiser step was skipped (non-finite loss, or fp16 gradient overflow).
     pub skipped: bool,
+    /// Whether the loss itself was NaN/inf: nothing was updated (weights, momentum, banks, scaler).
+    pub nonfinite: bool,
 }
 
 /// The training state of one replica.
@@ -64,6 +66,8 @@ pub struct Trainer<T: Teacher> {
     channels_last: bool,
     config_toml: String,
     steps_per_epoch: u64,
+    /// Fault injection: steps (from 1) whose loss is replaced by NaN.
+    nonfinite_loss_steps: Vec<u64>,
     /// Steps taken.
     pub step: u64,
     /// Epoch in progress.
@@ -124,6 +128,7 @@ impl<T: Teacher> Trainer<T> {
             channels_last,
             config_toml: config.to_toml(),
             steps_per_epoch,
+            nonfinite_loss_steps: config.fault_injection.nonfinite_loss_steps.clone(),
             step: 0,
             epoch: 0,
             step_in_epoch: 0,
@@ -145,7 +150,23 @@ impl<T: Teacher> Trainer<T> {
             let student = self.student.forward_t(&images, true).to_kind(Kind::Float); // [B, D]
             (teacher, normalize_rows(&student))
         };
-        let terms = self.loss.compute(&student, &teacher, self.teacher.bank(), &self.visual);
+        let mut terms = self.loss.compute(&student, &teacher, self.teacher.bank(), &self.visual);
+        if self.nonfinite_loss_steps.contains(&(self.step + 1)) {
+            terms.loss = &terms.loss * f64::NAN;
+        }
+        // One read-back per step: a NaN/inf loss must not reach the weights, the momentum or the
+        // bank (the teacher keys of a batch that produced it are suspect too).
+        if terms.loss.isfinite().int64_value(&[]) == 0 {
+            self.advance();
+            return Ok(StepReport {
+                loss: terms.loss.detach(),
+                image_loss: terms.image_loss.detach(),
+                text_loss: terms.text_loss.detach(),
+                lr,
+                skipped: true,
+                nonfinite: true,
+            });
+        }
         self.sgd.zero_grad();
         let skipped = match &mut self.scaler {
             Some(scaler) => {
@@ -162,19 +183,30 @@ impl<T: Teacher> Trainer<T> {
         }
         // The bank moves after the step: this step's loss used the bank as it was before.
         self.visual.update(&teacher, self.teacher.bank())?;
-        self.step += 1;
-        self.step_in_epoch += 1;
-        if self.step_in_epoch == self.steps_per_epoch {
-            self.epoch += 1;
-            self.step_in_epoch = 0;
-        }
+        self.advance();
         Ok(StepReport {
             loss: terms.loss.detach(),
             image_loss: terms.image_loss.detach(),
             text_loss: terms.text_loss.detach(),
             lr,
             skipped,
+            nonfinite: false,
         })
+    }
+
+    /// Moves the position past the batch just used.
+    fn advance(&mut self) {
+        self.step += 1;
+        self.step_in_epoch += 1;
+        if self.step_in_epoch == self.steps_per_epoch {
+            self.epoch += 1;
+            self.step_in_epoch = 0;
+        }
+    }
+
+    /// The position (step, epoch, step in epoch), e.g. to remember where a bad streak began.
+    pub fn position(&self) -> (u64, u64, u64) {
+        (self.step, self.epoch, self.step_in_epoch)
     }
 
     /// Everything needed to continue exactly (CPU copies are made when saved).

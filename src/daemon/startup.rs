@@ -1,0 +1,97 @@
+//! Start-up checks of `lgd train`, each failing fast with one line naming the culprit: the run
+//! folder (writable, not used by another process), the training data, the checkpoint to resume.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use lgd_actors::source::SampleSource;
+use lgd_datasets::image_folder::ImageFolder;
+use lgd_datasets::packed::PackedDataset;
+
+use super::{AnyTeacher, DaemonError};
+use crate::checkpoint::{list_checkpoints, newest_valid, TrainingState};
+use crate::config::{Config, DataFormat, ResumePolicy};
+use crate::train::Trainer;
+
+pub(super) fn startup(message: impl Into<String>) -> DaemonError {
+    DaemonError::Startup(message.into())
+}
+
+/// Creates the run folder, checks it is writable, takes its lock (held while the returned file
+/// lives) and removes temporary files a killed process left behind.
+pub(super) fn prepare_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
+    std::fs::create_dir_all(run_dir).map_err(|e| startup(format!("run folder {}: {e}", run_dir.display())))?;
+    let probe = run_dir.join(".lgd-write-probe");
+    std::fs::write(&probe, b"ok").map_err(|e| startup(format!("run folder {} is not writable: {e}", run_dir.display())))?;
+    let _ = std::fs::remove_file(probe);
+    let lock_path = run_dir.join("lock");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| startup(format!("{}: {e}", lock_path.display())))?;
+    if lock.try_lock().is_err() {
+        let holder = std::fs::read_to_string(run_dir.join("pid")).unwrap_or_default();
+        return Err(startup(format!(
+            "run folder {} is in use by another lgd train (pid {}); one run folder, one process",
+            run_dir.display(),
+            holder.trim()
+        )));
+    }
+    let _ = std::fs::write(run_dir.join("pid"), std::process::id().to_string());
+    if let Ok(entries) = std::fs::read_dir(run_dir.join("checkpoints")) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.contains(".tmp-") {
+                tracing::info!(file = %entry.path().display(), "removing a partial checkpoint left by an interrupted write");
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(lock)
+}
+
+/// The training samples: an image folder or a packed dataset.
+pub(super) fn open_training_data(config: &Config) -> Result<Arc<dyn SampleSource>, DaemonError> {
+    Ok(match config.data.format {
+        DataFormat::Folder => Arc::new(ImageFolder::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?),
+        DataFormat::Packed => {
+            if config.data.val.is_some() {
+                return Err(startup("data.val: validation reads image folders only; with data.format = \"packed\" leave data.val unset"));
+            }
+            Arc::new(PackedDataset::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?)
+        }
+    })
+}
+
+/// Restores the trainer as `checkpoint.resume` says; broken newer checkpoints are named and skipped.
+pub(super) fn resume(trainer: &mut Trainer<AnyTeacher>, config: &Config, run_dir: &Path) -> Result<(), DaemonError> {
+    let state = match &config.checkpoint.resume {
+        ResumePolicy::Never => {
+            if let Some(existing) = list_checkpoints(run_dir).last() {
+                return Err(startup(format!(
+                    "checkpoint.resume = \"never\" but {} exists: use another run folder or resume = \"auto\"",
+                    existing.display()
+                )));
+            }
+            None
+        }
+        ResumePolicy::Auto => {
+            let (found, skipped) = newest_valid(run_dir);
+            for error in skipped {
+                tracing::warn!("skipping a broken checkpoint: {error}");
+            }
+            found.map(|(path, state)| {
+                tracing::info!(path = %path.display(), step = state.step, "resuming");
+                state
+            })
+        }
+        ResumePolicy::File(path) => Some(TrainingState::load(path).map_err(|e| startup(e.to_string()))?),
+    };
+    if let Some(state) = state {
+        trainer.restore(state).map_err(|e| startup(format!("cannot resume: {e}")))?;
+    }
+    Ok(())
+}

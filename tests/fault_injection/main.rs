@@ -1,0 +1,16 @@
+//! The fault-injection suite: real `lgd train` processes under kills, full disks, bad data, bad
+//! reloads, non-finite losses, stalled workers and signal storms. Each test prints its figure
+//! (`FAULTS …` lines, shown with `--nocapture`). `LGD_FAULT_KILLS` sets the number of kill runs
+//! (CI samples 12; `make faults` runs the full 50).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod bad_data;
+mod daemon;
+mod full_disk;
+mod kills;
+mod nonfinite;
+mod reloads;
+mod signals;
+mod stalls;

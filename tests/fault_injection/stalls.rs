@@ -1,0 +1,27 @@
+//! A decode worker blocked for good (injected): the watchdog names the stage, the worker and the
+//! file within `guards.stall_timeout_s`, and the run stops cleanly with a checkpoint.
+
+use std::time::{Duration, Instant};
+
+use crate::daemon::{checkpoint_files, logged, Scene};
+
+#[test]
+fn a_stalled_worker_is_named_and_the_run_stops_with_a_checkpoint() {
+    let scene = Scene::new("faults-stall", 4); // a/0..3, b/0..3, c/0..3: index 5 is b/1.ppm
+    scene.configure(50, "[guards]\nstall_timeout_s = 3\n[checkpoint]\nevery_epochs = 0\n[fault_injection]\nstall_sample = 5\n");
+    let started = Instant::now();
+    let (status, lines) = scene.run_to_end();
+    let took = started.elapsed();
+    assert!(!status.success(), "a stall is an error exit");
+    assert!(
+        logged(&lines, &["data pipeline stalled: no batch for 3.0 s", "lgd-decode-", "b/1.ppm"]),
+        "{}",
+        lines.join("\n")
+    );
+    assert!(took < Duration::from_secs(60), "stopped promptly: {took:?}");
+    let steps_done = lines.iter().filter(|l| l.contains("\"message\":\"step\"")).count();
+    if steps_done > 0 {
+        assert!(!checkpoint_files(&scene.run_dir()).is_empty(), "the steps taken are checkpointed");
+    }
+    println!("FAULTS stall: worker and file named after 3 s, run stopped in {:.1} s with {steps_done} steps checkpointed", took.as_secs_f64());
+}
