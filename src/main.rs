@@ -99,6 +99,20 @@ enum Command {
         #[arg(long, hide = true)]
         url: Option<String>,
     },
+    /// Draw a run's metrics.jsonl as a PNG: loss parts, learning rate, img/s, validation.
+    Plot {
+        /// The run folder (holds metrics.jsonl).
+        run_dir: PathBuf,
+        /// The PNG to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Width in pixels.
+        #[arg(long, default_value_t = 1600)]
+        width: u32,
+        /// Height in pixels.
+        #[arg(long, default_value_t = 1000)]
+        height: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -179,6 +193,10 @@ fn run(command: Command) -> anyhow::Result<()> {
             println!("{} JPEGs, {:.0} KB on average, in {}", s.files, s.bytes as f64 / 1024.0 / s.files.max(1) as f64, out.display());
         }
         Command::FetchClip { model, out, url } => fetch_clip(model.as_deref(), url.as_deref(), &out)?,
+        Command::Plot { run_dir, out, width, height } => {
+            let s = lgd::plot::plot(&run_dir, &out, width, height)?;
+            tracing::info!(out = %out.display(), training = s.training, validation = s.validation, malformed = s.malformed, "plot written");
+        }
         Command::Info => {
             let info = lgd::runtime_info::collect();
             println!("{}", serde_json::to_string_pretty(&info).context("serialising runtime info")?);
