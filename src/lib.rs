@@ -8,6 +8,8 @@
 //! - [`daemon`]: `lgd train` — start-up checks, the training loop, checkpoints, signals, reload.
 //! - [`eval`]: validation during training: teacher agreement and zero-shot top-1.
 //! - [`export`]: a trained student in torchvision, safetensors or mmdet/mmseg MobileNetV2 layout.
+//! - [`fetch_clip`]: OpenAI's published CLIP checkpoints, downloaded with resume and verified.
+//! - [`plot`]: a run's `metrics.jsonl` drawn as a PNG of training curves.
 //! - [`objective`]: the text and visual banks, the LGKA update, the two logit sets and the loss.
 //! - [`torch_ext`]: the C++ extension: channels_last and the autocast dtype, which tch lacks.
 //! - [`train`]: SGD with owned momentum, the warm-up + cosine schedule, the fp16 gradient scaler.
@@ -24,9 +26,11 @@ pub mod config;
 pub mod daemon;
 pub mod eval;
 pub mod export;
+pub mod fetch_clip;
 pub mod logging;
 pub mod models;
 pub mod objective;
+pub mod plot;
 pub mod runtime_info;
 pub mod tensor_io;
 pub mod torch_ext;

@@ -87,6 +87,32 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Download one of OpenAI's CLIP checkpoints (resumable; SHA-256 verified).
+    FetchClip {
+        /// RN50, RN101, RN50x4, RN50x16, RN50x64, ViT-B/32, ViT-B/16, ViT-L/14, ViT-L/14@336px (or ViT-B-32, …).
+        #[arg(required_unless_present = "url")]
+        model: Option<String>,
+        /// The folder to write <model>.pt into.
+        #[arg(long)]
+        out: PathBuf,
+        /// Another address ending in <sha256>/<file> (tests).
+        #[arg(long, hide = true)]
+        url: Option<String>,
+    },
+    /// Draw a run's metrics.jsonl as a PNG: loss parts, learning rate, img/s, validation.
+    Plot {
+        /// The run folder (holds metrics.jsonl).
+        run_dir: PathBuf,
+        /// The PNG to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Width in pixels.
+        #[arg(long, default_value_t = 1600)]
+        width: u32,
+        /// Height in pixels.
+        #[arg(long, default_value_t = 1000)]
+        height: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -166,10 +192,33 @@ fn run(command: Command) -> anyhow::Result<()> {
             let s = lgd_datasets::bench::images::make_images(&out, count, seed)?;
             println!("{} JPEGs, {:.0} KB on average, in {}", s.files, s.bytes as f64 / 1024.0 / s.files.max(1) as f64, out.display());
         }
+        Command::FetchClip { model, out, url } => fetch_clip(model.as_deref(), url.as_deref(), &out)?,
+        Command::Plot { run_dir, out, width, height } => {
+            let s = lgd::plot::plot(&run_dir, &out, width, height)?;
+            tracing::info!(out = %out.display(), training = s.training, validation = s.validation, malformed = s.malformed, "plot written");
+        }
         Command::Info => {
             let info = lgd::runtime_info::collect();
             println!("{}", serde_json::to_string_pretty(&info).context("serialising runtime info")?);
         }
+    }
+    Ok(())
+}
+
+/// `lgd fetch-clip`: the published checkpoint (or the `--url` one), unless already there and verified.
+fn fetch_clip(model: Option<&str>, url: Option<&str>, out: &std::path::Path) -> anyhow::Result<()> {
+    use lgd::fetch_clip::{fetch, lookup, Source};
+    let source = match (url, model) {
+        (Some(url), _) => Source::from_url(url)?,
+        (None, Some(model)) => lookup(model)?,
+        (None, None) => anyhow::bail!("name a model (or --url)"),
+    };
+    let fetched = fetch(&source, out)?;
+    let path = fetched.path.display();
+    if fetched.already_present {
+        tracing::info!("{path} is already present with the published SHA-256 {}; nothing to do", source.sha256);
+    } else {
+        tracing::info!(bytes = fetched.bytes, resumed_from = fetched.resumed_from, "{path} downloaded; SHA-256 {} verified", source.sha256);
     }
     Ok(())
 }
