@@ -16,7 +16,7 @@ pub fn crc32c(bytes: &[u8]) -> u32 {
 /// itself contains CRCs is weak; readers un-mask with the same constant.
 pub fn masked_crc32c(bytes: &[u8]) -> u32 {
     let crc = crc32c(bytes);
-    ((crc >> 15) | (crc << 17)).wrapping_add(0xa282_ead8)
+    crc.rotate_right(15).wrapping_add(0xa282_ead8)
 }
 
 /// Writes `data` as one record: `u64` length, masked CRC of the length, data, masked CRC of the
