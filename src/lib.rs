@@ -17,6 +17,7 @@
 //! - [`tensor_io`]: named tensors in safetensors files.
 //! - [`atomic_file`]: all-or-nothing file replacement (banks, checkpoints).
 //! - [`runtime_info`]: which libtorch the process loaded and what devices it sees.
+//! - [`tensorboard`]: TensorBoard event files (scalars) written without TensorFlow.
 //! - [`logging`]: tracing set-up for the binary (human-readable or JSON).
 #![warn(missing_docs)]
 
@@ -33,6 +34,7 @@ pub mod objective;
 pub mod plot;
 pub mod runtime_info;
 pub mod tensor_io;
+pub mod tensorboard;
 pub mod torch_ext;
 pub mod train;
 pub mod weights;
