@@ -37,7 +37,9 @@ pub fn init(format: LogFormat, level: &str) -> Result<(), LoggingError> {
     let filter = EnvFilter::builder()
         .parse(&filter)
         .map_err(|e| LoggingError::BadLevel { level: filter.clone(), message: e.to_string() })?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only on a terminal: escape codes in a log file or a pipe are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let result = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -1,6 +1,7 @@
 //! The CI smoke config end to end: `lgd train` with a tiny random CLIP teacher (OpenAI archive
 //! layout), the text bank computed from prompts at start and cached, a few CPU epochs — and the
-//! metrics file shows the loss falling.
+//! metrics file shows the loss falling; TensorBoard reads the same losses from the event files,
+//! and `status.json` ends in state `finished` with the per-stage report.
 
 mod support;
 
@@ -37,5 +38,32 @@ fn smoke_config_trains_and_the_loss_falls() {
     assert_eq!(validations, 3, "at start, after epoch 3 and after epoch 6");
     let zero_shot = records.iter().rev().find_map(|r| r["validation"]["student_top1"].as_f64());
     assert!(zero_shot.is_some(), "the bank's classes are the dataset's: zero-shot top-1 is reported");
+
+    let events = Command::new(support::python())
+        .arg(support::root().join("tests/oracle/read_tensorboard_events.py"))
+        .arg(dir.join("run/tensorboard"))
+        .output()
+        .unwrap();
+    assert!(events.status.success(), "{}", String::from_utf8_lossy(&events.stderr));
+    let events: serde_json::Value = serde_json::from_slice(&events.stdout).unwrap();
+    let board: Vec<f64> = events["scalars"]["loss/total"]
+        .as_array()
+        .expect("loss/total in the event files")
+        .iter()
+        .map(|e| e[2].as_str().unwrap().parse::<f64>().unwrap())
+        .collect();
+    assert_eq!(board.len(), losses.len(), "one TensorBoard point per logged step");
+    for (tb, json) in board.iter().zip(&losses) {
+        assert_eq!(*tb, *json as f32 as f64, "TensorBoard holds the logged loss (as f32)");
+    }
+    assert!(events["scalars"]["validation/agreement"].as_array().is_some_and(|v| v.len() == 3));
+    assert!(events["scalars"]["stage_busy/decode"].is_array(), "per-stage utilisation is logged");
+
+    let status = lgd::daemon::status::RunStatus::read(&dir.join("run")).unwrap();
+    assert_eq!(status.state, lgd::daemon::status::RunState::Finished);
+    assert_eq!(status.step, 36);
+    let names: Vec<&str> = status.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["decode", "train step", "validation", "checkpoint"]);
+    assert!(status.bound_by.is_some() && status.last_checkpoint.is_some());
     std::fs::remove_dir_all(&dir).unwrap();
 }

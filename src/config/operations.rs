@@ -18,11 +18,13 @@ pub struct RunSection {
     pub seed: u64,
     /// `cpu`, `cuda` or `cuda:N`.
     pub device: DeviceSpec,
+    /// Reload the config file when it changes on disk, as if SIGHUP had been sent.
+    pub watch_config: bool,
 }
 
 impl Default for RunSection {
     fn default() -> Self {
-        Self { name: None, seed: 0, device: DeviceSpec::Cuda(0) }
+        Self { name: None, seed: 0, device: DeviceSpec::Cuda(0), watch_config: false }
     }
 }
 

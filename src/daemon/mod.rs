@@ -4,11 +4,13 @@
 
 mod any_teacher;
 mod checkpointing;
+mod config_watch;
 mod metrics;
 mod nonfinite;
 mod progress;
 pub mod reload;
 mod run;
+mod session;
 pub mod signals;
 mod stage_clock;
 mod startup;

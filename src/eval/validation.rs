@@ -14,6 +14,10 @@ use crate::models::student::Student;
 use crate::models::teacher::Teacher;
 use crate::objective::normalize_rows;
 
+/// Images per forward pass: small enough that a stop request is seen within a second or two on
+/// a CPU, large enough to keep a GPU busy.
+const CHUNK: i64 = 32;
+
 /// The evaluation images, decoded once, normalised, in `[N, 3, S, S]` chunks.
 pub struct ValidationSet {
     batches: Vec<(Tensor, Tensor)>,
@@ -62,9 +66,9 @@ impl ValidationSet {
         let all = Tensor::from_slice(&pixels).reshape([images as i64, 3, crop as i64, crop as i64]);
         let labels = Tensor::from_slice(&labels);
         let batches = (0..images as i64)
-            .step_by(128)
+            .step_by(CHUNK as usize)
             .map(|start| {
-                let length = 128.min(images as i64 - start);
+                let length = CHUNK.min(images as i64 - start);
                 (all.narrow(0, start, length), labels.narrow(0, start, length))
             })
             .collect();
@@ -75,9 +79,9 @@ impl ValidationSet {
     pub fn from_tensors(images: &Tensor, labels: &Tensor) -> Self {
         let images_count = images.size()[0];
         let batches = (0..images_count)
-            .step_by(128)
+            .step_by(CHUNK as usize)
             .map(|start| {
-                let length = 128.min(images_count - start);
+                let length = CHUNK.min(images_count - start);
                 (images.narrow(0, start, length), labels.narrow(0, start, length))
             })
             .collect();

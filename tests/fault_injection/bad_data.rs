@@ -21,7 +21,7 @@ fn a_corpus_of_bad_files_is_survived_and_reported() {
     let names = |key: &str| -> BTreeSet<String> { corpus[key].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect() };
     let (valid, bad) = (names("valid"), names("bad"));
     let listed = lgd_datasets::image_folder::ImageFolder::open(&data).unwrap();
-    assert_eq!(listed.len(), valid.len() + bad.len(), "every file is in the dataset (none dropped while listing)");
+    assert_eq!(listed.samples().len(), valid.len() + bad.len(), "every file is in the dataset (none dropped while listing)");
 
     let config = crate::daemon::config_text(&data, 2, "[checkpoint]\nresume = \"never\"\n")
         .replace("batch_size = 4", "batch_size = 4\nmax_bad_fraction = 0.5");

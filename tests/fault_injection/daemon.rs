@@ -5,22 +5,29 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::support;
 
 pub const MINUTE: Duration = Duration::from_secs(60);
 
+/// One scene at a time: each `lgd train` uses every core, and timing-sensitive checks (a
+/// SIGTERM landing inside a validation) mean nothing on an oversubscribed machine.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// A scratch folder with `data/` (3 classes × `per_class` images) and a config at `run.toml`.
 pub struct Scene {
     pub dir: PathBuf,
+    _turn: MutexGuard<'static, ()>,
 }
 
 impl Scene {
     pub fn new(name: &str, per_class: usize) -> Self {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let dir = support::scratch(name);
         support::write_image_folder(&dir.join("data"), &["a", "b", "c"], per_class);
-        Self { dir }
+        Self { dir, _turn: turn }
     }
 
     pub fn run_dir(&self) -> PathBuf {

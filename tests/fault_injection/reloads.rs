@@ -48,3 +48,24 @@ fn bad_reloads_keep_the_old_config_and_training_goes_on() {
     daemon.signal("TERM");
     assert!(daemon.wait(MINUTE).success());
 }
+
+#[test]
+fn watch_config_reloads_when_the_file_changes() {
+    let scene = Scene::new("faults-watch", 4);
+    scene.configure(1000, "[checkpoint]\nevery_epochs = 0\n");
+    let config = scene.dir.join("run.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace("device = \"cpu\"", "device = \"cpu\"\nwatch_config = true");
+    std::fs::write(&config, &text).unwrap();
+    let mut daemon = scene.start();
+    daemon.next_step(MINUTE);
+    std::fs::write(&config, text.replace("[checkpoint]", "[loss]\nteacher_temperature = 0.03\n[checkpoint]")).unwrap();
+    daemon.wait_for("config file changed on disk", MINUTE);
+    let line = daemon.wait_for("config reloaded", MINUTE);
+    assert!(line.contains("loss.teacher_temperature: 0.01 -> 0.03"), "{line}");
+    std::fs::write(&config, text.replace("arch = \"mobilenet_v2\"", "arch = \"resnet18\"")).unwrap();
+    daemon.wait_for("reload refused", MINUTE);
+    daemon.next_step(MINUTE);
+    daemon.signal("TERM");
+    assert!(daemon.wait(MINUTE).success());
+    println!("FAULTS watch_config: an edit was applied without a signal; a non-reloadable edit was refused");
+}

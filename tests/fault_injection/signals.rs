@@ -59,7 +59,7 @@ fn sigterm_during_validation_exits_promptly_with_a_checkpoint() {
     println!("FAULTS SIGTERM during validation: exited 0 in {:.2} s with the step-2 checkpoint", took.as_secs_f64());
 }
 
-/// 3 classes x 40 images at 256 px: a validation pass that takes seconds on the CPU.
+/// 3 classes x 60 images at 224 px: a validation pass of several chunks, seconds on the CPU.
 fn support_val_folder(scene: &Scene) {
-    crate::support::write_image_folder(&scene.dir.join("val"), &["a", "b", "c"], 40);
+    crate::support::write_image_folder(&scene.dir.join("val"), &["a", "b", "c"], 60);
 }

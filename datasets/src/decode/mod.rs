@@ -77,6 +77,13 @@ pub enum DecodeError {
         /// Announced height.
         height: u32,
     },
+    /// A JPEG whose data stops before its end-of-image marker. The decoder would fill the
+    /// missing part with grey; PIL (and so torchvision's loader) refuses such a file.
+    #[error("{path}: truncated JPEG (the data ends before the end-of-image marker)")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+    },
     /// The header or the pixel data is corrupt, truncated, or uses an unsupported feature.
     #[error("{path}: cannot decode ({format}): {source}")]
     Corrupt {
@@ -138,6 +145,9 @@ pub fn decode(bytes: &[u8], path: &Path, options: &DecodeOptions) -> Result<RgbI
     }
     let mut reader = reader(bytes, path)?;
     let format = format_name(&reader);
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_reaches_its_end(bytes) {
+        return Err(DecodeError::Truncated { path: path.to_owned() });
+    }
     // The decoder's own allocation cap follows our pixel limit (16-bit RGBA = 8 bytes a pixel,
     // plus slack for line buffers), so a lying header cannot make it allocate beyond it either.
     let mut limits = image::Limits::no_limits();
@@ -164,6 +174,14 @@ fn reader<'a>(bytes: &'a [u8], path: &Path) -> Result<image::ImageReader<Cursor<
     Ok(reader)
 }
 
+/// Whether an end-of-image marker (FF D9) follows the last start-of-scan marker (FF DA). Inside
+/// entropy-coded data a literal FF is always followed by 00 or a restart marker, so a stream cut
+/// short has no FF D9 after its last scan header; bytes after the marker (camera trailers) are fine.
+fn jpeg_reaches_its_end(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    last_scan.is_some_and(|start| bytes[start..].windows(2).any(|w| w == [0xFF, 0xD9]))
+}
+
 fn format_name(reader: &image::ImageReader<Cursor<&[u8]>>) -> String {
     reader.format().map(|f| format!("{f:?}")).unwrap_or_else(|| "unknown".into())
 }
@@ -184,6 +202,21 @@ mod tests {
         let e = decode(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 16], p, &opts).unwrap_err();
         assert!(matches!(e, DecodeError::Corrupt { .. }), "{e}");
         assert!(e.to_string().contains("/data/x.jpg"));
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_refused_as_pil_refuses_it() {
+        let image = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90).encode_image(&image).unwrap();
+        let p = Path::new("cut.jpg");
+        assert!(decode(&jpeg, p, &DecodeOptions::default()).is_ok());
+        let mut trailer = jpeg.clone();
+        trailer.extend_from_slice(b"camera trailer");
+        assert!(decode(&trailer, p, &DecodeOptions::default()).is_ok(), "bytes after the end marker are fine");
+        let cut = &jpeg[..jpeg.len() * 2 / 3];
+        let e = decode(cut, p, &DecodeOptions::default()).unwrap_err();
+        assert!(matches!(e, DecodeError::Truncated { .. }) && e.to_string().contains("cut.jpg"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,370 @@
+//! The training loop proper: one `Session` holds everything a running job owns and steps it
+//! until a planned end, a stop request, a guard or an error, then writes the final checkpoint,
+//! status and summary.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lgd_actors::data_pipeline::{DataPipeline, Next};
+use lgd_actors::source::SampleSource;
+use serde_json::json;
+use tch::{Device, Tensor};
+
+use super::checkpointing::Checkpointer;
+use super::config_watch::ConfigWatch;
+use super::metrics::MetricsWriter;
+use super::nonfinite::NonFiniteGuard;
+use super::progress::Progress;
+use super::reload::{reload, ReloadOutcome};
+use super::run::TrainSummary;
+use super::signals::Signals;
+use super::stage_clock::{queues, StageClock};
+use super::status::{config_digest, HistoryPoint, RunState, StatusBoard};
+use super::{AnyTeacher, DaemonError};
+use crate::config::Config;
+use crate::eval::ValidationSet;
+use crate::models::teacher::Teacher;
+use crate::train::{StepReport, Trainer};
+
+/// How long a stuck pipeline thread may delay the exit before it is left behind.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Everything the loop works with, so its parts can be methods instead of one long function.
+pub(super) struct Session<'a> {
+    pub(super) config_path: &'a Path,
+    pub(super) run_dir: &'a Path,
+    pub(super) config: Config,
+    pub(super) trainer: Trainer<AnyTeacher>,
+    pub(super) source: Arc<dyn SampleSource>,
+    pub(super) pipeline: DataPipeline,
+    pub(super) validation: Option<ValidationSet>,
+    pub(super) classes: usize,
+    pub(super) device: Device,
+    pub(super) signals: Signals,
+    pub(super) metrics: MetricsWriter,
+    pub(super) board: StatusBoard,
+    pub(super) progress: Progress,
+    pub(super) clock: StageClock,
+    pub(super) checkpoints: Checkpointer,
+    pub(super) nonfinite: NonFiniteGuard,
+    pub(super) reported_bad: std::collections::HashSet<PathBuf>,
+    pub(super) started_at_step: u64,
+    pub(super) persisted_at: Instant,
+    /// Set when `run.watch_config` is on.
+    pub(super) watch: Option<ConfigWatch>,
+}
+
+/// Why the loop ended (errors aside).
+pub(super) enum Ending {
+    Planned,
+    Requested,
+    /// A guard stopped the run after writing its own checkpoint.
+    Guarded(String),
+}
+
+impl Session<'_> {
+    pub(super) fn run(&mut self) -> Result<Ending, DaemonError> {
+        if self.trainer.step == 0 {
+            self.validate();
+        }
+        loop {
+            let requests = self.signals.take();
+            let file_changed = self.watch.as_mut().is_some_and(|w| w.changed());
+            if file_changed {
+                tracing::info!(file = %self.config_path.display(), "config file changed on disk (run.watch_config)");
+            }
+            if requests.reload || file_changed {
+                self.reload();
+            }
+            if requests.stop {
+                return Ok(Ending::Requested);
+            }
+            if requests.checkpoint {
+                self.checkpoint()?;
+            }
+            let wait_start = Instant::now();
+            let stall_timeout = Duration::from_secs_f64(self.config.guards.stall_timeout_s);
+            let next = self.pipeline.next_within(Some(stall_timeout));
+            self.clock.waiting += wait_start.elapsed();
+            let host = match next {
+                Next::Done => return Ok(Ending::Planned),
+                Next::TimedOut => return Err(self.stalled(stall_timeout)),
+                Next::Batch(Err(error)) => return Err(DaemonError::Training(format!("data pipeline: {error}"))),
+                Next::Batch(Ok(host)) => host,
+            };
+            self.note_bad_samples(&host.bad)?;
+            let compute_start = Instant::now();
+            let (batch, size) = (self.config.data.batch_size as i64, self.config.augmentation.output_size as i64);
+            let images = Tensor::from_slice(&host.pixels).reshape([batch, 3, size, size]).to_device(self.device);
+            let before = self.trainer.position();
+            let report = self.trainer.step(&images).map_err(|e| DaemonError::Training(e.to_string()))?;
+            let streak = self.nonfinite.record(before, report.nonfinite);
+            if report.nonfinite {
+                tracing::warn!(step = self.trainer.step, streak, "non-finite loss: step skipped (weights, momentum and banks unchanged)");
+            }
+            if self.trainer.step % self.config.logging.every_steps == 0 || self.trainer.step == 1 {
+                self.log_step(&report, host.epoch, compute_start);
+            } else {
+                self.clock.computing += compute_start.elapsed();
+            }
+            let limit = self.config.guards.max_consecutive_nonfinite;
+            if limit > 0 && streak >= limit {
+                return self.stop_nonfinite(streak);
+            }
+            let (step, epoch, epoch_done) = (self.trainer.step, self.trainer.epoch, self.trainer.step_in_epoch == 0);
+            let v = &self.config.validation;
+            if (v.every_steps > 0 && step % v.every_steps == 0) || (epoch_done && v.every_epochs > 0 && epoch % v.every_epochs as u64 == 0) {
+                self.validate();
+            }
+            let c = &self.config.checkpoint;
+            if (c.every_steps > 0 && step % c.every_steps == 0) || (epoch_done && c.every_epochs > 0 && epoch % c.every_epochs as u64 == 0) {
+                self.checkpoint()?;
+            }
+        }
+    }
+
+    fn checkpoint(&mut self) -> Result<(), DaemonError> {
+        let start = Instant::now();
+        let result = self.checkpoints.save(&self.trainer, &self.config);
+        self.clock.checkpointing += start.elapsed();
+        let last = self.checkpoints.last.clone();
+        self.board.update(|s| s.last_checkpoint = last);
+        result
+    }
+
+    fn reload(&mut self) {
+        match reload(self.config_path, &self.config) {
+            ReloadOutcome::Applied(new, diff) => {
+                tracing::info!(changes = %diff.join("; "), "config reloaded");
+                self.trainer.apply_reloadable(&new);
+                let digest = config_digest(&new.to_toml());
+                self.board.update(|s| (s.config_digest, s.message) = (digest, Some(format!("config reloaded: {}", diff.join("; ")))));
+                self.config = new;
+            }
+            ReloadOutcome::Unchanged => tracing::info!("config reloaded: no change"),
+            ReloadOutcome::Refused(fields) => {
+                let message = format!("reload refused: {} cannot change while training; old config kept", fields.join(", "));
+                tracing::warn!(fields = %fields.join(", "), "{message}");
+                self.board.update(|s| s.message = Some(message));
+            }
+            ReloadOutcome::Invalid(error) => {
+                tracing::error!("reload failed, old config kept: {error}");
+                self.board.update(|s| s.message = Some(format!("reload failed, old config kept: {error}")));
+            }
+        }
+    }
+
+    fn validate(&mut self) {
+        let Some(set) = &self.validation else { return };
+        self.board.update(|s| s.state = RunState::Validating);
+        let start = Instant::now();
+        let matches = self.trainer.teacher().bank().classes() as usize == self.classes;
+        let signals = &self.signals;
+        let result = set.evaluate_until(self.trainer.student(), self.trainer.teacher(), matches, self.device, &|| signals.stop_requested());
+        self.clock.validating += start.elapsed();
+        self.board.update(|s| s.state = RunState::Training);
+        let Some(result) = result else {
+            tracing::info!(step = self.trainer.step, "validation interrupted by a stop request");
+            return;
+        };
+        tracing::info!(
+            step = self.trainer.step,
+            agreement = result.agreement,
+            student_top1 = ?result.student_top1,
+            teacher_top1 = ?result.teacher_top1,
+            images = result.images,
+            "validation"
+        );
+        let value = json!({ "step": self.trainer.step, "validation": result });
+        let _ = self.metrics.record(&value);
+        let mut scalars = vec![("validation/agreement", result.agreement)];
+        scalars.extend(result.student_top1.map(|v| ("validation/student_top1", v)));
+        scalars.extend(result.teacher_top1.map(|v| ("validation/teacher_top1", v)));
+        self.write_scalars(self.trainer.step, &scalars);
+        self.board.update(|s| s.validation = Some(value));
+    }
+
+    fn note_bad_samples(&mut self, bad: &[(PathBuf, String)]) -> Result<(), DaemonError> {
+        for (path, reason) in bad {
+            if self.reported_bad.insert(path.clone()) {
+                tracing::warn!("bad sample replaced: {reason}");
+                let _ = self.metrics.bad_sample(path, reason);
+            }
+        }
+        let (count, samples) = (self.reported_bad.len(), self.source.len());
+        self.board.update(|s| s.bad_samples = count);
+        if count as f64 > self.config.data.max_bad_fraction * samples as f64 {
+            return Err(DaemonError::Training(format!(
+                "{count} of {samples} training files could not be used, more than data.max_bad_fraction = {}; they are listed in {}",
+                self.config.data.max_bad_fraction,
+                self.run_dir.join("bad_samples.txt").display()
+            )));
+        }
+        Ok(())
+    }
+
+    fn images_per_second(&self) -> f64 {
+        let batch = self.config.data.batch_size;
+        ((self.trainer.step - self.started_at_step) as usize * batch) as f64 / self.clock.training_time().as_secs_f64().max(1e-9)
+    }
+
+    fn log_step(&mut self, report: &StepReport, epoch: u64, compute_start: Instant) {
+        let loss = report.loss.double_value(&[]); // the one read-back per log interval
+        self.clock.computing += compute_start.elapsed();
+        let images_per_second = self.images_per_second();
+        let point = HistoryPoint {
+            step: self.trainer.step,
+            loss,
+            image_loss: report.image_loss.double_value(&[]),
+            text_loss: report.text_loss.double_value(&[]),
+            lr: report.lr,
+            images_per_second,
+        };
+        let (stages, queues) = (self.clock.stages(&self.pipeline), queues(&self.pipeline));
+        let training = self.clock.training_time().as_secs_f64().max(1e-9);
+        let record = json!({
+            "step": point.step, "epoch": epoch, "loss": loss, "image_loss": point.image_loss, "text_loss": point.text_loss,
+            "lr": report.lr, "skipped": report.skipped, "nonfinite": report.nonfinite, "images_per_second": images_per_second,
+            "data_wait_fraction": self.clock.waiting.as_secs_f64() / training, "batches_ready": self.pipeline.ready(),
+            "bad_samples": self.reported_bad.len(), "skipped_steps": self.nonfinite.total,
+            "stages": stages, "queues": queues,
+        });
+        let _ = self.metrics.record(&record);
+        let mut scalars = vec![
+            ("loss/total", loss),
+            ("loss/image", point.image_loss),
+            ("loss/text", point.text_loss),
+            ("lr", report.lr),
+            ("throughput/images_per_second", images_per_second),
+            ("data/bad_samples", self.reported_bad.len() as f64),
+            ("data/skipped_steps", self.nonfinite.total as f64),
+        ];
+        let stage_tags: Vec<(String, f64)> = stages
+            .iter()
+            .flat_map(|s| [(format!("stage_busy/{}", s.name), s.busy_fraction), (format!("stage_wait/{}", s.name), s.wait_fraction)])
+            .chain(queues.iter().map(|q| (format!("queue_depth/{}", q.name), q.depth as f64)))
+            .collect();
+        scalars.extend(stage_tags.iter().map(|(tag, value)| (tag.as_str(), *value)));
+        self.write_scalars(point.step, &scalars);
+        if self.progress.visible() {
+            tracing::debug!(step = point.step, epoch, loss, lr = report.lr, images_per_second, "step");
+        } else {
+            tracing::info!(step = point.step, epoch, loss, lr = report.lr, images_per_second, "step");
+        }
+        self.progress.update(epoch, point.step, images_per_second, loss, report.lr);
+        let (step, epoch_now, skipped) = (self.trainer.step, self.trainer.epoch, self.nonfinite.total);
+        let bound = self.clock.bound_by().to_owned();
+        self.board.update(|s| {
+            let left = s.total_steps.saturating_sub(step) as f64 * self.config.data.batch_size as f64;
+            s.eta_seconds = (images_per_second > 0.0).then(|| left / images_per_second);
+            (s.step, s.epoch, s.images_per_second, s.skipped_steps) = (step, epoch_now, images_per_second, skipped);
+            (s.stages, s.queues, s.bound_by) = (stages, queues, Some(bound));
+            s.push_point(point);
+        });
+        if self.persisted_at.elapsed() >= Duration::from_secs(1) {
+            self.board.persist();
+            self.persisted_at = Instant::now();
+        }
+    }
+
+    /// TensorBoard scalars; a failure is logged once and does not stop training.
+    fn write_scalars(&mut self, step: u64, scalars: &[(&str, f64)]) {
+        if let Err(error) = self.metrics.scalars(step, scalars) {
+            tracing::warn!("TensorBoard events: {error}");
+        }
+    }
+
+    fn stalled(&mut self, waited: Duration) -> DaemonError {
+        let culprit = match self.pipeline.stats().longest_busy() {
+            Some(busy) => format!(
+                "decode worker lgd-decode-{} has been on {} for {:.1} s",
+                busy.worker,
+                self.source.describe(busy.index).display(),
+                busy.for_time.as_secs_f64()
+            ),
+            None => "no decode worker is busy (the sampler or the assembler is stuck)".to_owned(),
+        };
+        DaemonError::Training(format!(
+            "data pipeline stalled: no batch for {:.1} s (guards.stall_timeout_s); {culprit}",
+            waited.as_secs_f64()
+        ))
+    }
+
+    fn stop_nonfinite(&mut self, streak: u32) -> Result<Ending, DaemonError> {
+        let first = self.nonfinite.first_bad_step().unwrap_or(self.trainer.step);
+        let state = self.nonfinite.rewind(self.trainer.state());
+        let rewound_to = state.step;
+        self.checkpoints.write(state, &self.config)?;
+        // Checkpoints taken during the streak hold the same weights at a later position; remove
+        // them so that `resume = "auto"` retries from before the streak.
+        for path in crate::checkpoint::list_checkpoints(self.run_dir) {
+            let step = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.strip_prefix("step-")).and_then(|s| s.parse::<u64>().ok());
+            let rewound_saved = self.checkpoints.saved_at == Some(rewound_to);
+            if rewound_saved && step.is_some_and(|step| step > rewound_to) && std::fs::remove_file(&path).is_ok() {
+                tracing::info!(path = %path.display(), "removed a checkpoint taken during the non-finite streak");
+            }
+        }
+        let path = self.checkpoints.last.clone().filter(|_| self.checkpoints.saved_at == Some(rewound_to));
+        let written = path.map_or_else(|| "no checkpoint could be written".to_owned(), |p| format!("checkpoint {}", p.display()));
+        Ok(Ending::Guarded(format!(
+            "{streak} consecutive non-finite losses (steps {first} to {}, guards.max_consecutive_nonfinite); stopped with {written} from before step {first}",
+            self.trainer.step
+        )))
+    }
+
+    /// Final checkpoint, status and summary, whatever ended the loop.
+    pub(super) fn finish(mut self, ending: Result<Ending, DaemonError>) -> Result<TrainSummary, DaemonError> {
+        self.progress.finish();
+        // A guard wrote its own (rewound) checkpoint; anything else saves where it stands.
+        let ending = match ending {
+            Ok(Ending::Guarded(message)) => Err(DaemonError::Training(message)),
+            other => {
+                let saved = self.checkpoint();
+                other.and_then(|ending| saved.map(|()| ending))
+            }
+        };
+        let (stages, queues) = (self.clock.stages(&self.pipeline), queues(&self.pipeline));
+        self.board.update(|s| (s.stages, s.queues) = (stages, queues));
+        let images_per_second = self.images_per_second();
+        let left_behind = self.pipeline.shutdown_within(SHUTDOWN_GRACE);
+        if left_behind > 0 {
+            tracing::warn!(threads = left_behind, "pipeline threads still blocked at exit were left behind");
+        }
+        let training = self.clock.training_time().as_secs_f64().max(1e-9);
+        let summary = TrainSummary {
+            steps: self.trainer.step,
+            last_checkpoint: self.checkpoints.last.clone(),
+            stopped_by_signal: matches!(ending, Ok(Ending::Requested)),
+            images_per_second,
+            data_wait_fraction: self.clock.waiting.as_secs_f64() / training,
+        };
+        let bound = self.clock.bound_by();
+        let (state, message) = match &ending {
+            Ok(Ending::Planned) => (RunState::Finished, None),
+            Ok(Ending::Requested) => (RunState::Stopped, Some("stopped on request".to_owned())),
+            Ok(Ending::Guarded(message)) => (RunState::Failed, Some(message.clone())),
+            Err(error) => (RunState::Failed, Some(error.to_string())),
+        };
+        let (step, last) = (self.trainer.step, self.checkpoints.last.clone());
+        self.board.update(|s| {
+            (s.state, s.step, s.last_checkpoint) = (state, step, last);
+            if message.is_some() {
+                s.message = message;
+            }
+        });
+        self.board.persist();
+        ending?;
+        for stage in self.board.snapshot().stages {
+            tracing::info!(stage = %stage.name, busy = stage.busy_fraction, wait = stage.wait_fraction, "stage utilisation");
+        }
+        tracing::info!(
+            steps = summary.steps,
+            images_per_second = summary.images_per_second,
+            data_wait_fraction = summary.data_wait_fraction,
+            metrics = %self.metrics.path().display(),
+            "finished; throughput was bounded by {bound}"
+        );
+        Ok(summary)
+    }
+}
