@@ -6,6 +6,7 @@
 //! - [`config`]: the TOML configuration of a whole run, validated with field paths.
 //! - [`models`]: the networks: students (torchvision-exact), the supervised and CLIP teachers.
 //! - [`daemon`]: `lgd train` — start-up checks, the training loop, checkpoints, signals, reload.
+//! - [`status_server`]: `[status]` — live status, Prometheus metrics, dashboard; `lgd status`.
 //! - [`eval`]: validation during training: teacher agreement and zero-shot top-1.
 //! - [`export`]: a trained student in torchvision, safetensors or mmdet/mmseg MobileNetV2 layout.
 //! - [`objective`]: the text and visual banks, the LGKA update, the two logit sets and the loss.
@@ -28,6 +29,7 @@ pub mod logging;
 pub mod models;
 pub mod objective;
 pub mod runtime_info;
+pub mod status_server;
 pub mod tensor_io;
 pub mod torch_ext;
 pub mod train;
