@@ -77,7 +77,7 @@ pub fn render(status: &RunStatus) -> String {
         out.single("lgd_eta_seconds", "gauge", "Seconds left at the current speed.", eta);
     }
     if let Some(last) = &status.last {
-        out.family("lgd_loss", "gauge", "Loss at the latest logged step, by part (total = image + text).")
+        out.family("lgd_loss", "gauge", "Loss at the latest logged step, by part (total: the weighted sum of image and text, ½ each by default).")
             .sample("lgd_loss", &[("part", "total")], last.loss)
             .sample("lgd_loss", &[("part", "image")], last.image_loss)
             .sample("lgd_loss", &[("part", "text")], last.text_loss);
