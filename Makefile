@@ -22,8 +22,10 @@ setup:
 build: setup
 	$(CARGO) build --release --workspace
 
-## test: setup, then every Rust test, oracle tests included (they run the .venv's PyTorch)
+## test: setup, then every Rust test, oracle tests included (they run the .venv's PyTorch); the
+## dashboard test screenshots the page with headless Chromium (installed from Debian when root)
 test: setup
+	@bash scripts/install-chromium.sh
 	$(CARGO) test --release --workspace
 
 ## faults: the fault-injection suite at full size (50 kill runs) with its figures printed

@@ -6,6 +6,7 @@
 //! - [`config`]: the TOML configuration of a whole run, validated with field paths.
 //! - [`models`]: the networks: students (torchvision-exact), the supervised and CLIP teachers.
 //! - [`daemon`]: `lgd train` — start-up checks, the training loop, checkpoints, signals, reload.
+//! - [`status_server`]: `[status]` — live status, Prometheus metrics, dashboard; `lgd status`.
 //! - [`eval`]: validation during training: teacher agreement and zero-shot top-1.
 //! - [`export`]: a trained student in torchvision, safetensors or mmdet/mmseg MobileNetV2 layout.
 //! - [`fetch_clip`]: OpenAI's published CLIP checkpoints, downloaded with resume and verified.
@@ -33,6 +34,7 @@ pub mod models;
 pub mod objective;
 pub mod plot;
 pub mod runtime_info;
+pub mod status_server;
 pub mod tensor_io;
 pub mod tensorboard;
 pub mod torch_ext;

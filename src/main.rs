@@ -37,6 +37,14 @@ enum Command {
         #[arg(long)]
         run_dir: PathBuf,
     },
+    /// Show a run's status from RUN_DIR/status.json (live, finished, stopped or crashed).
+    Status {
+        /// The run folder given to `lgd train --run-dir`.
+        run_dir: PathBuf,
+        /// Print status.json as written instead of the readable block.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a run config; print it with every default filled in, or every problem found.
     CheckConfig {
         /// The TOML file.
@@ -170,6 +178,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 run_dir.display()
             );
         }
+        Command::Status { run_dir, json } => print!("{}", lgd::status_server::report::report(&run_dir, json)?),
         Command::CheckConfig { file } => {
             let config = Config::load(&file)?;
             print!("{}", config.to_toml());

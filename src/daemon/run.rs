@@ -25,6 +25,7 @@ use super::status::{RunState, RunStatus, StatusBoard};
 use super::{load_teacher, DaemonError};
 use crate::config::{Config, DeviceSpec};
 use crate::eval::ValidationSet;
+use crate::status_server::StatusServer;
 use crate::train::Trainer;
 
 /// How a run ended.
@@ -87,6 +88,8 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     let mut trainer = Trainer::new(&config, teacher, per_epoch, device).map_err(|e| startup(e.to_string()))?;
     resume(&mut trainer, &config, run_dir)?;
     let signals = Signals::install().map_err(|e| startup(format!("installing signal handlers: {e}")))?;
+    let status_server = config.status.socket_addr().map(|addr| StatusServer::start(addr, run_dir, board.clone(), signals.clone()));
+    let _status_server = status_server.transpose().map_err(|e| startup(e.to_string()))?; // served until `train` returns
     let augmenter = Augmenter::new(config.augmentation.clone()).map_err(|e| startup(e.to_string()))?;
     let context = WorkerContext {
         source: source.clone(),
