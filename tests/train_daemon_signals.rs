@@ -4,77 +4,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use support::daemon::{spawn_train as start, wait_for};
+
+/// The shared CPU config, 1000 epochs: runs until a signal stops it.
 fn config(dir: &Path, extra: &str) -> String {
-    format!(
-        r#"[run]
-seed = 3
-device = "cpu"
-[data]
-train = "{data}"
-batch_size = 4
-[student]
-arch = "resnet18"
-[teacher]
-kind = "supervised"
-weights = "{weights}"
-[banks]
-text = "teacher_classifier"
-[augmentation]
-output_size = 32
-[schedule]
-epochs = 1000
-warmup_epochs = 1
-[precision]
-autocast = "fp32"
-[checkpoint]
-every_epochs = 0
-keep_last = 50
-[logging]
-every_steps = 1
-{extra}"#,
-        data = dir.join("data").display(),
-        weights = support::lite0_weights().display()
-    )
-}
-
-fn start(dir: &Path) -> (Child, Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lgd"))
-        .args(["--log-format", "json", "train", "--config"])
-        .arg(dir.join("run.toml"))
-        .arg("--run-dir")
-        .arg(dir.join("run"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
-}
-
-/// Waits for a log line containing `needle`; panics with the lines seen after `timeout`.
-fn wait_for(lines: &Receiver<String>, needle: &str, timeout: Duration) -> String {
-    let deadline = Instant::now() + timeout;
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
-            if line.contains(needle) {
-                return line;
-            }
-            seen.push(line);
-        }
-    }
-    panic!("no log line with `{needle}` within {timeout:?}; saw:\n{}", seen.join("\n"));
+    support::daemon::cpu_config(dir, 1000, extra)
 }
 
 fn signal(child: &Child, name: &str) {

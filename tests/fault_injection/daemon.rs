@@ -1,10 +1,9 @@
 //! A real `lgd train` process for the fault tests: a small fast config (MobileNetV2 student at
 //! 32 px, the Lite0 teacher, batch 4), its log lines as a channel, signals and kills.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::process::{Child, Command, ExitStatus};
+use std::sync::mpsc::Receiver;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -44,7 +43,7 @@ impl Scene {
     }
 
     pub fn start(&self) -> Daemon {
-        Daemon::start(&self.dir.join("run.toml"), &self.run_dir())
+        Daemon::start(&self.dir)
     }
 
     /// Runs to the end; (exit status, every log line).
@@ -100,22 +99,9 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    pub fn start(config: &Path, run_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lgd"))
-            .args(["--log-format", "json", "train", "--config"])
-            .arg(config)
-            .arg("--run-dir")
-            .arg(run_dir)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting lgd train");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+    /// Starts `lgd train` on `dir/run.toml` with the run folder `dir/run`.
+    pub fn start(dir: &Path) -> Self {
+        let (child, lines) = support::daemon::spawn_train(dir);
         Self { child, lines, seen: Vec::new() }
     }
 
