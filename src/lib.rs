@@ -2,6 +2,7 @@
 //! CLIP (or supervised) teacher into them, guided by the category names of the target task.
 //!
 //! Module map:
+//! - [`bench_step`]: `lgd bench step`, the training step alone on synthetic device tensors.
 //! - [`checkpoint`]: checksummed, atomic training checkpoints; retention and auto-resume.
 //! - [`config`]: the TOML configuration of a whole run, validated with field paths.
 //! - [`models`]: the networks: students (torchvision-exact), the supervised and CLIP teachers.
@@ -23,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod atomic_file;
+pub mod bench_step;
 pub mod checkpoint;
 pub mod config;
 pub mod daemon;

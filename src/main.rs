@@ -81,7 +81,7 @@ enum Command {
     },
     /// Show which libtorch this binary loaded and which devices it sees (JSON).
     Info,
-    /// Benchmarks of the data path (see README, "Data path benchmark").
+    /// Benchmarks of the data path and of the training step (see README).
     #[command(subcommand)]
     Bench(BenchCommand),
     /// Write a student from a checkpoint (any format lgd reads) in another layout.
@@ -149,6 +149,39 @@ enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// img/s of the training step alone: random CLIP-shaped teacher, synthetic images on the device.
+    Step {
+        /// `cpu`, `cuda` or `cuda:N`.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceSpec,
+        /// Images per step.
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+        batch: u64,
+        /// Timed steps.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+        steps: u64,
+        /// Untimed steps first.
+        #[arg(long, default_value_t = 10)]
+        warmup: u64,
+        /// Autocast dtype (fp16 only on CUDA, with the gradient scaler).
+        #[arg(long, value_enum, default_value = "bf16")]
+        precision: lgd::config::Autocast,
+        /// channels_last inputs and student weights.
+        #[arg(long)]
+        channels_last: bool,
+        /// Teacher shape (random weights).
+        #[arg(long, value_enum, default_value = "clip-rn50")]
+        teacher: lgd::bench_step::TeacherShape,
+        /// Student backbone.
+        #[arg(long, value_enum, default_value = "resnet18")]
+        student: lgd::config::StudentArch,
+        /// Categories in the banks.
+        #[arg(long, default_value_t = 1000)]
+        classes: i64,
+        /// One JSON object on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -200,6 +233,25 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::MakeImages { out, count, seed }) => {
             let s = lgd_datasets::bench::images::make_images(&out, count, seed)?;
             println!("{} JPEGs, {:.0} KB on average, in {}", s.files, s.bytes as f64 / 1024.0 / s.files.max(1) as f64, out.display());
+        }
+        Command::Bench(BenchCommand::Step { device, batch, steps, warmup, precision, channels_last, teacher, student, classes, json }) => {
+            let options = lgd::bench_step::StepBenchOptions {
+                device,
+                batch: batch as usize,
+                steps: steps as usize,
+                warmup: warmup as usize,
+                precision,
+                channels_last,
+                teacher,
+                student,
+                classes,
+            };
+            let report = lgd::bench_step::run(&options)?;
+            if json {
+                println!("{}", serde_json::to_string(&report).context("serialising the report")?);
+            } else {
+                println!("{report}");
+            }
         }
         Command::FetchClip { model, out, url } => fetch_clip(model.as_deref(), url.as_deref(), &out)?,
         Command::Plot { run_dir, out, width, height } => {

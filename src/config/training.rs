@@ -108,7 +108,7 @@ impl Default for ScheduleSection {
 }
 
 /// Arithmetic precision of the forward and backward passes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Autocast {
     /// Full float32.

@@ -35,6 +35,13 @@ impl TextBank {
         Ok(Self { columns: columns.to_kind(Kind::Float) })
     }
 
+    /// A bank of random unit columns `[dim, classes]` (benchmarks: the step's cost does not depend
+    /// on what T holds). Draws from libtorch's global generator.
+    pub fn random(dim: i64, classes: i64, device: Device) -> Self {
+        let columns = normalize_rows(&Tensor::randn([classes, dim], (Kind::Float, device))).tr().contiguous();
+        Self { columns }
+    }
+
     /// Builds T from prompt embeddings `[C, K, D]` (K templates per class): each embedding is
     /// normalised, averaged over the templates, and the mean normalised again.
     pub fn from_prompt_embeddings(embeddings: &Tensor) -> Result<Self, BankError> {

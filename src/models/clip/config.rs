@@ -95,7 +95,33 @@ impl VisionConfig {
     }
 }
 
+impl TextConfig {
+    /// OpenAI's text tower: 77 tokens, 49,408 ids, `layers` blocks of `width` (heads = width / 64).
+    fn openai(width: i64, layers: usize) -> Self {
+        Self { context_length: 77, vocab_size: 49_408, width, heads: width / HEAD_WIDTH, layers }
+    }
+}
+
 impl ClipConfig {
+    /// OpenAI's RN50: stages 3-4-6-3, stem width 64, 224 px, D = 1024; text 12 × 512.
+    pub fn rn50() -> Self {
+        Self {
+            embed_dim: 1024,
+            vision: VisionConfig::ResNet { layers: [3, 4, 6, 3], width: 64, image_size: 224 },
+            text: TextConfig::openai(512, 12),
+        }
+    }
+
+    /// The tiny ResNet tower of the tests and the CI smoke config: one Bottleneck per stage, stem
+    /// width 16, 64 px, D = 32; text 2 × 128. Fast enough for CPU tests of whole training steps.
+    pub fn tiny_rn() -> Self {
+        Self {
+            embed_dim: 32,
+            vision: VisionConfig::ResNet { layers: [1, 1, 1, 1], width: 16, image_size: 64 },
+            text: TextConfig::openai(128, 2),
+        }
+    }
+
     /// Infers the architecture from tensor shapes.
     pub fn infer(w: &Weights) -> Result<Self, ClipLoadError> {
         let vision = if w.contains("visual.proj") {

@@ -4,6 +4,7 @@
 //! - [`model`]: [`Clip`], both towers loaded from an OpenAI archive or a safetensors state dict.
 //! - [`config`]: the architecture, inferred from tensor shapes.
 //! - [`weights`]: the checkpoint's tensors and the key walk that checks them.
+//! - [`random`]: random weights for that walk (benchmarks, tests without a checkpoint).
 //! - [`resnet`], [`vit`], [`text`]: the towers; [`transformer`], [`layers`]: their parts.
 //! - [`tokenizer`]: prompts → `[N, 77]` token ids, equal to open_clip's.
 //! - [`bpe`]: the vocabulary file and the merge loop.
@@ -17,6 +18,7 @@ pub mod html_unescape;
 pub mod layers;
 pub mod model;
 pub mod prompt_bank;
+pub mod random;
 pub mod resnet;
 pub mod text;
 pub mod text_clean;

@@ -53,8 +53,19 @@ impl Clip {
     }
 
     /// Builds both towers from named tensors; errors list every missing, mis-shaped or unused one.
-    pub fn from_weights(mut w: Weights, activation: Activation) -> Result<Self, ClipLoadError> {
+    pub fn from_weights(w: Weights, activation: Activation) -> Result<Self, ClipLoadError> {
         let config = ClipConfig::infer(&w)?;
+        Self::build(config, w, activation)
+    }
+
+    /// Both towers of `config` with random weights (see [`super::random`]), as `options` says.
+    pub fn random(config: &ClipConfig, options: LoadOptions) -> Self {
+        Self::build(config.clone(), Weights::random(options.kind, options.device), options.activation)
+            .expect("random weights supply every tensor the walk asks for")
+    }
+
+    /// Walks `w` for the towers of `config`.
+    fn build(config: ClipConfig, mut w: Weights, activation: Activation) -> Result<Self, ClipLoadError> {
         let heads = config.vision.heads();
         let visual = match config.vision {
             VisionConfig::ResNet { layers, width, image_size } => {

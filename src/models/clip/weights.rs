@@ -91,6 +91,8 @@ pub struct Weights {
     misshaped: Vec<String>,
     kind: Kind,
     device: Device,
+    /// Random weights: every tensor the walk asks for is drawn (see [`super::random`]), none missing.
+    random: bool,
 }
 
 impl Weights {
@@ -113,7 +115,13 @@ impl Weights {
 
     /// Wraps named tensors already in memory; `path` is only used in messages.
     pub fn from_tensors(path: &Path, tensors: BTreeMap<String, Tensor>, kind: Kind, device: Device) -> Self {
-        Self { path: path.into(), tensors, taken: BTreeSet::new(), missing: vec![], misshaped: vec![], kind, device }
+        Self { path: path.into(), tensors, taken: BTreeSet::new(), missing: vec![], misshaped: vec![], kind, device, random: false }
+    }
+
+    /// No file: each tensor is drawn at random when the walk takes it, so the towers' own load
+    /// code defines the shapes (benchmarks; tests that need a model without a checkpoint).
+    pub fn random(kind: Kind, device: Device) -> Self {
+        Self { random: true, ..Self::from_tensors(Path::new("(random weights)"), BTreeMap::new(), kind, device) }
     }
 
     /// The file the tensors came from.
@@ -153,6 +161,7 @@ impl Weights {
     pub fn take(&mut self, name: &str, shape: &[i64]) -> Tensor {
         self.taken.insert(name.to_owned());
         match self.tensors.get(name) {
+            None if self.random => return super::random::draw(name, shape, self.kind, self.device),
             None => self.missing.push(name.to_owned()),
             Some(t) if t.size() != shape => {
                 self.misshaped.push(format!("{name}: expected {shape:?}, found {:?}", t.size()))

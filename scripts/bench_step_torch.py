@@ -1,0 +1,225 @@
+"""The PyTorch twin of `lgd bench step`: one LGD training step in eager PyTorch, written from
+DESIGN.md §1, on the same shapes and the same synthetic input (random normalised images made once
+on the device; no data pipeline).
+
+  teacher  open_clip's ModifiedResNet (CLIP RN50's image tower, or the tiny test tower), random
+           weights, frozen, eval mode; t = normalise(teacher(x)) in fp32.
+  student  torchvision resnet18, fc replaced by the LGD head Linear(F,F) -> ReLU -> Linear(F,D);
+           s = normalise(student(x)) in fp32.
+  banks    T [D, C] fixed (random unit columns); V [D, C] random unit columns with `seen` flags,
+           updated after the step (LGKA): keys assigned to argmax_c t.T, class means z_c,
+           V[:,c] <- m V[:,c] + (1-m) z_c once seen, z_c the first time; m = 0.999.
+  loss     image bank: [s.t | s.V]/0.2 against softmax([t.t | t.V]/0.01);
+           text bank: s.T/0.2 against softmax(t.T/0.01); L = (H_img + H_text)/2.
+  SGD      momentum 0.9, weight decay 1e-4, lr 0.03 * batch/256 (held constant: the schedule is a
+           host-side scalar and costs nothing on the device).
+
+Two configurations:
+  original  fp16 autocast + GradScaler, NCHW, the bank update as a Python loop over all C classes
+            (one host synchronisation per class), as the original code does.
+  best      bf16 autocast, channels_last (inputs, teacher, student), the bank update vectorised
+            (bincount + index_add, no host synchronisation).
+cudnn autotuning is on in both (fixed shapes). Timing: warm-up steps, torch.cuda.synchronize, the
+timed steps, torch.cuda.synchronize.
+
+fp16 autocast with a GradScaler needs CUDA: on the CPU `--config original` stops with an error
+unless `--precision fp32|bf16` is given, which then replaces fp16 (and drops the scaler), said in the
+output. Nothing falls back silently.
+
+usage: bench_step_torch.py --config original|best [--device cpu|cuda[:N]] [--batch 256] [--steps 50]
+       [--warmup 10] [--teacher clip-rn50|tiny] [--classes 1000] [--precision fp32|bf16|fp16] [--json]
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from open_clip.modified_resnet import ModifiedResNet
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+# (stage depths, stem width, input side, D): OpenAI's RN50 and the tests' tiny tower.
+TEACHERS = {"clip-rn50": ((3, 4, 6, 3), 64, 224, 1024), "tiny": ((1, 1, 1, 1), 16, 64, 32)}
+STUDENT_TEMPERATURE, TEACHER_TEMPERATURE, MOMENTUM = 0.2, 0.01, 0.999
+CONFIGS = {
+    "original": {"precision": "fp16", "channels_last": False, "vectorised_bank": False},
+    "best": {"precision": "bf16", "channels_last": True, "vectorised_bank": True},
+}
+DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", choices=CONFIGS, required=True)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--teacher", choices=TEACHERS, default="clip-rn50")
+    parser.add_argument("--classes", type=int, default=1000)
+    parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
+                        help="replace the configuration's autocast dtype (reported in the output)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    args = parser.parse_args()
+    if args.batch < 1 or args.steps < 1 or args.warmup < 0:
+        parser.error("--batch and --steps must be >= 1, --warmup >= 0")
+    return args
+
+
+def unit_columns(dim, classes, device):
+    """[D, C], each column a random unit vector."""
+    return F.normalize(torch.randn(classes, dim, device=device), dim=1).t().contiguous()
+
+
+def lgd_head_student(embed_dim):
+    """torchvision resnet18 whose fc is Linear(F,F) -> ReLU -> Linear(F,D) (src/models/student/head.rs)."""
+    net = torchvision.models.resnet18()
+    features = net.fc.in_features
+    net.fc = torch.nn.Sequential(torch.nn.Linear(features, features), torch.nn.ReLU(inplace=True),
+                                 torch.nn.Linear(features, embed_dim))
+    return net
+
+
+def soft_cross_entropy(logits, targets):
+    return -(targets * logits.log_softmax(1)).sum(1).mean()
+
+
+def lgd_loss(s, t, text_bank, visual_bank):
+    """Both logit sets and L = (H_img + H_text)/2; s, t fp32 unit rows [B, D]; banks [D, C]."""
+    image_logits = torch.cat([(s * t).sum(1, keepdim=True), s @ visual_bank], 1) / STUDENT_TEMPERATURE
+    text_logits = s @ text_bank / STUDENT_TEMPERATURE
+    with torch.no_grad():
+        image_targets = (torch.cat([(t * t).sum(1, keepdim=True), t @ visual_bank], 1) / TEACHER_TEMPERATURE).softmax(1)
+        text_targets = (t @ text_bank / TEACHER_TEMPERATURE).softmax(1)
+    return 0.5 * (soft_cross_entropy(image_logits, image_targets) + soft_cross_entropy(text_logits, text_targets))
+
+
+@torch.no_grad()
+def update_bank_loop(visual_bank, seen, keys, text_bank):
+    """The original's LGKA update: every class in turn, one host synchronisation (`.any()`) each."""
+    labels = (keys @ text_bank).argmax(1)
+    for c in range(visual_bank.shape[1]):
+        mask = labels == c
+        if mask.any():
+            z = keys[mask].mean(0)
+            if seen[c]:
+                visual_bank[:, c] = MOMENTUM * visual_bank[:, c] + (1 - MOMENTUM) * z
+            else:
+                visual_bank[:, c] = z
+                seen[c] = True
+
+
+@torch.no_grad()
+def update_bank_vectorised(visual_bank, seen, keys, text_bank):
+    """The same numbers without host synchronisation: bincount, index_add, two selects."""
+    dim, classes = visual_bank.shape
+    labels = (keys @ text_bank).argmax(1)
+    counts = torch.bincount(labels, minlength=classes)
+    sums = torch.zeros(classes, dim, device=keys.device).index_add_(0, labels, keys)
+    present = counts > 0
+    means = (sums / counts.clamp_min(1).unsqueeze(1)).t()
+    moved = torch.where(seen, MOMENTUM * visual_bank + (1 - MOMENTUM) * means, means)
+    visual_bank.copy_(torch.where(present, moved, visual_bank))
+    seen |= present
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def main():
+    args = parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        sys.exit(f"--device {args.device}: this PyTorch sees no CUDA device")
+    config = dict(CONFIGS[args.config])
+    notes = []
+    if args.precision is not None and args.precision != config["precision"]:
+        notes.append(f"precision {config['precision']} replaced by {args.precision} (--precision)")
+        config["precision"] = args.precision
+    precision = config["precision"]
+    if precision == "fp16" and device.type != "cuda":
+        sys.exit(f"--config {args.config} uses fp16 autocast with a GradScaler, which needs a CUDA device; "
+                 f"on {args.device} pass --precision fp32 (or bf16) to run it with that dtype instead")
+    for note in notes:
+        print(f"bench_step_torch: note: {note}", file=sys.stderr)
+
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.benchmark = True
+    layers, width, side, embed_dim = TEACHERS[args.teacher]
+    teacher = ModifiedResNet(list(layers), embed_dim, heads=width * 32 // 64, image_size=side, width=width)
+    teacher = teacher.to(device).eval().requires_grad_(False)
+    student = lgd_head_student(embed_dim).to(device).train()
+    memory_format = torch.channels_last if config["channels_last"] else torch.contiguous_format
+    teacher, student = teacher.to(memory_format=memory_format), student.to(memory_format=memory_format)
+    optimizer = torch.optim.SGD(student.parameters(), lr=0.03 * args.batch / 256, momentum=0.9, weight_decay=1e-4)
+    use_scaler = precision == "fp16"
+    scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
+    autocast_dtype = DTYPES.get(precision)
+
+    text_bank = unit_columns(embed_dim, args.classes, device)  # T [D, C], fixed
+    visual_bank = unit_columns(embed_dim, args.classes, device)  # V [D, C]
+    seen = torch.zeros(args.classes, dtype=torch.bool, device=device)
+    update_bank = update_bank_vectorised if config["vectorised_bank"] else update_bank_loop
+    if not config["vectorised_bank"]:
+        seen = [False] * args.classes  # the original keeps the flags on the host
+    mean = torch.tensor(CLIP_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(CLIP_STD, device=device).view(1, 3, 1, 1)
+    images = ((torch.rand(args.batch, 3, side, side, device=device) - mean) / std).contiguous(memory_format=memory_format)
+
+    def step():
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            with torch.no_grad():
+                t = F.normalize(teacher(images).float(), dim=1)
+            s = F.normalize(student(images).float(), dim=1)
+        loss = lgd_loss(s, t, text_bank, visual_bank)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        update_bank(visual_bank, seen, t, text_bank)  # after the step: the loss used the bank before
+        return loss
+
+    for _ in range(args.warmup):
+        step()
+    synchronize(device)
+    scale_before = scaler.get_scale() if use_scaler else None
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        loss = step()
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    # Each skipped fp16 step halves the scale (no growth within 2000 steps): counted without syncs.
+    skipped = round(math.log2(scale_before / scaler.get_scale())) if use_scaler and args.steps < 2000 else 0
+    report = {
+        "side": f"torch-{args.config}", "device": str(device), "teacher": args.teacher, "student": "resnet18",
+        "batch": args.batch, "steps": args.steps, "warmup": args.warmup, "precision": precision,
+        "channels_last": config["channels_last"], "vectorised_bank": config["vectorised_bank"],
+        "grad_scaler": use_scaler, "cudnn_benchmark": True, "image_size": side, "embed_dim": embed_dim,
+        "classes": args.classes, "skipped_steps": skipped, "final_loss": loss.item(), "seconds": seconds,
+        "images_per_second": args.batch * args.steps / seconds, "ms_per_step": seconds * 1e3 / args.steps,
+        "torch": torch.__version__, "notes": notes,
+    }
+    if not math.isfinite(report["final_loss"]):
+        sys.exit(f"the last timed step's loss is {report['final_loss']}: the figure would not measure whole steps")
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"bench_step_torch --config {args.config}: {device} teacher {args.teacher} (D={embed_dim}, {side} px), "
+              f"student resnet18, {args.classes} classes, batch {args.batch}, {precision}"
+              f"{' channels_last' if config['channels_last'] else ''}, "
+              f"{'vectorised' if config['vectorised_bank'] else 'per-class loop'} bank update, "
+              f"{args.steps} steps after {args.warmup} warm-up")
+        print(f"{report['images_per_second']:.1f} img/s, {report['ms_per_step']:.2f} ms/step "
+              f"(final loss {report['final_loss']:.4f}, {skipped} skipped by the scaler)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+//! `lgd bench step` and its PyTorch twin as `scripts/bench-step.sh` runs them, on the CPU with the
+//! tiny teacher: each prints one JSON object with the figures and the configuration they belong
+//! to; the twin refuses fp16 on the CPU unless another precision is asked for. fp32 throughout:
+//! bf16 CPU kernels without native support are ~9× slower here, and the test is about the contract.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const SMALL: [&str; 13] =
+    ["--device", "cpu", "--teacher", "tiny", "--batch", "4", "--steps", "3", "--warmup", "1", "--json", "--classes", "1000"];
+
+fn json_of(output: &Output, what: &str) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{what} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{what} printed no JSON object ({e}): {stdout}"))
+}
+
+fn check_figures(report: &Value, side: &str) {
+    assert_eq!(report["side"], side, "{report}");
+    for (field, expected) in [("device", "cpu"), ("teacher", "tiny"), ("student", "resnet18")] {
+        assert_eq!(report[field], expected, "{field}: {report}");
+    }
+    for (field, expected) in [("batch", 4), ("steps", 3), ("warmup", 1), ("image_size", 64), ("embed_dim", 32), ("classes", 1000)] {
+        assert_eq!(report[field], expected, "{field}: {report}");
+    }
+    for field in ["precision", "channels_last", "skipped_steps"] {
+        assert!(!report[field].is_null(), "{field} missing: {report}");
+    }
+    for field in ["images_per_second", "ms_per_step", "seconds"] {
+        assert!(report[field].as_f64().is_some_and(|v| v > 0.0), "{field} not > 0: {report}");
+    }
+    assert!(report["final_loss"].as_f64().is_some_and(f64::is_finite), "{report}");
+}
+
+#[test]
+fn lgd_bench_step_prints_its_figures_as_json() {
+    let output = Command::new(env!("CARGO_BIN_EXE_lgd"))
+        .args(["bench", "step", "--precision", "fp32", "--channels-last"])
+        .args(SMALL)
+        .output()
+        .unwrap();
+    let report = json_of(&output, "lgd bench step");
+    check_figures(&report, "lgd");
+    assert_eq!((report["precision"].as_str(), report["channels_last"].as_bool()), (Some("fp32"), Some(true)), "{report}");
+}
+
+fn twin(args: &[&str]) -> Output {
+    Command::new(support::python())
+        .arg(support::root().join("scripts/bench_step_torch.py"))
+        .args(args)
+        .args(SMALL)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn torch_twin_prints_the_same_figures_and_refuses_fp16_on_the_cpu() {
+    let best = json_of(&twin(&["--config", "best", "--precision", "fp32"]), "bench_step_torch.py --config best");
+    check_figures(&best, "torch-best");
+    assert_eq!((best["precision"].as_str(), best["channels_last"].as_bool()), (Some("fp32"), Some(true)), "{best}");
+    assert_eq!(best["vectorised_bank"], true, "{best}");
+
+    let refused = twin(&["--config", "original"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("needs a CUDA device") && stderr.contains("--precision fp32"), "{stderr}");
+
+    let original = json_of(&twin(&["--config", "original", "--precision", "fp32"]), "--config original --precision fp32");
+    check_figures(&original, "torch-original");
+    assert_eq!((original["precision"].as_str(), original["vectorised_bank"].as_bool()), (Some("fp32"), Some(false)), "{original}");
+    assert!(original["notes"][0].as_str().is_some_and(|n| n.contains("fp16 replaced by fp32")), "the override is reported: {original}");
+}
