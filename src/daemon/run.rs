@@ -53,6 +53,10 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
             return Err(startup(format!("run.device = \"cuda:{index}\" but this process sees {} CUDA devices (see `lgd info`)", tch::Cuda::device_count())));
         }
     }
+    if matches!(config.run.device, DeviceSpec::Cuda(_)) {
+        // Autotuned convolution algorithms: the shapes of a training run never change.
+        tch::Cuda::cudnn_set_benchmark(config.precision.cudnn_benchmark);
+    }
     if config.fault_injection.any() {
         tracing::warn!(faults = ?config.fault_injection, "fault injection is ON: this run fails on purpose");
         crate::atomic_file::inject_delay_before_rename(Duration::from_millis(config.fault_injection.checkpoint_write_delay_ms));
