@@ -97,7 +97,7 @@ fn prepare(
     let load = |dir: &PathBuf| ValidationSet::load(dir, common.resize, common.crop, mean, std, common.max_images);
     let train = load(&train_dir).map_err(anyhow::Error::msg)?;
     let val = load(&val_dir).map_err(anyhow::Error::msg)?;
-    let classes = lgd_datasets::image_folder::ImageFolder::open(&val_dir).map(|f| f.classes().len() as i64).context("val split")?;
+    let classes = val.classes() as i64;
     Ok((loaded, train, val, classes))
 }
 

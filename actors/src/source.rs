@@ -1,9 +1,12 @@
 //! Where samples come from: anything that can hand out a sample's encoded bytes and label by index
-//! (an image folder now; the packed format plugs in the same way).
+//! — an image folder or a packed dataset — and [`open_source`], which tells the two apart.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use lgd_datasets::image_folder::ImageFolder;
+use lgd_datasets::packed::format::INDEX_FILE;
+use lgd_datasets::packed::PackedDataset;
 
 /// Indexed encoded samples.
 pub trait SampleSource: Send + Sync {
@@ -19,6 +22,16 @@ pub trait SampleSource: Send + Sync {
     fn describe(&self, index: usize) -> PathBuf;
     /// Class names, in label order.
     fn classes(&self) -> &[String];
+}
+
+/// Opens `root` as a packed dataset when it holds a pack index, else as an image folder; errors
+/// name the root.
+pub fn open_source(root: &Path) -> Result<Arc<dyn SampleSource>, String> {
+    if root.join(INDEX_FILE).is_file() {
+        Ok(Arc::new(PackedDataset::open(root).map_err(|e| e.to_string())?))
+    } else {
+        Ok(Arc::new(ImageFolder::open(root).map_err(|e| e.to_string())?))
+    }
 }
 
 impl SampleSource for ImageFolder {

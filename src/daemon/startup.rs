@@ -57,12 +57,7 @@ pub(super) fn prepare_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
 pub(super) fn open_training_data(config: &Config) -> Result<Arc<dyn SampleSource>, DaemonError> {
     Ok(match config.data.format {
         DataFormat::Folder => Arc::new(ImageFolder::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?),
-        DataFormat::Packed => {
-            if config.data.val.is_some() {
-                return Err(startup("data.val: validation reads image folders only; with data.format = \"packed\" leave data.val unset"));
-            }
-            Arc::new(PackedDataset::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?)
-        }
+        DataFormat::Packed => Arc::new(PackedDataset::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?),
     })
 }
 

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use lgd_datasets::augment::eval::eval_transform;
 use lgd_datasets::augment::normalize::to_tensor_normalized_into;
-use lgd_datasets::decode::{decode_file, DecodeOptions};
-use lgd_datasets::image_folder::ImageFolder;
+use lgd_actors::source::open_source;
+use lgd_datasets::decode::{decode, DecodeOptions};
 use tch::{Device, Kind, Tensor};
 
 use crate::models::student::Student;
@@ -23,6 +23,7 @@ pub struct ValidationSet {
     batches: Vec<(Tensor, Tensor)>,
     skipped: Vec<String>,
     images: usize,
+    classes: usize,
 }
 
 /// Validation figures.
@@ -39,26 +40,32 @@ pub struct Validation {
 }
 
 impl ValidationSet {
-    /// Decodes up to `max_images` (0 = all; otherwise evenly spaced over the folder order, so every
-    /// class is represented) of `root` with Resize(`resize`) + CenterCrop(`crop`).
+    /// Decodes up to `max_images` (0 = all; otherwise evenly spaced over the dataset order, so
+    /// every class is represented) of `root` — an image folder or a packed dataset — with
+    /// Resize(`resize`) + CenterCrop(`crop`).
     pub fn load(root: &Path, resize: usize, crop: usize, mean: [f32; 3], std: [f32; 3], max_images: usize) -> Result<Self, String> {
-        let folder = ImageFolder::open(root).map_err(|e| format!("data.val: {e}"))?;
-        let all = folder.samples().len();
+        let source = open_source(root).map_err(|e| format!("data.val: {e}"))?;
+        let all = source.len();
         let take = if max_images == 0 { all } else { max_images.min(all) };
-        let chosen = (0..take).map(|i| &folder.samples()[i * all / take]);
         let (mut pixels, mut labels, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
-        for (path, label) in chosen {
-            match decode_file(path, &DecodeOptions::default()) {
-                Ok(image) => {
+        for index in (0..take).map(|i| i * all / take) {
+            let path = source.describe(index);
+            let decoded = source
+                .read(index)
+                .map_err(|e| format!("{}: {e}", path.display()))
+                .and_then(|(bytes, label)| decode(&bytes, &path, &DecodeOptions::default()).map(|image| (image, label)).map_err(|e| e.to_string()));
+            match decoded {
+                Ok((image, label)) => {
                     let view = eval_transform(&image, resize, crop);
                     let start = pixels.len();
                     pixels.resize(start + 3 * crop * crop, 0.0);
                     to_tensor_normalized_into(&view, mean, std, &mut pixels[start..]);
-                    labels.push(*label as i64);
+                    labels.push(label as i64);
                 }
-                Err(error) => skipped.push(error.to_string()),
+                Err(error) => skipped.push(error),
             }
         }
+        let classes = source.classes().len();
         let images = labels.len();
         if images == 0 {
             return Err(format!("data.val: no decodable image in {}", root.display()));
@@ -72,7 +79,7 @@ impl ValidationSet {
                 (all.narrow(0, start, length), labels.narrow(0, start, length))
             })
             .collect();
-        Ok(Self { batches, skipped, images })
+        Ok(Self { batches, skipped, images, classes })
     }
 
     /// A set from tensors already prepared: images `[N, 3, S, S]`, labels `[N]`.
@@ -85,7 +92,13 @@ impl ValidationSet {
                 (images.narrow(0, start, length), labels.narrow(0, start, length))
             })
             .collect();
-        Self { batches, skipped: Vec::new(), images: images_count as usize }
+        let classes = if images_count == 0 { 0 } else { labels.max().int64_value(&[]) as usize + 1 };
+        Self { batches, skipped: Vec::new(), images: images_count as usize, classes }
+    }
+
+    /// Number of classes of the split (for prepared tensors: the largest label + 1).
+    pub fn classes(&self) -> usize {
+        self.classes
     }
 
     /// The images and labels in chunks: `([n, 3, S, S], [n])`.
