@@ -1,12 +1,15 @@
 //! `lgd eval …` at the binary edge: arguments, progress, results as JSON (a file, and one line).
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use lgd::config::DeviceSpec;
-use lgd::eval::command::{agreement, knn, linear, load_student, splits, zero_shot_logits, StudentSource};
-use lgd::eval::linear_probe::ProbeConfig;
+use lgd::eval::augmented_probe::{augmented_probe, AugmentedProbeSetup};
+use lgd::eval::command::{agreement, knn, load_student, splits, zero_shot_logits, Backbone, LoadedStudent, StudentSource};
+use lgd::eval::linear_probe::{linear_probe, ProbeConfig};
+use lgd::eval::logistic_regression::sweep_and_fit;
 use lgd::eval::metrics::top1_top5;
 use lgd::eval::ValidationSet;
 use lgd::models::student::StudentArch;
@@ -14,22 +17,28 @@ use lgd::models::teacher::{SupervisedTeacher, Teacher};
 use lgd::objective::TextBank;
 use serde_json::json;
 
-/// Which student and which data.
+use crate::eval_progress::{bar, images_bar};
+
+/// Which student, which data, where the results go.
 #[derive(Args)]
 pub struct Common {
-    /// An `lgd train` checkpoint (`checkpoints/step-….safetensors`).
+    /// An `lgd train` checkpoint (`RUN/checkpoints/step-….safetensors`); results then go to `RUN/eval/`.
     #[arg(long, conflicts_with = "random_init")]
     checkpoint: Option<PathBuf>,
     /// Evaluate this architecture at random initialisation instead (a baseline).
     #[arg(long, value_enum)]
     random_init: Option<StudentArch>,
-    /// Dataset folder with `train/` and `val/` image folders.
+    /// A supervised teacher's weights (EfficientNet-Lite0): the reference of `agreement`, the
+    /// backbone of `--features teacher`.
+    #[arg(long)]
+    teacher: Option<PathBuf>,
+    /// Dataset folder with `train/` and `val/` splits (image folders or packed).
     #[arg(long)]
     data: PathBuf,
     /// Evaluation transform: Resize(shorter side) then CenterCrop.
     #[arg(long, default_value_t = 256)]
     resize: usize,
-    /// See `--resize`.
+    /// See `--resize`; also the side of the linear probe's training views.
     #[arg(long, default_value_t = 224)]
     crop: usize,
     /// Use at most this many images of each split (0 = all).
@@ -41,25 +50,66 @@ pub struct Common {
     /// `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
-    /// Also write the results as JSON here.
+    /// Write the results as JSON here (default with `--checkpoint`: `RUN/eval/<what>-<checkpoint>.json`).
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+/// Whose features k-NN and the linear probe measure.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Features {
+    /// The student's pooled backbone features.
+    Student,
+    /// The teacher's pooled features (`--teacher`).
+    Teacher,
+    /// The normalised pixels.
+    Pixels,
+}
+
+/// How the linear layer is trained.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ProbeMethod {
+    /// The original protocol: fresh RandomResizedCrop + flip views every epoch, resumable.
+    Full,
+    /// The same SGD schedule on features cached once (centre crops).
+    Sgd,
+    /// L-BFGS logistic regression on cached features, L2 penalty swept (CLIP's protocol).
+    Lbfgs,
 }
 
 /// The evaluations.
 #[derive(Subcommand)]
 pub enum EvalCommand {
     /// Weighted k-NN (k = 20, τ = 0.07) on L2-normalised backbone features.
-    Knn(Common),
-    /// Linear probe on cached centre-crop features (the original's SGD schedule).
+    Knn {
+        #[command(flatten)]
+        common: Common,
+        /// Whose features.
+        #[arg(long, value_enum, default_value = "student")]
+        features: Features,
+    },
+    /// Linear probe on the frozen backbone.
     Linear {
         #[command(flatten)]
         common: Common,
-        /// Probe epochs.
+        /// Whose features.
+        #[arg(long, value_enum, default_value = "student")]
+        features: Features,
+        /// How the linear layer is trained.
+        #[arg(long, value_enum, default_value = "full")]
+        method: ProbeMethod,
+        /// Probe epochs (`full` and `sgd`).
         #[arg(long, default_value_t = 100)]
         epochs: u64,
+        /// Probe batch size (`full` and `sgd`); the lr is 30·batch/256.
+        #[arg(long, default_value_t = 256)]
+        batch: i64,
+        /// Decode workers of `full` (0 = one per core).
+        #[arg(long, default_value_t = 0)]
+        workers: usize,
     },
-    /// Zero-shot top-1/top-5 of the student (logits 100·s·T) over a text bank.
+    /// Zero-shot top-1/top-5 of the student (logits 100·s·T) over a text bank — and of the
+    /// teacher, when `--teacher` embeds to the bank's width.
     ZeroShot {
         #[command(flatten)]
         common: Common,
@@ -67,78 +117,219 @@ pub enum EvalCommand {
         #[arg(long)]
         bank: PathBuf,
     },
-    /// Agreement with a supervised teacher over its class bank, and the mean KL between them.
-    Agreement {
-        #[command(flatten)]
-        common: Common,
-        /// The teacher's weights (EfficientNet-Lite0).
-        #[arg(long)]
-        teacher: PathBuf,
-    },
+    /// Agreement with the supervised teacher (`--teacher`) over its class bank, and the mean KL.
+    Agreement(Common),
 }
 
-/// `embed_dim`: the head width for a random-init student (the teacher's width where one is used).
-fn prepare(
-    common: &Common,
-    embed_dim: i64,
-) -> anyhow::Result<(lgd::eval::command::LoadedStudent, ValidationSet, ValidationSet, i64)> {
-    let source = match (&common.checkpoint, common.random_init) {
-        (Some(path), _) => StudentSource::Checkpoint(path.clone()),
-        (None, Some(arch)) => StudentSource::RandomInit { arch, embed_dim, seed: 0 },
-        (None, None) => anyhow::bail!("give --checkpoint FILE or --random-init ARCH"),
+/// Everything an evaluation reads.
+struct Prepared {
+    student: Option<LoadedStudent>,
+    teacher: Option<SupervisedTeacher>,
+    train_dir: PathBuf,
+    train: Option<ValidationSet>,
+    val: ValidationSet,
+    classes: i64,
+    mean: [f32; 3],
+    std: [f32; 3],
+}
+
+/// `embed_dim`: the head width of a random-init student; `need_train`: decode the train split.
+fn prepare(common: &Common, embed_dim: Option<i64>, need_student: bool, need_train: bool) -> anyhow::Result<Prepared> {
+    let device = common.device.to_tch();
+    let teacher = common.teacher.as_ref().map(|path| SupervisedTeacher::load(path, device)).transpose()?;
+    let student = if need_student {
+        let width = embed_dim.or(teacher.as_ref().map(|t| t.embed_dim())).unwrap_or(1024);
+        let source = match (&common.checkpoint, common.random_init) {
+            (Some(path), _) => StudentSource::Checkpoint(path.clone()),
+            (None, Some(arch)) => StudentSource::RandomInit { arch, embed_dim: width, seed: 0 },
+            (None, None) => anyhow::bail!("give --checkpoint FILE or --random-init ARCH"),
+        };
+        Some(load_student(&source, device).map_err(anyhow::Error::msg)?)
+    } else {
+        None
     };
-    let loaded = load_student(&source, common.device.to_tch()).map_err(anyhow::Error::msg)?;
     let (train_dir, val_dir) = splits(&common.data).map_err(anyhow::Error::msg)?;
     let (mean, std) = if common.imagenet_normalisation {
         ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     } else {
         ([0.481_454_66, 0.457_827_5, 0.408_210_73], [0.268_629_54, 0.261_302_58, 0.275_777_1])
     };
-    let load = |dir: &PathBuf| ValidationSet::load(dir, common.resize, common.crop, mean, std, common.max_images);
-    let train = load(&train_dir).map_err(anyhow::Error::msg)?;
-    let val = load(&val_dir).map_err(anyhow::Error::msg)?;
+    let load = |dir: &PathBuf| ValidationSet::load(dir, common.resize, common.crop, mean, std, common.max_images).map_err(anyhow::Error::msg);
+    let train = need_train.then(|| load(&train_dir)).transpose()?;
+    let val = load(&val_dir)?;
     let classes = val.classes() as i64;
-    Ok((loaded, train, val, classes))
+    Ok(Prepared { student, teacher, train_dir, train, val, classes, mean, std })
 }
 
-fn report(common: &Common, value: serde_json::Value, line: String) -> anyhow::Result<()> {
-    println!("{line}");
+impl Prepared {
+    fn backbone(&self, features: Features) -> anyhow::Result<Backbone<'_>> {
+        Ok(match features {
+            Features::Student => Backbone::Student(&self.student.as_ref().context("no student loaded")?.student),
+            Features::Teacher => Backbone::Teacher(self.teacher.as_ref().context("--features teacher needs --teacher WEIGHTS")?),
+            Features::Pixels => Backbone::Pixels,
+        })
+    }
+
+    /// Features and labels of a split, with a progress bar.
+    fn extract(&self, backbone: &Backbone, set: &ValidationSet, split: &str, device: tch::Device) -> (tch::Tensor, tch::Tensor) {
+        let progress = images_bar(set.len() as u64, &format!("features of {split}"));
+        let extracted = backbone.extract(set, device, |n| progress.inc(n as u64));
+        progress.finish_and_clear();
+        extracted
+    }
+}
+
+/// Where results go: `--out`, else `RUN/eval/<what>-<checkpoint stem>.json` for a checkpoint in
+/// `RUN/checkpoints/`, else nowhere (printed only).
+fn results_path(common: &Common, what: &str) -> Option<PathBuf> {
     if let Some(out) = &common.out {
+        return Some(out.clone());
+    }
+    let checkpoint = common.checkpoint.as_ref()?;
+    let folder = checkpoint.parent()?;
+    let run = if folder.file_name()? == "checkpoints" { folder.parent()? } else { folder };
+    Some(run.join("eval").join(format!("{what}-{}.json", checkpoint.file_stem()?.to_string_lossy())))
+}
+
+fn report(path: Option<&Path>, value: serde_json::Value, line: String) -> anyhow::Result<()> {
+    println!("{line}");
+    if let Some(out) = path {
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
+        }
         std::fs::write(out, serde_json::to_string_pretty(&value)?).with_context(|| out.display().to_string())?;
+        tracing::info!(results = %out.display(), "written");
     }
     Ok(())
+}
+
+/// Appends one JSON object per line to the metrics file beside the results (`….jsonl`).
+fn metrics_writer(results: Option<&Path>) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(path) = results.map(|p| p.with_extension("jsonl")) else { return Ok(None) };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    Ok(Some(std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| path.display().to_string())?))
+}
+
+fn feature_name(features: Features) -> &'static str {
+    match features {
+        Features::Student => "student",
+        Features::Teacher => "teacher",
+        Features::Pixels => "pixels",
+    }
 }
 
 /// Runs one evaluation.
 pub fn run(command: EvalCommand) -> anyhow::Result<()> {
     match command {
-        EvalCommand::Knn(common) => {
-            let (loaded, train, val, classes) = prepare(&common, 1024)?;
-            let (top1, top5) = knn(&loaded.student, &train, &val, classes, common.device.to_tch());
-            report(&common, json!({"knn": {"top1": top1, "top5": top5, "k": 20, "temperature": 0.07}}), format!("knn: top-1 {:.2} %, top-5 {:.2} %", top1 * 100.0, top5 * 100.0))
+        EvalCommand::Knn { common, features } => {
+            let p = prepare(&common, None, matches!(features, Features::Student), true)?;
+            let device = common.device.to_tch();
+            let backbone = p.backbone(features)?;
+            let train = p.extract(&backbone, p.train.as_ref().expect("loaded"), "train", device);
+            let val = p.extract(&backbone, &p.val, "val", device);
+            let (top1, top5) = knn((&train.0, &train.1), (&val.0, &val.1), p.classes);
+            let value = json!({"knn": {"top1": top1, "top5": top5, "k": 20, "temperature": 0.07, "features": feature_name(features)}});
+            report(results_path(&common, "knn").as_deref(), value, format!("knn ({}): top-1 {:.2} %, top-5 {:.2} %", feature_name(features), top1 * 100.0, top5 * 100.0))
         }
-        EvalCommand::Linear { common, epochs } => {
-            let (loaded, train, val, classes) = prepare(&common, 1024)?;
-            let config = ProbeConfig { epochs, warmup_epochs: 5.min(epochs), ..Default::default() };
-            let history = linear(&loaded.student, &train, &val, classes, config, common.device.to_tch(), |e| {
-                tracing::info!(epoch = e.epoch, top1 = e.top1, top5 = e.top5, "linear probe");
-            });
-            let last = history.last().copied().context("no epoch ran")?;
-            report(&common, json!({"linear": {"epochs": history}}), format!("linear probe: top-1 {:.2} %, top-5 {:.2} % after {} epochs", last.top1 * 100.0, last.top5 * 100.0, last.epoch))
-        }
+        EvalCommand::Linear { common, features, method, epochs, batch, workers } => linear(common, features, method, epochs, batch, workers),
         EvalCommand::ZeroShot { common, bank } => {
             let bank_width = TextBank::load(&bank, None)?.dim();
-            let (loaded, _, val, classes) = prepare(&common, bank_width)?;
-            let bank = TextBank::load(&bank, Some(classes as usize))?;
-            let (logits, labels) = zero_shot_logits(&loaded.student, &val, &bank, common.device.to_tch()).map_err(anyhow::Error::msg)?;
+            let p = prepare(&common, Some(bank_width), true, false)?;
+            let device = common.device.to_tch();
+            let bank = TextBank::load(&bank, Some(p.classes as usize))?;
+            let student = &p.student.as_ref().expect("loaded").student;
+            let (logits, labels) = zero_shot_logits(student, &p.val, &bank, device).map_err(anyhow::Error::msg)?;
             let (top1, top5) = top1_top5(&logits, &labels);
-            report(&common, json!({"zero_shot": {"top1": top1, "top5": top5}}), format!("zero-shot: top-1 {:.2} %, top-5 {:.2} %", top1 * 100.0, top5 * 100.0))
+            let mut value = json!({"zero_shot": {"top1": top1, "top5": top5}});
+            let mut line = format!("zero-shot: student top-1 {:.2} %, top-5 {:.2} %", top1 * 100.0, top5 * 100.0);
+            if let Some(teacher) = p.teacher.as_ref().filter(|t| t.embed_dim() == bank.dim()) {
+                let embeddings = tch::Tensor::cat(&p.val.batches().iter().map(|(x, _)| teacher.embed(&x.to_device(device))).collect::<Vec<_>>(), 0);
+                let (t1, t5) = top1_top5(&(embeddings.matmul(bank.to_device(device).tensor()) * 100.0), &labels);
+                value["zero_shot"]["teacher_top1"] = json!(t1);
+                value["zero_shot"]["teacher_top5"] = json!(t5);
+                line += &format!("; teacher top-1 {:.2} %, top-5 {:.2} %", t1 * 100.0, t5 * 100.0);
+            }
+            report(results_path(&common, "zero-shot").as_deref(), value, line)
         }
-        EvalCommand::Agreement { common, teacher } => {
-            let teacher = SupervisedTeacher::load(&teacher, common.device.to_tch())?;
-            let (loaded, _, val, _) = prepare(&common, teacher.embed_dim())?;
-            let (agree, kl) = agreement(&loaded.student, &teacher, &val, common.device.to_tch()).map_err(anyhow::Error::msg)?;
-            report(&common, json!({"agreement": {"top1_agreement": agree, "mean_kl": kl}}), format!("agreement: {:.2} % (mean KL {kl:.3})", agree * 100.0))
+        EvalCommand::Agreement(common) => {
+            anyhow::ensure!(common.teacher.is_some(), "agreement needs --teacher WEIGHTS");
+            let p = prepare(&common, None, true, false)?;
+            let student = &p.student.as_ref().expect("loaded").student;
+            let teacher = p.teacher.as_ref().expect("loaded");
+            let (agree, kl) = agreement(student, teacher, &p.val, common.device.to_tch()).map_err(anyhow::Error::msg)?;
+            let value = json!({"agreement": {"top1_agreement": agree, "mean_kl": kl, "images": p.val.len()}});
+            report(results_path(&common, "agreement").as_deref(), value, format!("agreement: {:.2} % (mean KL {kl:.3})", agree * 100.0))
+        }
+    }
+}
+
+fn linear(common: Common, features: Features, method: ProbeMethod, epochs: u64, batch: i64, workers: usize) -> anyhow::Result<()> {
+    let device = common.device.to_tch();
+    let cached = !matches!(method, ProbeMethod::Full);
+    let p = prepare(&common, None, matches!(features, Features::Student), cached)?;
+    let backbone = p.backbone(features)?;
+    let results = results_path(&common, "linear");
+    let mut metrics = metrics_writer(results.as_deref())?;
+    let mut log = |value: serde_json::Value| {
+        if let Some(file) = metrics.as_mut() {
+            if let Err(error) = writeln!(file, "{value}") {
+                tracing::warn!(%error, "could not append to the probe's metrics file");
+            }
+        }
+    };
+    let val = p.extract(&backbone, &p.val, "val", device);
+    let config = ProbeConfig { epochs, batch, warmup_epochs: 5.min(epochs), ..Default::default() };
+    let name = feature_name(features);
+    match method {
+        ProbeMethod::Lbfgs => {
+            let train = p.extract(&backbone, p.train.as_ref().expect("loaded"), "train", device);
+            let progress = bar(lgd::eval::logistic_regression::penalty_grid().len() as u64, "L2 sweep", "penalties");
+            let probe = sweep_and_fit(&train.0, &train.1, &val.0, &val.1, p.classes, 0, |penalty, held_out| {
+                log(json!({"penalty": penalty, "held_out_top1": held_out}));
+                progress.inc(1);
+            });
+            progress.finish_and_clear();
+            let line = format!("linear probe ({name}, L-BFGS, λ {:.0e}): top-1 {:.2} %, top-5 {:.2} %", probe.penalty, probe.top1 * 100.0, probe.top5 * 100.0);
+            report(results.as_deref(), json!({"linear": {"method": "lbfgs", "features": name, "top1": probe.top1, "top5": probe.top5, "penalty": probe.penalty, "sweep": probe.sweep}}), line)
+        }
+        ProbeMethod::Sgd | ProbeMethod::Full => {
+            let progress = bar(epochs, "linear probe", "epochs");
+            let on_epoch = |e: &lgd::eval::linear_probe::ProbeEpoch| {
+                log(json!({"epoch": e.epoch, "top1": e.top1, "top5": e.top5}));
+                tracing::debug!(epoch = e.epoch, top1 = e.top1, top5 = e.top5, "linear probe");
+                progress.set_position(e.epoch);
+                progress.set_message(format!("top-1 {:.2} %", e.top1 * 100.0));
+            };
+            let history = if let ProbeMethod::Sgd = method {
+                let train = p.extract(&backbone, p.train.as_ref().expect("loaded"), "train", device);
+                linear_probe(&train.0, &train.1, &val.0, &val.1, p.classes, config, on_epoch)
+            } else {
+                let identity = match (&common.checkpoint, common.random_init) {
+                    _ if !matches!(features, Features::Student) => format!("{name} {}", common.teacher.as_ref().map(|t| t.display().to_string()).unwrap_or_default()),
+                    (Some(path), _) => format!("checkpoint {}", path.display()),
+                    (None, arch) => format!("random-init {arch:?}"),
+                };
+                let state = results.as_ref().map(|r| r.with_extension("probe.safetensors")).unwrap_or_else(|| PathBuf::from("linear-probe.probe.safetensors"));
+                let setup = AugmentedProbeSetup {
+                    train: p.train_dir.clone(),
+                    crop: common.crop,
+                    mean: p.mean,
+                    std: p.std,
+                    workers: if workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { workers },
+                    state: state.clone(),
+                    backbone: identity,
+                };
+                tracing::info!(state = %state.display(), "the probe saves its state after every epoch; run the same command again to resume");
+                augmented_probe(&backbone, &setup, (&val.0, &val.1), p.classes, config, device, |_, _| {}, on_epoch)
+                    .map_err(anyhow::Error::msg)?
+            };
+            progress.finish_and_clear();
+            let last = history.last().copied().context("no epoch ran")?;
+            let method_name = if cached { "sgd" } else { "full" };
+            let line = format!("linear probe ({name}, {method_name}): top-1 {:.2} %, top-5 {:.2} % after {} epochs", last.top1 * 100.0, last.top5 * 100.0, last.epoch);
+            report(results.as_deref(), json!({"linear": {"method": method_name, "features": name, "epochs": history}}), line)
         }
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod eval_command;
+mod eval_progress;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

@@ -1,32 +1,11 @@
-//! `lgd eval knn` and `lgd eval linear` as users run them: classes that look different are found
-//! (≥ 95 % top-1 even by a random network's features), and classes that do not differ stay at chance —
-//! the evaluation can fail.
+//! `lgd eval knn` and `lgd eval linear` (all three probe methods) as users run them: classes that
+//! look different are found (≥ 95 % top-1 even by a random network's features, and by the pixels
+//! themselves), and classes that do not differ stay at chance — the evaluation can fail.
 
 mod support;
 
 use std::path::Path;
 use std::process::Command;
-
-/// `root/{train,val}/<class>/*.ppm`; when `informative`, each class has its own colour.
-fn dataset(root: &Path, informative: bool) {
-    for (split, count) in [("train", 20), ("val", 10)] {
-        for class in 0..4usize {
-            let dir = root.join(split).join(format!("class{class}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            for i in 0..count {
-                let seed = i * 31 + class * 7 + if split == "val" { 1000 } else { 0 };
-                let colour = if informative { class } else { seed % 4 };
-                let base = [[200u8, 30, 30], [30, 200, 30], [30, 30, 200], [200, 200, 30]][colour];
-                let mut bytes = b"P6\n32 32\n255\n".to_vec();
-                for p in 0..32 * 32 {
-                    let noise = ((p * 131 + seed * 17) % 41) as u8;
-                    bytes.extend(base.iter().map(|c| c.saturating_add(noise)));
-                }
-                std::fs::write(dir.join(format!("{i}.ppm")), bytes).unwrap();
-            }
-        }
-    }
-}
 
 fn eval(root: &Path, what: &str, extra: &[&str]) -> serde_json::Value {
     let out = root.join(format!("{what}.json"));
@@ -46,17 +25,25 @@ fn eval(root: &Path, what: &str, extra: &[&str]) -> serde_json::Value {
 #[test]
 fn informative_classes_are_found_and_uninformative_ones_are_not() {
     let good = support::scratch("eval-informative");
-    dataset(&good, true);
+    support::colour_classes(&good, true);
     let knn = eval(&good, "knn", &[]);
     assert!(knn["knn"]["top1"].as_f64().unwrap() >= 0.95, "{knn}");
-    let linear = eval(&good, "linear", &["--epochs", "30"]);
-    let last = linear["linear"]["epochs"].as_array().unwrap().last().unwrap().clone();
-    assert!(last["top1"].as_f64().unwrap() >= 0.95, "{last}");
+    let pixels = eval(&good, "knn", &["--features", "pixels"]);
+    assert!(pixels["knn"]["top1"].as_f64().unwrap() >= 0.95, "{pixels}");
+    let last_epoch = |v: &serde_json::Value| v["linear"]["epochs"].as_array().unwrap().last().unwrap()["top1"].as_f64().unwrap();
+    let sgd = eval(&good, "linear", &["--method", "sgd", "--epochs", "30"]);
+    assert!(last_epoch(&sgd) >= 0.95, "{sgd}");
+    let full = eval(&good, "linear", &["--method", "full", "--epochs", "15", "--batch", "16", "--workers", "1"]);
+    assert!(last_epoch(&full) >= 0.95, "{full}");
+    let lbfgs = eval(&good, "linear", &["--method", "lbfgs"]);
+    assert!(lbfgs["linear"]["top1"].as_f64().unwrap() >= 0.95, "{lbfgs}");
 
     let noise = support::scratch("eval-uninformative");
-    dataset(&noise, false);
+    support::colour_classes(&noise, false);
     let knn = eval(&noise, "knn", &[]);
     assert!(knn["knn"]["top1"].as_f64().unwrap() <= 0.5, "chance is 25 %: {knn}");
+    let lbfgs = eval(&noise, "linear", &["--method", "lbfgs"]);
+    assert!(lbfgs["linear"]["top1"].as_f64().unwrap() <= 0.5, "chance is 25 %: {lbfgs}");
     for dir in [good, noise] {
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -7,7 +7,6 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use super::knn::knn_scores;
-use super::linear_probe::{linear_probe, ProbeConfig, ProbeEpoch};
 use super::metrics::top1_top5;
 use super::ValidationSet;
 use crate::checkpoint::TrainingState;
@@ -65,49 +64,53 @@ pub fn load_student(source: &StudentSource, device: Device) -> Result<LoadedStud
     }
 }
 
-/// Pooled features `[N, F]`, embeddings `[N, D]` and labels `[N]` of a set, in eval mode.
-pub fn extract(student: &Student, set: &ValidationSet, device: Device) -> (Tensor, Tensor, Tensor) {
-    let (mut features, mut embeddings, mut labels) = (Vec::new(), Vec::new(), Vec::new());
-    tch::no_grad(|| {
-        for (images, batch_labels) in set.batches() {
-            let f = student.features(&images.to_device(device), false).to_kind(Kind::Float);
-            embeddings.push(student_embedding_from_features(student, &f));
-            features.push(f);
-            labels.push(batch_labels.to_device(device));
-        }
-    });
-    (Tensor::cat(&features, 0), Tensor::cat(&embeddings, 0), Tensor::cat(&labels, 0))
+/// Whose features a probe or k-NN measures.
+pub enum Backbone<'a> {
+    /// The student's pooled backbone features (the MLP head dropped, as the protocol says).
+    Student(&'a Student),
+    /// The supervised teacher's pooled features.
+    Teacher(&'a SupervisedTeacher),
+    /// The normalised pixels themselves, flattened: the floor any learnt feature should beat.
+    Pixels,
 }
 
-fn student_embedding_from_features(student: &Student, features: &Tensor) -> Tensor {
-    normalize_rows(&student.head_forward(features))
+impl Backbone<'_> {
+    /// Features `[B, F]` of a batch of normalised images, without gradients.
+    pub fn features(&self, images: &Tensor) -> Tensor {
+        tch::no_grad(|| match self {
+            Backbone::Student(student) => student.features(images, false),
+            Backbone::Teacher(teacher) => teacher.pooled_features(images),
+            Backbone::Pixels => images.flatten(1, -1),
+        })
+        .to_kind(Kind::Float)
+    }
+
+    /// Features `[N, F]` (fp32) and labels `[N]` of a set, in eval mode.
+    pub fn extract(&self, set: &ValidationSet, device: Device, mut progress: impl FnMut(usize)) -> (Tensor, Tensor) {
+        let (mut features, mut labels) = (Vec::new(), Vec::new());
+        for (images, batch_labels) in set.batches() {
+            features.push(self.features(&images.to_device(device)));
+            labels.push(batch_labels.to_device(device));
+            progress(batch_labels.size()[0] as usize);
+        }
+        (Tensor::cat(&features, 0), Tensor::cat(&labels, 0))
+    }
+}
+
+/// The student's L2-normalised embeddings `[N, D]` and labels `[N]`, in eval mode.
+pub fn embed(student: &Student, set: &ValidationSet, device: Device) -> (Tensor, Tensor) {
+    let (features, labels) = Backbone::Student(student).extract(set, device, |_| {});
+    (tch::no_grad(|| normalize_rows(&student.head_forward(&features))), labels)
 }
 
 /// k-NN top-1/top-5 (k = 20, τ = 0.07) of val features against train features.
-pub fn knn(student: &Student, train: &ValidationSet, val: &ValidationSet, classes: i64, device: Device) -> (f64, f64) {
-    let (train_features, _, train_labels) = extract(student, train, device);
-    let (val_features, _, val_labels) = extract(student, val, device);
-    top1_top5(&knn_scores(&train_features, &train_labels, &val_features, classes, 20, 0.07), &val_labels)
-}
-
-/// The fast linear probe on cached centre-crop features.
-pub fn linear(
-    student: &Student,
-    train: &ValidationSet,
-    val: &ValidationSet,
-    classes: i64,
-    config: ProbeConfig,
-    device: Device,
-    on_epoch: impl FnMut(&ProbeEpoch),
-) -> Vec<ProbeEpoch> {
-    let (train_features, _, train_labels) = extract(student, train, device);
-    let (val_features, _, val_labels) = extract(student, val, device);
-    linear_probe(&train_features, &train_labels, &val_features, &val_labels, classes, config, on_epoch)
+pub fn knn(train: (&Tensor, &Tensor), val: (&Tensor, &Tensor), classes: i64) -> (f64, f64) {
+    top1_top5(&knn_scores(train.0, train.1, val.0, classes, 20, 0.07), val.1)
 }
 
 /// Zero-shot logits 100·s·T `[N, C]` and the labels.
 pub fn zero_shot_logits(student: &Student, val: &ValidationSet, bank: &TextBank, device: Device) -> Result<(Tensor, Tensor), String> {
-    let (_, embeddings, labels) = extract(student, val, device);
+    let (embeddings, labels) = embed(student, val, device);
     let width = embeddings.size()[1];
     if width != bank.dim() {
         return Err(format!("the student embeds to {width} dimensions but the bank has {}", bank.dim()));
@@ -119,7 +122,7 @@ pub fn zero_shot_logits(student: &Student, val: &ValidationSet, bank: &TextBank,
 /// the bank distributions softmax(100·x·T).
 pub fn agreement(student: &Student, teacher: &SupervisedTeacher, val: &ValidationSet, device: Device) -> Result<(f64, f64), String> {
     let bank = teacher.bank().tensor();
-    let (_, embeddings, _) = extract(student, val, device);
+    let (embeddings, _) = embed(student, val, device);
     if embeddings.size()[1] != teacher.embed_dim() {
         return Err(format!("the student embeds to {} dimensions, the teacher to {}", embeddings.size()[1], teacher.embed_dim()));
     }

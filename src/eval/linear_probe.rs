@@ -3,14 +3,16 @@
 //! zero bias, SGD momentum 0.9, no weight decay, lr 30·batch/256, 5 warm-up epochs, ×0.1 at 60 %
 //! and 80 % of training (epochs 60 and 80 of 100).
 
+use std::collections::BTreeMap;
+
 use tch::nn::{self, Init, Module, VarStore};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use super::metrics::top1_top5;
 use crate::train::{Sgd, SgdConfig};
 
 /// Settings of the probe.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct ProbeConfig {
     /// Epochs (100).
     pub epochs: u64,
@@ -29,7 +31,7 @@ impl Default for ProbeConfig {
 }
 
 /// One epoch's evaluation.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct ProbeEpoch {
     /// Epoch (1-based).
     pub epoch: u64,
@@ -39,6 +41,8 @@ pub struct ProbeEpoch {
     pub top5: f64,
 }
 
+/// The lr at `step` of `steps` in `epoch` (0-based): linear warm-up per step, then ×0.1 at 60 %
+/// and 80 % of the epochs.
 fn learning_rate(config: &ProbeConfig, epoch: u64, step: u64, steps: u64) -> f64 {
     let base = 30.0 * config.batch as f64 / 256.0;
     let t = epoch as f64 + step as f64 / steps.max(1) as f64;
@@ -48,6 +52,65 @@ fn learning_rate(config: &ProbeConfig, epoch: u64, step: u64, steps: u64) -> f64
     }
     let decay = [0.6, 0.8].iter().filter(|m| epoch as f64 >= *m * config.epochs as f64).count();
     base * 0.1f64.powi(decay as i32)
+}
+
+/// The new linear layer and its optimiser: what the probe trains, and all it must save to resume.
+pub struct LinearProbe {
+    vars: VarStore,
+    linear: nn::Linear,
+    sgd: Sgd,
+    config: ProbeConfig,
+    steps_per_epoch: u64,
+}
+
+impl LinearProbe {
+    /// A fresh Linear(`features`, `classes`) on `device`, N(0, 0.01) weights and zero bias.
+    pub fn new(features: i64, classes: i64, config: ProbeConfig, steps_per_epoch: u64, device: Device) -> Self {
+        tch::manual_seed(config.seed);
+        let vars = VarStore::new(device);
+        let linear_config = nn::LinearConfig { ws_init: Init::Randn { mean: 0.0, stdev: 0.01 }, bs_init: Some(Init::Const(0.0)), bias: true };
+        let linear = nn::linear(vars.root() / "fc", features, classes, linear_config);
+        let sgd = Sgd::new(&vars, SgdConfig { momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: false });
+        Self { vars, linear, sgd, config, steps_per_epoch }
+    }
+
+    /// One SGD step on a batch of frozen features.
+    pub fn train_step(&mut self, features: &Tensor, labels: &Tensor, epoch: u64, step: u64) {
+        let loss = self.linear.forward(features).cross_entropy_for_logits(labels);
+        self.sgd.zero_grad();
+        loss.backward();
+        self.sgd.step(learning_rate(&self.config, epoch, step, self.steps_per_epoch));
+    }
+
+    /// Top-1/top-5 on `features` with `labels`.
+    pub fn evaluate(&self, features: &Tensor, labels: &Tensor) -> (f64, f64) {
+        top1_top5(&tch::no_grad(|| self.linear.forward(features)), labels)
+    }
+
+    /// Weights, bias and momentum buffers by name.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        let mut named: Vec<(String, Tensor)> = self.vars.variables().into_iter().collect();
+        named.extend(self.sgd.state().iter().map(|(k, t)| (format!("momentum.{k}"), t.shallow_clone())));
+        named
+    }
+
+    /// Restores what [`LinearProbe::state`] returned.
+    pub fn load_state(&mut self, state: &BTreeMap<String, Tensor>) -> Result<(), String> {
+        let mut momentum = BTreeMap::new();
+        for (name, tensor) in state {
+            if let Some(param) = name.strip_prefix("momentum.") {
+                momentum.insert(param.to_owned(), tensor.shallow_clone());
+            }
+        }
+        for (name, mut variable) in self.vars.variables() {
+            let saved = state.get(&name).ok_or_else(|| format!("no `{name}` in the saved probe"))?;
+            if saved.size() != variable.size() {
+                return Err(format!("`{name}` has shape {:?}, the probe {:?} (another backbone or dataset?)", saved.size(), variable.size()));
+            }
+            tch::no_grad(|| variable.copy_(saved));
+        }
+        self.sgd.load_state(momentum)
+    }
 }
 
 /// Trains the probe on (`train`, `train_labels`) and evaluates on (`test`, `test_labels`) after
@@ -62,13 +125,9 @@ pub fn linear_probe(
     mut on_epoch: impl FnMut(&ProbeEpoch),
 ) -> Vec<ProbeEpoch> {
     let device = train.device();
-    let vars = VarStore::new(device);
-    let features = train.size()[1];
-    let linear_config = nn::LinearConfig { ws_init: Init::Randn { mean: 0.0, stdev: 0.01 }, bs_init: Some(Init::Const(0.0)), bias: true };
-    let linear = nn::linear(vars.root() / "fc", features, classes, linear_config);
-    let mut sgd = Sgd::new(&vars, SgdConfig { momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: false });
     let n = train.size()[0];
     let steps = ((n + config.batch - 1) / config.batch) as u64;
+    let mut probe = LinearProbe::new(train.size()[1], classes, config, steps, device);
     let mut history = Vec::new();
     for epoch in 0..config.epochs {
         tch::manual_seed(config.seed + epoch as i64);
@@ -76,14 +135,9 @@ pub fn linear_probe(
         for step in 0..steps {
             let start = step as i64 * config.batch;
             let index = order.narrow(0, start, config.batch.min(n - start));
-            let logits = linear.forward(&train.index_select(0, &index));
-            let loss = logits.cross_entropy_for_logits(&train_labels.index_select(0, &index));
-            sgd.zero_grad();
-            loss.backward();
-            sgd.step(learning_rate(&config, epoch, step, steps));
+            probe.train_step(&train.index_select(0, &index), &train_labels.index_select(0, &index), epoch, step);
         }
-        let scores = tch::no_grad(|| linear.forward(test));
-        let (top1, top5) = top1_top5(&scores, test_labels);
+        let (top1, top5) = probe.evaluate(test, test_labels);
         let result = ProbeEpoch { epoch: epoch + 1, top1, top5 };
         on_epoch(&result);
         history.push(result);

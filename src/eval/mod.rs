@@ -1,9 +1,12 @@
 //! Measuring students: validation during training (teacher agreement, zero-shot top-1), k-NN and
 //! the linear probe on frozen features, and top-k scoring.
 
+pub mod augmented_probe;
 pub mod command;
 pub mod knn;
+pub mod lbfgs;
 pub mod linear_probe;
+pub mod logistic_regression;
 pub mod metrics;
 pub mod validation;
 

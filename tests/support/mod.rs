@@ -71,3 +71,24 @@ pub fn write_image_folder(root: &Path, classes: &[&str], per_class: usize) {
         }
     }
 }
+
+/// `root/{train,val}/<class>/*.ppm`; when `informative`, each class has its own colour.
+pub fn colour_classes(root: &Path, informative: bool) {
+    for (split, count) in [("train", 20), ("val", 10)] {
+        for class in 0..4usize {
+            let dir = root.join(split).join(format!("class{class}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..count {
+                let seed = i * 31 + class * 7 + if split == "val" { 1000 } else { 0 };
+                let colour = if informative { class } else { seed % 4 };
+                let base = [[200u8, 30, 30], [30, 200, 30], [30, 30, 200], [200, 200, 30]][colour];
+                let mut bytes = b"P6\n32 32\n255\n".to_vec();
+                for p in 0..32 * 32 {
+                    let noise = ((p * 131 + seed * 17) % 41) as u8;
+                    bytes.extend(base.iter().map(|c| c.saturating_add(noise)));
+                }
+                std::fs::write(dir.join(format!("{i}.ppm")), bytes).unwrap();
+            }
+        }
+    }
+}

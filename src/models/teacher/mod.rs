@@ -79,6 +79,11 @@ impl SupervisedTeacher {
         tch::no_grad(|| self.net.logits(images))
     }
 
+    /// Pooled backbone features `[B, 1280]`, not normalised (what a linear probe of the teacher sees).
+    pub fn pooled_features(&self, images: &Tensor) -> Tensor {
+        tch::no_grad(|| self.net.features(images))
+    }
+
     /// The device the weights live on.
     pub fn device(&self) -> Device {
         self.vars.device()

@@ -1,0 +1,150 @@
+//! The linear probe as the original runs it (DESIGN §1): every epoch sees fresh training views —
+//! RandomResizedCrop (torchvision's default scale 0.08–1) + horizontal flip, ImageNet
+//! normalisation — through the frozen backbone, and the new linear layer is scored on the cached
+//! centre-crop features of the test split after each epoch. Views come from the same data
+//! pipeline as training (decode workers, seeded per-(epoch, sample) parameters), and after each
+//! epoch the layer, its momentum and the history are saved atomically, so an interrupted probe
+//! resumes at the next epoch with the numbers it would have had.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lgd_actors::data_pipeline::{DataPipeline, DataPlan};
+use lgd_actors::decode_worker::WorkerContext;
+use lgd_actors::pipeline_config::PipelineConfig;
+use lgd_actors::sampler::steps_per_epoch;
+use lgd_actors::source::open_source;
+use lgd_datasets::augment::{AugmentationConfig, Augmenter};
+use lgd_datasets::decode::DecodeOptions;
+use tch::{Device, Kind, Tensor};
+
+use super::command::Backbone;
+use super::linear_probe::{LinearProbe, ProbeConfig, ProbeEpoch};
+use crate::tensor_io::{read_safetensors, write_safetensors};
+
+/// What the training views look like and where the probe keeps its state.
+#[derive(Debug, Clone)]
+pub struct AugmentedProbeSetup {
+    /// The training split (image folder or packed).
+    pub train: PathBuf,
+    /// Side of the training views (224 in the protocol).
+    pub crop: usize,
+    /// Normalisation.
+    pub mean: [f32; 3],
+    /// See `mean`.
+    pub std: [f32; 3],
+    /// Decode workers.
+    pub workers: usize,
+    /// The resumable state file (written after every epoch).
+    pub state: PathBuf,
+    /// Names the backbone (checkpoint file, architecture, …): a saved state of another one is
+    /// refused instead of resumed.
+    pub backbone: String,
+}
+
+/// The training-view recipe of the protocol: crop and flip, nothing photometric.
+fn probe_views(setup: &AugmentedProbeSetup) -> AugmentationConfig {
+    AugmentationConfig {
+        output_size: setup.crop,
+        crop_scale: [0.08, 1.0],
+        jitter_p: 0.0,
+        grayscale_p: 0.0,
+        blur_p: 0.0,
+        flip_p: 0.5,
+        mean: setup.mean,
+        std: setup.std,
+        ..AugmentationConfig::default()
+    }
+}
+
+/// Runs (or resumes) the probe; `on_batch` is told each finished step (progress), `on_epoch`
+/// each epoch's test figures. A killed probe loses at most the epoch in progress.
+#[allow(clippy::too_many_arguments)]
+pub fn augmented_probe(
+    backbone: &Backbone,
+    setup: &AugmentedProbeSetup,
+    test: (&Tensor, &Tensor),
+    classes: i64,
+    config: ProbeConfig,
+    device: Device,
+    mut on_batch: impl FnMut(u64, u64),
+    mut on_epoch: impl FnMut(&ProbeEpoch),
+) -> Result<Vec<ProbeEpoch>, String> {
+    let source = open_source(&setup.train).map_err(|e| format!("{}: {e}", setup.train.display()))?;
+    let steps = steps_per_epoch(source.len(), config.batch as usize);
+    if steps == 0 {
+        return Err(format!("{}: {} images, fewer than one batch of {}", setup.train.display(), source.len(), config.batch));
+    }
+    let augmenter = Augmenter::new(probe_views(setup)).map_err(|e| e.to_string())?;
+    let features = backbone.features(&Tensor::zeros([1, 3, setup.crop as i64, setup.crop as i64], (Kind::Float, device))).size()[1];
+    let mut probe = LinearProbe::new(features, classes, config, steps, device);
+    let identity = fingerprint(&setup.backbone, features, classes, &config);
+    let mut history = resume(&mut probe, &setup.state, &identity)?;
+    let start_epoch = history.len() as u64;
+    if start_epoch >= config.epochs {
+        return Ok(history);
+    }
+    let context = WorkerContext { source: Arc::clone(&source), augmenter, decode: DecodeOptions::default(), seed: config.seed as u64, stall_on: None };
+    let plan = DataPlan {
+        batch: config.batch as usize,
+        image_size: setup.crop,
+        start_epoch,
+        start_step: 0,
+        epochs: config.epochs,
+        seed: config.seed as u64,
+    };
+    let sizing = PipelineConfig { decode_workers: setup.workers, ..PipelineConfig::default() };
+    let pipeline = DataPipeline::start(context, plan, &sizing);
+    let side = setup.crop as i64;
+    while let Some(batch) = pipeline.next() {
+        let batch = batch.map_err(|e| e.to_string())?;
+        let images = Tensor::from_slice(&batch.pixels).reshape([-1, 3, side, side]).to_device(device);
+        let labels = Tensor::from_slice(&batch.labels.iter().map(|&l| l as i64).collect::<Vec<_>>()).to_device(device);
+        probe.train_step(&backbone.features(&images), &labels, batch.epoch, batch.step_in_epoch);
+        on_batch(batch.epoch, batch.step_in_epoch + 1);
+        if batch.step_in_epoch + 1 == steps {
+            let (top1, top5) = probe.evaluate(test.0, test.1);
+            let result = ProbeEpoch { epoch: batch.epoch + 1, top1, top5 };
+            history.push(result);
+            save(&probe, &setup.state, &history, &identity)?;
+            on_epoch(&result);
+        }
+    }
+    pipeline.shutdown();
+    Ok(history)
+}
+
+/// What must match for a saved state to be resumed.
+fn fingerprint(backbone: &str, features: i64, classes: i64, config: &ProbeConfig) -> String {
+    format!("backbone={backbone} features={features} classes={classes} epochs={} batch={} warmup={} seed={}", config.epochs, config.batch, config.warmup_epochs, config.seed)
+}
+
+fn save(probe: &LinearProbe, path: &Path, history: &[ProbeEpoch], identity: &str) -> Result<(), String> {
+    let state = probe.state();
+    let named: Vec<(&str, &Tensor)> = state.iter().map(|(k, t)| (k.as_str(), t)).collect();
+    let metadata = HashMap::from([
+        ("history".to_owned(), serde_json::to_string(history).expect("plain numbers")),
+        ("fingerprint".to_owned(), identity.to_owned()),
+    ]);
+    write_safetensors(path, &named, &metadata).map_err(|e| e.to_string())
+}
+
+/// The epochs already done (none without a state file); the probe is loaded with their state.
+fn resume(probe: &mut LinearProbe, path: &Path, expected: &str) -> Result<Vec<ProbeEpoch>, String> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let file = read_safetensors(path).map_err(|e| e.to_string())?;
+    let found = file.metadata.get("fingerprint").map(String::as_str).unwrap_or("none");
+    let expected = expected.to_owned();
+    if found != expected {
+        return Err(format!("{}: saved by a different probe ({found}; this one: {expected}); delete it to start over", path.display()));
+    }
+    let history: Vec<ProbeEpoch> = serde_json::from_str(file.metadata.get("history").map(String::as_str).unwrap_or("[]"))
+        .map_err(|e| format!("{}: history: {e}", path.display()))?;
+    let tensors: BTreeMap<String, Tensor> = file.tensors;
+    probe.load_state(&tensors).map_err(|e| format!("{}: {e}", path.display()))?;
+    tracing::info!(state = %path.display(), epochs_done = history.len(), "linear probe resumed");
+    Ok(history)
+}
