@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use lgd::config::DeviceSpec;
+use lgd::daemon::guide_teacher;
 use lgd::eval::augmented_probe::{augmented_probe, AugmentedProbeSetup};
 use lgd::eval::command::{agreement, knn, load_student, splits, zero_shot_logits, Backbone, LoadedStudent, StudentSource};
 use lgd::eval::linear_probe::{linear_probe, ProbeConfig};
@@ -32,6 +33,10 @@ pub struct Common {
     /// backbone of `--features teacher`.
     #[arg(long)]
     teacher: Option<PathBuf>,
+    /// The teacher's bank from a guidance list (as `banks.guidance`: one column per category of
+    /// the dataset, e.g. `fashion_mnist_imagenet`); default: every classifier row.
+    #[arg(long, requires = "teacher")]
+    guidance: Option<String>,
     /// Dataset folder with `train/` and `val/` splits (image folders or packed).
     #[arg(long)]
     data: PathBuf,
@@ -137,6 +142,10 @@ struct Prepared {
 fn prepare(common: &Common, embed_dim: Option<i64>, need_student: bool, need_train: bool) -> anyhow::Result<Prepared> {
     let device = common.device.to_tch();
     let teacher = common.teacher.as_ref().map(|path| SupervisedTeacher::load(path, device)).transpose()?;
+    let teacher = match (teacher, &common.guidance) {
+        (Some(t), Some(guidance)) => Some(guide_teacher(t, "imagenet", guidance).map_err(anyhow::Error::msg)?),
+        (t, _) => t,
+    };
     let student = if need_student {
         let width = embed_dim.or(teacher.as_ref().map(|t| t.embed_dim())).unwrap_or(1024);
         let source = match (&common.checkpoint, common.random_init) {

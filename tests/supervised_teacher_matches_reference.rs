@@ -69,3 +69,21 @@ fn wrong_weights_are_refused_with_the_list() {
     assert!(err.contains("does not fit efficientnet-lite0") && err.contains("1 unexpected (foo)"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn guided_bank_has_a_column_per_category_from_its_imagenet_namesakes() {
+    let teacher = SupervisedTeacher::load(&support::lite0_weights(), Device::Cpu).unwrap();
+    let full = teacher.bank().tensor().shallow_clone(); // [1280, 1000], normalised classifier rows
+    let guided = lgd::daemon::guide_teacher(teacher, "imagenet", "fashion_mnist_imagenet").unwrap();
+    let bank = guided.bank().tensor();
+    assert_eq!(bank.size(), vec![1280, 10]);
+    // T-shirt/top ← ImageNet 610 alone; Pullover ← mean of 841 (sweatshirt) and 474 (cardigan).
+    let column = |c: i64| full.select(1, c);
+    assert!((bank.select(1, 0) - column(610)).abs().max().double_value(&[]) < 1e-6);
+    let mean = (column(841) + column(474)) / 2.0;
+    let pullover = &mean / mean.norm();
+    assert!((bank.select(1, 2) - pullover).abs().max().double_value(&[]) < 1e-6);
+    let err = lgd::daemon::guide_teacher(SupervisedTeacher::load(&support::lite0_weights(), Device::Cpu).unwrap(), "fashion_mnist", "fashion_mnist_imagenet")
+        .unwrap_err();
+    assert!(err.contains("10 names, but the teacher has 1000 classes"), "{err}");
+}

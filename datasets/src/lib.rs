@@ -16,6 +16,7 @@ pub mod augment;
 pub mod bench;
 pub mod classnames;
 pub mod decode;
+pub mod guidance;
 pub mod idx;
 pub mod image_folder;
 pub mod packed;

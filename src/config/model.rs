@@ -87,6 +87,11 @@ pub struct BanksSection {
     pub templates: String,
     /// m, the momentum of the visual bank's update (0.999).
     pub visual_momentum: f64,
+    /// With `text = "teacher_classifier"`: a guidance list (built-in `fashion_mnist_imagenet` or a
+    /// file) giving one bank column per target category from the teacher classes that stand in
+    /// for its name; the teacher's class names are `banks.classnames`. Empty: every classifier row.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub guidance: String,
 }
 
 impl Default for BanksSection {
@@ -96,6 +101,7 @@ impl Default for BanksSection {
             classnames: "imagenet".into(),
             templates: "openai_imagenet".into(),
             visual_momentum: 0.999,
+            guidance: String::new(),
         }
     }
 }
@@ -147,6 +153,11 @@ impl BanksSection {
             !(self.text == TextBankSource::Prompts && teacher == TeacherKind::Supervised),
             "banks.text",
             "`prompts` needs a CLIP teacher with a text tower; use `teacher_classifier` or a bank file",
+        );
+        problems.require(
+            self.guidance.is_empty() || self.text == TextBankSource::TeacherClassifier,
+            "banks.guidance",
+            "guides the classifier bank of a supervised teacher: needs text = \"teacher_classifier\"",
         );
     }
 }

@@ -114,6 +114,9 @@ fn teacher_and_bank_source_must_fit_together() {
     let text = MINIMAL.to_owned() + "[banks]\ntext = \"teacher_classifier\"\n";
     let err = parse(&text).unwrap_err().to_string();
     assert!(err.contains("banks.text: `teacher_classifier` needs teacher.kind"), "{err}");
+    let text = MINIMAL.to_owned() + "[banks]\nguidance = \"fashion_mnist_imagenet\"\n";
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("banks.guidance: guides the classifier bank of a supervised teacher"), "{err}");
 }
 
 #[test]

@@ -11,6 +11,7 @@ use crate::models::clip::{Clip, ClipTokenizer, LoadOptions};
 use crate::models::teacher::{ClipTeacher, SupervisedTeacher, Teacher};
 use crate::objective::TextBank;
 use lgd_datasets::classnames::{ClassNames, Templates};
+use lgd_datasets::guidance::Guidance;
 
 /// Either teacher.
 #[derive(Debug)]
@@ -42,6 +43,22 @@ impl Teacher for AnyTeacher {
     }
 }
 
+/// The supervised teacher with one bank column per target category of `guidance` (class names of
+/// the teacher from `classnames`); unchanged when `guidance` is empty.
+pub fn guide_teacher(teacher: SupervisedTeacher, classnames: &str, guidance: &str) -> Result<SupervisedTeacher, String> {
+    if guidance.is_empty() {
+        return Ok(teacher);
+    }
+    let names = ClassNames::resolve(classnames).map_err(|e| format!("banks.classnames: {e}"))?;
+    if names.len() as i64 != teacher.bank().classes() {
+        return Err(format!("banks.classnames: {} names, but the teacher has {} classes", names.len(), teacher.bank().classes()));
+    }
+    let guidance = Guidance::resolve(guidance).map_err(|e| format!("banks.guidance: {e}"))?;
+    let groups = guidance.indices(&names).map_err(|e| format!("banks.guidance: {e}"))?;
+    tracing::info!(categories = ?guidance.categories(), "text bank: teacher classifier rows guided by the category names");
+    teacher.guide(&groups).map_err(|e| e.to_string())
+}
+
 /// Loads the configured teacher; a CLIP bank computed from prompts is cached in the run folder.
 pub fn load_teacher(config: &Config, run_dir: &Path, device: Device) -> Result<AnyTeacher, DaemonError> {
     load(config, run_dir, device).map_err(DaemonError::Startup)
@@ -58,7 +75,7 @@ fn load(config: &Config, run_dir: &Path, device: Device) -> Result<AnyTeacher, S
             if let TextBankSource::File(path) = &config.banks.text {
                 return Err(format!("banks.text: a supervised teacher uses its classifier bank, not {}", path.display()));
             }
-            AnyTeacher::Supervised(teacher)
+            AnyTeacher::Supervised(guide_teacher(teacher, &config.banks.classnames, &config.banks.guidance)?)
         }
         TeacherKind::Clip => {
             let clip = Clip::load(weights, LoadOptions { device, ..Default::default() }).map_err(|e| e.to_string())?;

@@ -16,7 +16,7 @@ mod stage_clock;
 mod startup;
 pub mod status;
 
-pub use any_teacher::{load_teacher, AnyTeacher};
+pub use any_teacher::{guide_teacher, load_teacher, AnyTeacher};
 pub use run::{train, TrainSummary};
 
 /// Why the daemon could not start or had to stop.

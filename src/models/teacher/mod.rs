@@ -74,6 +74,14 @@ impl SupervisedTeacher {
         Ok(Self { vars, net, bank })
     }
 
+    /// Replaces the bank with one column per target category: the L2-normalised mean of the
+    /// normalised classifier rows of the category's `groups` (see `lgd_datasets::guidance`).
+    pub fn guide(mut self, groups: &[Vec<usize>]) -> Result<Self, TeacherError> {
+        let rows = self.bank.tensor().tr(); // [classes, D], rows normalised
+        self.bank = TextBank::new(guided_columns(&rows, groups))?;
+        Ok(self)
+    }
+
     /// ImageNet logits `[B, 1000]`.
     pub fn logits(&self, images: &Tensor) -> Tensor {
         tch::no_grad(|| self.net.logits(images))
@@ -95,6 +103,18 @@ impl SupervisedTeacher {
     }
 }
 
+/// `[D, groups]`: column g = normalise(mean of `rows[i]` for i in `groups[g]`).
+pub fn guided_columns(rows: &Tensor, groups: &[Vec<usize>]) -> Tensor {
+    let columns: Vec<Tensor> = groups
+        .iter()
+        .map(|group| {
+            let index = Tensor::from_slice(&group.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(rows.device());
+            rows.index_select(0, &index).mean_dim(0, false, rows.kind())
+        })
+        .collect();
+    normalize_rows(&Tensor::stack(&columns, 0)).tr().contiguous()
+}
+
 impl Teacher for SupervisedTeacher {
     /// Pooled features `[B, 1280]`, L2-normalised.
     fn embed(&self, images: &Tensor) -> Tensor {
@@ -108,5 +128,24 @@ impl Teacher for SupervisedTeacher {
 
     fn normalisation(&self) -> ([f64; 3], [f64; 3]) {
         (IMAGENET_MEAN, IMAGENET_STD)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tch::{Device, Kind, Tensor};
+
+    use super::guided_columns;
+
+    #[test]
+    fn guided_column_is_the_normalised_mean_of_its_rows() {
+        let rows = Tensor::from_slice(&[1.0f32, 0.0, 0.0, 1.0, 0.6, 0.8]).reshape([3, 2]);
+        let columns = guided_columns(&rows, &[vec![0, 1], vec![2]]);
+        let half = std::f32::consts::FRAC_1_SQRT_2;
+        let expected = Tensor::from_slice(&[half, 0.6, half, 0.8]).reshape([2, 2]);
+        let error = (&columns - &expected).abs().max().double_value(&[]);
+        assert!(error < 1e-7, "{columns} vs {expected}");
+        assert_eq!(columns.kind(), Kind::Float);
+        assert_eq!(columns.device(), Device::Cpu);
     }
 }
