@@ -267,9 +267,12 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
             let p = prepare(&common, None, true, false)?;
             let student = &p.student.as_ref().expect("loaded").student;
             let teacher = p.teacher.as_ref().expect("loaded");
-            let (agree, kl) = agreement(student, teacher, &p.val, common.device.to_tch()).map_err(anyhow::Error::msg)?;
-            let value = json!({"agreement": {"top1_agreement": agree, "mean_kl": kl, "images": p.val.len()}});
-            report(results_path(&common, "agreement").as_deref(), value, format!("agreement: {:.2} % (mean KL {kl:.3})", agree * 100.0))
+            let report_value = agreement(student, teacher, &p.val, common.device.to_tch()).map_err(anyhow::Error::msg)?;
+            let mut line = format!("agreement: {:.2} % (mean KL {:.3})", report_value.top1_agreement * 100.0, report_value.mean_kl);
+            if let (Some(s), Some(t)) = (report_value.student_top1, report_value.teacher_top1) {
+                line += &format!("; zero-shot top-1 student {:.2} %, teacher {:.2} %", s * 100.0, t * 100.0);
+            }
+            report(results_path(&common, "agreement").as_deref(), json!({"agreement": report_value}), line)
         }
     }
 }

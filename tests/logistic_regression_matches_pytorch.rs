@@ -4,6 +4,7 @@
 
 mod support;
 
+use lgd::eval::lbfgs::LbfgsConfig;
 use lgd::eval::logistic_regression::LogisticRegression;
 use lgd::tensor_io::{read_safetensors, write_safetensors};
 use tch::{Device, Kind, Tensor};
@@ -26,7 +27,7 @@ fn fit_matches_pytorch_lbfgs() {
         write_safetensors(&dir.join("inputs.safetensors"), &inputs, &Default::default()).unwrap();
         support::run_oracle("logistic_regression_oracle.py", &[&dir]);
         let expected = read_safetensors(&dir.join("expected.safetensors")).unwrap().tensors;
-        let model = LogisticRegression::fit(&features, &labels, classes, penalty, None);
+        let model = LogisticRegression::fit(&features, &labels, classes, penalty, None, LbfgsConfig::default());
         let objective = expected["objective"].double_value(&[0]);
         let weight_diff = (&model.weight - &expected["weight"]).abs().max().double_value(&[]);
         let bias_diff = (&model.bias - &expected["bias"]).abs().max().double_value(&[]);

@@ -118,11 +118,26 @@ pub fn zero_shot_logits(student: &Student, val: &ValidationSet, bank: &TextBank,
     Ok((embeddings.matmul(bank.to_device(device).tensor()) * 100.0, labels))
 }
 
-/// Teacher agreement (argmax over the teacher's bank) and the mean KL(teacher ‖ student) between
-/// the bank distributions softmax(100·x·T).
-pub fn agreement(student: &Student, teacher: &SupervisedTeacher, val: &ValidationSet, device: Device) -> Result<(f64, f64), String> {
+/// How closely a student follows its teacher over the teacher's bank.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct AgreementReport {
+    /// Fraction of images where the argmax over the bank is the same.
+    pub top1_agreement: f64,
+    /// Mean KL(teacher ‖ student) between the bank distributions softmax(100·x·T).
+    pub mean_kl: f64,
+    /// Zero-shot top-1 of the student, when the bank's columns are the dataset's classes.
+    pub student_top1: Option<f64>,
+    /// The teacher's, likewise.
+    pub teacher_top1: Option<f64>,
+    /// Images compared.
+    pub images: usize,
+}
+
+/// Teacher agreement (argmax over the teacher's bank), the mean KL, and zero-shot top-1 of both
+/// when the bank has one column per class of `val`.
+pub fn agreement(student: &Student, teacher: &SupervisedTeacher, val: &ValidationSet, device: Device) -> Result<AgreementReport, String> {
     let bank = teacher.bank().tensor();
-    let (embeddings, _) = embed(student, val, device);
+    let (embeddings, labels) = embed(student, val, device);
     if embeddings.size()[1] != teacher.embed_dim() {
         return Err(format!("the student embeds to {} dimensions, the teacher to {}", embeddings.size()[1], teacher.embed_dim()));
     }
@@ -135,7 +150,14 @@ pub fn agreement(student: &Student, teacher: &SupervisedTeacher, val: &Validatio
     let p = teacher_logits.log_softmax(1, Kind::Float);
     let q = student_logits.log_softmax(1, Kind::Float);
     let kl = (p.exp() * (&p - &q)).sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float);
-    Ok((agree.to_kind(Kind::Float).mean(Kind::Float).double_value(&[]), kl.double_value(&[])))
+    let zero_shot = (teacher.bank().classes() == val.classes() as i64).then(|| (top1_top5(&student_logits, &labels).0, top1_top5(&teacher_logits, &labels).0));
+    Ok(AgreementReport {
+        top1_agreement: agree.to_kind(Kind::Float).mean(Kind::Float).double_value(&[]),
+        mean_kl: kl.double_value(&[]),
+        student_top1: zero_shot.map(|z| z.0),
+        teacher_top1: zero_shot.map(|z| z.1),
+        images: val.len(),
+    })
 }
 
 /// `DIR/train` and `DIR/val`, or an error naming what is missing.
