@@ -12,11 +12,12 @@ CARGO ?= cargo
 
 .PHONY: setup build test demo faults
 
-## setup: create .venv with torch 2.11.0 and the test oracles, fetch CLIP's BPE vocabulary
-## (each step does nothing when already up to date)
+## setup: create .venv with torch 2.11.0 and the test oracles, fetch CLIP's BPE vocabulary, install
+## nasm for libjpeg-turbo's SIMD code (each step does nothing when already up to date)
 setup:
 	@bash scripts/setup-venv.sh
 	@bash scripts/fetch-clip-vocab.sh
+	@bash scripts/install-nasm.sh
 
 ## build: the release binary target/release/lgd
 build: setup

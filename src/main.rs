@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use lgd::config::{Config, DeviceSpec};
 use lgd::export::ExportFormat;
 use lgd::logging::{self, LogFormat};
+use lgd_datasets::augment::AugmentationConfig;
 
 #[derive(Parser)]
 #[command(name = "lgd", version, about = "Language-Guided Distillation: pre-train small image models from a frozen teacher")]
@@ -137,6 +138,10 @@ enum BenchCommand {
         /// Samples to process, cycling over the files (default: every file once, at least 200).
         #[arg(long)]
         images: Option<usize>,
+        /// Decode every image whole at full size, as PIL does (`fast_decode = false`), instead of
+        /// only the crop's window at a reduced DCT scale where the crop allows.
+        #[arg(long)]
+        full_decode: bool,
     },
     /// Write a deterministic folder of ImageNet-like JPEGs (300–640 × 240–500, ~100 KB, 4:2:0).
     MakeImages {
@@ -227,8 +232,9 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Eval(command) => eval_command::run(command)?,
         Command::Prepare { command } => prepare_cli::run(command)?,
-        Command::Bench(BenchCommand::Data { data, threads, images }) => {
-            let opts = lgd_datasets::bench::BenchOptions { threads, images, ..Default::default() };
+        Command::Bench(BenchCommand::Data { data, threads, images, full_decode }) => {
+            let augmentation = AugmentationConfig { fast_decode: !full_decode, ..Default::default() };
+            let opts = lgd_datasets::bench::BenchOptions { threads, images, augmentation, ..Default::default() };
             println!("{}", lgd_datasets::bench::run(&data, &opts)?);
         }
         Command::Bench(BenchCommand::MakeImages { out, count, seed }) => {

@@ -1,13 +1,15 @@
-//! A decode/augment worker: reads a sample, decodes it, draws its view from the (seed, epoch,
-//! index) stream and writes normalised CHW floats. A sample that cannot be read or decoded is
-//! replaced by the next one in a fixed probe sequence — same replacement on every run — and
-//! reported, so one bad file never stops or stalls the run.
+//! A decode/augment worker: reads a sample, draws its view from the (seed, epoch, index) stream,
+//! decodes what the view needs (the crop's window with `fast_decode`) and writes normalised CHW
+//! floats. A sample that cannot be read or decoded is replaced by the next one in a fixed probe
+//! sequence — same replacement on every run — and reported, so one bad file never stops or stalls
+//! the run.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use lgd_datasets::augment::pipeline::Augmenter;
-use lgd_datasets::decode::{decode, DecodeOptions};
+use lgd_datasets::augment::pipeline::{Augmenter, Workspace};
+use lgd_datasets::decode::DecodeOptions;
+use lgd_datasets::training_view::decode_for_view;
 
 use crate::source::SampleSource;
 
@@ -73,11 +75,14 @@ impl WorkerContext {
                 .read(index)
                 .map_err(|e| format!("unreadable: {e}"))
                 .and_then(|(bytes, label)| {
-                    decode(&bytes, &path, &self.decode).map(|img| (img, label)).map_err(|e| e.to_string())
+                    decode_for_view(&self.augmenter, &bytes, &path, &self.decode, (self.seed, job.epoch, index as u64))
+                        .map(|source| (source, label))
+                        .map_err(|e| e.to_string())
                 });
             match result {
-                Ok((image, label)) => {
-                    let view = self.augmenter.view(&image, self.seed, job.epoch, index as u64);
+                Ok((source, label)) => {
+                    let mut view = lgd_datasets::RgbImage::new(0, 0);
+                    source.apply_into(&self.augmenter, &mut Workspace::default(), &mut view);
                     let mut pixels = vec![0f32; 3 * size * size];
                     self.augmenter.normalize_into(&view, &mut pixels);
                     return Produced { job, pixels: Ok(pixels), label, bad };

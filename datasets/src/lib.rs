@@ -8,7 +8,9 @@
 //! - [`packed`]: the memory-mapped packed format (shards + checksummed index), its builder and verifier.
 //! - [`idx`]: IDX files (Fashion-MNIST) as a pack source or an image folder.
 //! - [`tools`]: the original's dataset tools (Caltech-256 split, ImageNet subset, class names from folders).
-//! - [`augment`]: torchvision-exact training (MoCo-v2) and evaluation transforms, replayable per sample.
+//! - [`augment`]: torchvision-exact training (MoCo v1/v2, SimCLR, SwAV) and evaluation transforms,
+//!   replayable per sample.
+//! - [`training_view`]: bytes → one view's pixels and parameters, decoding only what the crop needs.
 //! - [`bench`]: throughput of the CPU view path (`lgd bench data`) and the benchmark image generator.
 #![warn(missing_docs)]
 
@@ -22,5 +24,6 @@ pub mod image_folder;
 pub mod packed;
 pub mod rgb;
 pub mod tools;
+pub mod training_view;
 
 pub use rgb::RgbImage;

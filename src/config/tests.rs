@@ -120,6 +120,18 @@ fn teacher_and_bank_source_must_fit_together() {
 }
 
 #[test]
+fn an_augmentation_recipe_fills_the_fields_the_file_leaves_out() {
+    use lgd_datasets::augment::{AugmentationConfig, Recipe};
+    let text = MINIMAL.to_owned() + "[augmentation]\nrecipe = \"swav\"\nhue = 0.1\nfast_decode = false\n";
+    let a = parse(&text).unwrap().augmentation;
+    let swav = AugmentationConfig::for_recipe(Recipe::Swav);
+    assert_eq!(a, AugmentationConfig { hue: 0.1, fast_decode: false, ..swav });
+    assert_eq!((a.crop_scale, a.brightness, a.blur_p), ([0.14, 1.0], 0.8, 0.5));
+    let err = parse(&(MINIMAL.to_owned() + "[augmentation]\nrecipe = \"byol\"\n")).unwrap_err().to_string();
+    assert!(err.starts_with("run.toml: augmentation.recipe: unknown variant `byol`"), "{err}");
+}
+
+#[test]
 fn augmentation_problems_carry_the_section() {
     let text = MINIMAL.to_owned() + "[augmentation]\ncrop_scale = [0.9, 0.2]\n";
     let err = parse(&text).unwrap_err().to_string();

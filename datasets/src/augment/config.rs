@@ -1,29 +1,20 @@
 //! `AugmentationConfig`: the training-view recipe as it appears in a run's TOML.
 //!
-//! Defaults are the MoCo-v2 recipe of DESIGN §1, so an empty `[augmentation]` table is the
-//! published setting. Unknown keys are refused (a typo must not silently fall back to a default),
-//! and [`AugmentationConfig::validate`] lists every bad value with the field that holds it.
+//! `recipe` picks a published recipe ([`Recipe`]) whose values fill every field the file leaves
+//! out; a field the file gives overrides the recipe's value. Without `recipe` it is MoCo-v2 (DESIGN
+//! §1), so an empty `[augmentation]` table is the published setting. Unknown keys are refused (a
+//! typo must not silently fall back to a default), and [`AugmentationConfig::validate`] lists
+//! every bad value with the field that holds it. The resolved config serialises with every field,
+//! so a saved run config reads back the same whatever the recipe's defaults become.
 
 use serde::{Deserialize, Serialize};
 
 use super::normalize::{CLIP_MEAN, CLIP_STD};
-
-/// Which published augmentation recipe the pipeline composes.
-///
-/// Only MoCo-v2 exists today; MoCo-v1 (stronger jitter, no blur), SimCLR (jitter 0.8) and
-/// SwAV-style multi-crop are further variants of this enum, each with its own defaults and
-/// composition in [`super::pipeline`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Recipe {
-    /// RandomResizedCrop, ColorJitter (p), RandomGrayscale, GaussianBlur (p), flip (He et al. 2020).
-    #[default]
-    Mocov2,
-}
+pub use super::recipe::Recipe;
 
 /// The training augmentation and the evaluation transform.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "Overrides")]
 pub struct AugmentationConfig {
     /// The recipe (composition of operations).
     pub recipe: Recipe,
@@ -59,28 +50,92 @@ pub struct AugmentationConfig {
     pub eval_resize: usize,
     /// Evaluation: side of the centre crop.
     pub eval_crop: usize,
+    /// Decode a training view's JPEG at a reduced DCT scale when the crop allows, and only the
+    /// crop's rows and columns ([`crate::decode::decode_region`]): faster, close to the full-size
+    /// path but not byte-equal to it. Off: the whole image at full size, as PIL decodes it.
+    pub fast_decode: bool,
 }
 
 impl Default for AugmentationConfig {
     fn default() -> Self {
+        Self::for_recipe(Recipe::default())
+    }
+}
+
+impl AugmentationConfig {
+    /// `recipe` with its published values, a 224-pixel view, CLIP normalisation, the standard
+    /// evaluation transform (Resize 256, CenterCrop 224) and fast decoding.
+    pub fn for_recipe(recipe: Recipe) -> Self {
+        let d = recipe.defaults();
         Self {
-            recipe: Recipe::Mocov2,
+            recipe,
             output_size: 224,
-            crop_scale: [0.2, 1.0],
+            crop_scale: d.crop_scale,
             crop_ratio: [3.0 / 4.0, 4.0 / 3.0],
-            jitter_p: 0.8,
-            brightness: 0.4,
-            contrast: 0.4,
-            saturation: 0.4,
-            hue: 0.1,
-            grayscale_p: 0.2,
-            blur_p: 0.5,
+            jitter_p: d.jitter_p,
+            brightness: d.jitter[0],
+            contrast: d.jitter[1],
+            saturation: d.jitter[2],
+            hue: d.jitter[3],
+            grayscale_p: d.grayscale_p,
+            blur_p: d.blur_p,
             blur_sigma: [0.1, 2.0],
             flip_p: 0.5,
             mean: CLIP_MEAN,
             std: CLIP_STD,
             eval_resize: 256,
             eval_crop: 224,
+            fast_decode: true,
+        }
+    }
+}
+
+/// The `[augmentation]` table as written: every field optional, the rest from the recipe.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Overrides {
+    recipe: Option<Recipe>,
+    output_size: Option<usize>,
+    crop_scale: Option<[f64; 2]>,
+    crop_ratio: Option<[f64; 2]>,
+    jitter_p: Option<f64>,
+    brightness: Option<f32>,
+    contrast: Option<f32>,
+    saturation: Option<f32>,
+    hue: Option<f32>,
+    grayscale_p: Option<f64>,
+    blur_p: Option<f64>,
+    blur_sigma: Option<[f32; 2]>,
+    flip_p: Option<f64>,
+    mean: Option<[f32; 3]>,
+    std: Option<[f32; 3]>,
+    eval_resize: Option<usize>,
+    eval_crop: Option<usize>,
+    fast_decode: Option<bool>,
+}
+
+impl From<Overrides> for AugmentationConfig {
+    fn from(o: Overrides) -> Self {
+        let d = Self::for_recipe(o.recipe.unwrap_or_default());
+        Self {
+            recipe: d.recipe,
+            output_size: o.output_size.unwrap_or(d.output_size),
+            crop_scale: o.crop_scale.unwrap_or(d.crop_scale),
+            crop_ratio: o.crop_ratio.unwrap_or(d.crop_ratio),
+            jitter_p: o.jitter_p.unwrap_or(d.jitter_p),
+            brightness: o.brightness.unwrap_or(d.brightness),
+            contrast: o.contrast.unwrap_or(d.contrast),
+            saturation: o.saturation.unwrap_or(d.saturation),
+            hue: o.hue.unwrap_or(d.hue),
+            grayscale_p: o.grayscale_p.unwrap_or(d.grayscale_p),
+            blur_p: o.blur_p.unwrap_or(d.blur_p),
+            blur_sigma: o.blur_sigma.unwrap_or(d.blur_sigma),
+            flip_p: o.flip_p.unwrap_or(d.flip_p),
+            mean: o.mean.unwrap_or(d.mean),
+            std: o.std.unwrap_or(d.std),
+            eval_resize: o.eval_resize.unwrap_or(d.eval_resize),
+            eval_crop: o.eval_crop.unwrap_or(d.eval_crop),
+            fast_decode: o.fast_decode.unwrap_or(d.fast_decode),
         }
     }
 }
@@ -153,8 +208,33 @@ mod tests {
     fn serde_defaults_and_unknown_fields() {
         let c: AugmentationConfig = serde_json::from_str(r#"{"recipe": "mocov2", "hue": 0.2}"#).unwrap();
         assert_eq!(c, AugmentationConfig { hue: 0.2, ..Default::default() });
+        let empty: AugmentationConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(empty, AugmentationConfig::default());
         let e = serde_json::from_str::<AugmentationConfig>(r#"{"crop_scal": [0.1, 1.0]}"#).unwrap_err();
         assert!(e.to_string().contains("crop_scal"), "{e}");
         assert!(serde_json::from_str::<AugmentationConfig>(r#"{"recipe": "byol"}"#).is_err());
+    }
+
+    #[test]
+    fn a_recipe_sets_its_published_values_and_explicit_fields_win() {
+        let parse = |s: &str| serde_json::from_str::<AugmentationConfig>(s).unwrap();
+        let v1 = parse(r#"{"recipe": "mocov1"}"#);
+        assert_eq!((v1.crop_scale, v1.jitter_p, v1.grayscale_p, v1.blur_p), ([0.2, 1.0], 1.0, 0.2, 0.0));
+        assert_eq!([v1.brightness, v1.contrast, v1.saturation, v1.hue], [0.4; 4]);
+        let simclr = parse(r#"{"recipe": "simclr"}"#);
+        assert_eq!((simclr.crop_scale, simclr.jitter_p, simclr.grayscale_p, simclr.blur_p), ([0.08, 1.0], 0.8, 0.2, 0.5));
+        assert_eq!([simclr.brightness, simclr.contrast, simclr.saturation, simclr.hue], [0.8, 0.8, 0.8, 0.2]);
+        assert_eq!(simclr.blur_sigma, [0.1, 2.0]);
+        let swav = parse(r#"{"recipe": "swav"}"#);
+        assert_eq!(swav, AugmentationConfig { recipe: Recipe::Swav, crop_scale: [0.14, 1.0], ..simclr.clone() });
+        for c in [&v1, &simclr, &swav] {
+            assert!(c.validate().is_empty(), "{:?}", c.recipe);
+            assert_eq!((c.output_size, c.mean, c.flip_p, c.fast_decode), (224, CLIP_MEAN, 0.5, true), "shared defaults");
+        }
+        // An explicit field overrides the recipe; the others keep the recipe's values.
+        let tuned = parse(r#"{"recipe": "simclr", "hue": 0.1, "blur_p": 0.0, "fast_decode": false}"#);
+        assert_eq!(tuned, AugmentationConfig { hue: 0.1, blur_p: 0.0, fast_decode: false, ..simclr.clone() });
+        // The resolved config writes every field, so it reads back equal.
+        assert_eq!(parse(&serde_json::to_string(&tuned).unwrap()), tuned);
     }
 }

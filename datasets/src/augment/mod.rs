@@ -11,8 +11,9 @@
 //! - [`flip`]: horizontal mirror.
 //! - [`normalize`]: ToTensor + Normalize into C×H×W f32, with the CLIP and ImageNet constants.
 //! - [`eval`]: Resize(256) + CenterCrop(224).
-//! - [`config`]: the serde config with MoCo-v2 defaults and validation.
-//! - [`pipeline`]: the composed MoCo-v2 view, parameters drawn then applied.
+//! - [`recipe`]: the published recipes (MoCo v1/v2, SimCLR, SwAV's global crop): values and step order.
+//! - [`config`]: the serde config, filled from the chosen recipe, with validation.
+//! - [`pipeline`]: the composed view of a recipe, parameters drawn then applied.
 //! - `simd`: compiles the hot loops twice (baseline, AVX2) and picks by CPU at run time.
 
 pub mod blur;
@@ -25,13 +26,15 @@ pub mod grayscale;
 pub mod hue;
 pub mod normalize;
 pub mod pipeline;
+pub mod recipe;
 pub mod resize;
 pub mod resized_crop;
 pub mod rng;
 mod simd;
 
-pub use config::{AugmentationConfig, Recipe};
+pub use config::AugmentationConfig;
 pub use pipeline::{Augmenter, InvalidConfig, ViewParams, Workspace};
+pub use recipe::{Recipe, Step};
 
 /// A crop window in pixels, as torchvision's (i, j, h, w): top row, left column, height, width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

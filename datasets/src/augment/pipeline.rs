@@ -1,4 +1,4 @@
-//! The composed training view (MoCo-v2 recipe) with per-sample parameters that can be replayed.
+//! The composed training view of a recipe, with per-sample parameters that can be replayed.
 //!
 //! Parameters are drawn first ([`ViewParams`]), from the stream of (seed, epoch, sample index),
 //! then applied: the split lets a worker regenerate any view exactly, lets tests compare the
@@ -9,11 +9,12 @@ use rand::Rng;
 
 use super::blur::{gaussian_blur_with, BlurScratch};
 use super::color_jitter::{apply_jitter, sample_jitter, JitterParams, JitterStrength};
-use super::config::{AugmentationConfig, Recipe};
+use super::config::AugmentationConfig;
+use super::recipe::Step;
 use super::flip::hflip;
 use super::grayscale::to_grayscale;
 use super::normalize::to_tensor_normalized_into;
-use super::resize::{resized_crop_into, ResizeScratch};
+use super::resize::{resized_box_into, ResizeScratch, SubpixelBox};
 use super::resized_crop::{sample_crop, uniform};
 use super::rng::sample_rng;
 use super::CropBox;
@@ -78,28 +79,34 @@ impl Augmenter {
         &self.config
     }
 
-    /// Draws a view's parameters for a `width`×`height` source, in torchvision's draw order:
-    /// crop, jitter gate (+ jitter), grayscale, blur gate (+ sigma), flip.
+    /// Draws a view's parameters for a `width`×`height` source in the recipe's order: the crop,
+    /// then each step of [`super::Recipe::steps`] (a jitter or blur gate, then its parameters when
+    /// it fires). For MoCo-v2 that is torchvision's order: crop, jitter, grayscale, blur, flip.
     pub fn sample_params<R: Rng + ?Sized>(&self, width: usize, height: usize, rng: &mut R) -> ViewParams {
         let c = &self.config;
-        match c.recipe {
-            Recipe::Mocov2 => {
-                let crop = sample_crop(
-                    width,
-                    height,
-                    (c.crop_scale[0], c.crop_scale[1]),
-                    (c.crop_ratio[0], c.crop_ratio[1]),
-                    rng,
-                );
-                let jitter = (rng.gen::<f64>() < c.jitter_p).then(|| sample_jitter(&self.jitter, rng));
-                let grayscale = rng.gen::<f64>() < c.grayscale_p;
-                let blur_sigma = (rng.gen::<f64>() < c.blur_p).then(|| {
-                    uniform(rng, f64::from(c.blur_sigma[0]), f64::from(c.blur_sigma[1])) as f32
-                });
-                let flip = rng.gen::<f64>() < c.flip_p;
-                ViewParams { crop, jitter, grayscale, blur_sigma, flip }
+        let crop = sample_crop(
+            width,
+            height,
+            (c.crop_scale[0], c.crop_scale[1]),
+            (c.crop_ratio[0], c.crop_ratio[1]),
+            rng,
+        );
+        let mut p = ViewParams { crop, jitter: None, grayscale: false, blur_sigma: None, flip: false };
+        for step in c.recipe.steps() {
+            match step {
+                Step::Jitter => {
+                    p.jitter = (rng.gen::<f64>() < c.jitter_p).then(|| sample_jitter(&self.jitter, rng));
+                }
+                Step::Grayscale => p.grayscale = rng.gen::<f64>() < c.grayscale_p,
+                Step::Blur => {
+                    p.blur_sigma = (rng.gen::<f64>() < c.blur_p).then(|| {
+                        uniform(rng, f64::from(c.blur_sigma[0]), f64::from(c.blur_sigma[1])) as f32
+                    });
+                }
+                Step::Flip => p.flip = rng.gen::<f64>() < c.flip_p,
             }
         }
+        p
     }
 
     /// The parameters of sample `index` of `epoch` in a run seeded with `seed`: the same triple
@@ -117,21 +124,34 @@ impl Augmenter {
     }
 
     /// [`Augmenter::apply`] into `view` with a worker's [`Workspace`]: after the first image of a
-    /// given size nothing is allocated.
+    /// given size nothing is allocated. The steps after the crop run in the recipe's order (MoCo
+    /// v1 greys before it jitters).
     pub fn apply_into(&self, img: &RgbImage, p: &ViewParams, ws: &mut Workspace, view: &mut RgbImage) {
+        self.apply_box_into(img, p.crop.into(), p, ws, view);
+    }
+
+    /// [`Augmenter::apply_into`] with the crop given as `area` of `img`, which may have fractional
+    /// edges: `img` is then a DCT-scaled window of the source that `p` was drawn for
+    /// ([`crate::training_view`]); `p.crop` itself is not read.
+    pub fn apply_box_into(&self, img: &RgbImage, area: SubpixelBox, p: &ViewParams, ws: &mut Workspace, view: &mut RgbImage) {
         let s = self.config.output_size;
-        resized_crop_into(img, p.crop, s, s, &mut ws.resize, view);
-        if let Some(j) = &p.jitter {
-            apply_jitter(view, j);
-        }
-        if p.grayscale {
-            to_grayscale(view);
-        }
-        if let Some(sigma) = p.blur_sigma {
-            gaussian_blur_with(view, sigma, &mut ws.blur);
-        }
-        if p.flip {
-            hflip(view);
+        resized_box_into(img, area, s, s, &mut ws.resize, view);
+        for step in self.config.recipe.steps() {
+            match step {
+                Step::Jitter => {
+                    if let Some(j) = &p.jitter {
+                        apply_jitter(view, j);
+                    }
+                }
+                Step::Grayscale if p.grayscale => to_grayscale(view),
+                Step::Blur => {
+                    if let Some(sigma) = p.blur_sigma {
+                        gaussian_blur_with(view, sigma, &mut ws.blur);
+                    }
+                }
+                Step::Flip if p.flip => hflip(view),
+                Step::Grayscale | Step::Flip => {}
+            }
         }
     }
 

@@ -29,9 +29,9 @@ struct Taps {
     bounds: Vec<(usize, usize)>,
     ksize: usize,
     weights: Vec<i32>,
-    /// The (in, out) these taps were computed for: consecutive views often share a size (eval,
-    /// fallback crops), and then nothing is recomputed.
-    key: (usize, usize),
+    /// The (in, out, offset, span) these taps were computed for: consecutive views often share a
+    /// size (eval, fallback crops), and then nothing is recomputed.
+    key: (usize, usize, u64, u64),
 }
 
 fn triangle(x: f64) -> f64 {
@@ -44,12 +44,16 @@ fn triangle(x: f64) -> f64 {
 }
 
 impl Taps {
-    fn compute(&mut self, in_size: usize, out_size: usize) {
-        if self.key == (in_size, out_size) && !self.bounds.is_empty() {
+    /// Taps of `out_size` outputs over `in_size` inputs, the box starting `offset` pixels in and
+    /// `span` long (PIL's `box`; offset 0 and span `in_size` for a whole-pixel crop, which gives
+    /// exactly the numbers of a plain resize). Taps stay within the `in_size` inputs.
+    fn compute(&mut self, in_size: usize, out_size: usize, offset: f64, span: f64) {
+        let key = (in_size, out_size, offset.to_bits(), span.to_bits());
+        if self.key == key && !self.bounds.is_empty() {
             return;
         }
-        self.key = (in_size, out_size);
-        let scale = in_size as f64 / out_size as f64;
+        self.key = key;
+        let scale = span / out_size as f64;
         let filterscale = scale.max(1.0);
         let support = filterscale; // the triangle's support is 1
         let ksize = support.ceil() as usize * 2 + 1;
@@ -70,7 +74,7 @@ impl Taps {
         // output.
         let inv_filterscale = 1.0 / filterscale;
         for o in 0..out_size {
-            let center = (o as f64 + 0.5) * scale;
+            let center = offset + (o as f64 + 0.5) * scale;
             // Truncation toward zero, then clamping, as PIL rounds the window ends.
             let lo = ((center - support + 0.5) as i64).max(0) as usize;
             let hi = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
@@ -183,6 +187,26 @@ pub fn resized_crop(img: &RgbImage, crop: CropBox, out_w: usize, out_h: usize) -
     out
 }
 
+/// A crop window with fractional edges, in pixels of the image it is cut from: what a whole-pixel
+/// crop becomes in a DCT-scaled decode (PIL's `resize(size, box=...)`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SubpixelBox {
+    /// Left edge.
+    pub left: f64,
+    /// Top edge.
+    pub top: f64,
+    /// Width.
+    pub width: f64,
+    /// Height.
+    pub height: f64,
+}
+
+impl From<CropBox> for SubpixelBox {
+    fn from(c: CropBox) -> Self {
+        Self { left: c.left as f64, top: c.top as f64, width: c.width as f64, height: c.height as f64 }
+    }
+}
+
 /// [`resized_crop`] into `out` (reshaped to `out_w`×`out_h`) with the worker's buffers.
 pub fn resized_crop_into(
     img: &RgbImage,
@@ -192,18 +216,42 @@ pub fn resized_crop_into(
     s: &mut ResizeScratch,
     out: &mut RgbImage,
 ) {
-    debug_assert!(crop.left + crop.width <= img.width() && crop.top + crop.height <= img.height());
+    resized_box_into(img, crop.into(), out_w, out_h, s, out);
+}
+
+/// [`resized_crop_into`] for a box with fractional edges: the filter is centred on the box's
+/// own sampling grid and reads the whole pixels that the box touches. A box with whole-pixel
+/// edges gives exactly [`resized_crop_into`]'s output.
+pub fn resized_box_into(
+    img: &RgbImage,
+    area: SubpixelBox,
+    out_w: usize,
+    out_h: usize,
+    s: &mut ResizeScratch,
+    out: &mut RgbImage,
+) {
+    // The whole pixels the box touches, and where the box starts inside them.
+    let (left, top) = (area.left.floor().max(0.0), area.top.floor().max(0.0));
+    let right = ((area.left + area.width).ceil() as usize).min(img.width());
+    let bottom = ((area.top + area.height).ceil() as usize).min(img.height());
+    let crop = CropBox {
+        top: top as usize,
+        left: left as usize,
+        height: bottom.saturating_sub(top as usize),
+        width: right.saturating_sub(left as usize),
+    };
+    let (dx, dy) = (area.left - left, area.top - top);
     let (cw, ch) = (crop.width, crop.height);
     out.reshape(out_w, out_h);
     if out_w == 0 || out_h == 0 || cw == 0 || ch == 0 {
         out.as_raw_mut().fill(0);
         return;
     }
-    let need_h = out_w != cw;
-    let need_v = out_h != ch;
+    let need_h = out_w != cw || dx != 0.0 || area.width != cw as f64;
+    let need_v = out_h != ch || dy != 0.0 || area.height != ch as f64;
     // Rows of the crop that the vertical pass reads.
     let (first, last) = if need_v {
-        s.vt.compute(ch, out_h);
+        s.vt.compute(ch, out_h, dy, area.height);
         let (lo, _) = s.vt.bounds[0];
         let (lo_end, n_end) = s.vt.bounds[out_h - 1];
         (lo, lo_end + n_end)
@@ -217,7 +265,7 @@ pub fn resized_crop_into(
     tmp.resize(stride * (last - first), 0);
     let row_bytes = |y: usize| &img.row(crop.top + y)[crop.left * 3..(crop.left + cw) * 3];
     if need_h {
-        s.ht.compute(cw, out_w);
+        s.ht.compute(cw, out_w, dx, area.width);
         let ht = &s.ht;
         let raw = img.as_raw();
         for (y, out_row) in (first..last).zip(tmp.chunks_exact_mut(stride)) {
@@ -252,7 +300,7 @@ mod tests {
         let src: Vec<u8> = (0..301 * 3).map(|i| ((i * 7919) % 256) as u8).collect();
         for out_w in [224, 37, 300, 600] {
             let mut t = Taps::default();
-            t.compute(301, out_w);
+            t.compute(301, out_w, 0.0, 301.0);
             let mut a = vec![0u8; out_w * 3];
             let mut b = vec![0u8; out_w * 3];
             horizontal_row(&src, &t.bounds, &t.weights, t.ksize, &mut a);
@@ -272,12 +320,26 @@ mod tests {
     }
 
     #[test]
+    fn a_half_pixel_box_samples_between_pixels() {
+        // A horizontal ramp 10·x: a box starting at 2.5 samples each output halfway between two
+        // inputs; a whole-pixel box is the plain crop.
+        let img = RgbImage::from_raw(20, 3, (0..20 * 3 * 3).map(|i| (10 * ((i / 3) % 20)) as u8).collect()).unwrap();
+        let mut out = RgbImage::new(0, 0);
+        let area = SubpixelBox { left: 2.5, top: 0.0, width: 10.0, height: 3.0 };
+        resized_box_into(&img, area, 10, 3, &mut ResizeScratch::default(), &mut out);
+        assert!((0..10).all(|o| out.pixel(o, 1)[0] as usize == 10 * o + 25), "{:?}", out.row(1));
+        let whole = CropBox { top: 0, left: 2, height: 3, width: 10 };
+        resized_box_into(&img, whole.into(), 7, 2, &mut ResizeScratch::default(), &mut out);
+        assert_eq!(out, resized_crop(&img, whole, 7, 2));
+    }
+
+    #[test]
     fn flat_image_stays_flat_and_weights_sum_to_one() {
         let img = RgbImage::from_raw(37, 23, vec![200; 37 * 23 * 3]).unwrap();
         let out = resized_crop(&img, CropBox { top: 0, left: 0, height: 23, width: 37 }, 11, 50);
         assert!(out.as_raw().iter().all(|&v| v == 200));
         let mut t = Taps::default();
-        t.compute(1000, 7);
+        t.compute(1000, 7, 0.0, 1000.0);
         for o in 0..7 {
             let s: i32 = t.weights[o * t.ksize..(o + 1) * t.ksize].iter().sum();
             assert!((s - (1 << PRECISION_BITS)).abs() <= t.ksize as i32, "{s}");

@@ -1,8 +1,9 @@
 //! `lgd bench data`: throughput of the full CPU training-view path over an image folder.
 //!
 //! What is timed is what a decode/augment worker does for one sample, with nothing moved off the
-//! CPU: read the file, decode it as PIL would, draw the MoCo-v2 parameters of (seed, epoch 0,
-//! index), apply the view and write the normalised C×H×W f32 slot. `threads` workers share one
+//! CPU: read the file, draw the view's parameters of (seed, epoch 0, index) from its header, decode
+//! what the view needs (the crop's window with `fast_decode`, the whole image as PIL would
+//! without), apply the view and write the normalised C×H×W f32 slot. `threads` workers share one
 //! atomic counter of sample indices and each owns its buffers, as the pipeline's workers do.
 //! The Python twin (`scripts/bench_data_torchvision.py`) times torchvision + PIL on the same files
 //! with the same recipe, so the two figures compare like with like. [`images`] writes the
@@ -16,9 +17,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::augment::{AugmentationConfig, Augmenter, InvalidConfig, Workspace};
-use crate::decode::{decode, DecodeOptions};
+use crate::decode::DecodeOptions;
 use crate::image_folder::{FolderError, ImageFolder};
 use crate::rgb::RgbImage;
+use crate::training_view::decode_for_view;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -80,6 +82,8 @@ pub struct BenchReport {
     pub normalize: Duration,
     /// CPU time the process used during the timed part (Linux; `None` elsewhere).
     pub cpu: Option<Duration>,
+    /// Whether only the crops' windows were decoded (`fast_decode`).
+    pub fast_decode: bool,
 }
 
 impl BenchReport {
@@ -116,9 +120,10 @@ impl std::fmt::Display for BenchReport {
         let per = |d: Duration| 1e3 * d.as_secs_f64() / self.images.max(1) as f64;
         write!(
             f,
-            "lgd (Rust) MoCo-v2 CPU path: {} threads, {} images in {:.2} s: {:.0} img/s, {:.0} img/s/core, \
+            "lgd (Rust) MoCo-v2 CPU path{}: {} threads, {} images in {:.2} s: {:.0} img/s, {:.0} img/s/core, \
              {} img/CPU-s (per image on one worker: read+decode {:.2} ms, view {:.2} ms, normalise {:.2} ms; \
              {} bad)",
+            if self.fast_decode { "" } else { " (full decode)" },
             self.threads,
             self.images,
             self.elapsed.as_secs_f64(),
@@ -177,6 +182,7 @@ pub fn run(root: &Path, opts: &BenchOptions) -> Result<BenchReport, BenchError> 
         view: t.view,
         normalize: t.normalize,
         cpu,
+        fast_decode: opts.augmentation.fast_decode,
     })
 }
 
@@ -206,11 +212,12 @@ fn process(
                     }
                     let path = files[i % files.len()];
                     let t0 = Instant::now();
-                    let img = std::fs::read(path)
-                        .map_err(|e| format!("{}: {e}", path.display()))
-                        .and_then(|bytes| decode(&bytes, path, &options).map_err(|e| e.to_string()));
-                    let img = match img {
-                        Ok(img) => img,
+                    let source = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display())).and_then(|bytes| {
+                        decode_for_view(augmenter, &bytes, path, &options, (opts.seed, 0, i as u64))
+                            .map_err(|e| e.to_string())
+                    });
+                    let source = match source {
+                        Ok(source) => source,
                         Err(e) => {
                             mine.bad += 1;
                             mine.first_error.get_or_insert(e);
@@ -218,8 +225,7 @@ fn process(
                         }
                     };
                     let t1 = Instant::now();
-                    let p = augmenter.params_for(opts.seed, 0, i as u64, img.width(), img.height());
-                    augmenter.apply_into(&img, &p, &mut ws, &mut view);
+                    source.apply_into(augmenter, &mut ws, &mut view);
                     let t2 = Instant::now();
                     augmenter.normalize_into(&view, &mut slot);
                     let t3 = Instant::now();

@@ -13,13 +13,20 @@
 //! - **CMYK JPEGs** (Adobe, inverted) become RGB as `R = (255−C)(255−K)/255`, PIL's `cmyk2rgb`.
 //! - **Decompression bombs** are refused from the header, before any pixel is decoded, with PIL's
 //!   error threshold by default (2 × `Image.MAX_IMAGE_PIXELS`).
+//!
+//! [`decode`] is the full-size path (zune-jpeg for JPEGs, through `image`). [`decode_region`] is the
+//! training-view shortcut: for a JPEG it decodes only what one crop needs, at a reduced DCT scale
+//! when the crop allows ([`jpeg_region`]); its pixels are close to the full path's, not equal.
 
 mod convert;
+pub mod jpeg_region;
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
+use crate::augment::CropBox;
 use crate::rgb::RgbImage;
+pub use jpeg_region::Region;
 
 /// PIL's `Image.MAX_IMAGE_PIXELS` (1024·1024·1024 / 4 / 3): above it PIL warns.
 pub const PIL_MAX_IMAGE_PIXELS: u64 = 89_478_485;
@@ -127,8 +134,8 @@ pub fn dimensions(bytes: &[u8], path: &Path) -> Result<(u32, u32), DecodeError> 
     })
 }
 
-/// Decodes `bytes` (the contents of `path`, named in errors) to RGB as PIL's `convert("RGB")`.
-pub fn decode(bytes: &[u8], path: &Path, options: &DecodeOptions) -> Result<RgbImage, DecodeError> {
+/// Width and height from the header, refused when empty or above the pixel limit.
+pub fn checked_dimensions(bytes: &[u8], path: &Path, options: &DecodeOptions) -> Result<(u32, u32), DecodeError> {
     let (width, height) = dimensions(bytes, path)?;
     let pixels = u64::from(width) * u64::from(height);
     if pixels == 0 {
@@ -143,6 +150,12 @@ pub fn decode(bytes: &[u8], path: &Path, options: &DecodeOptions) -> Result<RgbI
             max_pixels: options.max_pixels,
         });
     }
+    Ok((width, height))
+}
+
+/// Decodes `bytes` (the contents of `path`, named in errors) to RGB as PIL's `convert("RGB")`.
+pub fn decode(bytes: &[u8], path: &Path, options: &DecodeOptions) -> Result<RgbImage, DecodeError> {
+    checked_dimensions(bytes, path, options)?;
     let mut reader = reader(bytes, path)?;
     let format = format_name(&reader);
     if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_reaches_its_end(bytes) {
@@ -159,6 +172,26 @@ pub fn decode(bytes: &[u8], path: &Path, options: &DecodeOptions) -> Result<RgbI
         source,
     })?;
     Ok(convert::to_rgb_like_pil(decoded))
+}
+
+/// The part of the image that `crop` (a box in the full-size image, whose size the caller read
+/// with [`checked_dimensions`]) needs for an `out_side`² view: for a JPEG the crop's window, DCT-scaled
+/// when the crop is at least twice `out_side` ([`jpeg_region`]); for anything else, or a JPEG that
+/// path declines, the full decode with `crop` unchanged. Errors are [`decode`]'s.
+pub fn decode_region(
+    bytes: &[u8],
+    path: &Path,
+    options: &DecodeOptions,
+    crop: CropBox,
+    out_side: usize,
+) -> Result<Region, DecodeError> {
+    checked_dimensions(bytes, path, options)?;
+    if bytes.starts_with(&[0xFF, 0xD8]) && jpeg_reaches_its_end(bytes) {
+        if let Some(region) = jpeg_region::decode_jpeg_region(bytes, crop, out_side) {
+            return Ok(region);
+        }
+    }
+    Ok(Region { image: decode(bytes, path, options)?, crop: crop.into(), scale: 1 })
 }
 
 fn reader<'a>(bytes: &'a [u8], path: &Path) -> Result<image::ImageReader<Cursor<&'a [u8]>>, DecodeError> {

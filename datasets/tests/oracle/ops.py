@@ -58,9 +58,13 @@ def cases(name, w, h):
     yield "eval", {"resize": 256, "crop": 224}
     yield "jitter", {"order": [3, 0, 2, 1], "brightness": 1.2, "contrast": 0.7, "saturation": 1.3, "hue": -0.06}
     yield "jitter", {"order": [1, 2, 0, 3], "brightness": 0.65, "contrast": 1.35, "saturation": 0.6, "hue": 0.09}
-    yield "view", {"top": h // 6, "left": w // 5, "height": h // 2, "width": w // 2, "order": [2, 3, 1, 0],
-                   "brightness": 1.1, "contrast": 0.8, "saturation": 1.25, "hue": 0.04,
-                   "grayscale": True, "sigma": 1.3, "flip": True}
+    view = {"top": h // 6, "left": w // 5, "height": h // 2, "width": w // 2, "order": [2, 3, 1, 0],
+            "brightness": 1.1, "contrast": 0.8, "saturation": 1.25, "hue": 0.04,
+            "grayscale": True, "sigma": 1.3, "flip": True}
+    yield "view", dict(view, recipe="mocov2")
+    # MoCo v1 greys before it jitters (and never blurs); SimCLR and SwAV flip before the colour steps.
+    yield "view", dict(view, recipe="mocov1", hue=-0.3, sigma=None)
+    yield "view", dict(view, recipe="simclr", brightness=1.7, saturation=0.3, grayscale=False)
     yield "normalize", {}
 
 
@@ -96,14 +100,22 @@ def run(op, p, img):
         return T.Compose([T.Resize(p["resize"]), T.CenterCrop(p["crop"])])(img)
     if op == "jitter":
         return jitter(img, p)
-    if op == "view":
+    if op == "view":  # the recipe's Compose order (moco main_moco.py, simclr data_util, swav multicropdataset)
+        def gray(im):
+            return F.rgb_to_grayscale(im, num_output_channels=3) if p["grayscale"] else im
+
+        def blur(im):
+            return im if p["sigma"] is None else im.filter(ImageFilter.GaussianBlur(radius=p["sigma"]))
+
+        def flip(im):
+            return F.hflip(im) if p["flip"] else im
+
+        steps = {"mocov1": [gray, lambda im: jitter(im, p), flip],
+                 "mocov2": [lambda im: jitter(im, p), gray, blur, flip],
+                 "simclr": [flip, lambda im: jitter(im, p), gray, blur]}[p["recipe"]]
         img = F.resized_crop(img, p["top"], p["left"], p["height"], p["width"], [224, 224])
-        img = jitter(img, p)
-        if p["grayscale"]:
-            img = F.rgb_to_grayscale(img, num_output_channels=3)
-        img = img.filter(ImageFilter.GaussianBlur(radius=p["sigma"]))
-        if p["flip"]:
-            img = F.hflip(img)
+        for step in steps:
+            img = step(img)
         return img
     if op == "normalize":
         return T.Normalize(CLIP_MEAN, CLIP_STD)(T.ToTensor()(img))
