@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use lgd::config::DeviceSpec;
 use lgd::daemon::guide_teacher;
 use lgd::eval::augmented_probe::{augmented_probe, AugmentedProbeSetup};
-use lgd::eval::command::{agreement, knn, load_student, splits, zero_shot_logits, Backbone, LoadedStudent, StudentSource};
+use lgd::eval::command::{agreement, knn, load_student, splits, teacher_embed, zero_shot_logits, Backbone, LoadedStudent, StudentSource};
 use lgd::eval::linear_probe::{linear_probe, ProbeConfig};
 use lgd::eval::logistic_regression::sweep_and_fit;
 use lgd::eval::metrics::top1_top5;
@@ -254,7 +254,7 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
             let mut value = json!({"zero_shot": {"top1": top1, "top5": top5}});
             let mut line = format!("zero-shot: student top-1 {:.2} %, top-5 {:.2} %", top1 * 100.0, top5 * 100.0);
             if let Some(teacher) = p.teacher.as_ref().filter(|t| t.embed_dim() == bank.dim()) {
-                let embeddings = tch::Tensor::cat(&p.val.batches().iter().map(|(x, _)| teacher.embed(&x.to_device(device))).collect::<Vec<_>>(), 0);
+                let embeddings = teacher_embed(teacher, &p.val, device);
                 let (t1, t5) = top1_top5(&(embeddings.matmul(bank.to_device(device).tensor()) * 100.0), &labels);
                 value["zero_shot"]["teacher_top1"] = json!(t1);
                 value["zero_shot"]["teacher_top5"] = json!(t5);

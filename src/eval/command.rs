@@ -103,6 +103,11 @@ pub fn embed(student: &Student, set: &ValidationSet, device: Device) -> (Tensor,
     (tch::no_grad(|| normalize_rows(&student.head_forward(&features))), labels)
 }
 
+/// The teacher's L2-normalised embeddings `[N, D]` of a set.
+pub fn teacher_embed(teacher: &impl Teacher, set: &ValidationSet, device: Device) -> Tensor {
+    tch::no_grad(|| Tensor::cat(&set.batches().iter().map(|(x, _)| teacher.embed(&x.to_device(device))).collect::<Vec<_>>(), 0))
+}
+
 /// k-NN top-1/top-5 (k = 20, τ = 0.07) of val features against train features.
 pub fn knn(train: (&Tensor, &Tensor), val: (&Tensor, &Tensor), classes: i64) -> (f64, f64) {
     top1_top5(&knn_scores(train.0, train.1, val.0, classes, 20, 0.07), val.1)
@@ -141,9 +146,7 @@ pub fn agreement(student: &Student, teacher: &SupervisedTeacher, val: &Validatio
     if embeddings.size()[1] != teacher.embed_dim() {
         return Err(format!("the student embeds to {} dimensions, the teacher to {}", embeddings.size()[1], teacher.embed_dim()));
     }
-    let teacher_embeddings = tch::no_grad(|| {
-        Tensor::cat(&val.batches().iter().map(|(x, _)| teacher.embed(&x.to_device(device))).collect::<Vec<_>>(), 0)
-    });
+    let teacher_embeddings = teacher_embed(teacher, val, device);
     let student_logits = embeddings.matmul(bank) * 100.0;
     let teacher_logits = teacher_embeddings.matmul(bank) * 100.0;
     let agree = student_logits.argmax(1, false).eq_tensor(&teacher_logits.argmax(1, false));
