@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The data-path comparison of the README ("Data path benchmark"): generates the synthetic
 # ImageNet-like folder, runs `lgd bench data` and its torchvision+PIL twin on the same files
-# with the same thread counts, and prints one table.
+# with the same thread counts, and prints one table. Each row also has lgd's CPU part alone when
+# jitter, grayscale, blur and normalisation run batched on the device (`photometric = "device"`),
+# and, with --device cuda, what that device stage delivers (`lgd bench photometric`).
 #
-# Usage: scripts/bench-data.sh [--threads "1 2"] [--count 500] [--per-thread 400] [--dir DIR]
+# Usage: scripts/bench-data.sh [--threads "1 2"] [--count 500] [--per-thread 400] [--dir DIR] [--device cuda]
 #   --threads     thread counts to measure (on a 16-core machine: --threads "1 16")
 #   --count       images generated (the folder is reused while the count is unchanged)
 #   --per-thread  samples processed per thread in each measurement
@@ -16,12 +18,14 @@ threads="1 2"
 count=500
 per_thread=400
 dir=${TMPDIR:-/tmp}/lgd-bench-images
+device=
 while [ $# -gt 0 ]; do
     case "$1" in
         --threads) threads=$2; shift 2 ;;
         --count) count=$2; shift 2 ;;
         --per-thread) per_thread=$2; shift 2 ;;
         --dir) dir=$2; shift 2 ;;
+        --device) device=$2; shift 2 ;;
         *) echo "error: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
     esac
 done
@@ -37,18 +41,24 @@ fi
 
 rate() { sed -n 's/.*: \([0-9]*\) img\/s, \([0-9]*\) img\/s\/core, \([0-9na/]*\) img\/CPU-s.*/\1 \2 \3/p'; }
 rows=()
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else printf "n/a" }'; }
 for t in $threads; do
     n=$((per_thread * t))
     rust_line=$("$lgd" bench data --data "$dir" --threads "$t" --images "$n")
     echo "$rust_line"
+    part_line=$("$lgd" bench data --data "$dir" --threads "$t" --images "$n" --photometric device)
+    echo "$part_line"
     py_line=$("$py" "$root/scripts/bench_data_torchvision.py" --data "$dir" --threads "$t" --images "$n")
     echo "$py_line"
     read -r r_all r_core r_cpu <<<"$(rate <<<"$rust_line")"
+    read -r d_all d_core d_cpu <<<"$(rate <<<"$part_line")"
     read -r p_all p_core p_cpu <<<"$(rate <<<"$py_line")"
-    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else printf "n/a" }'; }
-    rows+=("| $t | $r_all | $r_core | $r_cpu | $p_all | $p_core | $p_cpu | $(ratio "$r_all" "$p_all") | $(ratio "$r_cpu" "$p_cpu") |")
+    rows+=("| $t | $r_all | $r_cpu | $d_all | $d_cpu | $p_all | $p_cpu | $(ratio "$r_all" "$p_all") | $(ratio "$r_cpu" "$p_cpu") | $(ratio "$d_cpu" "$p_cpu") |")
 done
+if [ -n "$device" ]; then
+    "$lgd" bench photometric --device "$device" --batch 256 --size 224 --batches 20
+fi
 echo
-echo "| threads | lgd img/s | lgd img/s/core | lgd img/CPU-s | torchvision img/s | torchvision img/s/core | torchvision img/CPU-s | lgd/tv (wall) | lgd/tv (CPU) |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| threads | lgd img/s | lgd img/CPU-s | lgd CPU part img/s | lgd CPU part img/CPU-s | torchvision img/s | torchvision img/CPU-s | lgd/tv (wall) | lgd/tv (CPU) | lgd CPU part/tv (CPU) |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

@@ -12,6 +12,7 @@
 //! - [`export`]: a trained student in torchvision, safetensors or mmdet/mmseg MobileNetV2 layout.
 //! - [`fetch_clip`]: OpenAI's published CLIP checkpoints, downloaded with resume and verified.
 //! - [`plot`]: a run's `metrics.jsonl` drawn as a PNG of training curves.
+//! - [`photometric`]: jitter, grayscale, blur and normalisation batched on the training device.
 //! - [`objective`]: the text and visual banks, the LGKA update, the two logit sets and the loss.
 //! - [`torch_ext`]: the C++ extension: channels_last and the autocast dtype, which tch lacks.
 //! - [`train`]: SGD with owned momentum, the warm-up + cosine schedule, the fp16 gradient scaler.
@@ -34,6 +35,7 @@ pub mod fetch_clip;
 pub mod logging;
 pub mod models;
 pub mod objective;
+pub mod photometric;
 pub mod plot;
 pub mod runtime_info;
 pub mod status_server;

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use lgd::config::{Config, DeviceSpec};
 use lgd::export::ExportFormat;
 use lgd::logging::{self, LogFormat};
-use lgd_datasets::augment::AugmentationConfig;
+use lgd_datasets::augment::{AugmentationConfig, PhotometricPlace};
 
 #[derive(Parser)]
 #[command(name = "lgd", version, about = "Language-Guided Distillation: pre-train small image models from a frozen teacher")]
@@ -142,6 +142,25 @@ enum BenchCommand {
         /// only the crop's window at a reduced DCT scale where the crop allows.
         #[arg(long)]
         full_decode: bool,
+        /// `device`: time only the workers' part (decode, crop + resize + flip, u8 copy); jitter,
+        /// grayscale, blur and normalisation run batched on the device (`lgd bench photometric`).
+        #[arg(long, default_value = "host", value_parser = ["host", "device"])]
+        photometric: String,
+    },
+    /// img/s of the device-side photometric stage (u8 copy, jitter, grayscale, blur, normalise).
+    Photometric {
+        /// `cpu`, `cuda` or `cuda:N`.
+        #[arg(long, default_value = "cpu")]
+        device: DeviceSpec,
+        /// Views per batch.
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+        batch: u64,
+        /// Side of the views.
+        #[arg(long, default_value_t = 224, value_parser = clap::value_parser!(u64).range(1..=4096))]
+        size: u64,
+        /// Timed batches.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+        batches: u64,
     },
     /// Write a deterministic folder of ImageNet-like JPEGs (300–640 × 240–500, ~100 KB, 4:2:0).
     MakeImages {
@@ -232,10 +251,19 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Eval(command) => eval_command::run(command)?,
         Command::Prepare { command } => prepare_cli::run(command)?,
-        Command::Bench(BenchCommand::Data { data, threads, images, full_decode }) => {
-            let augmentation = AugmentationConfig { fast_decode: !full_decode, ..Default::default() };
+        Command::Bench(BenchCommand::Data { data, threads, images, full_decode, photometric }) => {
+            let photometric = if photometric == "device" { PhotometricPlace::Device } else { PhotometricPlace::Host };
+            let augmentation = AugmentationConfig { fast_decode: !full_decode, photometric, ..Default::default() };
             let opts = lgd_datasets::bench::BenchOptions { threads, images, augmentation, ..Default::default() };
             println!("{}", lgd_datasets::bench::run(&data, &opts)?);
+        }
+        Command::Bench(BenchCommand::Photometric { device, batch, size, batches }) => {
+            let device = device.to_tch();
+            if let tch::Device::Cuda(index) = device {
+                anyhow::ensure!((index as i64) < tch::Cuda::device_count(), "no CUDA device {index} (this process sees {})", tch::Cuda::device_count());
+            }
+            let options = lgd::photometric::bench::PhotometricBenchOptions { device, batch: batch as usize, size: size as usize, batches: batches as usize };
+            println!("{}", lgd::photometric::bench::run(&options));
         }
         Command::Bench(BenchCommand::MakeImages { out, count, seed }) => {
             let s = lgd_datasets::bench::images::make_images(&out, count, seed)?;

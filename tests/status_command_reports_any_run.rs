@@ -22,13 +22,7 @@ fn finished_run_dead_process_and_missing_file() {
     support::write_image_folder(&dir.join("data"), &["a", "b", "c"], 4);
     std::fs::write(dir.join("run.toml"), support::daemon::cpu_config(&dir, 1, "")).unwrap();
     let run = dir.join("run");
-    let trained = Command::new(env!("CARGO_BIN_EXE_lgd"))
-        .args(["train", "--config"])
-        .arg(dir.join("run.toml"))
-        .arg("--run-dir")
-        .arg(&run)
-        .output()
-        .unwrap();
+    let trained = support::daemon::train_to_end(&dir);
     assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
 
     let text = stdout(&lgd_status(&[], &run));

@@ -81,13 +81,7 @@ fn bad_input_fails_fast_with_one_line_naming_the_culprit() {
     ];
     for (what, text, expected) in cases {
         std::fs::write(dir.join("run.toml"), text).unwrap();
-        let output = Command::new(env!("CARGO_BIN_EXE_lgd"))
-            .args(["train", "--config"])
-            .arg(dir.join("run.toml"))
-            .arg("--run-dir")
-            .arg(dir.join("run"))
-            .output()
-            .unwrap();
+        let output = support::daemon::train_to_end(&dir);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{what}: must fail");
         assert!(stderr.contains(expected), "{what}: {stderr}");

@@ -13,20 +13,21 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 
+use crate::batch_pixels::BatchPixels;
 use crate::decode_worker::{Job, Produced, WorkerContext};
 use crate::pipeline_config::PipelineConfig;
 use crate::pipeline_stats::PipelineStats;
 use crate::sampler::{epoch_order, steps_per_epoch};
 
-/// A batch ready for the device: `[B, 3, S, S]` normalised floats, in epoch order.
+/// A batch ready for the device, in epoch order.
 #[derive(Debug)]
 pub struct HostBatch {
     /// Epoch.
     pub epoch: u64,
     /// Index of the batch in its epoch.
     pub step_in_epoch: u64,
-    /// Pixels, batch-major CHW.
-    pub pixels: Vec<f32>,
+    /// Pixels: normalised floats, or u8 views for the device's photometric stage.
+    pub pixels: BatchPixels,
     /// Labels.
     pub labels: Vec<u32>,
     /// Files replaced while producing this batch (path, reason).
@@ -285,7 +286,7 @@ fn sample(samples: usize, plan: DataPlan, jobs: Sender<Job>, stop: &AtomicBool, 
 }
 
 struct Partial {
-    pixels: Vec<f32>,
+    pixels: BatchPixels,
     labels: Vec<u32>,
     filled: usize,
     bad: Vec<(PathBuf, String)>,
@@ -314,20 +315,21 @@ fn assemble(
     while let Some(item) = receive_unless_stopped(&produced, stop) {
         let key = (item.job.epoch, (item.job.position / plan.batch) as u64);
         let slot = item.job.position % plan.batch;
+        let pixels = match item.pixels {
+            Ok(pixels) => pixels,
+            Err(message) => {
+                send_unless_stopped(&batches, Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }), stop);
+                return;
+            }
+        };
         let entry = partial.entry(key).or_insert_with(|| Partial {
-            pixels: vec![0.0; plan.batch * sample_len],
+            pixels: BatchPixels::shaped_like(&pixels, plan.batch, sample_len),
             labels: vec![0; plan.batch],
             filled: 0,
             bad: Vec::new(),
         });
         entry.bad.extend(item.bad);
-        match item.pixels {
-            Ok(pixels) => entry.pixels[slot * sample_len..(slot + 1) * sample_len].copy_from_slice(&pixels),
-            Err(message) => {
-                send_unless_stopped(&batches, Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }), stop);
-                return;
-            }
-        }
+        entry.pixels.put(slot, pixels);
         entry.labels[slot] = item.label;
         entry.filled += 1;
         while partial.get(&next).is_some_and(|p| p.filled == plan.batch) {

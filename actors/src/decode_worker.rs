@@ -1,6 +1,7 @@
 //! A decode/augment worker: reads a sample, draws its view from the (seed, epoch, index) stream,
 //! decodes what the view needs (the crop's window with `fast_decode`) and writes normalised CHW
-//! floats. A sample that cannot be read or decoded is replaced by the next one in a fixed probe
+//! floats — or, with `photometric = "device"`, the u8 view after crop, resize and flip, with its
+//! parameters for the device's batched photometric stage. A sample that cannot be read or decoded is replaced by the next one in a fixed probe
 //! sequence — same replacement on every run — and reported, so one bad file never stops or stalls
 //! the run.
 
@@ -8,9 +9,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use lgd_datasets::augment::pipeline::{Augmenter, Workspace};
+use lgd_datasets::augment::PhotometricPlace;
 use lgd_datasets::decode::DecodeOptions;
 use lgd_datasets::training_view::decode_for_view;
 
+use crate::batch_pixels::SamplePixels;
 use crate::source::SampleSource;
 
 /// Replacement attempts before a sample slot is declared unfillable.
@@ -32,8 +35,8 @@ pub struct Job {
 pub struct Produced {
     /// The job it answers.
     pub job: Job,
-    /// `[3, S, S]` normalised floats, or an error when no replacement worked either.
-    pub pixels: Result<Vec<f32>, String>,
+    /// The sample's pixels, or an error when no replacement worked either.
+    pub pixels: Result<SamplePixels, String>,
     /// Its label.
     pub label: u32,
     /// Files that failed on the way (path, reason).
@@ -82,9 +85,19 @@ impl WorkerContext {
             match result {
                 Ok((source, label)) => {
                     let mut view = lgd_datasets::RgbImage::new(0, 0);
-                    source.apply_into(&self.augmenter, &mut Workspace::default(), &mut view);
-                    let mut pixels = vec![0f32; 3 * size * size];
-                    self.augmenter.normalize_into(&view, &mut pixels);
+                    let mut workspace = Workspace::default();
+                    let pixels = match self.augmenter.config().photometric {
+                        PhotometricPlace::Device => {
+                            source.apply_geometric_into(&self.augmenter, &mut workspace, &mut view);
+                            SamplePixels::Raw { rgb: view.into_raw(), view: source.params }
+                        }
+                        PhotometricPlace::Host => {
+                            source.apply_into(&self.augmenter, &mut workspace, &mut view);
+                            let mut pixels = vec![0f32; 3 * size * size];
+                            self.augmenter.normalize_into(&view, &mut pixels);
+                            SamplePixels::Normalized(pixels)
+                        }
+                    };
                     return Produced { job, pixels: Ok(pixels), label, bad };
                 }
                 Err(reason) => bad.push((path, reason)),

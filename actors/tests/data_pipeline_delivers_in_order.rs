@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use lgd_actors::batch_pixels::BatchPixels;
 use lgd_actors::data_pipeline::{DataPipeline, DataPlan, Next};
 use lgd_actors::decode_worker::WorkerContext;
 use lgd_actors::pipeline_config::PipelineConfig;
 use lgd_actors::sampler::epoch_order;
 use lgd_actors::source::SampleSource;
-use lgd_datasets::augment::config::AugmentationConfig;
+use lgd_datasets::augment::config::{AugmentationConfig, PhotometricPlace};
 use lgd_datasets::augment::pipeline::Augmenter;
 use lgd_datasets::decode::DecodeOptions;
 
@@ -52,7 +53,10 @@ impl SampleSource for Memory {
 }
 
 fn start(source: Memory, plan: DataPlan, workers: usize) -> DataPipeline {
-    let config = AugmentationConfig { output_size: 16, ..Default::default() };
+    start_with(source, plan, workers, AugmentationConfig { output_size: 16, ..Default::default() })
+}
+
+fn start_with(source: Memory, plan: DataPlan, workers: usize, config: AugmentationConfig) -> DataPipeline {
     let context = WorkerContext {
         source: Arc::new(source),
         augmenter: Augmenter::new(config).unwrap(),
@@ -77,11 +81,43 @@ fn batches_arrive_in_order_with_the_sampled_labels() {
         let order = epoch_order(18, 11, batch.epoch);
         let expected: Vec<u32> = (0..4).map(|slot| (order[batch.step_in_epoch as usize * 4 + slot] % 3) as u32).collect();
         assert_eq!(batch.labels, expected, "labels follow the epoch order");
-        assert_eq!(batch.pixels.len(), 4 * 3 * 16 * 16);
+        assert_eq!(batch.pixels.normalized().map(<[f32]>::len), Some(4 * 3 * 16 * 16));
         seen.push((batch.epoch, batch.step_in_epoch));
     }
     assert_eq!(seen, vec![(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (1, 2), (1, 3)], "18 samples: 4 full batches");
     pipeline.shutdown();
+}
+
+/// With `photometric = "device"` the workers stop after crop, resize and flip; the host's own
+/// photometric half applied to those bytes gives exactly the normalised batch of the default.
+#[test]
+fn raw_views_carry_what_the_device_stage_needs() {
+    let host = AugmentationConfig { output_size: 16, ..Default::default() };
+    let device = AugmentationConfig { photometric: PhotometricPlace::Device, ..host.clone() };
+    let augmenter = Augmenter::new(host.clone()).unwrap();
+    let normalised = start_with(Memory::new(12, &[]), plan(0, 0), 2, host);
+    let raw = start_with(Memory::new(12, &[]), plan(0, 0), 2, device);
+    let (mut batches, mut jittered) = (0, 0);
+    while let (Some(a), Some(b)) = (normalised.next(), raw.next()) {
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let BatchPixels::Raw { rgb, views } = &b.pixels else { panic!("device mode delivers u8 views") };
+        let mut expected = Vec::new();
+        for (slot, view) in views.iter().enumerate() {
+            let bytes = rgb[slot * 16 * 16 * 3..(slot + 1) * 16 * 16 * 3].to_vec();
+            let mut image = lgd_datasets::RgbImage::from_raw(16, 16, bytes).unwrap();
+            augmenter.apply_photometric(&mut image, view, &mut Default::default());
+            let mut floats = vec![0.0; 3 * 16 * 16];
+            augmenter.normalize_into(&image, &mut floats);
+            expected.extend(floats);
+            jittered += usize::from(view.jitter.is_some());
+        }
+        assert_eq!(a.pixels.normalized().unwrap(), &expected[..], "epoch {} batch {}", a.epoch, a.step_in_epoch);
+        batches += 1;
+    }
+    assert_eq!(batches, 6);
+    assert!(jittered > 0, "the recipe's jitter fired on some views");
+    normalised.shutdown();
+    raw.shutdown();
 }
 
 #[test]

@@ -30,6 +30,12 @@ impl ViewSource {
     pub fn apply_into(&self, augmenter: &Augmenter, ws: &mut Workspace, view: &mut RgbImage) {
         augmenter.apply_box_into(&self.image, self.area, &self.params, ws, view);
     }
+
+    /// Only the geometric half (crop + resize, flip): the view handed to a tensor-side
+    /// photometric stage (see [`Augmenter::apply_geometric_box_into`]).
+    pub fn apply_geometric_into(&self, augmenter: &Augmenter, ws: &mut Workspace, view: &mut RgbImage) {
+        augmenter.apply_geometric_box_into(&self.image, self.area, &self.params, ws, view);
+    }
 }
 
 /// Decodes what the view of (seed, epoch, index) needs from `bytes` (the contents of `path`).

@@ -25,6 +25,7 @@ use super::status::{RunState, RunStatus, StatusBoard};
 use super::{load_teacher, DaemonError};
 use crate::config::{Config, DeviceSpec};
 use crate::eval::ValidationSet;
+use crate::photometric::DevicePhotometric;
 use crate::status_server::StatusServer;
 use crate::train::Trainer;
 
@@ -119,7 +120,9 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     board.persist();
     tracing::info!(run = %run_dir.display(), steps_per_epoch = per_epoch, start_step = trainer.step, "training");
     let session_watch = config.run.watch_config.then(|| ConfigWatch::new(config_path));
+    let photometric = DevicePhotometric::new(&config.augmentation, device);
     let mut session = Session {
+        photometric,
         config_path,
         run_dir,
         progress: Progress::new(total_steps, trainer.step),

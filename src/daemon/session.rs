@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use lgd_actors::data_pipeline::{DataPipeline, Next};
 use lgd_actors::source::SampleSource;
 use serde_json::json;
-use tch::{Device, Tensor};
+use tch::Device;
 
 use super::checkpointing::Checkpointer;
 use super::config_watch::ConfigWatch;
@@ -23,6 +23,7 @@ use super::stage_clock::{queues, StageClock};
 use super::status::{config_digest, HistoryPoint, RunState, StatusBoard};
 use super::{AnyTeacher, DaemonError};
 use crate::config::Config;
+use crate::photometric::DevicePhotometric;
 use crate::eval::ValidationSet;
 use crate::models::teacher::Teacher;
 use crate::train::{StepReport, Trainer};
@@ -41,6 +42,8 @@ pub(super) struct Session<'a> {
     pub(super) validation: Option<ValidationSet>,
     pub(super) classes: usize,
     pub(super) device: Device,
+    /// Turns each host batch into the normalised device batch (finishing u8 views there).
+    pub(super) photometric: DevicePhotometric,
     pub(super) signals: Signals,
     pub(super) metrics: MetricsWriter,
     pub(super) board: StatusBoard,
@@ -95,8 +98,7 @@ impl Session<'_> {
             };
             self.note_bad_samples(&host.bad)?;
             let compute_start = Instant::now();
-            let (batch, size) = (self.config.data.batch_size as i64, self.config.augmentation.output_size as i64);
-            let images = Tensor::from_slice(&host.pixels).reshape([batch, 3, size, size]).to_device(self.device);
+            let images = self.photometric.batch(&host.pixels, self.config.augmentation.output_size as i64);
             let before = self.trainer.position();
             let report = self.trainer.step(&images).map_err(|e| DaemonError::Training(e.to_string()))?;
             let streak = self.nonfinite.record(before, report.nonfinite);

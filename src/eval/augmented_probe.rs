@@ -99,7 +99,8 @@ pub fn augmented_probe(
     let side = setup.crop as i64;
     while let Some(batch) = pipeline.next() {
         let batch = batch.map_err(|e| e.to_string())?;
-        let images = Tensor::from_slice(&batch.pixels).reshape([-1, 3, side, side]).to_device(device);
+        let pixels = batch.pixels.normalized().expect("the probe's views are normalised on the host");
+        let images = Tensor::from_slice(pixels).reshape([-1, 3, side, side]).to_device(device);
         let labels = Tensor::from_slice(&batch.labels.iter().map(|&l| l as i64).collect::<Vec<_>>()).to_device(device);
         probe.train_step(&backbone.features(&images), &labels, batch.epoch, batch.step_in_epoch);
         on_batch(batch.epoch, batch.step_in_epoch + 1);

@@ -41,6 +41,17 @@ every_steps = 1
     )
 }
 
+/// Runs `lgd train --config dir/run.toml --run-dir dir/run` to the end.
+pub fn train_to_end(dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lgd"))
+        .args(["train", "--config"])
+        .arg(dir.join("run.toml"))
+        .arg("--run-dir")
+        .arg(dir.join("run"))
+        .output()
+        .unwrap()
+}
+
 /// Starts `lgd --log-format json train --config dir/run.toml --run-dir dir/run`.
 pub fn spawn_train(dir: &Path) -> (Child, Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lgd"))

@@ -11,8 +11,8 @@
 use super::simd::avx2_dispatch;
 use crate::rgb::RgbImage;
 
-/// Number of box passes PIL uses for its Gaussian.
-const PASSES: u32 = 3;
+/// Number of box passes PIL uses for its Gaussian (along each axis).
+pub const PASSES: u32 = 3;
 
 /// The fractional box radius whose `PASSES`-fold repetition has variance sigma² (PIL's formula,
 /// single precision as PIL computes it).
@@ -25,15 +25,25 @@ fn box_radius(sigma: f32) -> f32 {
     l + a
 }
 
-/// Fixed-point parameters of one fractional box: integer radius, tap weight, far-tap weight.
-#[derive(Debug, Clone, Copy)]
-struct BoxKernel {
-    r: usize,
-    ww: u32,
-    fw: u32,
+/// Fixed-point parameters of one fractional box, in units of 2^-24: every tap within `r` of the
+/// centre weighs `ww`, the two at distance `r + 1` weigh `fw`; the sum plus 2^23 is shifted right
+/// by 24. Public so that the batched tensor-side blur uses the very same integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoxKernel {
+    /// Integer radius.
+    pub r: usize,
+    /// Weight of each tap within the radius.
+    pub ww: u32,
+    /// Weight of each of the two taps at distance `r + 1`.
+    pub fw: u32,
 }
 
 impl BoxKernel {
+    /// The box PIL uses for `GaussianBlur(radius = sigma)`; `None` when `sigma <= 0` (no blur).
+    pub fn for_sigma(sigma: f32) -> Option<Self> {
+        (sigma > 0.0).then(|| Self::new(box_radius(sigma)))
+    }
+
     fn new(radius: f32) -> Self {
         let r = radius as usize;
         // 2^24 / (2·radius + 1) in single precision, truncated, as PIL's fixed-point weights.
@@ -107,14 +117,11 @@ pub fn gaussian_blur(img: &mut RgbImage, sigma: f32) {
 /// [`gaussian_blur`] with the worker's buffers.
 pub fn gaussian_blur_with(img: &mut RgbImage, sigma: f32, s: &mut BlurScratch) {
     // NaN fails this comparison too, so it leaves the image unchanged.
-    if !(sigma > 0.0) {
-        return;
-    }
+    let Some(k) = BoxKernel::for_sigma(sigma) else { return };
     let (w, h) = (img.width(), img.height());
     if w == 0 || h == 0 {
         return;
     }
-    let k = BoxKernel::new(box_radius(sigma));
     let n = w * h * 3;
     s.a.resize(n, 0);
     s.b.resize(n, 0);

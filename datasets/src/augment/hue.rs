@@ -76,17 +76,25 @@ pub fn hue_shift_u8(hue_factor: f32) -> u8 {
 /// function of which channel is the maximum, which is the minimum, cr, and d = max − (the third
 /// channel): 6 cases × 256 × 256 bytes. (PIL's per-pixel divisions and `fmod` took ~2 ms per
 /// 224² view; the lookups take a fraction of that.)
-struct Tables {
+///
+/// Public so that the batched tensor-side hue ([`hue_tables`]) looks up the same bytes.
+#[derive(Debug)]
+pub struct Tables {
     /// Hue of (case, cr, d) at `(case · 256 + cr) · 256 + d`.
-    hue: Vec<u8>,
+    pub hue: Vec<u8>,
     /// Saturation of (max, cr) at `max · 256 + cr`.
-    sat: Vec<u8>,
+    pub sat: Vec<u8>,
     /// Sector (0..6) of an 8-bit hue, `floor(h·6/255) mod 6`.
-    sector: [u8; 256],
+    pub sector: [u8; 256],
     /// Fraction within the sector, single precision as PIL.
-    frac: [f32; 256],
+    pub frac: [f32; 256],
     /// s/255 in single precision.
-    fs: [f32; 256],
+    pub fs: [f32; 256],
+}
+
+/// The process-wide hue tables (built on first use).
+pub fn hue_tables() -> &'static Tables {
+    tables()
 }
 
 fn tables() -> &'static Tables {
@@ -124,7 +132,7 @@ fn tables() -> &'static Tables {
 
 /// Which channel of (R, G, B) holds the third value (neither the maximum nor the minimum) in
 /// each case.
-const OTHER: [usize; 6] = [1, 2, 0, 2, 1, 0];
+pub const OTHER: [usize; 6] = [1, 2, 0, 2, 1, 0];
 
 /// The case of a pixel: which channel is the maximum (ties: R, then G, as PIL tests them) and
 /// which of the other two is the minimum. Written as selects, not branches: on textured photos
@@ -144,7 +152,7 @@ fn classify(r: u8, g: u8, b: u8, max: u8, min: u8) -> usize {
 
 /// Where each output channel takes its value from, per sector, among [v, mid, p] (mid is t in
 /// even sectors, q in odd ones): PIL's six cases of the HSV → RGB conversion.
-const SECTOR_SOURCE: [[usize; 3]; 6] = [[0, 1, 2], [1, 0, 2], [2, 0, 1], [2, 1, 0], [1, 2, 0], [0, 2, 1]];
+pub const SECTOR_SOURCE: [[usize; 3]; 6] = [[0, 1, 2], [1, 0, 2], [2, 0, 1], [2, 1, 0], [1, 2, 0], [0, 2, 1]];
 
 /// Round half away from zero for x ≥ 0 (as `f64::round`), without the libm call: x − trunc(x)
 /// is exact, so the comparison decides exactly as `round` does.

@@ -32,7 +32,7 @@ pub mod resized_crop;
 pub mod rng;
 mod simd;
 
-pub use config::AugmentationConfig;
+pub use config::{AugmentationConfig, PhotometricPlace};
 pub use pipeline::{Augmenter, InvalidConfig, ViewParams, Workspace};
 pub use recipe::{Recipe, Step};
 

@@ -134,8 +134,25 @@ impl Augmenter {
     /// edges: `img` is then a DCT-scaled window of the source that `p` was drawn for
     /// ([`crate::training_view`]); `p.crop` itself is not read.
     pub fn apply_box_into(&self, img: &RgbImage, area: SubpixelBox, p: &ViewParams, ws: &mut Workspace, view: &mut RgbImage) {
+        self.apply_geometric_box_into(img, area, p, ws, view);
+        self.apply_photometric(view, p, ws);
+    }
+
+    /// The geometric half of the view: crop + resize, then the flip. The flip commutes with every
+    /// photometric operation (they are per pixel, or a mirror-symmetric blur with mirrored edges,
+    /// or use the image mean), so running it first gives the same bytes as the recipe's order.
+    /// With `photometric = "device"` this is all a worker does.
+    pub fn apply_geometric_box_into(&self, img: &RgbImage, area: SubpixelBox, p: &ViewParams, ws: &mut Workspace, view: &mut RgbImage) {
         let s = self.config.output_size;
         resized_box_into(img, area, s, s, &mut ws.resize, view);
+        if p.flip {
+            hflip(view);
+        }
+    }
+
+    /// The photometric half in the recipe's order (MoCo v1 greys before it jitters): what the
+    /// tensor-side path (`lgd::photometric`) does to a whole batch.
+    pub fn apply_photometric(&self, view: &mut RgbImage, p: &ViewParams, ws: &mut Workspace) {
         for step in self.config.recipe.steps() {
             match step {
                 Step::Jitter => {
@@ -149,7 +166,6 @@ impl Augmenter {
                         gaussian_blur_with(view, sigma, &mut ws.blur);
                     }
                 }
-                Step::Flip if p.flip => hflip(view),
                 Step::Grayscale | Step::Flip => {}
             }
         }

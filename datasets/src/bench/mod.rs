@@ -5,6 +5,9 @@
 //! what the view needs (the crop's window with `fast_decode`, the whole image as PIL would
 //! without), apply the view and write the normalised C×H×W f32 slot. `threads` workers share one
 //! atomic counter of sample indices and each owns its buffers, as the pipeline's workers do.
+//! With `photometric = "device"` in the recipe only the worker's part is timed — read, decode, crop
+//! + resize + flip, the u8 copy into the batch slot — the rest running batched on the training
+//! device (`lgd bench photometric` times that part).
 //! The Python twin (`scripts/bench_data_torchvision.py`) times torchvision + PIL on the same files
 //! with the same recipe, so the two figures compare like with like. [`images`] writes the
 //! synthetic ImageNet-like folder both can run on.
@@ -16,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::augment::{AugmentationConfig, Augmenter, InvalidConfig, Workspace};
+use crate::augment::{AugmentationConfig, Augmenter, InvalidConfig, PhotometricPlace, Workspace};
 use crate::decode::DecodeOptions;
 use crate::image_folder::{FolderError, ImageFolder};
 use crate::rgb::RgbImage;
@@ -78,8 +81,10 @@ pub struct BenchReport {
     pub decode: Duration,
     /// Time in the view (crop+resize, jitter, grayscale, blur, flip).
     pub view: Duration,
-    /// Time in ToTensor+Normalize.
+    /// Time in ToTensor+Normalize (with the photometric stage on the device: the u8 slot copy).
     pub normalize: Duration,
+    /// Where jitter, grayscale, blur and normalisation run (on the device: not timed here).
+    pub photometric: PhotometricPlace,
     /// CPU time the process used during the timed part (Linux; `None` elsewhere).
     pub cpu: Option<Duration>,
     /// Whether only the crops' windows were decoded (`fast_decode`).
@@ -120,9 +125,13 @@ impl std::fmt::Display for BenchReport {
         let per = |d: Duration| 1e3 * d.as_secs_f64() / self.images.max(1) as f64;
         write!(
             f,
-            "lgd (Rust) MoCo-v2 CPU path{}: {} threads, {} images in {:.2} s: {:.0} img/s, {:.0} img/s/core, \
-             {} img/CPU-s (per image on one worker: read+decode {:.2} ms, view {:.2} ms, normalise {:.2} ms; \
+            "lgd (Rust) MoCo-v2 {}{}: {} threads, {} images in {:.2} s: {:.0} img/s, {:.0} img/s/core, \
+             {} img/CPU-s (per image on one worker: read+decode {:.2} ms, view {:.2} ms, {} {:.2} ms; \
              {} bad)",
+            match self.photometric {
+                PhotometricPlace::Host => "CPU path",
+                PhotometricPlace::Device => "CPU part (photometric + normalise on the device)",
+            },
             if self.fast_decode { "" } else { " (full decode)" },
             self.threads,
             self.images,
@@ -132,6 +141,10 @@ impl std::fmt::Display for BenchReport {
             self.images_per_cpu_second().map_or("n/a".into(), |r| format!("{r:.0}")),
             per(self.decode),
             per(self.view),
+            match self.photometric {
+                PhotometricPlace::Host => "normalise",
+                PhotometricPlace::Device => "u8 slot copy",
+            },
             per(self.normalize),
             self.bad
         )
@@ -183,6 +196,7 @@ pub fn run(root: &Path, opts: &BenchOptions) -> Result<BenchReport, BenchError> 
         normalize: t.normalize,
         cpu,
         fast_decode: opts.augmentation.fast_decode,
+        photometric: opts.augmentation.photometric,
     })
 }
 
@@ -204,6 +218,8 @@ fn process(
                 let mut ws = Workspace::default();
                 let mut view = RgbImage::new(0, 0);
                 let mut slot = vec![0f32; 3 * side * side];
+                let mut byte_slot = vec![0u8; 3 * side * side];
+                let on_device = augmenter.config().photometric == PhotometricPlace::Device;
                 let options = DecodeOptions::default();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -225,9 +241,16 @@ fn process(
                         }
                     };
                     let t1 = Instant::now();
-                    source.apply_into(augmenter, &mut ws, &mut view);
-                    let t2 = Instant::now();
-                    augmenter.normalize_into(&view, &mut slot);
+                    let t2;
+                    if on_device {
+                        source.apply_geometric_into(augmenter, &mut ws, &mut view);
+                        t2 = Instant::now();
+                        byte_slot.copy_from_slice(view.as_raw());
+                    } else {
+                        source.apply_into(augmenter, &mut ws, &mut view);
+                        t2 = Instant::now();
+                        augmenter.normalize_into(&view, &mut slot);
+                    }
                     let t3 = Instant::now();
                     mine.decode += t1 - t0;
                     mine.view += t2 - t1;
