@@ -58,6 +58,10 @@ fn smoke_config_trains_and_the_loss_falls() {
     }
     assert!(events["scalars"]["validation/agreement"].as_array().is_some_and(|v| v.len() == 3));
     assert!(events["scalars"]["stage_busy/decode"].is_array(), "per-stage utilisation is logged");
+    assert!(events["scalars"]["memory/host_rss_mib"].is_array(), "the resident set is logged");
+    let logged: Vec<&serde_json::Value> = records.iter().filter(|r| r.get("loss").is_some()).collect();
+    assert!(logged.iter().all(|r| r["memory"]["host_rss_bytes"].as_u64().is_some_and(|b| b > 0)), "host RSS in every step record");
+    assert!(logged.iter().all(|r| r["memory"]["gpu"].is_null()), "no GPU figures on a CPU run");
 
     let status = lgd::daemon::status::RunStatus::read(&dir.join("run")).unwrap();
     assert_eq!(status.state, lgd::daemon::status::RunState::Finished);

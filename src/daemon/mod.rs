@@ -5,6 +5,7 @@
 mod any_teacher;
 mod checkpointing;
 mod config_watch;
+mod memory;
 mod metrics;
 mod nonfinite;
 mod progress;

@@ -13,6 +13,7 @@ use tch::Device;
 
 use super::checkpointing::Checkpointer;
 use super::config_watch::ConfigWatch;
+use super::memory::MemorySample;
 use super::metrics::MetricsWriter;
 use super::nonfinite::NonFiniteGuard;
 use super::progress::Progress;
@@ -225,12 +226,13 @@ impl Session<'_> {
         };
         let (stages, queues) = (self.clock.stages(&self.pipeline), queues(&self.pipeline));
         let training = self.clock.training_time().as_secs_f64().max(1e-9);
+        let memory = MemorySample::take(self.device);
         let record = json!({
             "step": point.step, "epoch": epoch, "loss": loss, "image_loss": point.image_loss, "text_loss": point.text_loss,
             "lr": report.lr, "skipped": report.skipped, "nonfinite": report.nonfinite, "images_per_second": images_per_second,
             "data_wait_fraction": self.clock.waiting.as_secs_f64() / training, "batches_ready": self.pipeline.ready(),
             "bad_samples": self.reported_bad.len(), "skipped_steps": self.nonfinite.total,
-            "stages": stages, "queues": queues,
+            "stages": stages, "queues": queues, "memory": memory,
         });
         let _ = self.metrics.record(&record);
         let mut scalars = vec![
@@ -248,6 +250,7 @@ impl Session<'_> {
             .chain(queues.iter().map(|q| (format!("queue_depth/{}", q.name), q.depth as f64)))
             .collect();
         scalars.extend(stage_tags.iter().map(|(tag, value)| (tag.as_str(), *value)));
+        scalars.extend(memory.scalars());
         self.write_scalars(point.step, &scalars);
         if self.progress.visible() {
             tracing::debug!(step = point.step, epoch, loss, lr = report.lr, images_per_second, "step");

@@ -16,6 +16,7 @@ extern "C" {
     pub fn lgd_ext_autocast_is_enabled(device: c_int, out: *mut c_int) -> c_int;
     pub fn lgd_ext_autocast_enter() -> c_int;
     pub fn lgd_ext_autocast_exit() -> c_int;
+    pub fn lgd_ext_accelerator_memory(device_index: c_int, out: *mut i64) -> c_int;
     pub fn lgd_ext_jit_named_tensors(
         path: *const c_char,
         context: *mut c_void,

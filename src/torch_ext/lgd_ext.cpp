@@ -5,6 +5,7 @@
 // Tensor handles are `at::Tensor*`, the same representation tch's C layer uses for its tensors.
 
 #include <ATen/ATen.h>
+#include <ATen/DeviceAccelerator.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/jit/serialization/import.h>
@@ -123,6 +124,21 @@ int lgd_ext_jit_named_tensors(const char* path, void* context,
     for (const auto& item : module.named_buffers(/*recurse=*/true)) {
       visit(context, item.name.c_str(), new at::Tensor(item.value));
     }
+  });
+}
+
+// The caching allocator's byte counts on accelerator `device_index` (CUDA here): allocated now,
+// allocated at peak, reserved now, reserved at peak — what `torch.cuda.memory_allocated`,
+// `max_memory_allocated`, `memory_reserved` and `max_memory_reserved` report. Throws (→ -1)
+// where the process has no accelerator.
+int lgd_ext_accelerator_memory(int device_index, int64_t* out) {
+  return guarded([&] {
+    const auto stats = at::accelerator::getDeviceStats(static_cast<c10::DeviceIndex>(device_index));
+    const auto all = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+    out[0] = stats.allocated_bytes[all].current;
+    out[1] = stats.allocated_bytes[all].peak;
+    out[2] = stats.reserved_bytes[all].current;
+    out[3] = stats.reserved_bytes[all].peak;
   });
 }
 

@@ -1,9 +1,13 @@
 //! What libtorch offers and tch does not expose, through the small C++ extension beside this file:
 //! channels_last conversion (of one tensor, or in place of every 4-D variable of a module) and the
 //! autocast dtype (fp16 or bf16) on CPU and CUDA, with a scope guard that restores the old state;
-//! and every parameter *and buffer* of a TorchScript archive (tch lists parameters only).
+//! and every parameter *and buffer* of a TorchScript archive (tch lists parameters only); the
+//! GPU caching allocator's memory figures ([`device_memory`]).
 
+mod device_memory;
 mod ffi;
+
+pub use device_memory::{gpu_memory, GpuMemory};
 
 use std::ffi::CStr;
 use std::os::raw::c_int;
@@ -38,7 +42,7 @@ pub enum TorchExtError {
 
 type Result<T> = std::result::Result<T, TorchExtError>;
 
-fn check(operation: &'static str, status: c_int) -> Result<()> {
+pub(crate) fn check(operation: &'static str, status: c_int) -> Result<()> {
     if status == 0 {
         return Ok(());
     }
