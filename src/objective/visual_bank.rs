@@ -3,7 +3,7 @@
 //! After each step every teacher key goes to the class its text embedding is closest to; each class
 //! that received keys moves towards their mean: V[:,c] ← m·V[:,c] + (1−m)·z_c once seen, V[:,c] ← z_c
 //! the first time. The original loops over all C classes in Python (one host sync per class); here it
-//! is one bincount, one index_add and two selects over the whole bank, with the same numbers.
+//! is two index_adds and two selects over the whole bank, with the same numbers.
 
 use tch::{Device, Kind, Tensor};
 
@@ -81,10 +81,13 @@ impl VisualBank {
         }
         let keys = keys.to_kind(Kind::Float);
         let labels = text.assign(&keys); // [N]
-        let counts = labels.bincount::<Tensor>(None, classes); // [C]
-        let sums = Tensor::zeros([classes, dim], (Kind::Float, keys.device())).index_add(0, &labels, &keys);
+        // Counts by index_add, not bincount: CUDA's bincount reads the labels' min and max back to
+        // the host, a synchronisation inside every step. Float counts are exact up to 2^24 keys.
+        let options = (Kind::Float, keys.device());
+        let counts = Tensor::zeros([classes], options).index_add(0, &labels, &Tensor::ones([keys.size()[0]], options)); // [C]
+        let sums = Tensor::zeros([classes, dim], options).index_add(0, &labels, &keys);
         let present = counts.gt(0); // [C]
-        let means = (sums / counts.clamp_min(1).unsqueeze(1).to_kind(Kind::Float)).tr(); // [D, C]
+        let means = (sums / counts.clamp_min(1.0).unsqueeze(1)).tr(); // [D, C]
         let blended = &self.columns * self.momentum + &means * (1.0 - self.momentum);
         let moved = blended.where_self(&self.seen, &means);
         // `means` is a transposed view and `where` keeps that layout; a contiguous bank keeps the

@@ -5,8 +5,8 @@
 //! what the view needs (the crop's window with `fast_decode`, the whole image as PIL would
 //! without), apply the view and write the normalised C×H×W f32 slot. `threads` workers share one
 //! atomic counter of sample indices and each owns its buffers, as the pipeline's workers do.
-//! With `photometric = "device"` in the recipe only the worker's part is timed — read, decode, crop
-//! + resize + flip, the u8 copy into the batch slot — the rest running batched on the training
+//! With `photometric = "device"` in the recipe only the worker's part is timed — read, decode,
+//! crop, resize and flip, the u8 copy into the batch slot — the rest running batched on the training
 //! device (`lgd bench photometric` times that part).
 //! The Python twin (`scripts/bench_data_torchvision.py`) times torchvision + PIL on the same files
 //! with the same recipe, so the two figures compare like with like. [`images`] writes the
