@@ -14,6 +14,7 @@
 //! - [`plot`]: a run's `metrics.jsonl` drawn as a PNG of training curves.
 //! - [`photometric`]: jitter, grayscale, blur and normalisation batched on the training device.
 //! - [`objective`]: the text and visual banks, the LGKA update, the two logit sets and the loss.
+//! - [`teacher_cache`]: the teacher's embeddings of V views per image, stored once and replayed.
 //! - [`torch_ext`]: the C++ extension: channels_last and the autocast dtype, which tch lacks.
 //! - [`train`]: SGD with owned momentum, the warm-up + cosine schedule, the fp16 gradient scaler.
 //! - [`weights`]: weight files users have (safetensors, torch.save zip/legacy) as state dicts.
@@ -40,6 +41,7 @@ pub mod plot;
 pub mod runtime_info;
 pub mod status_server;
 pub mod tensor_io;
+pub mod teacher_cache;
 pub mod tensorboard;
 pub mod torch_ext;
 pub mod train;

@@ -30,6 +30,9 @@ pub struct HostBatch {
     pub pixels: BatchPixels,
     /// Labels.
     pub labels: Vec<u32>,
+    /// The dataset index each slot was drawn for (a replaced bad file keeps its slot's index:
+    /// the replacement is the same on every run, so the index still names the pixels).
+    pub indices: Vec<usize>,
     /// Files replaced while producing this batch (path, reason).
     pub bad: Vec<(PathBuf, String)>,
 }
@@ -288,6 +291,7 @@ fn sample(samples: usize, plan: DataPlan, jobs: Sender<Job>, stop: &AtomicBool, 
 struct Partial {
     pixels: BatchPixels,
     labels: Vec<u32>,
+    indices: Vec<usize>,
     filled: usize,
     bad: Vec<(PathBuf, String)>,
 }
@@ -325,16 +329,18 @@ fn assemble(
         let entry = partial.entry(key).or_insert_with(|| Partial {
             pixels: BatchPixels::shaped_like(&pixels, plan.batch, sample_len),
             labels: vec![0; plan.batch],
+            indices: vec![0; plan.batch],
             filled: 0,
             bad: Vec::new(),
         });
         entry.bad.extend(item.bad);
         entry.pixels.put(slot, pixels);
         entry.labels[slot] = item.label;
+        entry.indices[slot] = item.job.index;
         entry.filled += 1;
         while partial.get(&next).is_some_and(|p| p.filled == plan.batch) {
             let done = partial.remove(&next).expect("checked above");
-            let batch = HostBatch { epoch: next.0, step_in_epoch: next.1, pixels: done.pixels, labels: done.labels, bad: done.bad };
+            let batch = HostBatch { epoch: next.0, step_in_epoch: next.1, pixels: done.pixels, labels: done.labels, indices: done.indices, bad: done.bad };
             if !send_unless_stopped(&batches, Ok(batch), stop) {
                 return;
             }

@@ -53,6 +53,9 @@ pub struct WorkerContext {
     pub decode: DecodeOptions,
     /// Run seed of the augmentation streams.
     pub seed: u64,
+    /// With a teacher-output cache of V views per image: epoch e shows the views of epoch e mod V,
+    /// whose teacher embeddings the cache holds. `None`: every epoch draws its own views.
+    pub view_epochs: Option<u64>,
     /// Fault injection for tests: producing this dataset index blocks the worker for good, as a
     /// read from a hung network mount would (the stall watchdog must notice).
     pub stall_on: Option<usize>,
@@ -69,6 +72,7 @@ impl WorkerContext {
                 std::thread::park();
             }
         }
+        let view_epoch = self.view_epochs.map_or(job.epoch, |views| job.epoch % views);
         for attempt in 0..MAX_REPLACEMENTS {
             // Probe sequence: the sample itself, then fixed strides away from it.
             let index = (job.index + attempt * 7919) % len;
@@ -78,7 +82,7 @@ impl WorkerContext {
                 .read(index)
                 .map_err(|e| format!("unreadable: {e}"))
                 .and_then(|(bytes, label)| {
-                    decode_for_view(&self.augmenter, &bytes, &path, &self.decode, (self.seed, job.epoch, index as u64))
+                    decode_for_view(&self.augmenter, &bytes, &path, &self.decode, (self.seed, view_epoch, index as u64))
                         .map(|source| (source, label))
                         .map_err(|e| e.to_string())
                 });

@@ -57,11 +57,16 @@ fn start(source: Memory, plan: DataPlan, workers: usize) -> DataPipeline {
 }
 
 fn start_with(source: Memory, plan: DataPlan, workers: usize, config: AugmentationConfig) -> DataPipeline {
+    start_viewing(source, plan, workers, config, None)
+}
+
+fn start_viewing(source: Memory, plan: DataPlan, workers: usize, config: AugmentationConfig, view_epochs: Option<u64>) -> DataPipeline {
     let context = WorkerContext {
         source: Arc::new(source),
         augmenter: Augmenter::new(config).unwrap(),
         decode: DecodeOptions::default(),
         seed: 5,
+        view_epochs,
         stall_on: None,
     };
     let sizing = PipelineConfig { decode_workers: workers, decoded_samples: 8, host_batches: 2, ..Default::default() };
@@ -118,6 +123,36 @@ fn raw_views_carry_what_the_device_stage_needs() {
     assert!(jittered > 0, "the recipe's jitter fired on some views");
     normalised.shutdown();
     raw.shutdown();
+}
+
+/// Pixels of every sample of `epoch`, by dataset index.
+fn views_of(batches: &[lgd_actors::data_pipeline::HostBatch], epoch: u64) -> std::collections::BTreeMap<usize, Vec<f32>> {
+    let values = 3 * 16 * 16;
+    batches
+        .iter()
+        .filter(|b| b.epoch == epoch)
+        .flat_map(|b| {
+            let pixels = b.pixels.normalized().unwrap();
+            b.indices.iter().enumerate().map(move |(slot, &i)| (i, pixels[slot * values..(slot + 1) * values].to_vec()))
+        })
+        .collect()
+}
+
+/// With a teacher-output cache of 2 views, epoch 2 shows each image exactly as epoch 0 did (in
+/// another order), and epoch 1 shows other views.
+#[test]
+fn cached_view_epochs_repeat_their_views() {
+    let config = AugmentationConfig { output_size: 16, ..Default::default() };
+    let plan = DataPlan { epochs: 3, ..plan(0, 0) };
+    let pipeline = start_viewing(Memory::new(12, &[]), plan, 2, config, Some(2));
+    let batches: Vec<_> = std::iter::from_fn(|| pipeline.next()).map(Result::unwrap).collect();
+    pipeline.shutdown();
+    let (first, second, third) = (views_of(&batches, 0), views_of(&batches, 1), views_of(&batches, 2));
+    assert_eq!(first.len(), 12);
+    assert_eq!(third, first, "epoch 2 replays epoch 0's views");
+    assert_ne!(second, first, "epoch 1 has views of its own");
+    let orders: Vec<Vec<usize>> = [0, 2].iter().map(|&e| batches.iter().filter(|b| b.epoch == e).flat_map(|b| b.indices.clone()).collect()).collect();
+    assert_ne!(orders[0], orders[1], "the sample order is still the epoch's own");
 }
 
 #[test]
@@ -188,6 +223,7 @@ fn a_crashed_worker_is_an_error_not_the_end_of_training() {
         augmenter: Augmenter::new(config).unwrap(),
         decode: DecodeOptions::default(),
         seed: 5,
+        view_epochs: None,
         stall_on: None,
     };
     let sizing = PipelineConfig { decode_workers: 2, decoded_samples: 4, host_batches: 1, ..Default::default() };
@@ -208,6 +244,7 @@ fn a_stalled_worker_is_named_and_does_not_hang_the_shutdown() {
         augmenter: Augmenter::new(config).unwrap(),
         decode: DecodeOptions::default(),
         seed: 5,
+        view_epochs: None,
         stall_on: Some(stalled),
     };
     let sizing = PipelineConfig { decode_workers: 2, decoded_samples: 4, host_batches: 1, ..Default::default() };

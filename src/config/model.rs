@@ -39,6 +39,15 @@ pub struct TeacherSection {
     /// D, the embedding width; inferred from the weights when absent, checked when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embed_dim: Option<i64>,
+    /// Teacher-output cache: V > 0 stores the teacher's embedding of V views per image (fp16, a
+    /// mapped file in the run folder) and replays them: epoch e shows the views of epoch e mod V
+    /// and runs the teacher only while those are not stored yet. 0: off (every view is new).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_views: u32,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// Where the text bank T comes from.
@@ -132,6 +141,7 @@ impl TeacherSection {
         if let Some(dim) = self.embed_dim {
             problems.require(dim > 0, "teacher.embed_dim", "must be > 0");
         }
+        problems.require(self.cache_views <= 1000, "teacher.cache_views", "must be at most 1000 views per image (0: no cache)");
     }
 }
 

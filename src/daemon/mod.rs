@@ -15,6 +15,7 @@ mod session;
 pub mod signals;
 mod stage_clock;
 mod startup;
+mod teacher_replay;
 pub mod status;
 
 pub use any_teacher::{guide_teacher, load_teacher, AnyTeacher};

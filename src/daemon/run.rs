@@ -20,11 +20,13 @@ use super::progress::Progress;
 use super::session::Session;
 use super::signals::Signals;
 use super::stage_clock::StageClock;
+use super::teacher_replay::TeacherReplay;
 use super::startup::{open_training_data, prepare_run_dir, resume, startup};
 use super::status::{RunState, RunStatus, StatusBoard};
 use super::{load_teacher, DaemonError};
 use crate::config::{Config, DeviceSpec};
 use crate::eval::ValidationSet;
+use crate::models::teacher::Teacher;
 use crate::photometric::DevicePhotometric;
 use crate::status_server::StatusServer;
 use crate::train::Trainer;
@@ -101,6 +103,7 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         augmenter,
         decode: DecodeOptions::default(),
         seed: config.run.seed,
+        view_epochs: (config.teacher.cache_views > 0).then_some(u64::from(config.teacher.cache_views)),
         stall_on: config.fault_injection.stall_sample,
     };
     let plan = DataPlan {
@@ -121,8 +124,10 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     tracing::info!(run = %run_dir.display(), steps_per_epoch = per_epoch, start_step = trainer.step, "training");
     let session_watch = config.run.watch_config.then(|| ConfigWatch::new(config_path));
     let photometric = DevicePhotometric::new(&config.augmentation, device);
+    let teacher_replay = TeacherReplay::open(run_dir, &config, source.len(), trainer.teacher().embed_dim())?;
     let mut session = Session {
         photometric,
+        teacher_replay,
         config_path,
         run_dir,
         progress: Progress::new(total_steps, trainer.step),

@@ -14,6 +14,7 @@ use tch::Device;
 use super::checkpointing::Checkpointer;
 use super::config_watch::ConfigWatch;
 use super::memory::MemorySample;
+use super::teacher_replay::TeacherReplay;
 use super::metrics::MetricsWriter;
 use super::nonfinite::NonFiniteGuard;
 use super::progress::Progress;
@@ -45,6 +46,8 @@ pub(super) struct Session<'a> {
     pub(super) device: Device,
     /// Turns each host batch into the normalised device batch (finishing u8 views there).
     pub(super) photometric: DevicePhotometric,
+    /// `teacher.cache_views > 0`: the teacher's keys replayed from the run's cache.
+    pub(super) teacher_replay: Option<TeacherReplay>,
     pub(super) signals: Signals,
     pub(super) metrics: MetricsWriter,
     pub(super) board: StatusBoard,
@@ -101,7 +104,11 @@ impl Session<'_> {
             let compute_start = Instant::now();
             let images = self.photometric.batch(&host.pixels, self.config.augmentation.output_size as i64);
             let before = self.trainer.position();
-            let report = self.trainer.step(&images).map_err(|e| DaemonError::Training(e.to_string()))?;
+            let keys = match &mut self.teacher_replay {
+                Some(replay) => Some(replay.keys(&self.trainer, &host, &images).map_err(|e| DaemonError::Training(e.to_string()))?),
+                None => None,
+            };
+            let report = self.trainer.step_with_keys(&images, keys.as_ref()).map_err(|e| DaemonError::Training(e.to_string()))?;
             let streak = self.nonfinite.record(before, report.nonfinite);
             if report.nonfinite {
                 tracing::warn!(step = self.trainer.step, streak, "non-finite loss: step skipped (weights, momentum and banks unchanged)");
@@ -129,6 +136,9 @@ impl Session<'_> {
 
     fn checkpoint(&mut self) -> Result<(), DaemonError> {
         let start = Instant::now();
+        if let Some(replay) = &self.teacher_replay {
+            replay.flush()?;
+        }
         let result = self.checkpoints.save(&self.trainer, &self.config);
         self.clock.checkpointing += start.elapsed();
         let last = self.checkpoints.last.clone();
@@ -233,6 +243,7 @@ impl Session<'_> {
             "data_wait_fraction": self.clock.waiting.as_secs_f64() / training, "batches_ready": self.pipeline.ready(),
             "bad_samples": self.reported_bad.len(), "skipped_steps": self.nonfinite.total,
             "stages": stages, "queues": queues, "memory": memory,
+            "teacher_cache": self.teacher_replay.as_ref().map(|r| json!({"hits": r.hits, "misses": r.misses})),
         });
         let _ = self.metrics.record(&record);
         let mut scalars = vec![

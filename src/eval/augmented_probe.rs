@@ -85,7 +85,7 @@ pub fn augmented_probe(
     if start_epoch >= config.epochs {
         return Ok(history);
     }
-    let context = WorkerContext { source: Arc::clone(&source), augmenter, decode: DecodeOptions::default(), seed: config.seed as u64, stall_on: None };
+    let context = WorkerContext { source: Arc::clone(&source), augmenter, decode: DecodeOptions::default(), seed: config.seed as u64, view_epochs: None, stall_on: None };
     let plan = DataPlan {
         batch: config.batch as usize,
         image_size: setup.crop,

@@ -137,6 +137,23 @@ impl<T: Teacher> Trainer<T> {
 
     /// One optimisation step on a batch of normalised images `[B, 3, H, W]`.
     pub fn step(&mut self, images: &Tensor) -> Result<StepReport, TrainerError> {
+        self.step_with_keys(images, None)
+    }
+
+    /// The teacher's keys of a batch (`[B, D]`, unit rows, f32) in the configured precision and
+    /// layout, as a step computes them: for a teacher-output cache to store.
+    pub fn teacher_keys(&self, images: &Tensor) -> Result<Tensor, TrainerError> {
+        let images = if self.channels_last { to_channels_last(images)? } else { images.shallow_clone() };
+        let _autocast = match self.autocast {
+            Some(kind) => Some(AutocastGuard::new(images.device(), kind)?),
+            None => None,
+        };
+        Ok(self.teacher.embed(&images).to_kind(Kind::Float))
+    }
+
+    /// [`Trainer::step`] with the teacher's keys given (`keys`: from a teacher-output cache, unit
+    /// rows) instead of computed; `None` computes them.
+    pub fn step_with_keys(&mut self, images: &Tensor, keys: Option<&Tensor>) -> Result<StepReport, TrainerError> {
         tch::manual_seed(step_seed(self.seed, self.step));
         let lr = self.schedule.lr(self.epoch, self.step_in_epoch, self.steps_per_epoch);
         let images = if self.channels_last { to_channels_last(images)? } else { images.shallow_clone() };
@@ -146,7 +163,10 @@ impl<T: Teacher> Trainer<T> {
                 Some(kind) => Some(AutocastGuard::new(images.device(), kind)?),
                 None => None,
             };
-            let teacher = self.teacher.embed(&images).to_kind(Kind::Float); // [B, D], unit rows, no grad
+            let teacher = match keys {
+                Some(keys) => keys.shallow_clone(),
+                None => self.teacher.embed(&images).to_kind(Kind::Float), // [B, D], unit rows, no grad
+            };
             let student = self.student.forward_t(&images, true).to_kind(Kind::Float); // [B, D]
             (teacher, normalize_rows(&student))
         };

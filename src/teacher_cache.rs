@@ -1,0 +1,161 @@
+//! The teacher-output cache: the frozen teacher's embedding of V augmented views per image,
+//! stored once in a mapped file in the run folder and replayed in later epochs instead of running
+//! the teacher again. The views are not stored: the data pipeline regenerates view v of an image
+//! from the seeded (seed, epoch v, sample) stream, so epoch e shows exactly the views whose
+//! embeddings slot e mod V holds.
+//!
+//! File layout: a 128-byte header (magic, samples, views, dim, the fingerprint of everything the
+//! embeddings depend on), one "stored" byte per (sample, view), then the fp16 embeddings at
+//! `(sample · views + view) · dim`. A header that does not match the run (another teacher, recipe,
+//! seed or dataset) makes a fresh file. The flags are written after the rows they vouch for.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+
+use memmap2::MmapMut;
+use tch::{Device, Kind, Tensor};
+
+use crate::objective::normalize_rows;
+
+const MAGIC: &[u8; 8] = b"LGDTC001";
+const HEADER: usize = 128;
+
+/// Why the cache file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("teacher cache {path}: {message}")]
+pub struct TeacherCacheError {
+    /// The file.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The mapped cache of one run.
+#[derive(Debug)]
+pub struct TeacherCache {
+    map: MmapMut,
+    path: PathBuf,
+    samples: usize,
+    views: usize,
+    dim: usize,
+}
+
+impl TeacherCache {
+    /// Opens `path`, keeping what it holds when its header matches, else starting it afresh.
+    pub fn open(path: &Path, samples: usize, views: usize, dim: usize, fingerprint: [u8; 32]) -> Result<Self, TeacherCacheError> {
+        let fail = |message: String| TeacherCacheError { path: path.to_owned(), message };
+        let mut header = [0u8; HEADER];
+        header[..8].copy_from_slice(MAGIC);
+        for (i, value) in [samples, views, dim].into_iter().enumerate() {
+            header[8 + 8 * i..16 + 8 * i].copy_from_slice(&(value as u64).to_le_bytes());
+        }
+        header[32..64].copy_from_slice(&fingerprint);
+        let entries = samples.checked_mul(views).ok_or_else(|| fail("size overflows".into()))?;
+        let length = HEADER + entries + entries * dim * 2;
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(|e| fail(e.to_string()))?;
+        let current = file.metadata().map_err(|e| fail(e.to_string()))?.len();
+        let mut existing = [0u8; HEADER];
+        let matches = current == length as u64 && {
+            use std::io::Read;
+            (&file).read_exact(&mut existing).is_ok() && existing == header
+        };
+        if !matches {
+            if current > 0 {
+                tracing::info!(path = %path.display(), "teacher cache belongs to another setting: starting it afresh");
+            }
+            file.set_len(0).and_then(|()| file.set_len(length as u64)).map_err(|e| fail(format!("cannot size it to {length} bytes: {e}")))?;
+        }
+        // SAFETY: the run folder is locked by this process (daemon start-up); nothing else maps
+        // or truncates the file while the map lives.
+        let mut map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| fail(e.to_string()))?;
+        if !matches {
+            map[..HEADER].copy_from_slice(&header);
+        }
+        Ok(Self { map, path: path.to_owned(), samples, views, dim })
+    }
+
+    fn entry(&self, sample: usize, view: usize) -> usize {
+        assert!(sample < self.samples && view < self.views, "cache entry ({sample}, {view}) outside {}x{}", self.samples, self.views);
+        sample * self.views + view
+    }
+
+    /// The stored embeddings of `view` of every sample in `samples`, as `[B, D]` f32 on `device`
+    /// (unit rows), or `None` when any of them is not stored yet.
+    pub fn lookup(&self, samples: &[usize], view: usize, device: Device) -> Option<Tensor> {
+        let flags = &self.map[HEADER..];
+        if !samples.iter().all(|&s| flags[self.entry(s, view)] == 1) {
+            return None;
+        }
+        let data = HEADER + self.samples * self.views;
+        let row = self.dim * 2;
+        let mut bytes = Vec::with_capacity(samples.len() * row);
+        for &s in samples {
+            let at = data + self.entry(s, view) * row;
+            bytes.extend_from_slice(&self.map[at..at + row]);
+        }
+        let rows = Tensor::from_data_size(&bytes, &[samples.len() as i64, self.dim as i64], Kind::Half);
+        Some(normalize_rows(&rows.to_device(device).to_kind(Kind::Float)))
+    }
+
+    /// Stores `embeddings` (`[B, D]`, any device and float kind) as `view` of `samples`, rounded to
+    /// fp16; returns them as they will be replayed (rounded, f32, rows renormalised, on their
+    /// device), so the epoch that stores a view trains on the same keys as the epochs that replay it.
+    pub fn store(&mut self, samples: &[usize], view: usize, embeddings: &Tensor) -> Tensor {
+        let rounded = embeddings.to_kind(Kind::Half);
+        let host: Vec<u8> = {
+            let flat = rounded.to_device(Device::Cpu).contiguous();
+            let mut bytes = vec![0u8; flat.numel() * 2];
+            flat.copy_data_u8(&mut bytes, flat.numel());
+            bytes
+        };
+        let data = HEADER + self.samples * self.views;
+        let row = self.dim * 2;
+        for (i, &s) in samples.iter().enumerate() {
+            let at = data + self.entry(s, view) * row;
+            self.map[at..at + row].copy_from_slice(&host[i * row..(i + 1) * row]);
+        }
+        for &s in samples {
+            let flag = HEADER + self.entry(s, view);
+            self.map[flag] = 1;
+        }
+        normalize_rows(&rounded.to_kind(Kind::Float))
+    }
+
+    /// Writes the mapped pages to disk (at checkpoints: a resumed run then finds what was stored).
+    pub fn flush(&self) -> Result<(), TeacherCacheError> {
+        self.map.flush().map_err(|e| TeacherCacheError { path: self.path.clone(), message: e.to_string() })
+    }
+
+    /// Views per image.
+    pub fn views(&self) -> usize {
+        self.views
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_rows_replay_after_reopening_and_a_new_setting_starts_afresh() {
+        let dir = std::env::temp_dir().join(format!("lgd-teacher-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cache.bin");
+        let embeddings = Tensor::randn([3, 8], (Kind::Float, Device::Cpu));
+        let mut cache = TeacherCache::open(&path, 10, 2, 8, [1; 32]).unwrap();
+        assert!(cache.lookup(&[4, 7, 1], 1, Device::Cpu).is_none(), "nothing stored yet");
+        let replayed = cache.store(&[4, 7, 1], 1, &embeddings);
+        assert!(replayed.allclose(&normalize_rows(&embeddings), 1e-3, 1e-3, false), "fp16 rounding only");
+        assert!(cache.lookup(&[4, 7, 0], 1, Device::Cpu).is_none(), "one missing sample: no hit");
+        assert!(cache.lookup(&[4, 7, 1], 0, Device::Cpu).is_none(), "another view: no hit");
+        cache.flush().unwrap();
+        drop(cache);
+        let cache = TeacherCache::open(&path, 10, 2, 8, [1; 32]).unwrap();
+        let back = cache.lookup(&[1, 4], 1, Device::Cpu).unwrap();
+        assert!(back.equal(&Tensor::cat(&[replayed.get(2).unsqueeze(0), replayed.get(0).unsqueeze(0)], 0)), "rows in the asked order");
+        drop(cache);
+        let other = TeacherCache::open(&path, 10, 2, 8, [2; 32]).unwrap();
+        assert!(other.lookup(&[4], 1, Device::Cpu).is_none(), "another fingerprint starts afresh");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
