@@ -19,7 +19,9 @@ pub struct PipelineConfig {
     pub device_batches: usize,
     /// Teacher outputs waiting for the student step.
     pub teacher_outputs: usize,
-    /// Checkpoint requests waiting for the writer (a slow disk must not stall training).
+    /// Checkpoints waiting for the writer thread, each a host copy of weights, momentum and banks
+    /// (a slow disk must not stall training; a full queue makes the next checkpoint wait). Read at
+    /// start: a reload does not resize it.
     pub checkpoint_requests: usize,
 }
 

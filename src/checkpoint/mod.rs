@@ -78,6 +78,21 @@ fn checksum(tensors: &BTreeMap<String, Tensor>) -> String {
 }
 
 impl TrainingState {
+    /// A copy in host memory that shares no storage with this state: what a checkpoint writer
+    /// holds while training goes on changing the tensors in place.
+    pub fn host_copy(&self) -> Self {
+        let copy = |t: &Tensor| t.to_device_(Device::Cpu, t.kind(), false, true);
+        let copies = |map: &BTreeMap<String, Tensor>| map.iter().map(|(k, t)| (k.clone(), copy(t))).collect();
+        Self {
+            model: copies(&self.model),
+            momentum: copies(&self.momentum),
+            visual_bank: copy(&self.visual_bank),
+            seen: copy(&self.seen),
+            config: self.config.clone(),
+            ..*self
+        }
+    }
+
     /// Writes the state to `path` (atomically: the previous file stays whole if this fails).
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
         let mut tensors: BTreeMap<String, Tensor> = BTreeMap::new();

@@ -76,3 +76,16 @@ fn prune_keeps_the_newest() {
     assert_eq!(list_checkpoints(&dir), vec![checkpoint_path(&dir, 4), checkpoint_path(&dir, 5)]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_host_copy_keeps_the_values_of_its_moment() {
+    let live = state(3);
+    let copy = live.host_copy();
+    let before = live.model["conv1.weight"].copy();
+    // Training goes on in place after the copy was taken.
+    let _ = live.model["conv1.weight"].shallow_clone().g_add_scalar_(1.0);
+    let _ = live.visual_bank.shallow_clone().g_mul_scalar_(0.0);
+    assert!(copy.model["conv1.weight"].equal(&before), "the copy shares no storage with the live weights");
+    assert!(!copy.visual_bank.equal(&live.visual_bank));
+    assert_eq!((copy.step, copy.scaler, copy.config.as_str()), (3, Some((32768.0, 17)), live.config.as_str()));
+}

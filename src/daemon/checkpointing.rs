@@ -1,13 +1,71 @@
-//! Writing checkpoints from the training loop: the atomic write, retention, and what a failed write
-//! (a full disk) means for the run — the previous checkpoint always stays intact; the run goes on
-//! or stops as `guards.on_checkpoint_failure` says.
+//! Writing checkpoints from the training loop, off its hot path: the loop copies the state to host
+//! memory at the step boundary (the weights of that step, whatever training does next) and a
+//! writer thread serialises, checksums, fsyncs, renames and prunes while training goes on. What a
+//! failed write (a full disk) means for the run: the previous checkpoint always stays intact; the
+//! run goes on or stops as `guards.on_checkpoint_failure` says, as soon as the loop learns of it.
+//! With `checkpoint.keep_best`, a validation that beats every earlier one (student zero-shot top-1
+//! where the bank is the dataset's classes, else teacher agreement) is also written to
+//! `checkpoints/best.safetensors`, with `best.json` saying which step and score; `keep_last`
+//! never prunes it and `resume = "auto"` never picks it.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use serde::{Deserialize, Serialize};
 
 use super::{AnyTeacher, DaemonError};
 use crate::checkpoint::{checkpoint_path, prune, TrainingState};
 use crate::config::{CheckpointFailurePolicy, Config};
+use crate::eval::Validation;
 use crate::train::Trainer;
+
+/// A validation score that earned a best checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub(super) struct BestScore {
+    /// `student_top1` or `agreement`.
+    pub metric: &'static str,
+    /// Its value, higher is better.
+    pub value: f64,
+    /// The step validated.
+    pub step: u64,
+}
+
+impl BestScore {
+    /// The score of a validation at `step`: student zero-shot top-1 where the bank is the
+    /// dataset's classes, else teacher agreement.
+    pub(super) fn of(validation: &Validation, step: u64) -> Self {
+        match validation.student_top1 {
+            Some(top1) => Self { metric: "student_top1", value: top1, step },
+            None => Self { metric: "agreement", value: validation.agreement, step },
+        }
+    }
+}
+
+/// Which file a request writes.
+enum Target {
+    /// `step-N.safetensors`, then retention keeps the newest `keep_last`.
+    Step { keep_last: usize },
+    /// `best.safetensors` and `best.json`.
+    Best(BestScore),
+}
+
+/// One checkpoint for the writer thread.
+struct WriteRequest {
+    state: TrainingState,
+    path: PathBuf,
+    target: Target,
+    /// `fault_injection.fail_checkpoint_steps`: fail as a full disk would.
+    inject_failure: bool,
+}
+
+/// What became of a request.
+struct WriteOutcome {
+    step: u64,
+    path: PathBuf,
+    best: bool,
+    result: Result<(), String>,
+}
 
 /// Writes the trainer's checkpoints into a run folder.
 #[derive(Debug)]
@@ -15,39 +73,134 @@ pub(super) struct Checkpointer {
     run_dir: PathBuf,
     /// Step of the last successful write (none yet: `None`).
     pub saved_at: Option<u64>,
+    /// Step of the last write queued (and not failed): a second request for it is a no-op.
+    queued_at: Option<u64>,
     /// The newest checkpoint written by this process.
     pub last: Option<PathBuf>,
     /// Writes that failed so far.
     pub failures: u64,
+    /// A write failed under `on_checkpoint_failure = "stop"`: the run ends without another write.
+    pub stopped: bool,
+    /// The best validation so far (from `best.json` when resuming).
+    best: Option<BestScore>,
+    /// Requests sent and not yet answered.
+    in_flight: usize,
+    requests: Option<SyncSender<WriteRequest>>,
+    outcomes: Receiver<WriteOutcome>,
+    writer: Option<JoinHandle<()>>,
 }
 
 impl Checkpointer {
-    pub(super) fn new(run_dir: &Path, resumed_at: u64) -> Self {
-        Self { run_dir: run_dir.to_owned(), saved_at: Some(resumed_at), last: None, failures: 0 }
+    /// Starts the writer thread; `queue` (`pipeline.checkpoint_requests`) host copies may wait
+    /// for it before the loop blocks on the next checkpoint, which bounds their memory.
+    pub(super) fn new(run_dir: &Path, resumed_at: u64, queue: usize) -> Result<Self, DaemonError> {
+        let (requests, inbox) = sync_channel::<WriteRequest>(queue.max(1));
+        let (report, outcomes) = channel::<WriteOutcome>();
+        let writer = std::thread::Builder::new()
+            .name("lgd-checkpoint".into())
+            .spawn(move || {
+                for request in inbox {
+                    let outcome = write(request);
+                    if report.send(outcome).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| DaemonError::Startup(format!("cannot start the checkpoint writer thread: {e}")))?;
+        let best = read_best(run_dir);
+        Ok(Self {
+            run_dir: run_dir.to_owned(),
+            best,
+            saved_at: Some(resumed_at),
+            queued_at: Some(resumed_at),
+            last: None,
+            failures: 0,
+            stopped: false,
+            in_flight: 0,
+            requests: Some(requests),
+            outcomes,
+            writer: Some(writer),
+        })
     }
 
-    /// Saves the trainer's state now, unless this step is already on disk.
+    /// Queues the trainer's state now, unless this step is already written or queued.
     pub(super) fn save(&mut self, trainer: &Trainer<AnyTeacher>, config: &Config) -> Result<(), DaemonError> {
-        if self.saved_at == Some(trainer.step) {
+        if self.queued_at == Some(trainer.step) {
             return Ok(());
         }
-        self.write(trainer.state(), config)
+        let keep_last = config.checkpoint.keep_last;
+        self.queue(trainer.state(), Target::Step { keep_last }, config)?;
+        self.collect(config)
     }
 
-    /// Writes `state` (which may be rewound, e.g. to before a streak of bad steps).
-    pub(super) fn write(&mut self, state: TrainingState, config: &Config) -> Result<(), DaemonError> {
+    /// Whether a validation's `score` beats every earlier one (ties keep the earlier).
+    pub(super) fn beats_best(&self, score: &BestScore) -> bool {
+        self.best.is_none_or(|best| best.metric != score.metric || score.value > best.value)
+    }
+
+    /// Queues `state` as the best checkpoint, `score` as the one to beat from now on.
+    pub(super) fn save_best(&mut self, state: TrainingState, score: BestScore, config: &Config) -> Result<(), DaemonError> {
+        self.best = Some(score);
+        self.queue(state, Target::Best(score), config)
+    }
+
+    /// Queues `state` (which may be rewound, e.g. to before a streak of bad steps) and waits until
+    /// it and every write before it are done.
+    pub(super) fn write_now(&mut self, state: TrainingState, config: &Config) -> Result<(), DaemonError> {
+        let keep_last = config.checkpoint.keep_last;
+        self.queue(state, Target::Step { keep_last }, config)?;
+        self.wait(config)
+    }
+
+    fn queue(&mut self, state: TrainingState, target: Target, config: &Config) -> Result<(), DaemonError> {
         let step = state.step;
-        let path = checkpoint_path(&self.run_dir, step);
-        let result = if config.fault_injection.fail_checkpoint_steps.contains(&step) {
-            Err(format!("{}: no space left on device (injected by fault_injection.fail_checkpoint_steps)", path.display()))
-        } else {
-            state.save(&path).map_err(|e| e.to_string())
+        let path = match target {
+            Target::Step { .. } => checkpoint_path(&self.run_dir, step),
+            Target::Best(_) => best_path(&self.run_dir),
         };
+        if matches!(target, Target::Step { .. }) {
+            self.queued_at = Some(step);
+        }
+        let inject_failure = config.fault_injection.fail_checkpoint_steps.contains(&step);
+        let request = WriteRequest { state: state.host_copy(), path, target, inject_failure };
+        let sent = self.requests.as_ref().is_some_and(|requests| requests.send(request).is_ok());
+        if !sent {
+            return Err(DaemonError::Training("the checkpoint writer thread has stopped".into()));
+        }
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    /// Applies the outcomes of finished writes without waiting (once per step).
+    pub(super) fn collect(&mut self, config: &Config) -> Result<(), DaemonError> {
+        let mut result = Ok(());
+        while let Ok(outcome) = self.outcomes.try_recv() {
+            result = result.and(self.apply(outcome, config));
+        }
+        result
+    }
+
+    /// Waits until every queued write is done and applies the outcomes.
+    pub(super) fn wait(&mut self, config: &Config) -> Result<(), DaemonError> {
+        let mut result = Ok(());
+        while self.in_flight > 0 {
+            match self.outcomes.recv() {
+                Ok(outcome) => result = result.and(self.apply(outcome, config)),
+                Err(_) => return Err(DaemonError::Training("the checkpoint writer thread died".into())),
+            }
+        }
+        result
+    }
+
+    fn apply(&mut self, outcome: WriteOutcome, config: &Config) -> Result<(), DaemonError> {
+        self.in_flight -= 1;
+        let WriteOutcome { step, path, best, result } = outcome;
         match result {
+            Ok(()) if best => {
+                tracing::info!(step, path = %path.display(), "best checkpoint written");
+                Ok(())
+            }
             Ok(()) => {
-                if let Err(e) = prune(&self.run_dir, config.checkpoint.keep_last) {
-                    tracing::warn!("could not prune old checkpoints: {e}");
-                }
                 tracing::info!(step, path = %path.display(), "checkpoint written");
                 self.saved_at = Some(step);
                 self.last = Some(path);
@@ -55,6 +208,9 @@ impl Checkpointer {
             }
             Err(error) => {
                 self.failures += 1;
+                if !best && self.queued_at == Some(step) {
+                    self.queued_at = self.saved_at; // a later request for this step tries again
+                }
                 let previous = self.last.as_ref().map_or_else(|| "none written yet".to_owned(), |p| p.display().to_string());
                 let message = format!("checkpoint at step {step} failed, the previous one is intact ({previous}): {error}");
                 match config.guards.on_checkpoint_failure {
@@ -62,9 +218,162 @@ impl Checkpointer {
                         tracing::error!("{message}; training goes on (guards.on_checkpoint_failure = \"continue\")");
                         Ok(())
                     }
-                    CheckpointFailurePolicy::Stop => Err(DaemonError::Training(message)),
+                    CheckpointFailurePolicy::Stop => {
+                        self.stopped = true;
+                        Err(DaemonError::Training(message))
+                    }
                 }
             }
         }
+    }
+}
+
+impl Drop for Checkpointer {
+    /// Lets the writer finish what was queued (a file half written would only be a temporary
+    /// file, but a queued checkpoint is still worth having) and joins it.
+    fn drop(&mut self) {
+        self.requests = None;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// The writer thread's work for one request: the atomic write, then retention.
+fn write(request: WriteRequest) -> WriteOutcome {
+    let WriteRequest { state, path, target, inject_failure } = request;
+    let step = state.step;
+    let mut result = if inject_failure {
+        Err(format!("{}: no space left on device (injected by fault_injection.fail_checkpoint_steps)", path.display()))
+    } else {
+        state.save(&path).map_err(|e| e.to_string())
+    };
+    let folder = path.parent().unwrap_or(Path::new("."));
+    match (&target, &result) {
+        (Target::Step { keep_last }, Ok(())) => {
+            if let Err(e) = prune(folder.parent().unwrap_or(Path::new(".")), *keep_last) {
+                tracing::warn!("could not prune old checkpoints: {e}");
+            }
+        }
+        (Target::Best(score), Ok(())) => result = write_best_record(folder, score),
+        (_, Err(_)) => {}
+    }
+    WriteOutcome { step, path, best: matches!(target, Target::Best(_)), result }
+}
+
+/// `checkpoints/best.safetensors` of a run folder.
+fn best_path(run_dir: &Path) -> PathBuf {
+    run_dir.join("checkpoints").join("best.safetensors")
+}
+
+/// `best.json` beside it, replaced atomically once the checkpoint is in place.
+fn write_best_record(folder: &Path, score: &BestScore) -> Result<(), String> {
+    let path = folder.join("best.json");
+    let temporary = folder.join("best.json.tmp");
+    let text = serde_json::to_string_pretty(score).map_err(|e| e.to_string())?;
+    std::fs::write(&temporary, text + "\n")
+        .and_then(|()| std::fs::rename(&temporary, &path))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The best score recorded in a run folder, if any (an unreadable record is a fresh start).
+fn read_best(run_dir: &Path) -> Option<BestScore> {
+    let path = run_dir.join("checkpoints").join("best.json");
+    let text = std::fs::read_to_string(&path).ok()?;
+    #[derive(Deserialize)]
+    struct Record {
+        metric: String,
+        value: f64,
+        step: u64,
+    }
+    match serde_json::from_str::<Record>(&text) {
+        Ok(record) => {
+            let metric = if record.metric == "student_top1" { "student_top1" } else { "agreement" };
+            Some(BestScore { metric, value: record.value, step: record.step })
+        }
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "unreadable best-checkpoint record: the next validation starts it afresh");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use tch::{Device, Kind, Tensor};
+
+    use super::*;
+
+    const CONFIG: &str = "[data]\ntrain = \"t\"\nbatch_size = 8\n[student]\narch = \"resnet18\"\n[teacher]\nkind = \"supervised\"\nweights = \"w\"\n[banks]\ntext = \"teacher_classifier\"\n[checkpoint]\nkeep_last = 2\n[fault_injection]\nfail_checkpoint_steps = [4]\n";
+
+    fn state(step: u64, weights: &Tensor) -> TrainingState {
+        TrainingState {
+            step,
+            epoch: 0,
+            step_in_epoch: step,
+            model: BTreeMap::from([("w".into(), weights.shallow_clone())]),
+            momentum: BTreeMap::new(),
+            visual_bank: Tensor::zeros([4, 2], (Kind::Float, Device::Cpu)),
+            seen: Tensor::from_slice(&[false, true]),
+            scaler: None,
+            config: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_writer_keeps_each_steps_weights_reports_failures_and_prunes() {
+        let dir = std::env::temp_dir().join(format!("lgd-checkpointer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = Config::parse(CONFIG, Path::new("run.toml")).unwrap();
+        let mut checkpoints = Checkpointer::new(&dir, 0, 1).unwrap();
+        let weights = Tensor::zeros([3], (Kind::Float, Device::Cpu));
+        for step in 1..=5 {
+            // Training changes the weights in place right after each request.
+            checkpoints.queue(state(step, &weights), Target::Step { keep_last: 2 }, &config).unwrap();
+            let _ = weights.shallow_clone().g_add_scalar_(1.0);
+        }
+        checkpoints.wait(&config).unwrap();
+        assert_eq!((checkpoints.saved_at, checkpoints.failures, checkpoints.stopped), (Some(5), 1, false), "step 4 failed, training went on");
+        let kept: Vec<(u64, Vec<f32>)> = crate::checkpoint::list_checkpoints(&dir)
+            .iter()
+            .map(|p| TrainingState::load(p).unwrap())
+            .map(|s| (s.step, Vec::<f32>::try_from(&s.model["w"]).unwrap()))
+            .collect();
+        assert_eq!(kept, vec![(3, vec![2.0; 3]), (5, vec![4.0; 3])], "each file holds its own step's weights; keep_last = 2");
+        assert_eq!(checkpoints.last, Some(checkpoint_path(&dir, 5)));
+        drop(checkpoints);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_best_score_is_kept_and_a_resumed_run_compares_against_it() {
+        let dir = std::env::temp_dir().join(format!("lgd-checkpointer-best-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = Config::parse(CONFIG, Path::new("run.toml")).unwrap();
+        let mut checkpoints = Checkpointer::new(&dir, 0, 1).unwrap();
+        let weights = Tensor::zeros([3], (Kind::Float, Device::Cpu));
+        let mut taken = Vec::new();
+        for (step, value) in [(1, 0.2), (2, 0.5), (3, 0.4), (5, 0.5), (6, 0.7), (7, 0.6)] {
+            let score = BestScore { metric: "student_top1", value, step };
+            if checkpoints.beats_best(&score) {
+                checkpoints.save_best(state(step, &weights), score, &config).unwrap();
+                taken.push(step);
+            }
+            let _ = weights.shallow_clone().g_add_scalar_(1.0);
+        }
+        checkpoints.wait(&config).unwrap();
+        assert_eq!(taken, vec![1, 2, 6], "a tie (step 5) keeps the earlier best");
+        let best = TrainingState::load(&best_path(&dir)).unwrap();
+        assert_eq!((best.step, Vec::<f32>::try_from(&best.model["w"]).unwrap()), (6, vec![4.0; 3]));
+        assert!(crate::checkpoint::list_checkpoints(&dir).is_empty(), "the best file is not a step checkpoint");
+        drop(checkpoints);
+
+        let resumed = Checkpointer::new(&dir, 7, 1).unwrap();
+        assert!(!resumed.beats_best(&BestScore { metric: "student_top1", value: 0.65, step: 8 }), "0.7 from best.json still stands");
+        assert!(resumed.beats_best(&BestScore { metric: "student_top1", value: 0.75, step: 8 }));
+        drop(resumed);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

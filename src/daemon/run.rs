@@ -131,7 +131,7 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         config_path,
         run_dir,
         progress: Progress::new(total_steps, trainer.step),
-        checkpoints: Checkpointer::new(run_dir, trainer.step),
+        checkpoints: Checkpointer::new(run_dir, trainer.step, config.pipeline.checkpoint_requests)?,
         started_at_step: trainer.step,
         config,
         trainer,

@@ -11,7 +11,7 @@ use lgd_actors::source::SampleSource;
 use serde_json::json;
 use tch::Device;
 
-use super::checkpointing::Checkpointer;
+use super::checkpointing::{BestScore, Checkpointer};
 use super::config_watch::ConfigWatch;
 use super::memory::MemorySample;
 use super::teacher_replay::TeacherReplay;
@@ -122,6 +122,7 @@ impl Session<'_> {
             if limit > 0 && streak >= limit {
                 return self.stop_nonfinite(streak);
             }
+            self.collect_checkpoints()?;
             let (step, epoch, epoch_done) = (self.trainer.step, self.trainer.epoch, self.trainer.step_in_epoch == 0);
             let v = &self.config.validation;
             if (v.every_steps > 0 && step % v.every_steps == 0) || (epoch_done && v.every_epochs > 0 && epoch % v.every_epochs as u64 == 0) {
@@ -143,6 +144,18 @@ impl Session<'_> {
         self.clock.checkpointing += start.elapsed();
         let last = self.checkpoints.last.clone();
         self.board.update(|s| s.last_checkpoint = last);
+        result
+    }
+
+    /// Takes in the checkpoint writer's finished writes (a failure under the `stop` policy ends
+    /// the run here).
+    fn collect_checkpoints(&mut self) -> Result<(), DaemonError> {
+        let before = self.checkpoints.last.clone();
+        let result = self.checkpoints.collect(&self.config);
+        if self.checkpoints.last != before {
+            let last = self.checkpoints.last.clone();
+            self.board.update(|s| s.last_checkpoint = last);
+        }
         result
     }
 
@@ -196,6 +209,15 @@ impl Session<'_> {
         scalars.extend(result.teacher_top1.map(|v| ("validation/teacher_top1", v)));
         self.write_scalars(self.trainer.step, &scalars);
         self.board.update(|s| s.validation = Some(value));
+        // The untrained student (step 0) is a baseline, not a candidate.
+        if self.config.checkpoint.keep_best && self.trainer.step > 0 {
+            let score = BestScore::of(&result, self.trainer.step);
+            if self.checkpoints.beats_best(&score) {
+                if let Err(error) = self.checkpoints.save_best(self.trainer.state(), score, &self.config) {
+                    tracing::error!("best checkpoint: {error}");
+                }
+            }
+        }
     }
 
     fn note_bad_samples(&mut self, bad: &[(PathBuf, String)]) -> Result<(), DaemonError> {
@@ -311,7 +333,7 @@ impl Session<'_> {
         let first = self.nonfinite.first_bad_step().unwrap_or(self.trainer.step);
         let state = self.nonfinite.rewind(self.trainer.state());
         let rewound_to = state.step;
-        self.checkpoints.write(state, &self.config)?;
+        self.checkpoints.write_now(state, &self.config)?;
         // Checkpoints taken during the streak hold the same weights at a later position; remove
         // them so that `resume = "auto"` retries from before the streak.
         for path in crate::checkpoint::list_checkpoints(self.run_dir) {
@@ -332,14 +354,22 @@ impl Session<'_> {
     /// Final checkpoint, status and summary, whatever ended the loop.
     pub(super) fn finish(mut self, ending: Result<Ending, DaemonError>) -> Result<TrainSummary, DaemonError> {
         self.progress.finish();
-        // A guard wrote its own (rewound) checkpoint; anything else saves where it stands.
+        // A guard wrote its own (rewound) checkpoint, and a failed write under the `stop` policy
+        // leaves the previous one standing; anything else saves where it stands. Either way the
+        // writer finishes every queued checkpoint before the run reports its end.
         let ending = match ending {
             Ok(Ending::Guarded(message)) => Err(DaemonError::Training(message)),
+            other if self.checkpoints.stopped => other,
             other => {
-                let saved = self.checkpoint();
+                let start = Instant::now();
+                let saved = self.checkpoint().and_then(|()| self.checkpoints.wait(&self.config));
+                self.clock.checkpointing += start.elapsed();
                 other.and_then(|ending| saved.map(|()| ending))
             }
         };
+        if let Err(error) = self.checkpoints.wait(&self.config) {
+            tracing::error!("{error}");
+        }
         let (stages, queues) = (self.clock.stages(&self.pipeline), queues(&self.pipeline));
         self.board.update(|s| (s.stages, s.queues) = (stages, queues));
         let images_per_second = self.images_per_second();
