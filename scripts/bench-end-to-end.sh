@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# End to end on one machine: does the data path keep the GPU fed? Runs, on the same device,
+#  1. scripts/bench-step.sh: the training step alone (PyTorch twin original / best, `lgd bench
+#     step`) — the GPU-bound rate;
+#  2. `lgd train` on a folder of synthetic ImageNet-like JPEGs with the published recipe's shapes
+#     (CLIP RN50 teacher with random weights, ResNet-18 student, MoCo-v2 views at 224 px, bf16
+#     autocast, channels_last, photometric stage on the device, one decode worker per core);
+# then prints delivered img/s against the step-bound rate (target: >= 0.9 on a 16-core H100/H200)
+# and the stage the run's summary says bounded it.
+#
+# Usage: scripts/bench-end-to-end.sh [--device cuda] [--images 12800] [--epochs 3] [--batch 256]
+#                                    [--precision bf16|fp32] [--photometric device|host] [--out DIR]
+#   --precision  autocast of `lgd train` and `lgd bench step` (default bf16 on CUDA, fp32 on the
+#                CPU, where bf16 kernels without native support are several times slower)
+# Needs target/release/lgd (`make build`) and the project's Python (.venv, with open_clip).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+lgd=${LGD:-$root/target/release/lgd}
+py=${LGD_PYTHON:-$root/.venv/bin/python}
+device=cuda images=12800 epochs=3 batch=256 photometric=device precision=
+out=${TMPDIR:-/tmp}/lgd-end-to-end
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --device) device=$2; shift 2 ;;
+        --images) images=$2; shift 2 ;;
+        --epochs) epochs=$2; shift 2 ;;
+        --batch) batch=$2; shift 2 ;;
+        --photometric) photometric=$2; shift 2 ;;
+        --precision) precision=$2; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        *) echo "error: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
+    esac
+done
+[ -x "$lgd" ] || { echo "error: $lgd is not built: run 'make build' first" >&2; exit 1; }
+if [ -z "$precision" ]; then
+    case $device in cpu) precision=fp32 ;; *) precision=bf16 ;; esac
+fi
+mkdir -p "$out"
+
+# The images and the random teacher are kept between runs (same seed, same files).
+if [ ! -f "$out/images/.complete" ]; then
+    rm -rf "$out/images"
+    "$lgd" bench make-images --out "$out/images" --count "$images"
+    touch "$out/images/.complete"
+fi
+ls "$out/images" | grep -v '^\.' | sed 's/_/ /' >"$out/classnames.txt"
+if [ ! -f "$out/rn50-random.safetensors" ]; then
+    "$py" - "$out/rn50-random.safetensors" <<'PY'
+import sys, torch, open_clip
+from safetensors.torch import save_file
+torch.manual_seed(0)
+model = open_clip.create_model("RN50", pretrained=None)  # CLIP RN50's shapes, random weights
+save_file({k: v.contiguous() for k, v in model.state_dict().items()}, sys.argv[1])
+PY
+fi
+
+echo "== the step alone (GPU-bound rate)"
+step_args=(--device "$device" --batch "$batch")
+[ "$device" = cpu ] && step_args+=(--precision "$precision")
+bash "$root/scripts/bench-step.sh" "${step_args[@]}"
+step_rate=$("$lgd" bench step --device "$device" --batch "$batch" --precision "$precision" --channels-last --json \
+    | "$py" -c 'import json, sys; print(json.load(sys.stdin)["images_per_second"])')
+
+echo "== lgd train, data path included"
+awk -v images="$out/images" -v weights="$out/rn50-random.safetensors" -v classes="$out/classnames.txt" \
+    -v epochs="$epochs" -v batch="$batch" -v device="$device" -v photometric="$photometric" -v precision="$precision" '
+    /^\[/ { section = $1 }
+    section == "[run]" && /^device *=/ { print "device = \"" device "\""; next }
+    section == "[data]" && /^(train|val) *=/ { sub(/=.*/, "= \"" images "\""); print; next }
+    section == "[data]" && /^batch_size *=/ { print "batch_size = " batch; next }
+    section == "[teacher]" && /^weights *=/ { print "weights = \"" weights "\""; next }
+    section == "[banks]" && /^classnames *=/ { print "classnames = \"" classes "\""; next }
+    section == "[schedule]" && /^epochs *=/ { print "epochs = " epochs; next }
+    section == "[schedule]" && /^warmup_epochs *=/ { print "warmup_epochs = 0"; next }
+    section == "[precision]" && /^autocast *=/ { print "autocast = \"" precision "\""; next }
+    section == "[checkpoint]" && /^every_epochs *=/ { print "every_epochs = 0"; next }
+    section == "[validation]" && /^every_epochs *=/ { print "every_epochs = 0"; next }
+    { print }
+    $1 == "[augmentation]" { print "photometric = \"" photometric "\"" }
+' "$root/configs/imagenet-r18-clip-rn50.toml" >"$out/run.toml"
+rm -rf "$out/run"
+(cd "$root" && "$lgd" train --config "$out/run.toml" --run-dir "$out/run" 2>"$out/train.log") \
+    || { echo "error: lgd train failed; its log: $out/train.log" >&2; tail -5 "$out/train.log" >&2; exit 1; }
+
+"$py" - "$out/run" "$step_rate" "$(nproc)" "$precision" <<'PY'
+import json, sys
+run, step_rate, cores, precision = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
+status = json.load(open(f"{run}/status.json"))
+rows = [json.loads(l) for l in open(f"{run}/metrics.jsonl")]
+rows = [r for r in rows if "loss" in r]
+last = rows[-1]
+# images_per_second is cumulative (step · batch / training seconds): the rate after epoch 0 (cudnn
+# autotuning, the pipeline filling up) is the difference of two cumulative points.
+first = next((r for r in rows if r["epoch"] >= 1), rows[0])
+seconds = lambda r: r["step"] / r["images_per_second"]  # training seconds / batch
+if last["step"] > first["step"]:
+    delivered = (last["step"] - first["step"]) / (seconds(last) - seconds(first))
+    span = f"steps {first['step']}..{last['step']}"
+else:
+    delivered, span = last["images_per_second"], f"all {last['step']} steps"
+print()
+print(f"cores {cores}; lgd bench step ({precision}, channels_last): {step_rate:.1f} img/s")
+print(f"lgd train, {span}: {delivered:.1f} img/s delivered, "
+      f"{delivered / step_rate:.2f} of the step-bound rate (target >= 0.90)")
+print(f"data wait: {100 * last['data_wait_fraction']:.1f} % of training time; bound by: {status.get('bound_by')}")
+for stage in last["stages"]:
+    print(f"  {stage['name']:<12} busy {100 * stage['busy_fraction']:5.1f} %  wait {100 * stage['wait_fraction']:5.1f} %")
+gpu = (last.get("memory") or {}).get("gpu")
+if gpu:
+    print(f"GPU peak allocated {gpu['peak_allocated_bytes'] / 2**30:.2f} GiB, peak reserved {gpu['peak_reserved_bytes'] / 2**30:.2f} GiB")
+PY
