@@ -12,6 +12,7 @@ mod progress;
 pub mod reload;
 mod run;
 mod session;
+mod session_guards;
 pub mod signals;
 mod stage_clock;
 mod startup;
