@@ -285,13 +285,8 @@ impl Session<'_> {
         scalars.extend(stage_tags.iter().map(|(tag, value)| (tag.as_str(), *value)));
         scalars.extend(memory.scalars());
         self.write_scalars(point.step, &scalars);
-        if self.progress.visible() {
-            tracing::debug!(step = point.step, epoch, loss, lr = report.lr, images_per_second, "step");
-        } else {
-            tracing::info!(step = point.step, epoch, loss, lr = report.lr, images_per_second, "step");
-        }
-        self.progress.update(epoch, point.step, images_per_second, loss, report.lr);
         let (step, epoch_now, skipped) = (self.trainer.step, self.trainer.epoch, self.nonfinite.total);
+        let step_logged = point.step;
         let bound = self.clock.bound_by().to_owned();
         self.board.update(|s| {
             let left = s.total_steps.saturating_sub(step) as f64 * self.config.data.batch_size as f64;
@@ -300,6 +295,14 @@ impl Session<'_> {
             (s.stages, s.queues, s.bound_by) = (stages, queues, Some(bound));
             s.push_point(point);
         });
+        // The log line comes after the board update: whoever reads "step N" in the log then finds
+        // at least step N on `/status`.
+        if self.progress.visible() {
+            tracing::debug!(step = step_logged, epoch, loss, lr = report.lr, images_per_second, "step");
+        } else {
+            tracing::info!(step = step_logged, epoch, loss, lr = report.lr, images_per_second, "step");
+        }
+        self.progress.update(epoch, step_logged, images_per_second, loss, report.lr);
         if self.persisted_at.elapsed() >= Duration::from_secs(1) {
             self.board.persist();
             self.persisted_at = Instant::now();
