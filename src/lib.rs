@@ -6,7 +6,9 @@
 //! - [`checkpoint`]: checksummed, atomic training checkpoints; retention and auto-resume.
 //! - [`config`]: the TOML configuration of a whole run, validated with field paths.
 //! - [`models`]: the networks: students (torchvision-exact), the supervised and CLIP teachers.
+//! - [`distributed`]: c10d process groups (TCPStore + Gloo) and data-parallel training over them.
 //! - [`daemon`]: `lgd train` — start-up checks, the training loop, checkpoints, signals, reload.
+//! - [`launch`]: `lgd launch` — N ranks of a command with torchrun's environment, supervised.
 //! - [`status_server`]: `[status]` — live status, Prometheus metrics, dashboard; `lgd status`.
 //! - [`eval`]: validation during training: teacher agreement and zero-shot top-1.
 //! - [`export`]: a trained student in torchvision, safetensors or mmdet/mmseg MobileNetV2 layout.
@@ -30,9 +32,11 @@ pub mod bench_step;
 pub mod checkpoint;
 pub mod config;
 pub mod daemon;
+pub mod distributed;
 pub mod eval;
 pub mod export;
 pub mod fetch_clip;
+pub mod launch;
 pub mod logging;
 pub mod models;
 pub mod objective;

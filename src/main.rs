@@ -2,6 +2,7 @@
 
 mod prepare_cli;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,6 +39,31 @@ enum Command {
         /// The run folder: checkpoints, metrics.jsonl, bad_samples.txt, config.toml.
         #[arg(long)]
         run_dir: PathBuf,
+    },
+    /// Start N ranks of an lgd command on this node with torchrun's environment (RANK, WORLD_SIZE,
+    /// MASTER_ADDR, …); signals are forwarded to them, and the first to fail stops the others.
+    Launch {
+        /// Processes started on this node.
+        #[arg(long, alias = "nproc_per_node", default_value_t = 1)]
+        nproc_per_node: u32,
+        /// Nodes taking part in the run.
+        #[arg(long, default_value_t = 1)]
+        nnodes: u32,
+        /// This node's index, below --nnodes.
+        #[arg(long, alias = "node_rank", default_value_t = 0)]
+        node_rank: u32,
+        /// Address of the node running rank 0.
+        #[arg(long, alias = "master_addr", default_value = "127.0.0.1")]
+        master_addr: String,
+        /// Rank 0's rendezvous port; 0 picks a free one (one node only).
+        #[arg(long, alias = "master_port", default_value_t = 29500)]
+        master_port: u16,
+        /// Seconds the other ranks get between SIGTERM and SIGKILL once one has failed.
+        #[arg(long, default_value_t = 10)]
+        grace_seconds: u64,
+        /// The lgd command every rank runs, after `--`: `-- train --config c.toml --run-dir runs/a`.
+        #[arg(last = true, required = true)]
+        command: Vec<OsString>,
     },
     /// Show a run's status from RUN_DIR/status.json (live, finished, stopped or crashed).
     Status {
@@ -216,7 +242,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
             ExitCode::FAILURE
@@ -224,7 +250,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> anyhow::Result<()> {
+fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Train { config, run_dir } => {
             let summary = lgd::daemon::train(&config, &run_dir)?;
@@ -235,6 +261,11 @@ fn run(command: Command) -> anyhow::Result<()> {
                 summary.images_per_second,
                 run_dir.display()
             );
+        }
+        Command::Launch { nproc_per_node, nnodes, node_rank, master_addr, master_port, grace_seconds, command } => {
+            let grace = std::time::Duration::from_secs(grace_seconds);
+            let plan = lgd::launch::LaunchPlan { nproc_per_node, nnodes, node_rank, master_addr, master_port, grace };
+            return launch(&plan, &command);
         }
         Command::Status { run_dir, json } => print!("{}", lgd::status_server::report::report(&run_dir, json)?),
         Command::CheckConfig { file } => {
@@ -298,7 +329,15 @@ fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&info).context("serialising runtime info")?);
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lgd launch`: this very executable once per rank; the launch exits as its first failing rank.
+fn launch(plan: &lgd::launch::LaunchPlan, command: &[OsString]) -> anyhow::Result<ExitCode> {
+    let program = std::env::current_exe().context("finding this executable to start the ranks")?;
+    let code = lgd::launch::launch(plan, &program, command)?;
+    // Codes are 0..=255 or 128 + a signal number, so the fallback is never taken.
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 
 /// `lgd fetch-clip`: the published checkpoint (or the `--url` one), unless already there and verified.

@@ -13,22 +13,13 @@
 #include <exception>
 #include <string>
 
+#include "guarded.h"
+
 namespace {
 
 thread_local std::string last_error;
 
-template <typename Body>
-int guarded(Body&& body) {
-  try {
-    body();
-    return 0;
-  } catch (const std::exception& e) {
-    last_error = e.what();
-  } catch (...) {
-    last_error = "unknown C++ exception";
-  }
-  return -1;
-}
+using lgd_ext::guarded;
 
 // 0 = CPU, 1 = CUDA: the only device types the product runs autocast on.
 c10::DeviceType device_type_of(int code) {
@@ -53,6 +44,11 @@ c10::ScalarType low_precision_type_of(int code) {
 }
 
 }  // namespace
+
+namespace lgd_ext {
+// One error slot for every translation unit of the extension.
+void set_last_error(const std::string& message) { last_error = message; }
+}  // namespace lgd_ext
 
 extern "C" {
 
