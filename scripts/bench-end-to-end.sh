@@ -37,22 +37,8 @@ if [ -z "$precision" ]; then
 fi
 mkdir -p "$out"
 
-# The images and the random teacher are kept between runs (same seed, same files).
-if [ ! -f "$out/images/.complete" ]; then
-    rm -rf "$out/images"
-    "$lgd" bench make-images --out "$out/images" --count "$images"
-    touch "$out/images/.complete"
-fi
-ls "$out/images" | grep -v '^\.' | sed 's/_/ /' >"$out/classnames.txt"
-if [ ! -f "$out/rn50-random.safetensors" ]; then
-    "$py" - "$out/rn50-random.safetensors" <<'PY'
-import sys, torch, open_clip
-from safetensors.torch import save_file
-torch.manual_seed(0)
-model = open_clip.create_model("RN50", pretrained=None)  # CLIP RN50's shapes, random weights
-save_file({k: v.contiguous() for k, v in model.state_dict().items()}, sys.argv[1])
-PY
-fi
+source "$root/scripts/bench-recipe-inputs.sh"
+prepare_recipe_inputs "$images"
 
 echo "== the step alone (GPU-bound rate)"
 step_args=(--device "$device" --batch "$batch")
@@ -62,22 +48,7 @@ step_rate=$("$lgd" bench step --device "$device" --batch "$batch" --precision "$
     | "$py" -c 'import json, sys; print(json.load(sys.stdin)["images_per_second"])')
 
 echo "== lgd train, data path included"
-awk -v images="$out/images" -v weights="$out/rn50-random.safetensors" -v classes="$out/classnames.txt" \
-    -v epochs="$epochs" -v batch="$batch" -v device="$device" -v photometric="$photometric" -v precision="$precision" '
-    /^\[/ { section = $1 }
-    section == "[run]" && /^device *=/ { print "device = \"" device "\""; next }
-    section == "[data]" && /^(train|val) *=/ { sub(/=.*/, "= \"" images "\""); print; next }
-    section == "[data]" && /^batch_size *=/ { print "batch_size = " batch; next }
-    section == "[teacher]" && /^weights *=/ { print "weights = \"" weights "\""; next }
-    section == "[banks]" && /^classnames *=/ { print "classnames = \"" classes "\""; next }
-    section == "[schedule]" && /^epochs *=/ { print "epochs = " epochs; next }
-    section == "[schedule]" && /^warmup_epochs *=/ { print "warmup_epochs = 0"; next }
-    section == "[precision]" && /^autocast *=/ { print "autocast = \"" precision "\""; next }
-    section == "[checkpoint]" && /^every_epochs *=/ { print "every_epochs = 0"; next }
-    section == "[validation]" && /^every_epochs *=/ { print "every_epochs = 0"; next }
-    { print }
-    $1 == "[augmentation]" { print "photometric = \"" photometric "\"" }
-' "$root/configs/imagenet-r18-clip-rn50.toml" >"$out/run.toml"
+write_recipe_config "$out/run.toml" "$device" "$batch" "$epochs" "$precision" "augmentation.photometric=\"$photometric\""
 rm -rf "$out/run"
 (cd "$root" && "$lgd" train --config "$out/run.toml" --run-dir "$out/run" 2>"$out/train.log") \
     || { echo "error: lgd train failed; its log: $out/train.log" >&2; tail -5 "$out/train.log" >&2; exit 1; }

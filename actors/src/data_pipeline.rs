@@ -17,7 +17,7 @@ use crate::batch_pixels::BatchPixels;
 use crate::decode_worker::{Job, Produced, WorkerContext};
 use crate::pipeline_config::PipelineConfig;
 use crate::pipeline_stats::PipelineStats;
-use crate::sampler::{epoch_order, steps_per_epoch};
+use crate::sampler::{epoch_order, steps_per_epoch, Shard};
 
 /// A batch ready for the device, in epoch order.
 #[derive(Debug)]
@@ -73,6 +73,8 @@ pub struct DataPlan {
     pub epochs: u64,
     /// Seed of the epoch orders.
     pub seed: u64,
+    /// This replica's part of each global batch (`Shard::WHOLE` for a single process).
+    pub shard: Shard,
 }
 
 /// What waiting for the next batch gave.
@@ -147,7 +149,7 @@ impl DataPipeline {
             }));
         }
         drop((jobs_rx, produced_tx));
-        let per_epoch = steps_per_epoch(samples, plan.batch);
+        let per_epoch = steps_per_epoch(samples, plan.batch * plan.shard.count);
         let completed = Arc::new(AtomicBool::new(false));
         let decoded = produced_rx.clone();
         {
@@ -266,7 +268,7 @@ fn receive_unless_stopped<T>(channel: &Receiver<T>, stop: &AtomicBool) -> Option
 }
 
 fn sample(samples: usize, plan: DataPlan, jobs: Sender<Job>, stop: &AtomicBool, assembled: &AtomicU64, window: u64) {
-    let steps = steps_per_epoch(samples, plan.batch) as usize;
+    let steps = steps_per_epoch(samples, plan.batch * plan.shard.count) as usize;
     let mut sequence = 0u64; // batches dispatched so far
     for epoch in plan.start_epoch..plan.epochs {
         let order = epoch_order(samples, plan.seed, epoch);
@@ -281,7 +283,7 @@ fn sample(samples: usize, plan: DataPlan, jobs: Sender<Job>, stop: &AtomicBool, 
                 }
                 sequence += 1;
             }
-            if !send_unless_stopped(&jobs, Job { epoch, position, index: order[position] }, stop) {
+            if !send_unless_stopped(&jobs, Job { epoch, position, index: order[plan.shard.global_position(position, plan.batch)] }, stop) {
                 return;
             }
         }

@@ -15,6 +15,27 @@ pub fn epoch_order(samples: usize, seed: u64, epoch: u64) -> Vec<usize> {
     order
 }
 
+/// Which part of every global batch this replica takes: replica `rank` of `count` takes the
+/// `rank`-th slice of `batch` samples out of each run of `count · batch` in the epoch's order, so
+/// the replicas together see exactly what one process with the global batch would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This replica, 0..count.
+    pub rank: usize,
+    /// Replicas in the group.
+    pub count: usize,
+}
+
+impl Shard {
+    /// A single process: the whole of every batch.
+    pub const WHOLE: Shard = Shard { rank: 0, count: 1 };
+
+    /// Position in the epoch's order of this replica's `position`-th sample (batches of `batch`).
+    pub fn global_position(&self, position: usize, batch: usize) -> usize {
+        (position / batch) * batch * self.count + self.rank * batch + position % batch
+    }
+}
+
 /// Full batches per epoch.
 pub fn steps_per_epoch(samples: usize, batch: usize) -> u64 {
     (samples / batch.max(1)) as u64
@@ -34,5 +55,18 @@ mod tests {
         assert_ne!(a, epoch_order(100, 3, 1));
         assert_ne!(a, epoch_order(100, 4, 0));
         assert_eq!(steps_per_epoch(100, 32), 3);
+    }
+
+    #[test]
+    fn shards_partition_each_global_batch_in_rank_order() {
+        let (batch, count) = (3, 2);
+        let shards = [Shard { rank: 0, count }, Shard { rank: 1, count }];
+        // Global batch k is positions 6k..6k+6: rank 0 takes the first 3, rank 1 the next 3.
+        for step in 0..4 {
+            let together: Vec<usize> = shards.iter().flat_map(|s| (0..batch).map(move |i| s.global_position(step * batch + i, batch))).collect();
+            let expected: Vec<usize> = (step * 6..step * 6 + 6).collect();
+            assert_eq!(together, expected);
+        }
+        assert_eq!(Shard::WHOLE.global_position(7, 4), 7);
     }
 }

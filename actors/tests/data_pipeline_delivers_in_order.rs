@@ -8,7 +8,7 @@ use lgd_actors::batch_pixels::BatchPixels;
 use lgd_actors::data_pipeline::{DataPipeline, DataPlan, Next};
 use lgd_actors::decode_worker::WorkerContext;
 use lgd_actors::pipeline_config::PipelineConfig;
-use lgd_actors::sampler::epoch_order;
+use lgd_actors::sampler::{epoch_order, Shard};
 use lgd_actors::source::SampleSource;
 use lgd_datasets::augment::config::{AugmentationConfig, PhotometricPlace};
 use lgd_datasets::augment::pipeline::Augmenter;
@@ -74,7 +74,7 @@ fn start_viewing(source: Memory, plan: DataPlan, workers: usize, config: Augment
 }
 
 fn plan(start_epoch: u64, start_step: u64) -> DataPlan {
-    DataPlan { batch: 4, image_size: 16, start_epoch, start_step, epochs: 2, seed: 11 }
+    DataPlan { batch: 4, image_size: 16, start_epoch, start_step, epochs: 2, seed: 11, shard: Shard::WHOLE }
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! when another crate owns it (augmentation in `lgd-datasets`, pipeline sizing in `lgd-actors`).
 
 mod device;
+mod distributed;
 mod guards;
 mod model;
 mod operations;
@@ -17,8 +18,9 @@ use lgd_datasets::augment::AugmentationConfig;
 use serde::{Deserialize, Serialize};
 
 pub use device::DeviceSpec;
+pub use distributed::{BackendChoice, DistributedSection};
 pub use guards::{CheckpointFailurePolicy, FaultInjectionSection, GuardsSection, StatusSection};
-pub use model::{BanksSection, LossSection, StudentArch, StudentSection, TeacherKind, TeacherSection, TextBankSource};
+pub use model::{BanksSection, BatchNormMode, LossSection, StudentArch, StudentSection, TeacherKind, TeacherSection, TextBankSource};
 pub use operations::{CheckpointSection, LoggingSection, ResumePolicy, RunSection, ValidationSection};
 pub use problems::FieldProblem;
 pub use training::{
@@ -77,6 +79,9 @@ pub struct Config {
     /// The HTTP status server (off unless an address is given).
     #[serde(default)]
     pub status: StatusSection,
+    /// Timeouts and buckets of data-parallel training (used when launched with several ranks).
+    #[serde(default)]
+    pub distributed: DistributedSection,
     /// Test-only switches that make things fail on purpose.
     #[serde(default, skip_serializing_if = "FaultInjectionSection::any_is_off")]
     pub fault_injection: FaultInjectionSection,
@@ -156,10 +161,14 @@ impl Config {
         self.logging.validate(&mut problems);
         self.guards.validate(&mut problems);
         self.status.validate(&mut problems);
+        self.distributed.validate(&mut problems);
         problems.extend_section("augmentation", self.augmentation.validate());
         problems.extend_section("pipeline", self.pipeline.validate());
         if self.run.device == DeviceSpec::Cpu && self.precision.autocast == Autocast::Fp16 {
             problems.require(false, "precision.autocast", "fp16 with a gradient scaler needs a CUDA device; use bf16 or fp32 on cpu");
+        }
+        if self.run.device == DeviceSpec::Cpu && self.distributed.backend == BackendChoice::Nccl {
+            problems.require(false, "distributed.backend", "nccl needs a CUDA device; use gloo (or auto) on cpu");
         }
         problems.into_vec()
     }

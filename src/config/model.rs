@@ -16,6 +16,22 @@ pub struct StudentSection {
     /// Optional starting weights (a checkpoint or torchvision-style state dict).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<PathBuf>,
+    /// What the student's batch-norm layers normalise with while training.
+    #[serde(default)]
+    pub batch_norm: BatchNormMode,
+}
+
+/// Batch statistics (the published recipe) or frozen running statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchNormMode {
+    /// Each batch's own statistics; running statistics updated (training mode).
+    #[default]
+    Batch,
+    /// The running statistics, never updated: the student's forward runs in inference mode (which
+    /// also turns EfficientNet's stochastic depth off). Then replicas with batch b compute exactly
+    /// what one process with batch world·b does, since no statistic depends on the split.
+    Frozen,
 }
 
 /// Which kind of frozen teacher provides t.

@@ -10,6 +10,7 @@ mod metrics;
 mod nonfinite;
 mod progress;
 pub mod reload;
+mod replica;
 mod run;
 mod session;
 mod session_guards;

@@ -23,6 +23,7 @@ use super::stage_clock::StageClock;
 use super::teacher_replay::TeacherReplay;
 use super::startup::{open_training_data, prepare_run_dir, resume, startup};
 use super::status::{RunState, RunStatus, StatusBoard};
+use super::replica::Replica;
 use super::{load_teacher, DaemonError};
 use crate::config::{Config, DeviceSpec};
 use crate::eval::ValidationSet;
@@ -49,9 +50,15 @@ pub struct TrainSummary {
 /// Runs `config_path` in `run_dir` until its last epoch or a stop signal.
 pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonError> {
     let config = Config::load(config_path).map_err(|e| startup(e.to_string()))?;
+    let replica = Replica::from_env()?;
+    // Rank 0 (or a lone process) owns the run folder; another rank keeps its files in RUN/rank-N.
+    let checkpoints_dir = run_dir;
+    let run_dir = &replica.own_dir(checkpoints_dir);
     let _lock = prepare_run_dir(run_dir)?;
     std::fs::write(run_dir.join("config.toml"), config.to_toml()).map_err(|e| startup(format!("{}: {e}", run_dir.display())))?;
-    if let DeviceSpec::Cuda(index) = config.run.device {
+    let device_spec = replica.device(config.run.device);
+    let replica_batch = replica.batch(&config)?;
+    if let DeviceSpec::Cuda(index) = device_spec {
         if (index as i64) >= tch::Cuda::device_count() {
             return Err(startup(format!("run.device = \"cuda:{index}\" but this process sees {} CUDA devices (see `lgd info`)", tch::Cuda::device_count())));
         }
@@ -67,9 +74,9 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     let run_id = config.run.name.clone().unwrap_or_else(|| run_dir.file_name().map_or("run".into(), |n| n.to_string_lossy().into_owned()));
     let board = StatusBoard::new(run_dir, RunStatus::starting(run_id, &config.to_toml()));
     board.persist();
-    let device = config.run.device.to_tch();
+    let device = device_spec.to_tch();
     let source = open_training_data(&config)?;
-    let per_epoch = steps_per_epoch(source.len(), config.data.batch_size);
+    let per_epoch = steps_per_epoch(source.len(), config.data.batch_size); // global batches
     if per_epoch == 0 {
         return Err(startup(format!(
             "data.train: {} has {} images, fewer than one batch of {}",
@@ -81,7 +88,8 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     let teacher = load_teacher(&config, run_dir, device)?;
     let classes = source.classes().len();
     let validation = match &config.data.val {
-        Some(root) if config.validation.every_epochs > 0 || config.validation.every_steps > 0 => {
+        // Rank 0 validates; the other ranks wait for it in their next collective.
+        Some(root) if replica.leads() && (config.validation.every_epochs > 0 || config.validation.every_steps > 0) => {
             let a = &config.augmentation;
             let set = ValidationSet::load(root, a.eval_resize, a.eval_crop, a.mean, a.std, config.validation.max_images)
                 .map_err(startup)?;
@@ -93,9 +101,10 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         _ => None,
     };
     let mut trainer = Trainer::new(&config, teacher, per_epoch, device).map_err(|e| startup(e.to_string()))?;
-    resume(&mut trainer, &config, run_dir)?;
+    resume(&mut trainer, &config, checkpoints_dir)?;
+    replica.join(&mut trainer, &config)?;
     let signals = Signals::install().map_err(|e| startup(format!("installing signal handlers: {e}")))?;
-    let status_server = config.status.socket_addr().map(|addr| StatusServer::start(addr, run_dir, board.clone(), signals.clone()));
+    let status_server = config.status.socket_addr().filter(|_| replica.leads()).map(|addr| StatusServer::start(addr, run_dir, board.clone(), signals.clone()));
     let _status_server = status_server.transpose().map_err(|e| startup(e.to_string()))?; // served until `train` returns
     let augmenter = Augmenter::new(config.augmentation.clone()).map_err(|e| startup(e.to_string()))?;
     let context = WorkerContext {
@@ -107,14 +116,15 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         stall_on: config.fault_injection.stall_sample,
     };
     let plan = DataPlan {
-        batch: config.data.batch_size,
+        batch: replica_batch,
         image_size: config.augmentation.output_size,
         start_epoch: trainer.epoch,
         start_step: trainer.step_in_epoch,
         epochs: config.schedule.epochs as u64,
         seed: config.run.seed,
+        shard: replica.shard(),
     };
-    let pipeline = DataPipeline::start(context, plan, &config.pipeline);
+    let pipeline = DataPipeline::start(context, plan, &replica.pipeline(&config));
     let metrics = MetricsWriter::open(run_dir, config.logging.tensorboard, trainer.step).map_err(startup)?;
     let total_steps = per_epoch * config.schedule.epochs as u64;
     board.update(|s| {
@@ -148,6 +158,7 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         reported_bad: Default::default(),
         persisted_at: Instant::now(),
         watch: session_watch,
+        leads: replica.leads(),
     };
     let ending = session.run();
     session.finish(ending)

@@ -60,6 +60,8 @@ pub(super) struct Session<'a> {
     pub(super) persisted_at: Instant,
     /// Set when `run.watch_config` is on.
     pub(super) watch: Option<ConfigWatch>,
+    /// Rank 0 or a lone process: writes the checkpoints (other ranks hold the same state).
+    pub(super) leads: bool,
 }
 
 /// Why the loop ended (errors aside).
@@ -76,12 +78,20 @@ impl Session<'_> {
             self.validate();
         }
         loop {
-            let requests = self.signals.take();
+            let mut requests = self.signals.take();
             let file_changed = self.watch.as_mut().is_some_and(|w| w.changed());
             if file_changed {
                 tracing::info!(file = %self.config_path.display(), "config file changed on disk (run.watch_config)");
             }
-            if requests.reload || file_changed {
+            requests.reload |= file_changed;
+            if let Some(group) = self.trainer.data_parallel() {
+                // What any rank was asked, every rank does, at this same step boundary.
+                let agreed = group
+                    .any_of(&[requests.stop, requests.checkpoint, requests.reload])
+                    .map_err(|e| DaemonError::Training(e.to_string()))?;
+                (requests.stop, requests.checkpoint, requests.reload) = (agreed[0], agreed[1], agreed[2]);
+            }
+            if requests.reload {
                 self.reload();
             }
             if requests.stop {
@@ -136,6 +146,9 @@ impl Session<'_> {
     }
 
     fn checkpoint(&mut self) -> Result<(), DaemonError> {
+        if !self.leads {
+            return Ok(());
+        }
         let start = Instant::now();
         if let Some(replay) = &self.teacher_replay {
             replay.flush()?;
@@ -374,6 +387,7 @@ impl Session<'_> {
             images_per_second = summary.images_per_second,
             data_wait_fraction = summary.data_wait_fraction,
             metrics = %self.metrics.path().display(),
+            visual_bank_sha256 = %self.trainer.visual_bank().digest(),
             "finished; throughput was bounded by {bound}"
         );
         Ok(summary)

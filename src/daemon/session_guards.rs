@@ -31,7 +31,9 @@ impl Session<'_> {
         let first = self.nonfinite.first_bad_step().unwrap_or(self.trainer.step);
         let state = self.nonfinite.rewind(self.trainer.state());
         let rewound_to = state.step;
-        self.checkpoints.write_now(state, &self.config)?;
+        if self.leads {
+            self.checkpoints.write_now(state, &self.config)?;
+        }
         // Checkpoints taken during the streak hold the same weights at a later position; remove
         // them so that `resume = "auto"` retries from before the streak.
         for path in crate::checkpoint::list_checkpoints(self.run_dir) {

@@ -93,6 +93,7 @@ pub fn augmented_probe(
         start_step: 0,
         epochs: config.epochs,
         seed: config.seed as u64,
+        shard: lgd_actors::sampler::Shard::WHOLE,
     };
     let sizing = PipelineConfig { decode_workers: setup.workers, ..PipelineConfig::default() };
     let pipeline = DataPipeline::start(context, plan, &sizing);

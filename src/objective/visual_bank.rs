@@ -56,6 +56,20 @@ impl VisualBank {
         &self.seen
     }
 
+    /// SHA-256 (hex) of V's float32 values and the seen flags: replicas of a data-parallel run
+    /// show by it that they hold the same bank bit for bit.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let columns = Vec::<f32>::try_from(&self.columns.to_device(tch::Device::Cpu).contiguous().view([-1])).expect("a float bank");
+        let seen = Vec::<bool>::try_from(&self.seen.to_device(tch::Device::Cpu)).expect("bool flags");
+        let mut hasher = Sha256::new();
+        for value in columns {
+            hasher.update(value.to_le_bytes());
+        }
+        hasher.update(seen.iter().map(|s| u8::from(*s)).collect::<Vec<u8>>());
+        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The momentum m.
     pub fn momentum(&self) -> f64 {
         self.momentum

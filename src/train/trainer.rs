@@ -8,7 +8,8 @@ use tch::{Device, Kind, Tensor};
 
 use super::{GradScaler, LrSchedule, ScaledStep, Sgd, SgdConfig};
 use crate::checkpoint::TrainingState;
-use crate::config::{Autocast, Config};
+use crate::config::{Autocast, BatchNormMode, Config};
+use crate::distributed::{DataParallel, DistributedError};
 use crate::models::state_dict::{load_state_dict, state_dict, StateDictError};
 use crate::models::student::{Student, StudentOptions};
 use crate::models::teacher::Teacher;
@@ -30,6 +31,9 @@ pub enum TrainerError {
     /// Saved optimiser state does not fit.
     #[error("checkpoint optimiser state: {0}")]
     Optimizer(String),
+    /// A collective of data-parallel training failed.
+    #[error(transparent)]
+    Distributed(#[from] DistributedError),
 }
 
 /// What one step did; tensors stay on the device until someone reads them (no sync per step).
@@ -64,10 +68,14 @@ pub struct Trainer<T: Teacher> {
     /// The low-precision dtype of the forward passes (None: fp32).
     autocast: Option<Kind>,
     channels_last: bool,
+    /// False under `student.batch_norm = "frozen"`: the student's forward runs in inference mode.
+    train_forward: bool,
     config_toml: String,
     steps_per_epoch: u64,
     /// Fault injection: steps (from 1) whose loss is replaced by NaN.
     nonfinite_loss_steps: Vec<u64>,
+    /// Set when this is one replica of several (`lgd launch`, torchrun).
+    data_parallel: Option<DataParallel>,
     /// Steps taken.
     pub step: u64,
     /// Epoch in progress.
@@ -126,9 +134,11 @@ impl<T: Teacher> Trainer<T> {
             seed: config.run.seed,
             autocast,
             channels_last,
+            train_forward: config.student.batch_norm == BatchNormMode::Batch,
             config_toml: config.to_toml(),
             steps_per_epoch,
             nonfinite_loss_steps: config.fault_injection.nonfinite_loss_steps.clone(),
+            data_parallel: None,
             step: 0,
             epoch: 0,
             step_in_epoch: 0,
@@ -167,7 +177,7 @@ impl<T: Teacher> Trainer<T> {
                 Some(keys) => keys.shallow_clone(),
                 None => self.teacher.embed(&images).to_kind(Kind::Float), // [B, D], unit rows, no grad
             };
-            let student = self.student.forward_t(&images, true).to_kind(Kind::Float); // [B, D]
+            let student = self.student.forward_t(&images, self.train_forward).to_kind(Kind::Float); // [B, D]
             (teacher, normalize_rows(&student))
         };
         let mut terms = self.loss.compute(&student, &teacher, self.teacher.bank(), &self.visual);
@@ -176,7 +186,12 @@ impl<T: Teacher> Trainer<T> {
         }
         // One read-back per step: a NaN/inf loss must not reach the weights, the momentum or the
         // bank (the teacher keys of a batch that produced it are suspect too).
-        if terms.loss.isfinite().int64_value(&[]) == 0 {
+        let finite = terms.loss.isfinite().int64_value(&[]) != 0;
+        let nonfinite = match &self.data_parallel {
+            Some(group) => group.any(!finite)?, // all replicas skip together
+            None => !finite,
+        };
+        if nonfinite {
             self.advance();
             return Ok(StepReport {
                 loss: terms.loss.detach(),
@@ -188,21 +203,29 @@ impl<T: Teacher> Trainer<T> {
             });
         }
         self.sgd.zero_grad();
+        match &self.scaler {
+            Some(scaler) => scaler.scale_loss(&terms.loss).backward(),
+            None => terms.loss.backward(),
+        }
+        if let Some(group) = &self.data_parallel {
+            // Averaged before unscaling: every replica then sees the same gradients, so the
+            // scaler's skip decision and the step agree across replicas.
+            group.average_gradients(&self.sgd.gradients())?;
+        }
         let skipped = match &mut self.scaler {
-            Some(scaler) => {
-                scaler.scale_loss(&terms.loss).backward();
-                scaler.unscale_and_update(&self.sgd.gradients()) == ScaledStep::Skip
-            }
-            None => {
-                terms.loss.backward();
-                false
-            }
+            Some(scaler) => scaler.unscale_and_update(&self.sgd.gradients()) == ScaledStep::Skip,
+            None => false,
         };
         if !skipped {
             self.sgd.step(lr);
         }
         // The bank moves after the step: this step's loss used the bank as it was before.
-        self.visual.update(&teacher, self.teacher.bank())?;
+        // With several replicas, every replica's keys in rank order: each holds the same V.
+        let keys = match &self.data_parallel {
+            Some(group) => group.gather_rows(&teacher)?,
+            None => teacher,
+        };
+        self.visual.update(&keys, self.teacher.bank())?;
         self.advance();
         Ok(StepReport {
             loss: terms.loss.detach(),
@@ -256,6 +279,27 @@ impl<T: Teacher> Trainer<T> {
         }
         (self.step, self.epoch, self.step_in_epoch) = (state.step, state.epoch, state.step_in_epoch);
         Ok(())
+    }
+
+    /// Becomes one replica of a data-parallel group: checks that every replica stands at the same
+    /// step, then takes rank 0's weights, buffers, momentum and visual bank.
+    pub fn join(&mut self, group: DataParallel) -> Result<(), TrainerError> {
+        group.check_same("the step (resumed from another checkpoint?)", self.step as i64)?;
+        group.check_same("the number of momentum buffers", self.sgd.state().len() as i64)?;
+        // By name: every replica must pack the same tensors into the same buckets.
+        let variables: std::collections::BTreeMap<String, Tensor> = self.vars.variables().into_iter().collect();
+        let mut tensors: Vec<Tensor> = variables.into_values().collect();
+        tensors.extend(self.sgd.state().values().map(Tensor::shallow_clone));
+        tensors.push(self.visual.tensor().shallow_clone());
+        tensors.push(self.visual.seen().shallow_clone());
+        group.broadcast_from_first(&tensors)?;
+        self.data_parallel = Some(group);
+        Ok(())
+    }
+
+    /// The data-parallel group this trainer is a replica of, if any.
+    pub fn data_parallel(&self) -> Option<&DataParallel> {
+        self.data_parallel.as_ref()
     }
 
     /// Applies reloadable settings from a new config (loss, schedule, bank momentum).

@@ -1,0 +1,217 @@
+//! Data-parallel `lgd train` over Gloo on 127.0.0.1, as real processes with the launcher's
+//! environment: two ranks with batch b end where one process with batch 2b ends (a student whose
+//! batch-norm statistics are frozen, so nothing depends on how the batch is split), both ranks
+//! hold the same visual bank bit for bit, and a rank that dies ends the other within the timeout.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lgd::checkpoint::{checkpoint_path, TrainingState};
+use support::daemon::cpu_config;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// 3 classes x 14 images: 5 global batches of 8 per epoch.
+fn setup(name: &str, extra: &str) -> PathBuf {
+    let dir = support::scratch(name);
+    support::write_image_folder(&dir.join("data"), &["a", "b", "c"], 14);
+    let config = cpu_config(&dir, 1, extra)
+        .replace("batch_size = 4", "batch_size = 8")
+        .replace("arch = \"resnet18\"", "arch = \"resnet18\"\nbatch_norm = \"frozen\"");
+    std::fs::write(dir.join("run.toml"), config).unwrap();
+    dir
+}
+
+fn train_command(dir: &Path, run: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lgd"));
+    command.args(["--log-format", "json", "train", "--config"]).arg(dir.join("run.toml")).arg("--run-dir").arg(dir.join(run));
+    command
+}
+
+/// Rank `rank` of `world` with its stderr in DIR/rank-N.log.
+fn spawn_rank(dir: &Path, rank: usize, world: usize, port: u16) -> Child {
+    let log = std::fs::File::create(dir.join(format!("rank-{rank}.log"))).unwrap();
+    train_command(dir, "run")
+        .envs([("RANK", rank.to_string()), ("WORLD_SIZE", world.to_string()), ("LOCAL_RANK", rank.to_string())])
+        .envs([("MASTER_ADDR", "127.0.0.1".to_owned()), ("MASTER_PORT", port.to_string())])
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap()
+}
+
+fn wait_success(child: &mut Child, log: &Path) {
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{} exited with {status}:\n{}", log.display(), std::fs::read_to_string(log).unwrap_or_default());
+}
+
+fn bank_digest(log: &str) -> String {
+    let line = log.lines().find(|l| l.contains("visual_bank_sha256")).unwrap_or_else(|| panic!("no finished line:\n{log}"));
+    let value: serde_json::Value = serde_json::from_str(line).unwrap();
+    value["visual_bank_sha256"].as_str().unwrap_or_else(|| panic!("{line}")).to_owned()
+}
+
+fn max_difference(a: &tch::Tensor, b: &tch::Tensor) -> f64 {
+    (a - b).abs().max().double_value(&[])
+}
+
+#[test]
+fn two_ranks_with_batch_b_match_one_process_with_batch_2b() {
+    let dir = setup("dp-equivalence", "");
+    let single = train_command(&dir, "single").output().unwrap();
+    assert!(single.status.success(), "single process:\n{}", String::from_utf8_lossy(&single.stderr));
+
+    let port = free_port();
+    let mut ranks: Vec<Child> = (0..2).map(|rank| spawn_rank(&dir, rank, 2, port)).collect();
+    for (rank, child) in ranks.iter_mut().enumerate() {
+        wait_success(child, &dir.join(format!("rank-{rank}.log")));
+    }
+    let one = TrainingState::load(&checkpoint_path(&dir.join("single"), 5)).unwrap();
+    let two = TrainingState::load(&checkpoint_path(&dir.join("run"), 5)).unwrap();
+    assert!(!checkpoint_path(&dir.join("run/rank-1"), 5).exists(), "only rank 0 writes checkpoints");
+    let mut worst = 0f64;
+    for (name, value) in &one.model {
+        let difference = max_difference(value, &two.model[name]);
+        worst = worst.max(difference);
+        assert!(difference <= 1e-6, "{name}: 2 ranks x 4 differ from 1 x 8 by {difference}");
+    }
+    println!("largest parameter difference after 5 steps, 2 ranks x 4 vs 1 x 8: {worst:.2e}");
+    assert!(max_difference(&one.visual_bank, &two.visual_bank) <= 1e-6, "visual bank");
+    let first = std::fs::read_to_string(dir.join("rank-0.log")).unwrap();
+    let second = std::fs::read_to_string(dir.join("rank-1.log")).unwrap();
+    assert_eq!(bank_digest(&first), bank_digest(&second), "both ranks hold the same V bit for bit");
+    assert!(dir.join("run/rank-1/metrics.jsonl").exists(), "rank 1 keeps its own metrics");
+}
+
+#[test]
+fn a_killed_rank_ends_the_other_within_the_timeout() {
+    // Slow steps (many of them) so that the kill lands mid-run; a short collective timeout.
+    let dir = setup("dp-kill", "[distributed]\ntimeout_s = 20\n");
+    let config = std::fs::read_to_string(dir.join("run.toml")).unwrap().replace("epochs = 1", "epochs = 50");
+    std::fs::write(dir.join("run.toml"), config).unwrap();
+    let port = free_port();
+    let mut first = spawn_rank(&dir, 0, 2, port);
+    let mut second = spawn_rank(&dir, 1, 2, port);
+    let log = dir.join("rank-1.log");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("\"step\":3") {
+        assert!(Instant::now() < deadline, "rank 1 never reached step 3:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        assert!(second.try_wait().unwrap().is_none(), "rank 1 exited early");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let killed_at = Instant::now();
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if killed_at.elapsed() > Duration::from_secs(60) {
+            let _ = second.kill();
+            panic!("rank 1 still running 60 s after rank 0 died");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    println!("rank 1 exited {:.1} s after rank 0 was killed: {status}", killed_at.elapsed().as_secs_f64());
+    assert!(!status.success(), "rank 1 must fail when its peer dies");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("collective failed"), "the cause is in the log:\n{text}");
+}
+
+fn wait_for_log(log: &Path, needle: &str, child: &mut Child) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains(needle)) {
+            return line.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no `{needle}` in {} within 120 s:\n{text}", log.display());
+        assert!(child.try_wait().unwrap().is_none(), "{} exited before `{needle}`:\n{text}", log.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    assert!(Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap().success());
+}
+
+#[test]
+fn a_signal_to_one_rank_is_acted_on_by_all_and_both_resume_from_rank_0s_checkpoint() {
+    let dir = setup("dp-signals", "");
+    let config = std::fs::read_to_string(dir.join("run.toml")).unwrap().replace("epochs = 1", "epochs = 50");
+    std::fs::write(dir.join("run.toml"), config).unwrap();
+    let port = free_port();
+    let mut first = spawn_rank(&dir, 0, 2, port);
+    let mut second = spawn_rank(&dir, 1, 2, port);
+    let (log0, log1) = (dir.join("rank-0.log"), dir.join("rank-1.log"));
+    wait_for_log(&log1, "\"step\":2", &mut second);
+    // SIGUSR1 to rank 1 only: rank 0, the writer, checkpoints at the same step boundary.
+    signal(&second, "USR1");
+    wait_for_log(&log0, "checkpoint written", &mut first);
+    // SIGTERM to rank 1 only: both stop cleanly at one step, rank 0 with a final checkpoint.
+    signal(&second, "TERM");
+    wait_success(&mut first, &log0);
+    wait_success(&mut second, &log1);
+    let steps = |log: &Path| -> u64 {
+        let text = std::fs::read_to_string(log).unwrap();
+        let line = text.lines().rev().find(|l| l.contains("visual_bank_sha256")).unwrap().to_owned();
+        serde_json::from_str::<serde_json::Value>(&line).unwrap()["steps"].as_u64().unwrap()
+    };
+    let stopped_at = steps(&log0);
+    assert_eq!(steps(&log1), stopped_at, "both ranks stopped after the same step");
+    assert!(checkpoint_path(&dir.join("run"), stopped_at).exists());
+
+    // Both ranks resume from rank 0's newest checkpoint and train on in step.
+    let port = free_port();
+    let mut first = spawn_rank(&dir, 0, 2, port);
+    let mut second = spawn_rank(&dir, 1, 2, port);
+    for (log, child) in [(&log0, &mut first), (&log1, &mut second)] {
+        let line = wait_for_log(log, "\"message\":\"resuming\"", child);
+        assert!(line.contains(&format!("\"step\":{stopped_at}")), "{line}");
+    }
+    wait_for_log(&log1, &format!("\"step\":{}", stopped_at + 2), &mut second);
+    signal(&first, "TERM");
+    wait_success(&mut first, &log0);
+    wait_success(&mut second, &log1);
+    assert_eq!(bank_digest(&std::fs::read_to_string(&log0).unwrap()), bank_digest(&std::fs::read_to_string(&log1).unwrap()));
+}
+
+#[test]
+fn torchrun_no_python_runs_two_ranks_of_lgd_train() {
+    let dir = setup("dp-torchrun", "");
+    let torchrun = support::python().with_file_name("torchrun");
+    let output = Command::new(&torchrun)
+        .args(["--no-python", "--nnodes", "1", "--nproc-per-node", "2", "--master-addr", "127.0.0.1"])
+        .arg(format!("--master-port={}", free_port()))
+        .arg(env!("CARGO_BIN_EXE_lgd"))
+        .args(["train", "--config"])
+        .arg(dir.join("run.toml"))
+        .arg("--run-dir")
+        .arg(dir.join("run"))
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", torchrun.display()));
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "torchrun exited with {}:\n{log}", output.status);
+    assert!(checkpoint_path(&dir.join("run"), 5).exists(), "rank 0 wrote the final checkpoint:\n{log}");
+    assert!(dir.join("run/rank-1/metrics.jsonl").exists(), "rank 1 ran:\n{log}");
+}
+
+#[test]
+fn lgd_launch_runs_two_ranks_of_lgd_train() {
+    let dir = setup("dp-launch", "");
+    let output = Command::new(env!("CARGO_BIN_EXE_lgd"))
+        .args(["launch", "--nproc-per-node", "2", "--master-port", "0", "--", "train", "--config"])
+        .arg(dir.join("run.toml"))
+        .arg("--run-dir")
+        .arg(dir.join("run"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "lgd launch exited with {}:\n{log}", output.status);
+    assert!(checkpoint_path(&dir.join("run"), 5).exists(), "rank 0 wrote the final checkpoint:\n{log}");
+    assert!(dir.join("run/rank-1/metrics.jsonl").exists(), "rank 1 ran:\n{log}");
+}
