@@ -31,17 +31,32 @@ fn on_ranks<T: Send + 'static>(world: usize, body: fn(usize, DataParallel) -> T)
 }
 
 #[test]
-fn gradients_average_buckets_broadcast_and_rows_gather_over_gloo() {
+fn ddp_reducer_averages_gradients_broadcast_and_gather_over_gloo() {
     let results = on_ranks(2, |rank, group| {
         let r = rank as f64;
-        // Several tensors over buckets of 64 bytes, one channels_last, one bool: each averaged.
-        let a = Tensor::from_slice(&[1.0f32, 2.0, 3.0]) * (r + 1.0);
-        let b = lgd::torch_ext::to_channels_last(&(Tensor::arange(2 * 3 * 4 * 5, (Kind::Float, tch::Device::Cpu)).view([2, 3, 4, 5]) * (r + 1.0))).unwrap();
-        assert!(lgd::torch_ext::is_channels_last(&b).unwrap());
-        group.average_gradients(&[a.shallow_clone(), b.shallow_clone()]).unwrap();
-        let expected_b = Tensor::arange(2 * 3 * 4 * 5, (Kind::Float, tch::Device::Cpu)).view([2, 3, 4, 5]) * 1.5;
-        assert!(a.allclose(&(Tensor::from_slice(&[1.0f32, 2.0, 3.0]) * 1.5), 0.0, 0.0, false), "rank {rank}: {a}");
-        assert!(b.allclose(&expected_b, 0.0, 0.0, false), "rank {rank}: channels_last tensor averaged in place");
+        // libtorch's DDP reducer: after backward each gradient is the mean over the ranks. Two
+        // parameters (one channels_last) over buckets of 64 bytes, two backward passes.
+        let weight = Tensor::ones([2, 3, 4, 5], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
+        let weight = lgd::torch_ext::to_channels_last(&weight).unwrap().detach().set_requires_grad(true);
+        assert!(lgd::torch_ext::is_channels_last(&weight).unwrap());
+        let bias = Tensor::zeros([3], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
+        let mut group = group;
+        group.reduce_gradients_of(&[("weight".into(), weight.shallow_clone()), ("bias".into(), bias.shallow_clone())]).unwrap();
+        for pass in 0..2 {
+            let x = Tensor::arange(2 * 3 * 4 * 5, (Kind::Float, tch::Device::Cpu)).view([2, 3, 4, 5]) * (r + 1.0 + pass as f64);
+            for p in [&weight, &bias] {
+                let mut grad = p.grad();
+                if grad.defined() {
+                    let _ = grad.zero_();
+                }
+            }
+            group.before_backward().unwrap();
+            ((&weight * &x).sum(Kind::Float) + (&bias * (r + 1.0)).sum(Kind::Float)).backward();
+            // Means of rank 0's (1 + pass)·x and rank 1's (2 + pass)·x, and of 1 and 2.
+            let expected = Tensor::arange(2 * 3 * 4 * 5, (Kind::Float, tch::Device::Cpu)).view([2, 3, 4, 5]) * (1.5 + pass as f64);
+            assert!(weight.grad().allclose(&expected, 0.0, 0.0, false), "rank {rank}, pass {pass}: {}", weight.grad().view([-1]).narrow(0, 0, 4));
+            assert_eq!(Vec::<f32>::try_from(&bias.grad()).unwrap(), vec![1.5; 3], "rank {rank}, pass {pass}");
+        }
         // Rank 0's values everywhere, bool flags included.
         let weights = Tensor::full([5], r + 7.0, (Kind::Float, tch::Device::Cpu));
         let seen = Tensor::from_slice(&[rank == 0, rank == 1, true]);

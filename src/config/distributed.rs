@@ -14,7 +14,8 @@ pub struct DistributedSection {
     /// that died or hangs ends the run with an error after this long). It must cover rank 0's
     /// validation passes, which the other ranks wait out in their next collective.
     pub timeout_s: f64,
-    /// Gradients are averaged in buckets of about this many MB (DDP's default: 25).
+    /// Gradients are all-reduced in buckets of about this many MB (DDP's default: 25); rank 0's
+    /// state is broadcast at the start in buckets of the same size.
     pub bucket_mb: f64,
     /// The c10d backend: `auto` is NCCL on CUDA devices and Gloo on the CPU.
     pub backend: BackendChoice,

@@ -1,16 +1,18 @@
 //! What a data-parallel replica does with its group, as DDP does it: start from rank 0's
-//! parameters, average gradients in buckets (every bucket's all-reduce in flight before the first
-//! is awaited, so communication overlaps packing and unpacking), hand the bank update every rank's
+//! parameters, average gradients with libtorch's own DDP reducer (bucketed all-reduces launched
+//! from autograd hooks while backward runs), hand the bank update every rank's
 //! teacher keys, and turn any rank's flags into every rank's (stop/checkpoint/reload requests agreed
 //! at a step boundary, so no rank is left waiting in a collective its peers never enter).
 
 use tch::{Device, Kind, Tensor};
 
-use super::{DistributedError, Pending, ProcessGroup};
+use super::{DistributedError, GradientReducer, Pending, ProcessGroup};
 
 /// A replica's side of data-parallel training.
 #[derive(Debug)]
 pub struct DataParallel {
+    /// Set by [`DataParallel::reduce_gradients_of`]; dropped before the group.
+    reducer: Option<GradientReducer>,
     group: ProcessGroup,
     bucket_bytes: usize,
     /// Where the group's small flag tensors live (NCCL takes CUDA tensors only).
@@ -21,7 +23,7 @@ impl DataParallel {
     /// Gradients are averaged in buckets of about `bucket_bytes` (DDP's default is 25 MB); the
     /// replica trains on `device`.
     pub fn new(group: ProcessGroup, bucket_bytes: usize, device: Device) -> Self {
-        Self { group, bucket_bytes: bucket_bytes.max(1), device }
+        Self { reducer: None, group, bucket_bytes: bucket_bytes.max(1), device }
     }
 
     /// This process's rank.
@@ -36,15 +38,23 @@ impl DataParallel {
 
     /// Overwrites `tensors` (parameters, buffers, optimiser and bank state) with rank 0's.
     pub fn broadcast_from_first(&self, tensors: &[Tensor]) -> Result<(), DistributedError> {
-        self.bucketed(tensors, |group, flat| group.broadcast(flat, 0), |_| {})
+        self.bucketed(tensors, |group, flat| group.broadcast(flat, 0))
     }
 
-    /// Replaces every gradient by its mean over the ranks.
-    pub fn average_gradients(&self, gradients: &[Tensor]) -> Result<(), DistributedError> {
-        let world = self.world_size() as f64;
-        self.bucketed(gradients, |group, flat| group.all_reduce_sum(flat), |flat| {
-            let _ = flat.divide_scalar_(world);
-        })
+    /// From now on, every [`DataParallel::before_backward`] arms libtorch's DDP reducer over
+    /// `params` (the trainable parameters, in the same order on every rank).
+    pub fn reduce_gradients_of(&mut self, params: &[(String, Tensor)]) -> Result<(), DistributedError> {
+        self.reducer = Some(GradientReducer::new(&self.group, params, self.bucket_bytes)?);
+        Ok(())
+    }
+
+    /// Called right before backward: when it returns, every parameter's gradient is the mean of
+    /// the ranks' gradients.
+    pub fn before_backward(&self) -> Result<(), DistributedError> {
+        match &self.reducer {
+            Some(reducer) => reducer.prepare(),
+            None => Err(DistributedError::Diverged("no parameters registered for gradient averaging".into())),
+        }
     }
 
     /// Every rank's rows (`[n, ...]` each) in rank order: `[world * n, ...]`.
@@ -78,14 +88,12 @@ impl DataParallel {
     }
 
     /// Packs `tensors` into flat buckets (same dtype and device, about `bucket_bytes` each),
-    /// starts `collective` on every bucket, then waits for each in turn, applies `finish` and
-    /// copies the values back. Bool tensors travel as u8. Any memory layout works: the flat copy
+    /// starts `collective` on every bucket, then waits for each in turn and copies the values back. Bool tensors travel as u8. Any memory layout works: the flat copy
     /// is in logical order and `copy_` writes back through the original strides.
     fn bucketed(
         &self,
         tensors: &[Tensor],
         collective: impl Fn(&ProcessGroup, &mut Tensor) -> Result<Pending, DistributedError>,
-        finish: impl Fn(&mut Tensor),
     ) -> Result<(), DistributedError> {
         let _no_grad = tch::no_grad_guard();
         let mut buckets: Vec<Vec<&Tensor>> = Vec::new();
@@ -111,9 +119,8 @@ impl DataParallel {
             let pending = collective(&self.group, &mut flat)?;
             in_flight.push((flat, pending));
         }
-        for ((mut flat, pending), members) in in_flight.into_iter().zip(&buckets) {
+        for ((flat, pending), members) in in_flight.into_iter().zip(&buckets) {
             pending.wait()?;
-            finish(&mut flat);
             let mut offset = 0i64;
             for member in members {
                 let count = member.numel() as i64;

@@ -24,6 +24,11 @@ struct RawWork {
     _opaque: [u8; 0],
 }
 
+#[repr(C)]
+struct RawReducer {
+    _opaque: [u8; 0],
+}
+
 extern "C" {
     fn lgd_pg_new(master_addr: *const c_char, port: c_int, rank: c_int, world_size: c_int, timeout_ms: i64, backend: c_int, out: *mut *mut RawGroup) -> c_int;
     fn lgd_pg_free(group: *mut RawGroup);
@@ -33,6 +38,9 @@ extern "C" {
     fn lgd_pg_allgather_start(group: *mut RawGroup, output: *mut C_tensor, input: *mut C_tensor, out: *mut *mut RawWork) -> c_int;
     fn lgd_pg_barrier_start(group: *mut RawGroup, out: *mut *mut RawWork) -> c_int;
     fn lgd_work_wait(work: *mut RawWork) -> c_int;
+    fn lgd_reducer_new(group: *mut RawGroup, params: *const *mut C_tensor, names: *const *const c_char, count: c_int, bucket_bytes: i64, out: *mut *mut RawReducer) -> c_int;
+    fn lgd_reducer_prepare(reducer: *mut RawReducer) -> c_int;
+    fn lgd_reducer_free(reducer: *mut RawReducer);
 }
 
 /// Which c10d backend carries the collectives.
@@ -166,6 +174,50 @@ impl ProcessGroup {
         // The closures pass live tensor handles and this live group; on success `raw` is new work.
         check(operation, call(self.raw.as_ptr(), &mut raw)).map_err(DistributedError::Collective)?;
         Ok(Pending { raw, operation })
+    }
+}
+
+/// libtorch's DDP gradient reducer (`c10d::Reducer`) over a model's trainable parameters: armed
+/// before each backward, it all-reduces gradients in buckets as backward produces them
+/// (communication overlapping the rest of backward), and when backward returns every parameter's
+/// gradient is the mean over the ranks. Every parameter must receive a gradient in every armed
+/// backward (no unused parameters).
+#[derive(Debug)]
+pub struct GradientReducer {
+    raw: NonNull<RawReducer>,
+}
+
+// SAFETY: as for `ProcessGroup`: moved between threads, used from one at a time.
+unsafe impl Send for GradientReducer {}
+
+impl GradientReducer {
+    /// Registers the hooks on `params` (named for libtorch's error messages), in buckets of about
+    /// `bucket_bytes` (the first 1 MB, as DDP does, so that communication starts early).
+    pub fn new(group: &ProcessGroup, params: &[(String, Tensor)], bucket_bytes: usize) -> Result<Self, DistributedError> {
+        let names: Vec<CString> = params.iter().map(|(name, _)| CString::new(name.as_str()).expect("parameter names have no NUL")).collect();
+        let name_ptrs: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
+        let tensor_ptrs: Vec<*mut C_tensor> = params.iter().map(|(_, t)| t.as_ptr() as *mut C_tensor).collect();
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: the arrays hold `params.len()` live pointers for the call; the C++ side copies
+        // the tensors (sharing storage) and the names.
+        let status = unsafe {
+            lgd_reducer_new(group.raw.as_ptr(), tensor_ptrs.as_ptr(), name_ptrs.as_ptr(), params.len() as c_int, bucket_bytes as i64, &mut raw)
+        };
+        check("gradient reducer", status).map_err(DistributedError::Collective)?;
+        Ok(Self { raw: NonNull::new(raw).expect("the extension returned a reducer") })
+    }
+
+    /// Arms the reducer for the next backward pass.
+    pub fn prepare(&self) -> Result<(), DistributedError> {
+        // SAFETY: a live reducer.
+        check("gradient reducer", unsafe { lgd_reducer_prepare(self.raw.as_ptr()) }).map_err(DistributedError::Collective)
+    }
+}
+
+impl Drop for GradientReducer {
+    fn drop(&mut self) {
+        // SAFETY: created by `lgd_reducer_new`, freed once (its hooks are removed with it).
+        unsafe { lgd_reducer_free(self.raw.as_ptr()) }
     }
 }
 

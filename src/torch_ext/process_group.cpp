@@ -2,11 +2,16 @@
 // the handful of collectives the trainer uses. Errors as everywhere in the extension (guarded.h).
 
 #include <ATen/ATen.h>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/reducer.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "guarded.h"
@@ -24,11 +29,20 @@ std::vector<uint8_t> bytes_of(const std::string& text) { return {text.begin(), t
 
 }  // namespace
 
-// One rank's membership: the store it met the others through and the backend it talks over.
+// One rank's membership: the store it met the others through, the backend it talks over, and the
+// ProcessGroup wrapping that backend (what DDP's Reducer takes).
 struct LgdProcessGroup {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::Backend> backend;
+  c10::intrusive_ptr<c10d::ProcessGroup> group;
   std::chrono::milliseconds timeout;
+};
+
+// libtorch's DDP gradient reducer over a model's parameters: autograd hooks copy each gradient
+// into its bucket as backward produces it, and a full bucket's all-reduce starts at once, while
+// backward goes on; the end of backward waits for them and writes the averages back.
+struct LgdReducer {
+  std::unique_ptr<c10d::Reducer> reducer;
 };
 
 // An operation in flight (a bucket's all-reduce while the next bucket is packed).
@@ -72,7 +86,16 @@ int lgd_pg_new(const char* master_addr, int port, int rank, int world_size, int6
       auto gloo_options = c10d::ProcessGroupGloo::Options::create_default(timeout);
       backend = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, gloo_options);
     }
-    *out = new LgdProcessGroup{store, backend, timeout};
+    auto group = c10::make_intrusive<c10d::ProcessGroup>(store, rank, world_size);
+    if (backend_code == 1) {
+      group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, backend);
+      group->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
+    } else {
+      group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, backend);
+      group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::GLOO, backend);
+      group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    }
+    *out = new LgdProcessGroup{store, backend, group, timeout};
   });
 }
 
@@ -117,6 +140,47 @@ int lgd_pg_allgather_start(LgdProcessGroup* group, at::Tensor* output, at::Tenso
 
 int lgd_pg_barrier_start(LgdProcessGroup* group, LgdWork** out) {
   return guarded([&] { *out = new LgdWork{group->backend->barrier(c10d::BarrierOptions()), group->timeout}; });
+}
+
+// A reducer over `params` (names for its error messages) in buckets of `bucket_bytes`, the first
+// one 1 MB as DDP makes it so that communication starts early. Buckets are filled in reverse
+// parameter order, the order backward produces gradients in.
+int lgd_reducer_new(LgdProcessGroup* group, at::Tensor** params, const char** names, int count,
+                    int64_t bucket_bytes, LgdReducer** out) {
+  return guarded([&] {
+    std::vector<at::Tensor> tensors;
+    std::unordered_map<size_t, std::string> param_names;
+    for (int i = 0; i < count; ++i) {
+      tensors.push_back(*params[i]);
+      param_names[static_cast<size_t>(i)] = names[i];
+    }
+    const int64_t first_bucket_bytes = std::min<int64_t>(1024 * 1024, bucket_bytes);
+    const std::vector<bool> sparse(tensors.size(), false);
+    auto [buckets, limits] = c10d::compute_bucket_assignment_by_size(
+        tensors, {static_cast<size_t>(first_bucket_bytes), static_cast<size_t>(bucket_bytes)}, sparse);
+    std::reverse(buckets.begin(), buckets.end());
+    std::vector<int64_t> caps(limits.rbegin(), limits.rend());
+    auto reducer = std::make_unique<c10d::Reducer>(
+        tensors, buckets, group->group, sparse, bucket_bytes, /*find_unused_parameters=*/false,
+        /*gradient_as_bucket_view=*/false, param_names, first_bucket_bytes,
+        /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false, caps);
+    *out = new LgdReducer{std::move(reducer)};
+  });
+}
+
+// Arms the reducer for the next backward pass (every parameter must then receive a gradient).
+// After the first pass, the buckets are rebuilt once in the order gradients actually arrived (as
+// DDP's forward does), so the first bucket holds the first gradients backward produces.
+int lgd_reducer_prepare(LgdReducer* reducer) {
+  return guarded([&] {
+    reducer->reducer->rebuild_buckets();
+    reducer->reducer->prepare_for_forward();
+    reducer->reducer->prepare_for_backward({});
+  });
+}
+
+void lgd_reducer_free(LgdReducer* reducer) {
+  guarded([&] { delete reducer; });
 }
 
 // Waits for an operation (throws → -1 on a peer's failure or the group's timeout) and frees it.

@@ -203,14 +203,14 @@ impl<T: Teacher> Trainer<T> {
             });
         }
         self.sgd.zero_grad();
+        if let Some(group) = &self.data_parallel {
+            // Backward then averages the (scaled) gradients over the replicas before unscaling:
+            // every replica sees the same gradients, so the scaler's decision and the step agree.
+            group.before_backward()?;
+        }
         match &self.scaler {
             Some(scaler) => scaler.scale_loss(&terms.loss).backward(),
             None => terms.loss.backward(),
-        }
-        if let Some(group) = &self.data_parallel {
-            // Averaged before unscaling: every replica then sees the same gradients, so the
-            // scaler's skip decision and the step agree across replicas.
-            group.average_gradients(&self.sgd.gradients())?;
         }
         let skipped = match &mut self.scaler {
             Some(scaler) => scaler.unscale_and_update(&self.sgd.gradients()) == ScaledStep::Skip,
@@ -283,7 +283,7 @@ impl<T: Teacher> Trainer<T> {
 
     /// Becomes one replica of a data-parallel group: checks that every replica stands at the same
     /// step, then takes rank 0's weights, buffers, momentum and visual bank.
-    pub fn join(&mut self, group: DataParallel) -> Result<(), TrainerError> {
+    pub fn join(&mut self, mut group: DataParallel) -> Result<(), TrainerError> {
         group.check_same("the step (resumed from another checkpoint?)", self.step as i64)?;
         group.check_same("the number of momentum buffers", self.sgd.state().len() as i64)?;
         // By name: every replica must pack the same tensors into the same buckets.
@@ -293,6 +293,9 @@ impl<T: Teacher> Trainer<T> {
         tensors.push(self.visual.tensor().shallow_clone());
         tensors.push(self.visual.seen().shallow_clone());
         group.broadcast_from_first(&tensors)?;
+        let trainable: Vec<(String, Tensor)> = self.vars.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        let trainable: std::collections::BTreeMap<String, Tensor> = trainable.into_iter().collect();
+        group.reduce_gradients_of(&trainable.into_iter().collect::<Vec<_>>())?;
         self.data_parallel = Some(group);
         Ok(())
     }
