@@ -215,3 +215,22 @@ fn lgd_launch_runs_two_ranks_of_lgd_train() {
     assert!(checkpoint_path(&dir.join("run"), 5).exists(), "rank 0 wrote the final checkpoint:\n{log}");
     assert!(dir.join("run/rank-1/metrics.jsonl").exists(), "rank 1 ran:\n{log}");
 }
+
+#[test]
+fn a_group_of_one_trains_bit_for_bit_like_a_lone_process() {
+    // What a 1-GPU `lgd launch` (and scripts/bench-multi-gpu.sh's baseline) runs: the reducer,
+    // the key gathering and the flag agreement over a group of one change nothing.
+    let dir = setup("dp-group-of-one", "");
+    let single = train_command(&dir, "single").output().unwrap();
+    assert!(single.status.success(), "single process:\n{}", String::from_utf8_lossy(&single.stderr));
+    let port = free_port();
+    let mut rank = spawn_rank(&dir, 0, 1, port);
+    wait_success(&mut rank, &dir.join("rank-0.log"));
+    let one = TrainingState::load(&checkpoint_path(&dir.join("single"), 5)).unwrap();
+    let group = TrainingState::load(&checkpoint_path(&dir.join("run"), 5)).unwrap();
+    for (name, value) in &one.model {
+        assert!(value.equal(&group.model[name]), "{name} differs");
+    }
+    assert!(one.visual_bank.equal(&group.visual_bank));
+    assert!(std::fs::read_to_string(dir.join("rank-0.log")).unwrap().contains("joining the process group"));
+}
