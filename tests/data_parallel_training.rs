@@ -87,39 +87,53 @@ fn two_ranks_with_batch_b_match_one_process_with_batch_2b() {
     assert!(dir.join("run/rank-1/metrics.jsonl").exists(), "rank 1 keeps its own metrics");
 }
 
-#[test]
-fn a_killed_rank_ends_the_other_within_the_timeout() {
-    // Slow steps (many of them) so that the kill lands mid-run; a short collective timeout.
-    let dir = setup("dp-kill", "[distributed]\ntimeout_s = 20\n");
+/// Starts two ranks of a long run with `distributed.timeout_s = 5`, waits until rank 1 trains,
+/// does `to_first` to rank 0, and returns how long rank 1 then took to fail, and its log.
+fn rank_1_outlives_rank_0(name: &str, to_first: impl FnOnce(&mut Child)) -> (Duration, String) {
+    let dir = setup(name, "[distributed]\ntimeout_s = 5\n");
     let config = std::fs::read_to_string(dir.join("run.toml")).unwrap().replace("epochs = 1", "epochs = 50");
     std::fs::write(dir.join("run.toml"), config).unwrap();
     let port = free_port();
     let mut first = spawn_rank(&dir, 0, 2, port);
     let mut second = spawn_rank(&dir, 1, 2, port);
     let log = dir.join("rank-1.log");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !std::fs::read_to_string(&log).unwrap_or_default().contains("\"step\":3") {
-        assert!(Instant::now() < deadline, "rank 1 never reached step 3:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
-        assert!(second.try_wait().unwrap().is_none(), "rank 1 exited early");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    first.kill().unwrap();
-    first.wait().unwrap();
-    let killed_at = Instant::now();
+    wait_for_log(&log, "\"step\":3", &mut second);
+    to_first(&mut first);
+    let since = Instant::now();
     let status = loop {
         if let Some(status) = second.try_wait().unwrap() {
             break status;
         }
-        if killed_at.elapsed() > Duration::from_secs(60) {
+        if since.elapsed() > Duration::from_secs(60) {
             let _ = second.kill();
-            panic!("rank 1 still running 60 s after rank 0 died");
+            let _ = first.kill();
+            panic!("rank 1 still running 60 s after rank 0 stopped answering");
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    println!("rank 1 exited {:.1} s after rank 0 was killed: {status}", killed_at.elapsed().as_secs_f64());
-    assert!(!status.success(), "rank 1 must fail when its peer dies");
-    let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("collective failed"), "the cause is in the log:\n{text}");
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(!status.success(), "rank 1 must fail when its peer is gone: {status}");
+    (since.elapsed(), std::fs::read_to_string(&log).unwrap())
+}
+
+#[test]
+fn a_killed_rank_ends_the_other_at_once() {
+    let (took, log) = rank_1_outlives_rank_0("dp-kill", |first| {
+        first.kill().unwrap();
+        first.wait().unwrap();
+    });
+    println!("rank 1 failed {:.1} s after rank 0 was killed", took.as_secs_f64());
+    assert!(log.contains("collective failed"), "the cause is in the log:\n{log}");
+}
+
+#[test]
+fn a_hung_rank_ends_the_other_within_the_timeout() {
+    // SIGSTOP: the peer's sockets stay open, so only the group's timeout can end the wait.
+    let (took, log) = rank_1_outlives_rank_0("dp-hang", |first| signal(first, "STOP"));
+    println!("rank 1 failed {:.1} s after rank 0 was stopped (timeout 5 s)", took.as_secs_f64());
+    assert!(took >= Duration::from_secs(4), "no earlier than the timeout: {took:?}");
+    assert!(log.contains("collective failed"), "the cause is in the log:\n{log}");
 }
 
 fn wait_for_log(log: &Path, needle: &str, child: &mut Child) -> String {
