@@ -85,6 +85,21 @@ fn two_ranks_with_batch_b_match_one_process_with_batch_2b() {
     let second = std::fs::read_to_string(dir.join("rank-1.log")).unwrap();
     assert_eq!(bank_digest(&first), bank_digest(&second), "both ranks hold the same V bit for bit");
     assert!(dir.join("run/rank-1/metrics.jsonl").exists(), "rank 1 keeps its own metrics");
+    // Logged losses are the global batch's on every rank: what the single process logged.
+    let losses = |path: PathBuf| -> Vec<(u64, f64)> {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let records = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap());
+        records.filter(|r| r.get("loss").is_some()).map(|r| (r["step"].as_u64().unwrap(), r["loss"].as_f64().unwrap())).collect()
+    };
+    let expected = losses(dir.join("single/metrics.jsonl"));
+    assert_eq!(expected.len(), 5);
+    for path in [dir.join("run/metrics.jsonl"), dir.join("run/rank-1/metrics.jsonl")] {
+        let logged = losses(path.clone());
+        assert_eq!(logged.len(), expected.len(), "{}", path.display());
+        for ((step, loss), (_, single)) in logged.iter().zip(&expected) {
+            assert!((loss - single).abs() <= 1e-5, "{} step {step}: loss {loss} vs one process {single}", path.display());
+        }
+    }
 }
 
 /// Starts two ranks of a long run with `distributed.timeout_s = 5`, waits until rank 1 trains,

@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 
 use lgd_actors::pipeline_config::PipelineConfig;
 use lgd_actors::sampler::Shard;
+use tch::Tensor;
 
 use super::startup::startup;
 use super::{AnyTeacher, DaemonError};
 use crate::config::{BackendChoice, Config, DeviceSpec};
 use crate::distributed::{Backend, DataParallel, ProcessGroup, Rendezvous};
-use crate::train::Trainer;
+use crate::train::{StepReport, Trainer};
 
 /// A lone process, or one rank of a group.
 #[derive(Debug, Clone)]
@@ -97,4 +98,13 @@ impl Replica {
         tracing::info!(rank = rendezvous.rank, world_size = rendezvous.world_size, step = trainer.step, "replica in step with rank 0");
         Ok(())
     }
+}
+
+/// With several ranks, the step's losses averaged over them (the global batch's losses, what one
+/// process with the global batch would log); called at log intervals only, by every rank alike.
+pub(super) fn global_losses(trainer: &Trainer<AnyTeacher>, report: StepReport) -> Result<StepReport, DaemonError> {
+    let Some(group) = trainer.data_parallel() else { return Ok(report) };
+    let parts = Tensor::stack(&[&report.loss, &report.image_loss, &report.text_loss], 0);
+    let mean = group.mean_over_ranks(&parts).map_err(|e| DaemonError::Training(e.to_string()))?;
+    Ok(StepReport { loss: mean.get(0), image_loss: mean.get(1), text_loss: mean.get(2), ..report })
 }

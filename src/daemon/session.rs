@@ -19,6 +19,7 @@ use super::metrics::MetricsWriter;
 use super::nonfinite::NonFiniteGuard;
 use super::progress::Progress;
 use super::reload::{reload, ReloadOutcome};
+use super::replica::global_losses;
 use super::run::TrainSummary;
 use super::signals::Signals;
 use super::stage_clock::{queues, StageClock};
@@ -124,6 +125,7 @@ impl Session<'_> {
                 tracing::warn!(step = self.trainer.step, streak, "non-finite loss: step skipped (weights, momentum and banks unchanged)");
             }
             if self.trainer.step % self.config.logging.every_steps == 0 || self.trainer.step == 1 {
+                let report = global_losses(&self.trainer, report)?;
                 self.log_step(&report, host.epoch, compute_start);
             } else {
                 self.clock.computing += compute_start.elapsed();

@@ -57,6 +57,14 @@ impl DataParallel {
         }
     }
 
+    /// The mean over the ranks of `values` (any shape, float): a per-rank loss becomes the loss of
+    /// the global batch, since every rank's batch has the same size.
+    pub fn mean_over_ranks(&self, values: &Tensor) -> Result<Tensor, DistributedError> {
+        let mut sum = values.to_kind(Kind::Float).contiguous();
+        self.group.all_reduce_sum(&mut sum)?.wait()?;
+        Ok(sum / self.world_size() as f64)
+    }
+
     /// Every rank's rows (`[n, ...]` each) in rank order: `[world * n, ...]`.
     pub fn gather_rows(&self, rows: &Tensor) -> Result<Tensor, DistributedError> {
         self.group.all_gather(rows)
