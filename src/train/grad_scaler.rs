@@ -40,14 +40,17 @@ impl GradScaler {
     pub fn unscale_and_update(&mut self, gradients: &[Tensor]) -> ScaledStep {
         let inverse = 1.0 / self.scale;
         let finite = tch::no_grad(|| {
-            let mut all_finite = true;
-            for gradient in gradients {
-                let mut gradient = gradient.shallow_clone();
-                let _ = gradient.g_mul_scalar_(inverse);
-                // One host read per tensor here; a device-side flag is the GPU step's business.
-                all_finite &= gradient.isfinite().all().int64_value(&[]) != 0;
-            }
-            all_finite
+            let flags: Vec<Tensor> = gradients
+                .iter()
+                .map(|gradient| {
+                    let mut gradient = gradient.shallow_clone();
+                    let _ = gradient.g_mul_scalar_(inverse);
+                    gradient.isfinite().all()
+                })
+                .collect();
+            // One host read per step, as PyTorch's GradScaler makes before the optimiser step (the
+            // flags stay on the device until then).
+            flags.is_empty() || Tensor::stack(&flags, 0).all().int64_value(&[]) != 0
         });
         if finite {
             self.growth_tracker += 1;
