@@ -263,3 +263,29 @@ fn a_group_of_one_trains_bit_for_bit_like_a_lone_process() {
     assert!(one.visual_bank.equal(&group.visual_bank));
     assert!(std::fs::read_to_string(dir.join("rank-0.log")).unwrap().contains("joining the process group"));
 }
+
+#[test]
+fn two_launchers_as_two_nodes_form_one_group() {
+    // `--nnodes 2 --node-rank 0|1`: what two machines run, here both on 127.0.0.1.
+    let dir = setup("dp-two-nodes", "");
+    let port = free_port().to_string();
+    let mut nodes: Vec<Child> = (0..2)
+        .map(|node| {
+            let log = std::fs::File::create(dir.join(format!("node-{node}.log"))).unwrap();
+            Command::new(env!("CARGO_BIN_EXE_lgd"))
+                .args(["launch", "--nproc-per-node", "1", "--nnodes", "2", "--node-rank", &node.to_string()])
+                .args(["--master-addr", "127.0.0.1", "--master-port", &port, "--", "train", "--config"])
+                .arg(dir.join("run.toml"))
+                .arg("--run-dir")
+                .arg(dir.join("run"))
+                .stderr(Stdio::from(log))
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (node, child) in nodes.iter_mut().enumerate() {
+        wait_success(child, &dir.join(format!("node-{node}.log")));
+    }
+    assert!(checkpoint_path(&dir.join("run"), 5).exists(), "rank 0 (node 0) wrote the final checkpoint");
+    assert!(dir.join("run/rank-1/metrics.jsonl").exists(), "rank 1 (node 1) ran");
+}
