@@ -147,8 +147,9 @@ fn a_hung_rank_ends_the_other_within_the_timeout() {
     // SIGSTOP: the peer's sockets stay open, so only the group's timeout can end the wait.
     let (took, log) = rank_1_outlives_rank_0("dp-hang", |first| signal(first, "STOP"));
     println!("rank 1 failed {:.1} s after rank 0 was stopped (timeout 5 s)", took.as_secs_f64());
-    assert!(took >= Duration::from_secs(4), "no earlier than the timeout: {took:?}");
-    assert!(log.contains("collective failed"), "the cause is in the log:\n{log}");
+    // The wait under way when the peer froze may have begun up to a step earlier, so the time
+    // since SIGSTOP is not a bound; libtorch's message says it was the timeout.
+    assert!(log.contains("collective failed") && log.contains("timed out"), "the cause is in the log:\n{log}");
 }
 
 fn wait_for_log(log: &Path, needle: &str, child: &mut Child) -> String {
