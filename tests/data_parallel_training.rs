@@ -102,10 +102,11 @@ fn two_ranks_with_batch_b_match_one_process_with_batch_2b() {
     }
 }
 
-/// Starts two ranks of a long run with `distributed.timeout_s = 5`, waits until rank 1 trains,
-/// does `to_first` to rank 0, and returns how long rank 1 then took to fail, and its log.
+/// Starts two ranks of a long run with `distributed.timeout_s = 15` (room for a slow start-up on a
+/// loaded machine), waits until rank 1 trains, does `to_first` to rank 0, and returns how long
+/// rank 1 then took to fail, and its log.
 fn rank_1_outlives_rank_0(name: &str, to_first: impl FnOnce(&mut Child)) -> (Duration, String) {
-    let dir = setup(name, "[distributed]\ntimeout_s = 5\n");
+    let dir = setup(name, "[distributed]\ntimeout_s = 15\n");
     let config = std::fs::read_to_string(dir.join("run.toml")).unwrap().replace("epochs = 1", "epochs = 50");
     std::fs::write(dir.join("run.toml"), config).unwrap();
     let port = free_port();
@@ -146,7 +147,7 @@ fn a_killed_rank_ends_the_other_at_once() {
 fn a_hung_rank_ends_the_other_within_the_timeout() {
     // SIGSTOP: the peer's sockets stay open, so only the group's timeout can end the wait.
     let (took, log) = rank_1_outlives_rank_0("dp-hang", |first| signal(first, "STOP"));
-    println!("rank 1 failed {:.1} s after rank 0 was stopped (timeout 5 s)", took.as_secs_f64());
+    println!("rank 1 failed {:.1} s after rank 0 was stopped (timeout 15 s)", took.as_secs_f64());
     // The wait under way when the peer froze may have begun up to a step earlier, so the time
     // since SIGSTOP is not a bound; libtorch's message says it was the timeout.
     assert!(log.contains("collective failed") && log.contains("timed out"), "the cause is in the log:\n{log}");
