@@ -241,7 +241,7 @@ fn main() -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
-    match run(cli.command) {
+    match run(cli.command, cli.log_format, &cli.log_level) {
         Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
@@ -250,7 +250,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> anyhow::Result<ExitCode> {
+fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Result<ExitCode> {
     match command {
         Command::Train { config, run_dir } => {
             let summary = lgd::daemon::train(&config, &run_dir)?;
@@ -265,7 +265,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Launch { nproc_per_node, nnodes, node_rank, master_addr, master_port, grace_seconds, command } => {
             let grace = std::time::Duration::from_secs(grace_seconds);
             let plan = lgd::launch::LaunchPlan { nproc_per_node, nnodes, node_rank, master_addr, master_port, grace };
-            return launch(&plan, &command);
+            return launch(&plan, &with_logging(command, log_format, log_level));
         }
         Command::Status { run_dir, json } => print!("{}", lgd::status_server::report::report(&run_dir, json)?),
         Command::CheckConfig { file } => {
@@ -330,6 +330,22 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The launcher's `--log-format` and `--log-level` put before a rank command that sets neither,
+/// so `lgd --log-format json launch … -- train …` logs JSON from every rank.
+fn with_logging(command: Vec<OsString>, format: LogFormat, level: &str) -> Vec<OsString> {
+    let sets = |flag: &str| command.iter().any(|a| a.to_str().is_some_and(|a| a == flag || a.starts_with(&format!("{flag}="))));
+    let mut full: Vec<OsString> = Vec::new();
+    if !sets("--log-format") {
+        let name = clap::ValueEnum::to_possible_value(&format).map_or("text".to_owned(), |v| v.get_name().to_owned());
+        full.extend(["--log-format".into(), name.into()]);
+    }
+    if !sets("--log-level") {
+        full.extend(["--log-level".into(), level.into()]);
+    }
+    full.extend(command);
+    full
 }
 
 /// `lgd launch`: this very executable once per rank; the launch exits as its first failing rank.

@@ -29,6 +29,30 @@ fn every_rank_runs_the_command_and_all_passing_gives_0() {
 }
 
 #[test]
+fn the_launchers_log_format_reaches_the_ranks() {
+    let output = lgd()
+        .args(["--log-format", "json", "launch", "--nproc-per-node", "2", "--", "check-config", "configs/imagenet-r18-clip-rn50.toml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let valid: Vec<&str> = stderr.lines().filter(|l| l.contains("config is valid")).collect();
+    assert_eq!(valid.len(), 2, "{stderr}");
+    for line in valid {
+        assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "a rank logged text, not JSON: {line}");
+    }
+    // A rank command that sets its own format keeps it.
+    let output = lgd()
+        .args(["--log-format", "json", "launch", "--", "--log-format", "text", "check-config", "configs/imagenet-r18-clip-rn50.toml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let line = stderr.lines().find(|l| l.contains("config is valid")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(serde_json::from_str::<serde_json::Value>(line).is_err(), "{line}");
+}
+
+#[test]
 fn a_failing_rank_gives_its_exit_code_and_is_named() {
     let output = lgd().args(["launch", "--nproc-per-node", "2", "--", "check-config", "/nonexistent.toml"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
