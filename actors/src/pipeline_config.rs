@@ -1,7 +1,8 @@
 //! Pipeline sizing: worker count and the capacity of every channel between stages.
 //!
 //! Memory held by the pipeline is bounded by these capacities (samples and batches in flight),
-//! which is why they are configuration and not constants. All are reloadable at run time.
+//! which is why they are configuration and not constants. They are read at start: a reload that
+//! changes one is refused (resizing live channels is not built yet).
 
 use serde::{Deserialize, Serialize};
 
@@ -13,11 +14,12 @@ pub struct PipelineConfig {
     pub decode_workers: usize,
     /// Decoded, augmented u8 samples waiting for batch assembly.
     pub decoded_samples: usize,
-    /// Assembled host batches (pinned memory on a GPU run) waiting for the device.
+    /// Assembled host batches waiting for the device.
     pub host_batches: usize,
-    /// Batches on the device waiting for the teacher.
+    /// Reserved for the device-side stages (batches on the device waiting for a teacher actor):
+    /// validated, not used yet — the teacher and the student step share one loop today.
     pub device_batches: usize,
-    /// Teacher outputs waiting for the student step.
+    /// Reserved likewise (teacher outputs waiting for a student actor): validated, not used yet.
     pub teacher_outputs: usize,
     /// Checkpoints waiting for the writer thread, each a host copy of weights, momentum and banks
     /// (a slow disk must not stall training; a full queue makes the next checkpoint wait). Read at
