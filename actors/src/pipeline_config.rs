@@ -1,8 +1,9 @@
 //! Pipeline sizing: worker count and the capacity of every channel between stages.
 //!
 //! Memory held by the pipeline is bounded by these capacities (samples and batches in flight),
-//! which is why they are configuration and not constants. They are read at start: a reload that
-//! changes one is refused (resizing live channels is not built yet).
+//! which is why they are configuration and not constants. A reload that changes one (or the worker
+//! count) restarts the data pipeline and the device stage at the next step boundary, at the
+//! trainer's position; only `checkpoint_requests` is fixed at start.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,12 +17,12 @@ pub struct PipelineConfig {
     pub decoded_samples: usize,
     /// Assembled host batches waiting for the device.
     pub host_batches: usize,
-    /// Reserved for the device-side stages (batches on the device waiting for a teacher actor):
-    /// validated, not used yet — the teacher and the student step share one loop today.
+    /// Host batches queued in the device stage's mailbox (upload, photometric half, teacher).
     pub device_batches: usize,
-    /// Reserved likewise (teacher outputs waiting for a student actor): validated, not used yet.
+    /// Prepared batches (device views and the teacher's keys) waiting for the student step: how
+    /// far the teacher may run ahead, in batches held on the training device.
     pub teacher_outputs: usize,
-    /// Checkpoints waiting for the writer thread, each a host copy of weights, momentum and banks
+    /// Checkpoints waiting for the checkpoint writer, each a host copy of weights, momentum and banks
     /// (a slow disk must not stall training; a full queue makes the next checkpoint wait). Read at
     /// start: a reload does not resize it.
     pub checkpoint_requests: usize,

@@ -58,6 +58,9 @@ pub struct FaultInjectionSection {
     /// Milliseconds to hold a written checkpoint before renaming it into place (a wider window
     /// for kills "inside" a checkpoint write).
     pub checkpoint_write_delay_ms: u64,
+    /// The device stage panics while preparing its n-th batch (from 1) since the process started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_stage_panic_batch: Option<u64>,
 }
 
 impl FaultInjectionSection {

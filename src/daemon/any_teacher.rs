@@ -1,6 +1,7 @@
 //! The teacher a config asks for, loaded and paired with its bank.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use tch::{Device, Tensor};
 
@@ -13,32 +14,49 @@ use crate::objective::TextBank;
 use lgd_datasets::classnames::{ClassNames, Templates};
 use lgd_datasets::guidance::Guidance;
 
-/// Either teacher.
+/// Either teacher, frozen and shared: the training step and the device stage (another thread)
+/// hold the same weights; cloning shares them.
+#[derive(Debug, Clone)]
+pub struct AnyTeacher(Arc<Frozen>);
+
 #[derive(Debug)]
-pub enum AnyTeacher {
+enum Frozen {
     /// EfficientNet-Lite0 with its classifier bank.
     Supervised(SupervisedTeacher),
     /// CLIP with a prompt bank.
     Clip(ClipTeacher),
 }
 
+// SAFETY: `tch::Tensor` is not `Sync` because some of its `&self` methods write (gradients,
+// in-place ops reached through shared references). A `Frozen` teacher is never written after it is
+// loaded — nothing hands out `&mut` to it once it is in the `Arc`, and `embed` runs under
+// `no_grad` — and libtorch's kernels that only read their inputs may run on several threads at
+// once, as PyTorch's multi-threaded inference does with one module.
+unsafe impl Sync for Frozen {}
+
+impl AnyTeacher {
+    fn frozen(&self) -> &Frozen {
+        &self.0
+    }
+}
+
 impl Teacher for AnyTeacher {
     fn embed(&self, images: &Tensor) -> Tensor {
-        match self {
-            Self::Supervised(t) => t.embed(images),
-            Self::Clip(t) => t.embed(images),
+        match self.frozen() {
+            Frozen::Supervised(t) => t.embed(images),
+            Frozen::Clip(t) => t.embed(images),
         }
     }
     fn bank(&self) -> &TextBank {
-        match self {
-            Self::Supervised(t) => t.bank(),
-            Self::Clip(t) => t.bank(),
+        match self.frozen() {
+            Frozen::Supervised(t) => t.bank(),
+            Frozen::Clip(t) => t.bank(),
         }
     }
     fn normalisation(&self) -> ([f64; 3], [f64; 3]) {
-        match self {
-            Self::Supervised(t) => t.normalisation(),
-            Self::Clip(t) => t.normalisation(),
+        match self.frozen() {
+            Frozen::Supervised(t) => t.normalisation(),
+            Frozen::Clip(t) => t.normalisation(),
         }
     }
 }
@@ -75,7 +93,7 @@ fn load(config: &Config, run_dir: &Path, device: Device) -> Result<AnyTeacher, S
             if let TextBankSource::File(path) = &config.banks.text {
                 return Err(format!("banks.text: a supervised teacher uses its classifier bank, not {}", path.display()));
             }
-            AnyTeacher::Supervised(guide_teacher(teacher, &config.banks.classnames, &config.banks.guidance)?)
+            Frozen::Supervised(guide_teacher(teacher, &config.banks.classnames, &config.banks.guidance)?)
         }
         TeacherKind::Clip => {
             let clip = Clip::load(weights, LoadOptions { device, ..Default::default() }).map_err(|e| e.to_string())?;
@@ -102,9 +120,10 @@ fn load(config: &Config, run_dir: &Path, device: Device) -> Result<AnyTeacher, S
                     return Err("banks.text: `teacher_classifier` needs a supervised teacher".into())
                 }
             };
-            AnyTeacher::Clip(ClipTeacher::new(clip, bank.to_device(device)).map_err(|e| e.to_string())?)
+            Frozen::Clip(ClipTeacher::new(clip, bank.to_device(device)).map_err(|e| e.to_string())?)
         }
     };
+    let teacher = AnyTeacher(Arc::new(teacher));
     if let Some(dim) = config.teacher.embed_dim {
         if dim != teacher.embed_dim() {
             return Err(format!("teacher.embed_dim = {dim}, but {} embeds to {}", weights.display(), teacher.embed_dim()));

@@ -1,6 +1,7 @@
 //! Writing checkpoints from the training loop, off its hot path: the loop copies the state to host
-//! memory at the step boundary (the weights of that step, whatever training does next) and a
-//! writer thread serialises, checksums, fsyncs, renames and prunes while training goes on. What a
+//! memory at the step boundary (the weights of that step, whatever training does next) and the
+//! writer — a kameo actor on a thread of its own (`lgd_actors::stage_actor`) — serialises,
+//! checksums, fsyncs, renames and prunes while training goes on. What a
 //! failed write (a full disk) means for the run: the previous checkpoint always stays intact; the
 //! run goes on or stops as `guards.on_checkpoint_failure` says, as soon as the loop learns of it.
 //! With `checkpoint.keep_best`, a validation that beats every earlier one (student zero-shot top-1
@@ -9,8 +10,9 @@
 //! never prunes it and `resume = "auto"` never picks it.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
-use std::thread::JoinHandle;
+
+use crossbeam_channel::{unbounded, Receiver};
+use lgd_actors::stage_actor::{self, StageHandle, StageOutput, StageWork};
 
 use serde::{Deserialize, Serialize};
 
@@ -50,7 +52,7 @@ enum Target {
     Best(BestScore),
 }
 
-/// One checkpoint for the writer thread.
+/// One checkpoint for the writer.
 struct WriteRequest {
     state: TrainingState,
     path: PathBuf,
@@ -85,27 +87,30 @@ pub(super) struct Checkpointer {
     best: Option<BestScore>,
     /// Requests sent and not yet answered.
     in_flight: usize,
-    requests: Option<SyncSender<WriteRequest>>,
-    outcomes: Receiver<WriteOutcome>,
-    writer: Option<JoinHandle<()>>,
+    writer: Option<StageHandle<CheckpointWriter>>,
+    outcomes: Receiver<StageOutput<CheckpointWriter>>,
+}
+
+/// The writer actor's work: one request, written and pruned.
+struct CheckpointWriter;
+
+impl StageWork for CheckpointWriter {
+    type Input = WriteRequest;
+    type Output = WriteOutcome;
+
+    fn run(&mut self, request: WriteRequest) -> Result<WriteOutcome, String> {
+        Ok(write(request))
+    }
 }
 
 impl Checkpointer {
-    /// Starts the writer thread; `queue` (`pipeline.checkpoint_requests`) host copies may wait
-    /// for it before the loop blocks on the next checkpoint, which bounds their memory.
+    /// Starts the writer; `queue` (`pipeline.checkpoint_requests`) host copies may wait in its
+    /// mailbox before the loop blocks on the next checkpoint, which bounds their memory. Outcomes
+    /// come back on a channel the loop drains once per step (never full: one per request).
     pub(super) fn new(run_dir: &Path, resumed_at: u64, queue: usize) -> Result<Self, DaemonError> {
-        let (requests, inbox) = sync_channel::<WriteRequest>(queue.max(1));
-        let (report, outcomes) = channel::<WriteOutcome>();
-        let writer = std::thread::Builder::new()
-            .name("lgd-checkpoint".into())
-            .spawn(move || {
-                for request in inbox {
-                    let outcome = write(request);
-                    if report.send(outcome).is_err() {
-                        return;
-                    }
-                }
-            })
+        let mailbox = stage_actor::mailbox::<CheckpointWriter>(queue.max(1));
+        let (report, outcomes) = unbounded::<StageOutput<CheckpointWriter>>();
+        let writer = StageHandle::start(("checkpoint writer", "lgd-checkpoint"), CheckpointWriter, mailbox, report)
             .map_err(|e| DaemonError::Startup(format!("cannot start the checkpoint writer thread: {e}")))?;
         let best = read_best(run_dir);
         Ok(Self {
@@ -117,9 +122,8 @@ impl Checkpointer {
             failures: 0,
             stopped: false,
             in_flight: 0,
-            requests: Some(requests),
-            outcomes,
             writer: Some(writer),
+            outcomes,
         })
     }
 
@@ -163,9 +167,9 @@ impl Checkpointer {
         }
         let inject_failure = config.fault_injection.fail_checkpoint_steps.contains(&step);
         let request = WriteRequest { state: state.host_copy(), path, target, inject_failure };
-        let sent = self.requests.as_ref().is_some_and(|requests| requests.send(request).is_ok());
+        let sent = self.writer.as_ref().is_some_and(|writer| writer.submit(request).is_ok());
         if !sent {
-            return Err(DaemonError::Training("the checkpoint writer thread has stopped".into()));
+            return Err(DaemonError::Training("the checkpoint writer has stopped".into()));
         }
         self.in_flight += 1;
         Ok(())
@@ -186,15 +190,22 @@ impl Checkpointer {
         while self.in_flight > 0 {
             match self.outcomes.recv() {
                 Ok(outcome) => result = result.and(self.apply(outcome, config)),
-                Err(_) => return Err(DaemonError::Training("the checkpoint writer thread died".into())),
+                Err(_) => return Err(DaemonError::Training("the checkpoint writer died".into())),
             }
         }
         result
     }
 
-    fn apply(&mut self, outcome: WriteOutcome, config: &Config) -> Result<(), DaemonError> {
+    fn apply(&mut self, outcome: StageOutput<CheckpointWriter>, config: &Config) -> Result<(), DaemonError> {
         self.in_flight -= 1;
-        let WriteOutcome { step, path, best, result } = outcome;
+        let WriteOutcome { step, path, best, result } = match outcome {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                // The writer is gone: no later checkpoint can be written either.
+                self.stopped = true;
+                return Err(DaemonError::Training(format!("{panic}; the previous checkpoint is intact")));
+            }
+        };
         match result {
             Ok(()) if best => {
                 tracing::info!(step, path = %path.display(), "best checkpoint written");
@@ -232,14 +243,13 @@ impl Drop for Checkpointer {
     /// Lets the writer finish what was queued (a file half written would only be a temporary
     /// file, but a queued checkpoint is still worth having) and joins it.
     fn drop(&mut self) {
-        self.requests = None;
         if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
+            writer.finish();
         }
     }
 }
 
-/// The writer thread's work for one request: the atomic write, then retention.
+/// The writer's work for one request: the atomic write, then retention.
 fn write(request: WriteRequest) -> WriteOutcome {
     let WriteRequest { state, path, target, inject_failure } = request;
     let step = state.step;

@@ -5,6 +5,8 @@
 mod any_teacher;
 mod checkpointing;
 mod config_watch;
+mod data_stages;
+mod device_work;
 mod memory;
 mod metrics;
 mod nonfinite;

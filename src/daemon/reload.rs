@@ -18,6 +18,12 @@ const RELOADABLE: &[&str] = &[
     "validation.",
     "banks.visual_momentum",
     "guards.",
+    // The data pipeline and the device stage restart with these at the next step boundary.
+    "pipeline.decode_workers",
+    "pipeline.decoded_samples",
+    "pipeline.host_batches",
+    "pipeline.device_batches",
+    "pipeline.teacher_outputs",
 ];
 
 /// What a reload did.
@@ -107,12 +113,24 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(outcome(BASE), ReloadOutcome::Unchanged));
+        match outcome(&format!("{BASE}[pipeline]\ndecode_workers = 1\ndevice_batches = 1\n")) {
+            ReloadOutcome::Applied(config, diff) => {
+                assert_eq!((config.pipeline.decode_workers, config.pipeline.device_batches), (1, 1));
+                assert_eq!(diff, vec!["pipeline.decode_workers: 0 -> 1", "pipeline.device_batches: 2 -> 1"]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
     fn other_changes_are_refused_and_bad_files_kept_out() {
         match outcome(&BASE.replace("batch_size = 8", "batch_size = 16")) {
             ReloadOutcome::Refused(fields) => assert_eq!(fields, vec!["data.batch_size"]),
+            other => panic!("{other:?}"),
+        }
+        // The checkpoint writer's queue is sized once, at start.
+        match outcome(&format!("{BASE}[pipeline]\ncheckpoint_requests = 5\n")) {
+            ReloadOutcome::Refused(fields) => assert_eq!(fields, vec!["pipeline.checkpoint_requests"]),
             other => panic!("{other:?}"),
         }
         assert!(matches!(outcome("[data\n"), ReloadOutcome::Invalid(_)));

@@ -4,16 +4,14 @@
 //! or an error — and leaves a consistent checkpoint behind.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lgd_actors::data_pipeline::{DataPipeline, DataPlan};
-use lgd_actors::decode_worker::WorkerContext;
 use lgd_actors::sampler::steps_per_epoch;
-use lgd_datasets::augment::pipeline::Augmenter;
-use lgd_datasets::decode::DecodeOptions;
 
 use super::checkpointing::Checkpointer;
 use super::config_watch::ConfigWatch;
+use super::data_stages::{DataStages, StageParts};
 use super::metrics::MetricsWriter;
 use super::nonfinite::NonFiniteGuard;
 use super::progress::Progress;
@@ -28,7 +26,6 @@ use super::{load_teacher, DaemonError};
 use crate::config::{Config, DeviceSpec};
 use crate::eval::ValidationSet;
 use crate::models::teacher::Teacher;
-use crate::photometric::DevicePhotometric;
 use crate::status_server::StatusServer;
 use crate::train::Trainer;
 
@@ -57,7 +54,7 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     let _lock = prepare_run_dir(run_dir)?;
     std::fs::write(run_dir.join("config.toml"), config.to_toml()).map_err(|e| startup(format!("{}: {e}", run_dir.display())))?;
     let device_spec = replica.device(config.run.device);
-    let replica_batch = replica.batch(&config)?;
+    replica.batch(&config)?; // fails fast on a global batch the ranks cannot share
     if let DeviceSpec::Cuda(index) = device_spec {
         if (index as i64) >= tch::Cuda::device_count() {
             return Err(startup(format!("run.device = \"cuda:{index}\" but this process sees {} CUDA devices (see `lgd info`)", tch::Cuda::device_count())));
@@ -106,25 +103,6 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     let signals = Signals::install().map_err(|e| startup(format!("installing signal handlers: {e}")))?;
     let status_server = config.status.socket_addr().filter(|_| replica.leads()).map(|addr| StatusServer::start(addr, run_dir, board.clone(), signals.clone()));
     let _status_server = status_server.transpose().map_err(|e| startup(e.to_string()))?; // served until `train` returns
-    let augmenter = Augmenter::new(config.augmentation.clone()).map_err(|e| startup(e.to_string()))?;
-    let context = WorkerContext {
-        source: source.clone(),
-        augmenter,
-        decode: DecodeOptions::default(),
-        seed: config.run.seed,
-        view_epochs: (config.teacher.cache_views > 0).then_some(u64::from(config.teacher.cache_views)),
-        stall_on: config.fault_injection.stall_sample,
-    };
-    let plan = DataPlan {
-        batch: replica_batch,
-        image_size: config.augmentation.output_size,
-        start_epoch: trainer.epoch,
-        start_step: trainer.step_in_epoch,
-        epochs: config.schedule.epochs as u64,
-        seed: config.run.seed,
-        shard: replica.shard(),
-    };
-    let pipeline = DataPipeline::start(context, plan, &replica.pipeline(&config));
     let metrics = MetricsWriter::open(run_dir, config.logging.tensorboard, trainer.step).map_err(startup)?;
     let total_steps = per_epoch * config.schedule.epochs as u64;
     board.update(|s| {
@@ -133,11 +111,18 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     board.persist();
     tracing::info!(run = %run_dir.display(), steps_per_epoch = per_epoch, start_step = trainer.step, "training");
     let session_watch = config.run.watch_config.then(|| ConfigWatch::new(config_path));
-    let photometric = DevicePhotometric::new(&config.augmentation, device);
-    let teacher_replay = TeacherReplay::open(run_dir, &config, source.len(), trainer.teacher().embed_dim())?;
+    let teacher_replay = TeacherReplay::open(run_dir, &config, source.len(), trainer.teacher().embed_dim())?.map(|r| Arc::new(Mutex::new(r)));
+    let parts = StageParts {
+        source: source.clone(),
+        replica: replica.clone(),
+        teacher: trainer.teacher().clone(),
+        device,
+        precision: trainer.forward_precision(),
+        replay: teacher_replay.clone(),
+    };
+    let data = DataStages::start(parts, &config, (trainer.epoch, trainer.step_in_epoch)).map_err(startup)?;
     let mut session = Session {
-        photometric,
-        teacher_replay,
+        teacher_replay: teacher_replay.map(|r| (r, 0, 0)),
         config_path,
         run_dir,
         progress: Progress::new(total_steps, trainer.step),
@@ -146,7 +131,7 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         config,
         trainer,
         source,
-        pipeline,
+        data,
         validation,
         classes,
         device,

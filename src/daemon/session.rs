@@ -3,16 +3,16 @@
 //! status and summary.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lgd_actors::data_pipeline::{DataPipeline, Next};
 use lgd_actors::source::SampleSource;
 use serde_json::json;
 use tch::Device;
 
 use super::checkpointing::{BestScore, Checkpointer};
 use super::config_watch::ConfigWatch;
+use super::data_stages::{DataStages, Prepared};
 use super::memory::MemorySample;
 use super::teacher_replay::TeacherReplay;
 use super::metrics::MetricsWriter;
@@ -22,11 +22,10 @@ use super::reload::{reload, ReloadOutcome};
 use super::replica::global_losses;
 use super::run::TrainSummary;
 use super::signals::Signals;
-use super::stage_clock::{queues, StageClock};
+use super::stage_clock::StageClock;
 use super::status::{config_digest, HistoryPoint, RunState, StatusBoard};
 use super::{AnyTeacher, DaemonError};
 use crate::config::Config;
-use crate::photometric::DevicePhotometric;
 use crate::eval::ValidationSet;
 use crate::models::teacher::Teacher;
 use crate::train::{StepReport, Trainer};
@@ -41,14 +40,14 @@ pub(super) struct Session<'a> {
     pub(super) config: Config,
     pub(super) trainer: Trainer<AnyTeacher>,
     pub(super) source: Arc<dyn SampleSource>,
-    pub(super) pipeline: DataPipeline,
+    /// The data pipeline and the device stage behind it.
+    pub(super) data: DataStages,
     pub(super) validation: Option<ValidationSet>,
     pub(super) classes: usize,
     pub(super) device: Device,
-    /// Turns each host batch into the normalised device batch (finishing u8 views there).
-    pub(super) photometric: DevicePhotometric,
-    /// `teacher.cache_views > 0`: the teacher's keys replayed from the run's cache.
-    pub(super) teacher_replay: Option<TeacherReplay>,
+    /// `teacher.cache_views > 0`: the run's teacher-output cache (the device stage reads and
+    /// fills it; the loop flushes it with each checkpoint) and its (hits, misses) in batches.
+    pub(super) teacher_replay: Option<(Arc<Mutex<TeacherReplay>>, u64, u64)>,
     pub(super) signals: Signals,
     pub(super) metrics: MetricsWriter,
     pub(super) board: StatusBoard,
@@ -101,32 +100,27 @@ impl Session<'_> {
             if requests.checkpoint {
                 self.checkpoint()?;
             }
-            let wait_start = Instant::now();
             let stall_timeout = Duration::from_secs_f64(self.config.guards.stall_timeout_s);
-            let next = self.pipeline.next_within(Some(stall_timeout));
-            self.clock.waiting += wait_start.elapsed();
-            let host = match next {
-                Next::Done => return Ok(Ending::Planned),
-                Next::TimedOut => return Err(self.stalled(stall_timeout)),
-                Next::Batch(Err(error)) => return Err(DaemonError::Training(format!("data pipeline: {error}"))),
-                Next::Batch(Ok(host)) => host,
+            let batch = match self.data.next(stall_timeout, &mut self.clock) {
+                Prepared::Done => return Ok(Ending::Planned),
+                Prepared::Stalled => return Err(self.stalled(stall_timeout)),
+                Prepared::Failed(error) => return Err(DaemonError::Training(error)),
+                Prepared::Batch(batch) => batch,
             };
-            self.note_bad_samples(&host.bad)?;
+            self.note_bad_samples(&batch.bad)?;
+            if let (Some((_, hits, misses)), Some(replayed)) = (&mut self.teacher_replay, batch.replayed) {
+                *if replayed { hits } else { misses } += 1;
+            }
             let compute_start = Instant::now();
-            let images = self.photometric.batch(&host.pixels, self.config.augmentation.output_size as i64);
             let before = self.trainer.position();
-            let keys = match &mut self.teacher_replay {
-                Some(replay) => Some(replay.keys(&self.trainer, &host, &images).map_err(|e| DaemonError::Training(e.to_string()))?),
-                None => None,
-            };
-            let report = self.trainer.step_with_keys(&images, keys.as_ref()).map_err(|e| DaemonError::Training(e.to_string()))?;
+            let report = self.trainer.step_with_keys(&batch.images, Some(&batch.keys)).map_err(|e| DaemonError::Training(e.to_string()))?;
             let streak = self.nonfinite.record(before, report.nonfinite);
             if report.nonfinite {
                 tracing::warn!(step = self.trainer.step, streak, "non-finite loss: step skipped (weights, momentum and banks unchanged)");
             }
             if self.trainer.step % self.config.logging.every_steps == 0 || self.trainer.step == 1 {
                 let report = global_losses(&self.trainer, report)?;
-                self.log_step(&report, host.epoch, compute_start);
+                self.log_step(&report, batch.epoch, compute_start);
             } else {
                 self.clock.computing += compute_start.elapsed();
             }
@@ -152,8 +146,8 @@ impl Session<'_> {
             return Ok(());
         }
         let start = Instant::now();
-        if let Some(replay) = &self.teacher_replay {
-            replay.flush()?;
+        if let Some((replay, _, _)) = &self.teacher_replay {
+            replay.lock().map_err(|_| DaemonError::Training("the teacher-output cache was poisoned by a panic".into()))?.flush()?;
         }
         let result = self.checkpoints.save(&self.trainer, &self.config);
         self.clock.checkpointing += start.elapsed();
@@ -176,9 +170,17 @@ impl Session<'_> {
 
     fn reload(&mut self) {
         match reload(self.config_path, &self.config) {
-            ReloadOutcome::Applied(new, diff) => {
+            ReloadOutcome::Applied(mut new, diff) => {
                 tracing::info!(changes = %diff.join("; "), "config reloaded");
                 self.trainer.apply_reloadable(&new);
+                if new.pipeline != self.config.pipeline {
+                    // New capacities or workers: both stages start again where the trainer stands.
+                    let position = (self.trainer.epoch, self.trainer.step_in_epoch);
+                    if let Err(error) = self.data.restart(&new, position, SHUTDOWN_GRACE) {
+                        tracing::error!("restarting the data stages for the new [pipeline] failed, old [pipeline] kept: {error}");
+                        new.pipeline = self.config.pipeline.clone();
+                    }
+                }
                 let digest = config_digest(&new.to_toml());
                 self.board.update(|s| (s.config_digest, s.message) = (digest, Some(format!("config reloaded: {}", diff.join("; ")))));
                 self.config = new;
@@ -271,16 +273,16 @@ impl Session<'_> {
             lr: report.lr,
             images_per_second,
         };
-        let (stages, queues) = (self.clock.stages(&self.pipeline), queues(&self.pipeline));
+        let (stages, queues) = (self.clock.stages(&self.data), self.data.queues());
         let training = self.clock.training_time().as_secs_f64().max(1e-9);
         let memory = MemorySample::take(self.device);
         let record = json!({
             "step": point.step, "epoch": epoch, "loss": loss, "image_loss": point.image_loss, "text_loss": point.text_loss,
             "lr": report.lr, "skipped": report.skipped, "nonfinite": report.nonfinite, "images_per_second": images_per_second,
-            "data_wait_fraction": self.clock.waiting.as_secs_f64() / training, "batches_ready": self.pipeline.ready(),
+            "data_wait_fraction": self.clock.waiting.as_secs_f64() / training, "teacher_wait_fraction": self.clock.teacher_wait.as_secs_f64() / training, "batches_ready": self.data.ready(),
             "bad_samples": self.reported_bad.len(), "skipped_steps": self.nonfinite.total,
             "stages": stages, "queues": queues, "memory": memory,
-            "teacher_cache": self.teacher_replay.as_ref().map(|r| json!({"hits": r.hits, "misses": r.misses})),
+            "teacher_cache": self.teacher_replay.as_ref().map(|(_, hits, misses)| json!({"hits": hits, "misses": misses})),
         });
         let _ = self.metrics.record(&record);
         let mut scalars = vec![
@@ -350,10 +352,10 @@ impl Session<'_> {
         if let Err(error) = self.checkpoints.wait(&self.config) {
             tracing::error!("{error}");
         }
-        let (stages, queues) = (self.clock.stages(&self.pipeline), queues(&self.pipeline));
+        let (stages, queues) = (self.clock.stages(&self.data), self.data.queues());
         self.board.update(|s| (s.stages, s.queues) = (stages, queues));
         let images_per_second = self.images_per_second();
-        let left_behind = self.pipeline.shutdown_within(SHUTDOWN_GRACE);
+        let left_behind = self.data.shutdown_within(SHUTDOWN_GRACE);
         if left_behind > 0 {
             tracing::warn!(threads = left_behind, "pipeline threads still blocked at exit were left behind");
         }

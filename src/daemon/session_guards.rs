@@ -10,7 +10,7 @@ impl Session<'_> {
     /// The error that ends a run whose pipeline delivered nothing for `waited`, naming the worker
     /// and the file it is stuck on.
     pub(super) fn stalled(&mut self, waited: Duration) -> DaemonError {
-        let culprit = match self.pipeline.stats().longest_busy() {
+        let culprit = match self.data.stats().longest_busy() {
             Some(busy) => format!(
                 "decode worker lgd-decode-{} has been on {} for {:.1} s",
                 busy.worker,

@@ -1,12 +1,11 @@
-//! Where the training loop's wall time goes — waiting for data, the step itself, validation,
-//! checkpoints — and the decode pool's utilisation, turned into the per-stage report that says
-//! which stage bounded throughput.
+//! Where the training loop's wall time goes — waiting for data, waiting for the device stage, the
+//! step itself, validation, checkpoints — with the decode pool's and the device stage's own busy
+//! time, turned into the per-stage report that says which stage bounded throughput.
 
 use std::time::{Duration, Instant};
 
-use lgd_actors::data_pipeline::DataPipeline;
-
-use super::status::{QueueStatus, StageStatus};
+use super::data_stages::DataStages;
+use super::status::StageStatus;
 
 /// Time spent by the loop in each of its activities since the run (or resume) started.
 #[derive(Debug)]
@@ -14,7 +13,9 @@ pub(super) struct StageClock {
     started: Instant,
     /// Blocked on the data pipeline.
     pub waiting: Duration,
-    /// Teacher forward, student forward/backward, optimiser and bank update.
+    /// Blocked on the device stage (upload, photometric half, teacher forward).
+    pub teacher_wait: Duration,
+    /// The step: student forward/backward, optimiser and bank update.
     pub computing: Duration,
     /// Validation passes.
     pub validating: Duration,
@@ -27,6 +28,7 @@ impl StageClock {
         Self {
             started: Instant::now(),
             waiting: Duration::ZERO,
+            teacher_wait: Duration::ZERO,
             computing: Duration::ZERO,
             validating: Duration::ZERO,
             checkpointing: Duration::ZERO,
@@ -35,13 +37,14 @@ impl StageClock {
 
     /// Time spent in the training loop proper (waiting + computing): the basis of img/s.
     pub(super) fn training_time(&self) -> Duration {
-        self.waiting + self.computing
+        self.waiting + self.teacher_wait + self.computing
     }
 
     /// Per-stage utilisation over the wall time so far.
-    pub(super) fn stages(&self, pipeline: &DataPipeline) -> Vec<StageStatus> {
+    pub(super) fn stages(&self, data: &DataStages) -> Vec<StageStatus> {
         let wall = self.started.elapsed().as_secs_f64().max(1e-9);
-        let stats = pipeline.stats();
+        let stats = data.stats();
+        let device_busy = data.device_busy().as_secs_f64() / wall;
         let decode_busy = stats.busy().as_secs_f64() / (wall * stats.workers().max(1) as f64);
         let stage = |name: &str, busy: f64, wait: f64| StageStatus {
             name: name.to_owned(),
@@ -51,7 +54,9 @@ impl StageClock {
         vec![
             // Decode workers wait for jobs or for room downstream when not busy.
             stage("decode", decode_busy, 1.0 - decode_busy),
-            stage("train step", self.computing.as_secs_f64() / wall, self.waiting.as_secs_f64() / wall),
+            // The device stage waits for host batches or for room in its output channel.
+            stage("device stage", device_busy, 1.0 - device_busy),
+            stage("train step", self.computing.as_secs_f64() / wall, (self.waiting + self.teacher_wait).as_secs_f64() / wall),
             stage("validation", self.validating.as_secs_f64() / wall, 0.0),
             stage("checkpoint", self.checkpointing.as_secs_f64() / wall, 0.0),
         ]
@@ -62,17 +67,10 @@ impl StageClock {
         let training = self.training_time().as_secs_f64().max(1e-9);
         if self.waiting.as_secs_f64() / training > 0.5 {
             "the data pipeline (decode/augment): the training step waits for batches"
+        } else if self.teacher_wait.as_secs_f64() / training > 0.5 {
+            "the device stage (upload, photometric, teacher): the student step waits for its keys"
         } else {
-            "the training step (teacher + student): batches wait for it"
+            "the student step: prepared batches wait for it"
         }
     }
-}
-
-/// Fill levels of the data pipeline's channels.
-pub(super) fn queues(pipeline: &DataPipeline) -> Vec<QueueStatus> {
-    let (decoded, batches) = pipeline.capacities();
-    vec![
-        QueueStatus { name: "decoded samples".into(), depth: pipeline.decoded_waiting(), capacity: decoded },
-        QueueStatus { name: "host batches".into(), depth: pipeline.ready(), capacity: batches },
-    ]
 }

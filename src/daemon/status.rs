@@ -35,7 +35,8 @@ pub enum RunState {
 /// How one stage spent the run's wall time so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageStatus {
-    /// `decode` (CPU workers), `train step` (teacher + student + bank), `validation`, `checkpoint`.
+    /// `decode` (CPU workers), `device stage` (upload, photometric half, teacher), `train step`
+    /// (student + bank), `validation`, `checkpoint`.
     pub name: String,
     /// Fraction of wall time doing its work (for a pool: averaged over its threads).
     pub busy_fraction: f64,

@@ -7,22 +7,16 @@ use std::path::Path;
 
 use lgd_actors::data_pipeline::HostBatch;
 use sha2::{Digest, Sha256};
-use tch::Tensor;
+use tch::{Device, Tensor};
 
 use super::DaemonError;
 use crate::config::Config;
-use crate::models::teacher::Teacher;
 use crate::teacher_cache::TeacherCache;
-use crate::train::{Trainer, TrainerError};
 
-/// The cache of a run and how often it answered.
+/// The cache of a run.
 #[derive(Debug)]
 pub(super) struct TeacherReplay {
     cache: TeacherCache,
-    /// Batches whose keys were replayed.
-    pub hits: u64,
-    /// Batches whose keys the teacher computed (and the cache stored).
-    pub misses: u64,
 }
 
 impl TeacherReplay {
@@ -50,19 +44,18 @@ impl TeacherReplay {
             .map_err(|e| DaemonError::Startup(e.to_string()))?;
         let bytes = samples * views * (dim as usize * 2 + 1);
         tracing::info!(path = %path.display(), views, samples, mebibytes = bytes >> 20, "teacher-output cache");
-        Ok(Some(Self { cache, hits: 0, misses: 0 }))
+        Ok(Some(Self { cache }))
     }
 
-    /// The keys of `host`'s batch (`images` on the device): replayed, or computed and stored.
-    pub fn keys<T: Teacher>(&mut self, trainer: &Trainer<T>, host: &HostBatch, images: &Tensor) -> Result<Tensor, TrainerError> {
+    /// The keys of `host`'s batch: replayed (`true`), or computed by `teacher` from its images
+    /// and stored (`false`) — as they will be replayed, so both give the same keys.
+    pub fn keys<E>(&mut self, host: &HostBatch, device: Device, teacher: impl FnOnce() -> Result<Tensor, E>) -> Result<(Tensor, bool), E> {
         let view = (host.epoch % self.cache.views() as u64) as usize;
-        if let Some(keys) = self.cache.lookup(&host.indices, view, images.device()) {
-            self.hits += 1;
-            return Ok(keys);
+        if let Some(keys) = self.cache.lookup(&host.indices, view, device) {
+            return Ok((keys, true));
         }
-        self.misses += 1;
-        let keys = trainer.teacher_keys(images)?;
-        Ok(self.cache.store(&host.indices, view, &keys))
+        let keys = teacher()?;
+        Ok((self.cache.store(&host.indices, view, &keys), false))
     }
 
     /// Writes the stored keys to disk (with each checkpoint).

@@ -50,9 +50,9 @@ impl DevicePhotometric {
     pub fn batch(&self, pixels: &BatchPixels, side: i64) -> Tensor {
         let device = self.device;
         match pixels {
-            BatchPixels::Normalized(values) => Tensor::from_slice(values).reshape([-1, 3, side, side]).to_device(device),
+            BatchPixels::Normalized(values) => upload(Tensor::from_slice(values).reshape([-1, 3, side, side]), device),
             BatchPixels::Raw { rgb, views } => {
-                let bytes = Tensor::from_slice(rgb).reshape([-1, side, side, 3]).to_device(device);
+                let bytes = upload(Tensor::from_slice(rgb).reshape([-1, side, side, 3]), device);
                 self.apply(&bytes, views)
             }
         }
@@ -95,6 +95,16 @@ impl DevicePhotometric {
                 self.hue.shift(x, &shifts)
             });
         }
+    }
+}
+
+/// A host tensor on `device`. To a GPU it goes through page-locked memory and the copy is queued
+/// without waiting for it (libtorch keeps the pinned block until the copy has run), so the host
+/// thread is free while the bytes travel; the kernels that use them are queued after the copy.
+fn upload(host: Tensor, device: Device) -> Tensor {
+    match device {
+        Device::Cuda(_) => host.pin_memory(device).to_device_(device, host.kind(), true, false),
+        _ => host.to_device(device),
     }
 }
 

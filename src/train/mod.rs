@@ -9,4 +9,4 @@ pub mod trainer;
 pub use grad_scaler::{GradScaler, ScaledStep};
 pub use lr_schedule::LrSchedule;
 pub use sgd::{Sgd, SgdConfig};
-pub use trainer::{StepReport, Trainer, TrainerError};
+pub use trainer::{teacher_keys, StepReport, Trainer, TrainerError};

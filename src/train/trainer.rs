@@ -31,6 +31,9 @@ pub enum TrainerError {
     /// Saved optimiser state does not fit.
     #[error("checkpoint optimiser state: {0}")]
     Optimizer(String),
+    /// libtorch's backward pass threw.
+    #[error("backward: {0}")]
+    Backward(String),
     /// A collective of data-parallel training failed.
     #[error(transparent)]
     Distributed(#[from] DistributedError),
@@ -82,6 +85,18 @@ pub struct Trainer<T: Teacher> {
     pub epoch: u64,
     /// Steps done in that epoch.
     pub step_in_epoch: u64,
+}
+
+/// The teacher's keys of `images` (`[B, D]`, unit rows, f32) under `autocast` (`None`: fp32) and
+/// in channels_last when asked: exactly what a step computes when it is given no keys. Free of
+/// the trainer so that the device stage can run it on its own thread.
+pub fn teacher_keys<T: Teacher>(teacher: &T, images: &Tensor, autocast: Option<Kind>, channels_last: bool) -> Result<Tensor, TorchExtError> {
+    let images = if channels_last { to_channels_last(images)? } else { images.shallow_clone() };
+    let _autocast = match autocast {
+        Some(kind) => Some(AutocastGuard::new(images.device(), kind)?),
+        None => None,
+    };
+    Ok(teacher.embed(&images).to_kind(Kind::Float))
 }
 
 /// A step's seed: the run seed and the step, mixed (splitmix64) so neighbouring steps differ widely.
@@ -150,15 +165,10 @@ impl<T: Teacher> Trainer<T> {
         self.step_with_keys(images, None)
     }
 
-    /// The teacher's keys of a batch (`[B, D]`, unit rows, f32) in the configured precision and
-    /// layout, as a step computes them: for a teacher-output cache to store.
-    pub fn teacher_keys(&self, images: &Tensor) -> Result<Tensor, TrainerError> {
-        let images = if self.channels_last { to_channels_last(images)? } else { images.shallow_clone() };
-        let _autocast = match self.autocast {
-            Some(kind) => Some(AutocastGuard::new(images.device(), kind)?),
-            None => None,
-        };
-        Ok(self.teacher.embed(&images).to_kind(Kind::Float))
+    /// The forward passes' precision (autocast dtype, `None` for fp32) and whether they run
+    /// channels_last: what another thread needs to compute the teacher's keys as a step would.
+    pub fn forward_precision(&self) -> (Option<Kind>, bool) {
+        (self.autocast, self.channels_last)
     }
 
     /// [`Trainer::step`] with the teacher's keys given (`keys`: from a teacher-output cache, unit
@@ -208,9 +218,12 @@ impl<T: Teacher> Trainer<T> {
             // every replica sees the same gradients, so the scaler's decision and the step agree.
             group.before_backward()?;
         }
-        match &self.scaler {
-            Some(scaler) => scaler.scale_loss(&terms.loss).backward(),
-            None => terms.loss.backward(),
+        let backward = match &self.scaler {
+            Some(scaler) => scaler.scale_loss(&terms.loss).f_backward(),
+            None => terms.loss.f_backward(),
+        };
+        if let Err(error) = backward {
+            return Err(self.backward_failed(error));
         }
         let skipped = match &mut self.scaler {
             Some(scaler) => scaler.unscale_and_update(&self.sgd.gradients()) == ScaledStep::Skip,
@@ -235,6 +248,17 @@ impl<T: Teacher> Trainer<T> {
             skipped,
             nonfinite: false,
         })
+    }
+
+    /// Why backward failed, without libtorch's C++ backtrace. With several replicas backward runs
+    /// the gradient all-reduces, so a peer that died or hangs surfaces here as a failed collective.
+    fn backward_failed(&self, error: tch::TchError) -> TrainerError {
+        let text = error.to_string();
+        let message = text.split("\nException raised from").next().unwrap_or(&text).trim().to_owned();
+        match &self.data_parallel {
+            Some(_) => DistributedError::Collective(TorchExtError::Libtorch { operation: "backward (gradient all-reduce)", message }).into(),
+            None => TrainerError::Backward(message),
+        }
     }
 
     /// Moves the position past the batch just used.

@@ -1,5 +1,5 @@
 //! The fault-injection suite: real `lgd train` processes under kills, full disks, bad data, bad
-//! reloads, non-finite losses, stalled workers and signal storms. Each test prints its figure
+//! reloads, non-finite losses, stalled workers, a panicking device stage and signal storms. Each test prints its figure
 //! (`FAULTS …` lines, shown with `--nocapture`). `LGD_FAULT_KILLS` sets the number of kill runs
 //! (CI samples 12; `make faults` runs the full 50).
 
@@ -8,6 +8,7 @@ mod support;
 
 mod bad_data;
 mod daemon;
+mod device_stage;
 mod full_disk;
 mod kills;
 mod nonfinite;

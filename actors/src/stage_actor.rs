@@ -1,0 +1,261 @@
+//! A pipeline stage as a kameo actor on a thread of its own: it takes inputs from a bounded
+//! mailbox, runs the caller's [`StageWork`] on each, and sends the results, in order, into a
+//! bounded output channel. Both channels are made by the caller's topology, so a slow consumer
+//! back-pressures the stage and a slow stage its producers. A panic in the work reaches the
+//! consumer as an `Err` carrying the panic's message, and the stage stops.
+//!
+//! Two stages run on it: the training run's device stage (upload, photometric half, teacher;
+//! `src/daemon/device_work.rs`) and the checkpoint writer (`src/daemon/checkpointing.rs`). Their
+//! work blocks (on the accelerator, on the disk), hence a thread each; kameo drives the mailbox.
+
+use std::convert::Infallible;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use kameo::actor::{ActorRef, PreparedActor, WeakActorRef};
+use kameo::error::{ActorStopReason, PanicError};
+use kameo::mailbox::{MailboxReceiver, MailboxSender};
+use kameo::message::{Context, Message};
+use kameo::Actor;
+
+/// What a stage does to each input.
+pub trait StageWork: Send + 'static {
+    /// What the stage takes.
+    type Input: Send + 'static;
+    /// What it hands on.
+    type Output: Send + 'static;
+    /// The work for one input; an error is handed on in the output's place.
+    fn run(&mut self, input: Self::Input) -> Result<Self::Output, String>;
+}
+
+/// A stage's result for one input, or why there is none (its error, or its panic).
+pub type StageOutput<W> = Result<<W as StageWork>::Output, String>;
+
+/// The actor: the work and where its results go (started through [`StageHandle`]).
+pub struct StageActor<W: StageWork> {
+    name: &'static str,
+    work: W,
+    outputs: Sender<StageOutput<W>>,
+    busy_nanos: Arc<AtomicU64>,
+}
+
+impl<W: StageWork> Actor for StageActor<W> {
+    type Args = Self;
+    type Error = Infallible;
+
+    async fn on_start(stage: Self, _: ActorRef<Self>) -> Result<Self, Infallible> {
+        Ok(stage)
+    }
+
+    /// A panic in the work reaches the consumer as an error (its channel would otherwise just close).
+    async fn on_panic(&mut self, _: WeakActorRef<Self>, error: PanicError) -> Result<ControlFlow<ActorStopReason>, Infallible> {
+        let _ = self.outputs.try_send(Err(format!("{} panicked: {error}", self.name)));
+        Ok(ControlFlow::Break(ActorStopReason::Panicked(error)))
+    }
+}
+
+/// One input for the stage.
+pub struct Job<I>(I);
+
+impl<W: StageWork> Message<Job<W::Input>> for StageActor<W> {
+    type Reply = ();
+
+    async fn handle(&mut self, Job(input): Job<W::Input>, _: &mut Context<Self, ()>) {
+        let start = Instant::now();
+        let output = self.work.run(input);
+        self.busy_nanos.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        // Blocks while the consumer is behind (back-pressure); fails only once it has gone.
+        let _ = self.outputs.send(output);
+    }
+}
+
+/// The running stage: its address, its thread and the runtime kameo schedules it on.
+pub struct StageHandle<W: StageWork> {
+    actor: ActorRef<StageActor<W>>,
+    thread: Option<JoinHandle<()>>,
+    busy_nanos: Arc<AtomicU64>,
+    name: &'static str,
+    /// Kameo's actors live on a tokio runtime; this one has a single worker and exists for them.
+    runtime: tokio::runtime::Runtime,
+}
+
+impl<W: StageWork> std::fmt::Debug for StageHandle<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StageHandle").field("name", &self.name).field("busy", &self.busy()).finish()
+    }
+}
+
+/// Why the stage refused an input.
+#[derive(Debug, thiserror::Error)]
+#[error("the {0} has stopped")]
+pub struct StageStopped(pub &'static str);
+
+impl<W: StageWork> StageHandle<W> {
+    /// Starts the stage, called `name` in messages and `thread` as an OS thread, with the
+    /// `mailbox` and `outputs` channels the topology made. Fails only if the OS refuses a thread.
+    pub fn start(
+        (name, thread): (&'static str, &str),
+        work: W,
+        mailbox: (MailboxSender<StageActor<W>>, MailboxReceiver<StageActor<W>>),
+        outputs: Sender<StageOutput<W>>,
+    ) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("lgd-kameo").enable_time().build()?;
+        let busy_nanos = Arc::new(AtomicU64::new(0));
+        let stage = StageActor { name, work, outputs, busy_nanos: busy_nanos.clone() };
+        let prepared = PreparedActor::new(mailbox);
+        let actor = prepared.actor_ref().clone();
+        let handle = runtime.handle().clone();
+        // The work blocks, so the actor gets a thread of its own; kameo drives its mailbox there
+        // (what `spawn_in_thread` does, with a thread name and no panic on a refused thread).
+        let thread = std::thread::Builder::new().name(thread.into()).spawn(move || {
+            let _ = handle.block_on(prepared.run(stage));
+        })?;
+        Ok(Self { name, actor, thread: Some(thread), busy_nanos, runtime })
+    }
+
+    /// Queues `input`; waits while the mailbox is full.
+    pub fn submit(&self, input: W::Input) -> Result<(), StageStopped> {
+        self.actor.tell(Job(input)).blocking_send().map_err(|_| StageStopped(self.name))
+    }
+
+    /// Time the stage spent working.
+    pub fn busy(&self) -> Duration {
+        Duration::from_nanos(self.busy_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Stops the stage after the input in hand (queued ones are dropped) and joins its thread,
+    /// waiting at most `grace`; returns whether the thread finished.
+    pub fn shutdown_within(mut self, grace: Duration) -> bool {
+        self.actor.kill();
+        self.join_within(grace)
+    }
+
+    /// Lets the stage finish every queued input, then stops it and joins its thread.
+    pub fn finish(mut self) {
+        // The stop signal queues behind the inputs already in the mailbox.
+        let _ = self.runtime.block_on(self.actor.stop_gracefully());
+        self.join_within(Duration::MAX);
+    }
+
+    fn join_within(&mut self, grace: Duration) -> bool {
+        let Some(thread) = self.thread.take() else { return true };
+        let deadline = Instant::now().checked_add(grace);
+        while !thread.is_finished() && deadline.is_none_or(|d| Instant::now() < d) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if thread.is_finished() {
+            let _ = thread.join();
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// A stage's mailbox of `capacity` inputs (for the topology that creates every channel).
+pub fn mailbox<W: StageWork>(capacity: usize) -> (MailboxSender<StageActor<W>>, MailboxReceiver<StageActor<W>>) {
+    kameo::mailbox::bounded(capacity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch_pixels::BatchPixels;
+    use crate::data_pipeline::HostBatch;
+
+    /// Doubles the step index; panics on `panic_at`; counts batches it has started.
+    struct Doubler {
+        started: Arc<AtomicU64>,
+        panic_at: Option<u64>,
+    }
+
+    impl StageWork for Doubler {
+        type Input = HostBatch;
+        type Output = u64;
+        fn run(&mut self, batch: HostBatch) -> Result<u64, String> {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            if Some(batch.step_in_epoch) == self.panic_at {
+                panic!("batch {} is cursed", batch.step_in_epoch);
+            }
+            Ok(batch.step_in_epoch * 2)
+        }
+    }
+
+    fn host(step: u64) -> HostBatch {
+        HostBatch { epoch: 0, step_in_epoch: step, pixels: BatchPixels::Normalized(Vec::new()), labels: Vec::new(), indices: Vec::new(), bad: Vec::new() }
+    }
+
+    fn start(panic_at: Option<u64>, mailbox_capacity: usize, outputs_capacity: usize) -> (StageHandle<Doubler>, crossbeam_channel::Receiver<StageOutput<Doubler>>, Arc<AtomicU64>) {
+        let started = Arc::new(AtomicU64::new(0));
+        let (outputs, prepared) = crossbeam_channel::bounded(outputs_capacity);
+        let work = Doubler { started: started.clone(), panic_at };
+        let stage = StageHandle::start(("doubling stage", "lgd-test-stage"), work, mailbox(mailbox_capacity), outputs).unwrap();
+        (stage, prepared, started)
+    }
+
+    #[test]
+    fn batches_come_out_prepared_and_in_order() {
+        let (stage, prepared, _) = start(None, 2, 2);
+        for step in 0..20 {
+            stage.submit(host(step)).unwrap();
+            if step >= 3 {
+                assert_eq!(prepared.recv().unwrap().unwrap(), (step - 3) * 2);
+            }
+        }
+        let rest: Vec<u64> = (0..3).map(|_| prepared.recv().unwrap().unwrap()).collect();
+        assert_eq!(rest, [34, 36, 38]);
+        assert!(stage.shutdown_within(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn a_full_output_channel_holds_the_stage_back() {
+        let (stage, prepared, started) = start(None, 2, 1);
+        for step in 0..4 {
+            stage.submit(host(step)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        // One waits in the output channel, one in the stage's hands blocked on sending it; the
+        // other two stay in the mailbox until the step takes something out.
+        assert_eq!(started.load(Ordering::SeqCst), 2);
+        assert_eq!(prepared.len(), 1);
+        assert_eq!(prepared.recv().unwrap().unwrap(), 0);
+        let rest: Vec<u64> = (0..3).map(|_| prepared.recv().unwrap().unwrap()).collect();
+        assert_eq!(rest, [2, 4, 6]);
+        drop(prepared);
+        assert!(stage.shutdown_within(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn finish_works_off_every_queued_input_before_stopping() {
+        let (stage, prepared, started) = start(None, 8, 8);
+        for step in 0..6 {
+            stage.submit(host(step)).unwrap();
+        }
+        stage.finish();
+        assert_eq!(started.load(Ordering::SeqCst), 6);
+        let all: Vec<u64> = prepared.try_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(all, [0, 2, 4, 6, 8, 10]);
+    }
+
+    #[test]
+    fn a_panic_reaches_the_consumer_as_an_error_and_stops_the_stage() {
+        let (stage, prepared, _) = start(Some(1), 4, 4);
+        stage.submit(host(0)).unwrap();
+        stage.submit(host(1)).unwrap();
+        assert_eq!(prepared.recv().unwrap().unwrap(), 0);
+        let error = prepared.recv_timeout(Duration::from_secs(5)).unwrap().unwrap_err();
+        assert!(error.contains("doubling stage panicked") && error.contains("batch 1 is cursed"), "{error}");
+        // The stage is gone: its channel closes and it takes no more batches.
+        assert!(prepared.recv_timeout(Duration::from_secs(5)).is_err());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while stage.submit(host(2)).is_ok() {
+            assert!(Instant::now() < deadline, "a dead stage still accepts batches");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(stage.shutdown_within(Duration::from_secs(5)));
+    }
+}

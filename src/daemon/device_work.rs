@@ -1,0 +1,71 @@
+//! What the device stage of `lgd train` does to each host batch, on its own thread while the step
+//! of the batch before runs: the upload (from page-locked memory to a GPU), the photometric half
+//! of the views when it runs on the device, and the teacher's keys — replayed from the run's
+//! teacher-output cache when it holds them. The step then only runs the student.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use lgd_actors::data_pipeline::HostBatch;
+use lgd_actors::stage_actor::StageWork;
+use tch::{Device, Kind, Tensor};
+
+use super::teacher_replay::TeacherReplay;
+use super::AnyTeacher;
+use crate::photometric::DevicePhotometric;
+use crate::train::teacher_keys;
+
+/// A batch ready for the student step.
+pub(super) struct DeviceBatch {
+    /// The epoch the batch belongs to.
+    pub epoch: u64,
+    /// Files replaced by other samples in this batch, with the reason.
+    pub bad: Vec<(PathBuf, String)>,
+    /// Normalised `[B, 3, S, S]` views on the training device.
+    pub images: Tensor,
+    /// The teacher's keys of those views (`[B, D]`, unit rows, f32).
+    pub keys: Tensor,
+    /// With a teacher-output cache: whether the keys were replayed (else computed and stored).
+    pub replayed: Option<bool>,
+}
+
+/// The device stage's work in a training run.
+pub(super) struct TeacherWork {
+    pub photometric: DevicePhotometric,
+    pub teacher: AnyTeacher,
+    /// Side of the square views.
+    pub side: i64,
+    pub device: Device,
+    /// The forward passes' autocast dtype and layout, as the step has them.
+    pub autocast: Option<Kind>,
+    pub channels_last: bool,
+    /// `teacher.cache_views > 0`: shared with the loop, which flushes it with each checkpoint.
+    pub replay: Option<Arc<Mutex<TeacherReplay>>>,
+    /// Fault injection: panic on this batch (from 1) of this stage.
+    pub panic_on_batch: Option<u64>,
+    /// Batches this stage has started preparing.
+    pub prepared: u64,
+}
+
+impl StageWork for TeacherWork {
+    type Input = HostBatch;
+    type Output = DeviceBatch;
+
+    fn run(&mut self, host: HostBatch) -> Result<DeviceBatch, String> {
+        self.prepared += 1;
+        if self.panic_on_batch == Some(self.prepared) {
+            panic!("fault injection: device_stage_panic_batch = {}", self.prepared);
+        }
+        let images = self.photometric.batch(&host.pixels, self.side);
+        let compute = || teacher_keys(&self.teacher, &images, self.autocast, self.channels_last).map_err(|e| format!("teacher: {e}"));
+        let (keys, replayed) = match &self.replay {
+            Some(replay) => {
+                let mut replay = replay.lock().map_err(|_| "the teacher-output cache was poisoned by a panic".to_owned())?;
+                let (keys, replayed) = replay.keys(&host, self.device, compute)?;
+                (keys, Some(replayed))
+            }
+            None => (compute()?, None),
+        };
+        Ok(DeviceBatch { epoch: host.epoch, bad: host.bad, images, keys, replayed })
+    }
+}
