@@ -7,7 +7,7 @@
 //! - [`batch_pixels`]: a sample's and a batch's pixels: normalised floats, or u8 views + parameters.
 //! - [`decode_worker`]: decode + augment one sample, replacing bad files and reporting them.
 //! - [`data_pipeline`]: sampler → workers → assembler, every channel created in one place.
-//! - [`stage_actor`]: a stage as a kameo actor on its own thread (the device stage, the checkpoint writer).
+//! - [`stage_actor`]: a stage as a kameo actor on its own thread (device stage, checkpoint and metrics writers).
 //! - [`pipeline_stats`]: worker busy time and the sample each worker holds (utilisation, stall watchdog).
 #![warn(missing_docs)]
 

@@ -4,9 +4,10 @@
 //! back-pressures the stage and a slow stage its producers. A panic in the work reaches the
 //! consumer as an `Err` carrying the panic's message, and the stage stops.
 //!
-//! Two stages run on it: the training run's device stage (upload, photometric half, teacher;
-//! `src/daemon/device_work.rs`) and the checkpoint writer (`src/daemon/checkpointing.rs`). Their
-//! work blocks (on the accelerator, on the disk), hence a thread each; kameo drives the mailbox.
+//! Three stages of a training run use it: the device stage (upload, photometric half, teacher;
+//! `src/daemon/device_work.rs`), the checkpoint writer (`src/daemon/checkpointing.rs`) and the
+//! metrics writer (`src/daemon/metrics.rs`). Their work blocks (on the accelerator, on the disk),
+//! hence a thread each; kameo drives the mailbox.
 
 use std::convert::Infallible;
 use std::ops::ControlFlow;

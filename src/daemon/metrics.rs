@@ -1,12 +1,20 @@
 //! Metrics as JSON lines in the run folder (one object per logged step), appended so a resumed run
 //! continues the same file; the same scalars as TensorBoard event files under `tensorboard/`
-//! (`logging.tensorboard`); and the bad-sample list.
+//! (`logging.tensorboard`); and the bad-sample list. The files are written by a kameo actor on a
+//! thread of its own ([`MetricsSink`]), so the training loop never waits for the disk.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crossbeam_channel::{unbounded, Receiver};
+use lgd_actors::stage_actor::{self, StageHandle, StageOutput, StageWork};
+
 use crate::tensorboard::{EventWriter, TensorBoardError};
+
+/// Records that may wait for the metrics writer before the loop blocks on the next one: far more
+/// than a run logs between two disk writes, so only a stalled disk makes the loop wait.
+const QUEUED_RECORDS: usize = 1024;
 
 /// Appends records to `metrics.jsonl` and paths to `bad_samples.txt`.
 #[derive(Debug)]
@@ -58,9 +66,103 @@ impl MetricsWriter {
         writeln!(self.bad_samples, "{}\t{reason}", path.display())?;
         self.bad_samples.flush()
     }
+}
+
+/// One thing for the metrics writer to write.
+pub enum MetricsItem {
+    /// A line of `metrics.jsonl`.
+    Record(serde_json::Value),
+    /// A line of `bad_samples.txt`.
+    BadSample(PathBuf, String),
+    /// TensorBoard scalars of a step.
+    Scalars(u64, Vec<(String, f64)>),
+}
+
+impl StageWork for MetricsWriter {
+    type Input = MetricsItem;
+    type Output = ();
+
+    fn run(&mut self, item: MetricsItem) -> Result<(), String> {
+        match item {
+            MetricsItem::Record(value) => self.record(&value).map_err(|e| format!("{}: {e}", self.path.display())),
+            MetricsItem::BadSample(path, reason) => self.bad_sample(&path, &reason).map_err(|e| format!("bad_samples.txt: {e}")),
+            MetricsItem::Scalars(step, values) => {
+                let values: Vec<(&str, f64)> = values.iter().map(|(tag, value)| (tag.as_str(), *value)).collect();
+                self.scalars(step, &values).map_err(|e| format!("TensorBoard events: {e}"))
+            }
+        }
+    }
+}
+
+/// The metrics writer of a run, as an actor: the loop hands it records and goes on.
+#[derive(Debug)]
+pub struct MetricsSink {
+    writer: Option<StageHandle<MetricsWriter>>,
+    /// What the writer could not write (a failure is logged and training goes on).
+    failures: Receiver<StageOutput<MetricsWriter>>,
+    path: PathBuf,
+}
+
+impl MetricsSink {
+    /// Starts the writer actor over `writer`'s files.
+    pub fn start(writer: MetricsWriter) -> Result<Self, String> {
+        let path = writer.path.clone();
+        let mailbox = stage_actor::mailbox::<MetricsWriter>(QUEUED_RECORDS);
+        // One output per item, drained at every record: bounded by the mailbox in practice.
+        let (outputs, failures) = unbounded::<StageOutput<MetricsWriter>>();
+        let writer = StageHandle::start(("metrics writer", "lgd-metrics"), writer, mailbox, outputs)
+            .map_err(|e| format!("cannot start the metrics writer thread: {e}"))?;
+        Ok(Self { writer: Some(writer), failures, path })
+    }
+
+    fn send(&mut self, item: MetricsItem) {
+        self.report_failures();
+        if let Some(writer) = &self.writer {
+            if writer.submit(item).is_err() {
+                tracing::warn!("the metrics writer has stopped: metrics are no longer written");
+                self.writer = None;
+            }
+        }
+    }
+
+    /// Logs what the writer could not write since the last call.
+    fn report_failures(&self) {
+        for failure in self.failures.try_iter().filter_map(Result::err) {
+            tracing::warn!("metrics: {failure}");
+        }
+    }
+
+    /// Appends a record to `metrics.jsonl`.
+    pub fn record(&mut self, value: serde_json::Value) {
+        self.send(MetricsItem::Record(value));
+    }
+
+    /// Lists a sample that could not be used.
+    pub fn bad_sample(&mut self, path: &Path, reason: &str) {
+        self.send(MetricsItem::BadSample(path.to_owned(), reason.to_owned()));
+    }
+
+    /// TensorBoard scalars of `step`.
+    pub fn scalars(&mut self, step: u64, values: &[(&str, f64)]) {
+        self.send(MetricsItem::Scalars(step, values.iter().map(|(tag, value)| ((*tag).to_owned(), *value)).collect()));
+    }
+
+    /// Waits until everything handed over is written (at the end of a run).
+    pub fn finish(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            writer.finish();
+        }
+        self.report_failures();
+    }
 
     /// Where the metrics go.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+impl Drop for MetricsSink {
+    fn drop(&mut self) {
+        self.finish();
     }
 }

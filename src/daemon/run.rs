@@ -12,7 +12,7 @@ use lgd_actors::sampler::steps_per_epoch;
 use super::checkpointing::Checkpointer;
 use super::config_watch::ConfigWatch;
 use super::data_stages::{DataStages, StageParts};
-use super::metrics::MetricsWriter;
+use super::metrics::{MetricsSink, MetricsWriter};
 use super::nonfinite::NonFiniteGuard;
 use super::progress::Progress;
 use super::session::Session;
@@ -103,7 +103,7 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     let signals = Signals::install().map_err(|e| startup(format!("installing signal handlers: {e}")))?;
     let status_server = config.status.socket_addr().filter(|_| replica.leads()).map(|addr| StatusServer::start(addr, run_dir, board.clone(), signals.clone()));
     let _status_server = status_server.transpose().map_err(|e| startup(e.to_string()))?; // served until `train` returns
-    let metrics = MetricsWriter::open(run_dir, config.logging.tensorboard, trainer.step).map_err(startup)?;
+    let metrics = MetricsWriter::open(run_dir, config.logging.tensorboard, trainer.step).and_then(MetricsSink::start).map_err(startup)?;
     let total_steps = per_epoch * config.schedule.epochs as u64;
     board.update(|s| {
         (s.state, s.step, s.epoch, s.total_steps, s.steps_per_epoch) = (RunState::Training, trainer.step, trainer.epoch, total_steps, per_epoch);

@@ -15,7 +15,7 @@ use super::config_watch::ConfigWatch;
 use super::data_stages::{DataStages, Prepared};
 use super::memory::MemorySample;
 use super::teacher_replay::TeacherReplay;
-use super::metrics::MetricsWriter;
+use super::metrics::MetricsSink;
 use super::nonfinite::NonFiniteGuard;
 use super::progress::Progress;
 use super::reload::{reload, ReloadOutcome};
@@ -49,7 +49,7 @@ pub(super) struct Session<'a> {
     /// fills it; the loop flushes it with each checkpoint) and its (hits, misses) in batches.
     pub(super) teacher_replay: Option<(Arc<Mutex<TeacherReplay>>, u64, u64)>,
     pub(super) signals: Signals,
-    pub(super) metrics: MetricsWriter,
+    pub(super) metrics: MetricsSink,
     pub(super) board: StatusBoard,
     pub(super) progress: Progress,
     pub(super) clock: StageClock,
@@ -220,7 +220,7 @@ impl Session<'_> {
             "validation"
         );
         let value = json!({ "step": self.trainer.step, "validation": result });
-        let _ = self.metrics.record(&value);
+        self.metrics.record(value.clone());
         let mut scalars = vec![("validation/agreement", result.agreement)];
         scalars.extend(result.student_top1.map(|v| ("validation/student_top1", v)));
         scalars.extend(result.teacher_top1.map(|v| ("validation/teacher_top1", v)));
@@ -241,7 +241,7 @@ impl Session<'_> {
         for (path, reason) in bad {
             if self.reported_bad.insert(path.clone()) {
                 tracing::warn!("bad sample replaced: {reason}");
-                let _ = self.metrics.bad_sample(path, reason);
+                self.metrics.bad_sample(path, reason);
             }
         }
         let (count, samples) = (self.reported_bad.len(), self.source.len());
@@ -284,7 +284,7 @@ impl Session<'_> {
             "stages": stages, "queues": queues, "memory": memory,
             "teacher_cache": self.teacher_replay.as_ref().map(|(_, hits, misses)| json!({"hits": hits, "misses": misses})),
         });
-        let _ = self.metrics.record(&record);
+        self.metrics.record(record);
         let mut scalars = vec![
             ("loss/total", loss),
             ("loss/image", point.image_loss),
@@ -326,11 +326,9 @@ impl Session<'_> {
         }
     }
 
-    /// TensorBoard scalars; a failure is logged once and does not stop training.
+    /// TensorBoard scalars; a failure is logged by the metrics writer and does not stop training.
     fn write_scalars(&mut self, step: u64, scalars: &[(&str, f64)]) {
-        if let Err(error) = self.metrics.scalars(step, scalars) {
-            tracing::warn!("TensorBoard events: {error}");
-        }
+        self.metrics.scalars(step, scalars);
     }
 
     /// Final checkpoint, status and summary, whatever ended the loop.
@@ -382,6 +380,7 @@ impl Session<'_> {
             }
         });
         self.board.persist();
+        self.metrics.finish(); // every record is on disk before the run says it ended
         ending?;
         for stage in self.board.snapshot().stages {
             tracing::info!(stage = %stage.name, busy = stage.busy_fraction, wait = stage.wait_fraction, "stage utilisation");
