@@ -73,7 +73,8 @@ print()
 print(f"cores {cores}; lgd bench step ({precision}, channels_last): {step_rate:.1f} img/s")
 print(f"lgd train, {span}: {delivered:.1f} img/s delivered, "
       f"{delivered / step_rate:.2f} of the step-bound rate (target >= 0.90)")
-print(f"data wait: {100 * last['data_wait_fraction']:.1f} % of training time; bound by: {status.get('bound_by')}")
+print(f"data wait: {100 * last['data_wait_fraction']:.1f} %, device-stage wait: {100 * last.get('teacher_wait_fraction', 0):.1f} % "
+      f"of training time; bound by: {status.get('bound_by')}")
 for stage in last["stages"]:
     print(f"  {stage['name']:<12} busy {100 * stage['busy_fraction']:5.1f} %  wait {100 * stage['wait_fraction']:5.1f} %")
 gpu = (last.get("memory") or {}).get("gpu")

