@@ -6,14 +6,15 @@
 # Usage: scripts/bench-teacher-cache.sh [--config FILE] [--train DIR] [--epochs 4] [--views 2]
 #                                       [--device cpu|cuda] [--out DIR]
 #   --config  a run config (default: the demo's, configs/demo-fashion-mnist.toml)
-#   --train   training folder replacing the config's data.train (default: the config's)
+#   --train   training folder replacing the config's data.train (default: the demo's 12,000-image
+#             subset, .cache/demo/fashion-mnist-12k/train, on which the README's figures were measured)
 # Needs target/release/lgd (`make build`) and the project's Python (LGD_PYTHON or .venv).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 lgd=${LGD:-$root/target/release/lgd}
 py=${LGD_PYTHON:-$root/.venv/bin/python}
 config=$root/configs/demo-fashion-mnist.toml
-train=
+train=$root/.cache/demo/fashion-mnist-12k/train
 epochs=4
 views=2
 device=
