@@ -8,7 +8,8 @@
 # Prints each run's img/s after --steps steps (the run's own running average) and the ratio.
 # Build an older commit with e.g. `git worktree add /tmp/old REV && (cd /tmp/old && ln -s
 # $PWD/.venv .venv && cp -r $PWD/.cache . && CARGO_TARGET_DIR=$PWD/target cargo build --release
-# --bin lgd) && cp target/release/lgd /tmp/lgd-old`, then rebuild this tree.
+# --bin lgd) && cp target/release/lgd /tmp/lgd-old`, then `touch build.rs` and rebuild this tree
+# (the shared target folder's build script would otherwise keep looking in the worktree's .cache).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -ge 2 ] || { echo "usage: $0 OLD_LGD NEW_LGD [--config FILE] [--steps N] [--rounds R]" >&2; exit 2; }
