@@ -39,7 +39,7 @@ fn channels_last_and_bf16_keep_the_step_s_meaning() {
         let c = bf16.step(&x).unwrap().loss.double_value(&[]);
         losses.push((a, b, c));
     }
-    let (a, b) = (reference.state(), nhwc.state());
+    let (a, b) = (reference.state().unwrap(), nhwc.state().unwrap());
     let worst = a
         .model
         .iter()

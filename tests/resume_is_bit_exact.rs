@@ -84,7 +84,7 @@ fn stop_and_resume_equals_an_uninterrupted_run() {
     let run_dir = support::scratch("resume-run");
     let mut first = trainer(&weights);
     run(&mut first, 0..STEPS);
-    first.state().save(&checkpoint_path(&run_dir, STEPS)).unwrap();
+    first.state().unwrap().save(&checkpoint_path(&run_dir, STEPS)).unwrap();
     drop(first);
 
     let (found, skipped) = newest_valid(&run_dir);
@@ -94,7 +94,7 @@ fn stop_and_resume_equals_an_uninterrupted_run() {
     resumed.restore(state).unwrap();
     run(&mut resumed, STEPS..2 * STEPS);
 
-    let (a, b) = (straight.state(), resumed.state());
+    let (a, b) = (straight.state().unwrap(), resumed.state().unwrap());
     assert_identical(&a, &b);
     assert_eq!(a.epoch, 1, "the run crossed an epoch boundary");
     println!(

@@ -132,7 +132,7 @@ fn status_endpoints_tokens_and_the_dashboard_in_a_browser() {
     assert_eq!(status["total_steps"], 3000);
     assert!(status["history"].as_array().unwrap().len() >= 3);
     let names = |key: &str| -> Vec<String> { status[key].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect() };
-    assert_eq!(names("stages"), ["decode", "device stage", "train step", "validation", "checkpoint"]);
+    assert_eq!(names("stages"), ["decode", "device stage", "train step", "bank maintenance", "validation", "checkpoint"]);
     assert_eq!(names("queues"), ["decoded samples", "host batches", "device stage", "teacher outputs"]);
 
     let metrics = http(&addr, "GET", "/metrics", None);

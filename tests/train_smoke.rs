@@ -67,7 +67,7 @@ fn smoke_config_trains_and_the_loss_falls() {
     assert_eq!(status.state, lgd::daemon::status::RunState::Finished);
     assert_eq!(status.step, 36);
     let names: Vec<&str> = status.stages.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["decode", "device stage", "train step", "validation", "checkpoint"]);
+    assert_eq!(names, ["decode", "device stage", "train step", "bank maintenance", "validation", "checkpoint"]);
     assert!(status.bound_by.is_some() && status.last_checkpoint.is_some());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -133,7 +133,8 @@ impl Checkpointer {
             return Ok(());
         }
         let keep_last = config.checkpoint.keep_last;
-        self.queue(trainer.state(), Target::Step { keep_last }, config)?;
+        let state = trainer.state().map_err(|e| DaemonError::Training(format!("checkpoint at step {}: {e}", trainer.step)))?;
+        self.queue(state, Target::Step { keep_last }, config)?;
         self.collect(config)
     }
 

@@ -172,7 +172,10 @@ impl Session<'_> {
         match reload(self.config_path, &self.config) {
             ReloadOutcome::Applied(mut new, diff) => {
                 tracing::info!(changes = %diff.join("; "), "config reloaded");
-                self.trainer.apply_reloadable(&new);
+                if let Err(error) = self.trainer.apply_reloadable(&new) {
+                    // Only a dead bank stage refuses; the next step reports it as the run's end.
+                    tracing::error!("applying the reloaded config: {error}");
+                }
                 if new.pipeline != self.config.pipeline {
                     // New capacities or workers: both stages start again where the trainer stands.
                     let position = (self.trainer.epoch, self.trainer.step_in_epoch);
@@ -230,7 +233,8 @@ impl Session<'_> {
         if self.config.checkpoint.keep_best && self.trainer.step > 0 {
             let score = BestScore::of(&result, self.trainer.step);
             if self.checkpoints.beats_best(&score) {
-                if let Err(error) = self.checkpoints.save_best(self.trainer.state(), score, &self.config) {
+                let saved = self.trainer.state().map_err(|e| e.to_string()).and_then(|state| self.checkpoints.save_best(state, score, &self.config).map_err(|e| e.to_string()));
+                if let Err(error) = saved {
                     tracing::error!("best checkpoint: {error}");
                 }
             }
@@ -273,7 +277,7 @@ impl Session<'_> {
             lr: report.lr,
             images_per_second,
         };
-        let (stages, queues) = (self.clock.stages(&self.data), self.data.queues());
+        let (stages, queues) = (self.clock.stages(&self.data, self.trainer.bank_busy()), self.data.queues());
         let training = self.clock.training_time().as_secs_f64().max(1e-9);
         let memory = MemorySample::take(self.device);
         let record = json!({
@@ -350,7 +354,7 @@ impl Session<'_> {
         if let Err(error) = self.checkpoints.wait(&self.config) {
             tracing::error!("{error}");
         }
-        let (stages, queues) = (self.clock.stages(&self.data), self.data.queues());
+        let (stages, queues) = (self.clock.stages(&self.data, self.trainer.bank_busy()), self.data.queues());
         self.board.update(|s| (s.stages, s.queues) = (stages, queues));
         let images_per_second = self.images_per_second();
         let left_behind = self.data.shutdown_within(SHUTDOWN_GRACE);
@@ -390,7 +394,7 @@ impl Session<'_> {
             images_per_second = summary.images_per_second,
             data_wait_fraction = summary.data_wait_fraction,
             metrics = %self.metrics.path().display(),
-            visual_bank_sha256 = %self.trainer.visual_bank().digest(),
+            visual_bank_sha256 = %self.trainer.visual_bank().map_or_else(|e| e.to_string(), |bank| bank.digest()),
             "finished; throughput was bounded by {bound}"
         );
         Ok(summary)

@@ -29,7 +29,8 @@ impl Session<'_> {
     /// streak, and the step checkpoints taken during it removed.
     pub(super) fn stop_nonfinite(&mut self, streak: u32) -> Result<Ending, DaemonError> {
         let first = self.nonfinite.first_bad_step().unwrap_or(self.trainer.step);
-        let state = self.nonfinite.rewind(self.trainer.state());
+        let state = self.trainer.state().map_err(|e| DaemonError::Training(e.to_string()))?;
+        let state = self.nonfinite.rewind(state);
         let rewound_to = state.step;
         if self.leads {
             self.checkpoints.write_now(state, &self.config)?;

@@ -1,6 +1,6 @@
 //! Where the training loop's wall time goes — waiting for data, waiting for the device stage, the
-//! step itself, validation, checkpoints — with the decode pool's and the device stage's own busy
-//! time, turned into the per-stage report that says which stage bounded throughput.
+//! step itself, validation, checkpoints — with the decode pool's, the device stage's and bank
+//! maintenance's own busy time, turned into the per-stage report that says which stage bounded throughput.
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ pub(super) struct StageClock {
     pub waiting: Duration,
     /// Blocked on the device stage (upload, photometric half, teacher forward).
     pub teacher_wait: Duration,
-    /// The step: student forward/backward, optimiser and bank update.
+    /// The step: student forward/backward and optimiser, and waiting for the bank's targets.
     pub computing: Duration,
     /// Validation passes.
     pub validating: Duration,
@@ -40,8 +40,8 @@ impl StageClock {
         self.waiting + self.teacher_wait + self.computing
     }
 
-    /// Per-stage utilisation over the wall time so far.
-    pub(super) fn stages(&self, data: &DataStages) -> Vec<StageStatus> {
+    /// Per-stage utilisation over the wall time so far; `bank_busy`: the bank stage's busy time.
+    pub(super) fn stages(&self, data: &DataStages, bank_busy: Duration) -> Vec<StageStatus> {
         let wall = self.started.elapsed().as_secs_f64().max(1e-9);
         let stats = data.stats();
         let device_busy = data.device_busy().as_secs_f64() / wall;
@@ -57,6 +57,8 @@ impl StageClock {
             // The device stage waits for host batches or for room in its output channel.
             stage("device stage", device_busy, 1.0 - device_busy),
             stage("train step", self.computing.as_secs_f64() / wall, (self.waiting + self.teacher_wait).as_secs_f64() / wall),
+            // Bank maintenance waits for the step's keys when not busy.
+            stage("bank maintenance", bank_busy.as_secs_f64() / wall, 1.0 - bank_busy.as_secs_f64() / wall),
             stage("validation", self.validating.as_secs_f64() / wall, 0.0),
             stage("checkpoint", self.checkpointing.as_secs_f64() / wall, 0.0),
         ]

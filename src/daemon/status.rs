@@ -36,7 +36,8 @@ pub enum RunState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageStatus {
     /// `decode` (CPU workers), `device stage` (upload, photometric half, teacher), `train step`
-    /// (student + bank), `validation`, `checkpoint`.
+    /// (student forward, loss, backward, optimiser), `bank maintenance` (targets, LGKA update),
+    /// `validation`, `checkpoint`.
     pub name: String,
     /// Fraction of wall time doing its work (for a pool: averaged over its threads).
     pub busy_fraction: f64,

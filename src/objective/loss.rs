@@ -57,27 +57,52 @@ pub struct LgdTerms {
     pub text_targets: Tensor,
 }
 
+/// The teacher's side of a step's objective: both target distributions and the visual bank V
+/// they were computed against (the student's logits must use the same V).
+#[derive(Debug)]
+pub struct LgdTargets {
+    /// V `[D, C]` as it stood when the targets were computed.
+    pub visual: Tensor,
+    /// Teacher image-bank distribution `[B, C+1]`.
+    pub image: Tensor,
+    /// Teacher text-bank distribution `[B, C]`.
+    pub text: Tensor,
+}
+
 impl LgdLoss {
     /// The objective for normalised student `s` and teacher `t` embeddings `[B, D]`, using the
     /// banks as they are now (before this step's LGKA update). Computed in float32.
     pub fn compute(&self, student: &Tensor, teacher: &Tensor, text: &TextBank, visual: &VisualBank) -> LgdTerms {
+        let targets = self.targets(teacher, text, visual.tensor());
+        self.against(student, teacher, text, &targets)
+    }
+
+    /// The teacher's target distributions for keys `t` `[B, D]` against T and V `[D, C]`: no
+    /// student involved, so bank maintenance computes them while the student's forward runs.
+    pub fn targets(&self, teacher: &Tensor, text: &TextBank, visual: &Tensor) -> LgdTargets {
+        let t = teacher.to_kind(Kind::Float).detach();
+        tch::no_grad(|| {
+            let teacher_positive = (&t * &t).sum_dim_intlist(1, true, None::<Kind>);
+            let image = Tensor::cat(&[teacher_positive, t.matmul(visual)], 1) / self.teacher_temperature;
+            let text = t.matmul(text.tensor()) / self.teacher_temperature;
+            LgdTargets { visual: visual.shallow_clone(), image: image.softmax(1, None::<Kind>), text: text.softmax(1, None::<Kind>) }
+        })
+    }
+
+    /// The objective of normalised student embeddings `s` against the teacher's keys `t` and the
+    /// targets computed from them (with the V recorded there).
+    pub fn against(&self, student: &Tensor, teacher: &Tensor, text: &TextBank, targets: &LgdTargets) -> LgdTerms {
         let s = student.to_kind(Kind::Float);
         let t = teacher.to_kind(Kind::Float).detach();
 
         let positive = (&s * &t).sum_dim_intlist(1, true, None::<Kind>); // [B, 1]
-        let image_logits = Tensor::cat(&[positive, s.matmul(visual.tensor())], 1) / self.student_temperature;
+        let image_logits = Tensor::cat(&[positive, s.matmul(&targets.visual)], 1) / self.student_temperature;
         let text_logits = s.matmul(text.tensor()) / self.student_temperature;
 
-        let (image_targets, text_targets) = tch::no_grad(|| {
-            let teacher_positive = (&t * &t).sum_dim_intlist(1, true, None::<Kind>);
-            let image = Tensor::cat(&[teacher_positive, t.matmul(visual.tensor())], 1) / self.teacher_temperature;
-            let text = t.matmul(text.tensor()) / self.teacher_temperature;
-            (image.softmax(1, None::<Kind>), text.softmax(1, None::<Kind>))
-        });
-
-        let image_loss = soft_cross_entropy(&image_logits, &image_targets);
-        let text_loss = soft_cross_entropy(&text_logits, &text_targets);
+        let image_loss = soft_cross_entropy(&image_logits, &targets.image);
+        let text_loss = soft_cross_entropy(&text_logits, &targets.text);
         let loss = &image_loss * self.image_weight + &text_loss * self.text_weight;
+        let (image_targets, text_targets) = (targets.image.shallow_clone(), targets.text.shallow_clone());
         LgdTerms { loss, image_loss, text_loss, image_logits, image_targets, text_logits, text_targets }
     }
 }

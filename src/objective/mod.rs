@@ -11,6 +11,6 @@ mod text_bank;
 mod visual_bank;
 
 pub use error::BankError;
-pub use loss::{normalize_rows, soft_cross_entropy, LgdLoss, LgdTerms};
+pub use loss::{normalize_rows, soft_cross_entropy, LgdLoss, LgdTargets, LgdTerms};
 pub use text_bank::TextBank;
 pub use visual_bank::VisualBank;

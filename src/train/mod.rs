@@ -1,6 +1,7 @@
 //! Training maths that owns its state (so checkpoints can hold all of it): the SGD update, the
 //! learning-rate schedule and the fp16 gradient scaler — and the step that uses them.
 
+pub mod bank_stage;
 pub mod grad_scaler;
 pub mod lr_schedule;
 pub mod sgd;

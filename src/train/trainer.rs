@@ -1,11 +1,13 @@
 //! One LGD training step on one device, and the state it carries between steps: student, frozen
-//! teacher, visual bank, SGD, schedule, scaler and position. The pipeline around it (data actors,
-//! checkpoint writer, signals) calls `step` and `state`; everything random in a step is seeded from
-//! (run seed, step), so a resumed run repeats the uninterrupted one bit for bit on the CPU.
+//! teacher, SGD, schedule, scaler and position, with the visual bank kept by its own stage
+//! ([`BankStage`]). The pipeline around it (data actors, checkpoint writer, signals) calls `step`
+//! and `state`; everything random in a step is seeded from (run seed, step), so a resumed run
+//! repeats the uninterrupted one bit for bit on the CPU.
 
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
+use super::bank_stage::{BankJob, BankStage, BankStageError};
 use super::{GradScaler, LrSchedule, ScaledStep, Sgd, SgdConfig};
 use crate::checkpoint::TrainingState;
 use crate::config::{Autocast, BatchNormMode, Config};
@@ -25,6 +27,9 @@ pub enum TrainerError {
     /// A bank is inconsistent.
     #[error(transparent)]
     Bank(#[from] BankError),
+    /// The bank stage failed or stopped.
+    #[error(transparent)]
+    BankStage(#[from] BankStageError),
     /// Autocast or channels_last could not be set up.
     #[error(transparent)]
     Precision(#[from] TorchExtError),
@@ -62,7 +67,8 @@ pub struct Trainer<T: Teacher> {
     vars: VarStore,
     student: Student,
     teacher: T,
-    visual: VisualBank,
+    /// Owns V: targets before each step, the LGKA update after it.
+    bank: BankStage,
     loss: LgdLoss,
     sgd: Sgd,
     schedule: LrSchedule,
@@ -99,6 +105,16 @@ pub fn teacher_keys<T: Teacher>(teacher: &T, images: &Tensor, autocast: Option<K
     Ok(teacher.embed(&images).to_kind(Kind::Float))
 }
 
+/// The objective's temperatures and weights from `config`.
+fn lgd_loss(config: &Config) -> LgdLoss {
+    LgdLoss {
+        student_temperature: config.loss.student_temperature,
+        teacher_temperature: config.loss.teacher_temperature,
+        image_weight: config.loss.image_weight,
+        text_weight: config.loss.text_weight,
+    }
+}
+
 /// A step's seed: the run seed and the step, mixed (splitmix64) so neighbouring steps differ widely.
 fn step_seed(seed: u64, step: u64) -> i64 {
     let mut z = seed.wrapping_add(step.wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -121,12 +137,8 @@ impl<T: Teacher> Trainer<T> {
             &vars,
             SgdConfig { momentum: optimizer.momentum, dampening: 0.0, weight_decay: optimizer.weight_decay, nesterov: optimizer.nesterov },
         );
-        let loss = LgdLoss {
-            student_temperature: config.loss.student_temperature,
-            teacher_temperature: config.loss.teacher_temperature,
-            image_weight: config.loss.image_weight,
-            text_weight: config.loss.text_weight,
-        };
+        let loss = lgd_loss(config);
+        let bank = BankStage::start(visual, teacher.bank(), loss)?;
         let scaler = (config.precision.autocast == Autocast::Fp16).then(|| GradScaler::new(config.precision.grad_scaler.clone()));
         let autocast = match config.precision.autocast {
             Autocast::Fp32 => None,
@@ -141,7 +153,7 @@ impl<T: Teacher> Trainer<T> {
             vars,
             student,
             teacher,
-            visual,
+            bank,
             loss,
             sgd,
             schedule: LrSchedule::from_config(config),
@@ -177,20 +189,22 @@ impl<T: Teacher> Trainer<T> {
         tch::manual_seed(step_seed(self.seed, self.step));
         let lr = self.schedule.lr(self.epoch, self.step_in_epoch, self.steps_per_epoch);
         let images = if self.channels_last { to_channels_last(images)? } else { images.shallow_clone() };
-        let (teacher, student) = {
+        let teacher = match keys {
+            Some(keys) => keys.shallow_clone(),
+            None => teacher_keys(&self.teacher, &images, self.autocast, false)?, // [B, D], unit rows, no grad
+        };
+        // The bank stage computes the targets while the student's forward runs.
+        self.bank.send(BankJob::Targets(teacher.shallow_clone()))?;
+        let student = {
             // Forward passes in the configured precision; the objective itself runs in fp32.
             let _autocast = match self.autocast {
                 Some(kind) => Some(AutocastGuard::new(images.device(), kind)?),
                 None => None,
             };
-            let teacher = match keys {
-                Some(keys) => keys.shallow_clone(),
-                None => self.teacher.embed(&images).to_kind(Kind::Float), // [B, D], unit rows, no grad
-            };
-            let student = self.student.forward_t(&images, self.train_forward).to_kind(Kind::Float); // [B, D]
-            (teacher, normalize_rows(&student))
+            normalize_rows(&self.student.forward_t(&images, self.train_forward).to_kind(Kind::Float)) // [B, D]
         };
-        let mut terms = self.loss.compute(&student, &teacher, self.teacher.bank(), &self.visual);
+        let targets = self.bank.targets()?;
+        let mut terms = self.loss.against(&student, &teacher, self.teacher.bank(), &targets);
         if self.nonfinite_loss_steps.contains(&(self.step + 1)) {
             terms.loss = &terms.loss * f64::NAN;
         }
@@ -233,12 +247,13 @@ impl<T: Teacher> Trainer<T> {
             self.sgd.step(lr);
         }
         // The bank moves after the step: this step's loss used the bank as it was before.
-        // With several replicas, every replica's keys in rank order: each holds the same V.
+        // With several replicas, every replica's keys in rank order: each holds the same V. The
+        // gather stays on this thread, between this step's collectives and the next one's.
         let keys = match &self.data_parallel {
             Some(group) => group.gather_rows(&teacher)?,
             None => teacher,
         };
-        self.visual.update(&keys, self.teacher.bank())?;
+        self.bank.send(BankJob::Update(keys))?; // runs while the loop goes on
         self.advance();
         Ok(StepReport {
             loss: terms.loss.detach(),
@@ -276,19 +291,21 @@ impl<T: Teacher> Trainer<T> {
         (self.step, self.epoch, self.step_in_epoch)
     }
 
-    /// Everything needed to continue exactly (CPU copies are made when saved).
-    pub fn state(&self) -> TrainingState {
-        TrainingState {
+    /// Everything needed to continue exactly (CPU copies are made when saved); waits for the
+    /// bank stage to finish the jobs sent so far.
+    pub fn state(&self) -> Result<TrainingState, TrainerError> {
+        let visual = self.bank.snapshot()?;
+        Ok(TrainingState {
             step: self.step,
             epoch: self.epoch,
             step_in_epoch: self.step_in_epoch,
             model: state_dict(&self.vars),
             momentum: self.sgd.state().iter().map(|(k, v)| (k.clone(), v.shallow_clone())).collect(),
-            visual_bank: self.visual.tensor().shallow_clone(),
-            seen: self.visual.seen().shallow_clone(),
+            visual_bank: visual.tensor().shallow_clone(),
+            seen: visual.seen().shallow_clone(),
             scaler: self.scaler.as_ref().map(|s| (s.scale, s.growth_tracker)),
             config: self.config_toml.clone(),
-        }
+        })
     }
 
     /// Continues from a saved state.
@@ -296,7 +313,8 @@ impl<T: Teacher> Trainer<T> {
         load_state_dict(&self.vars, &state.model, "checkpoint", "student", |_| false)?;
         self.sgd.load_state(state.momentum).map_err(TrainerError::Optimizer)?;
         let device = self.vars.device();
-        self.visual = VisualBank::from_parts(state.visual_bank.to_device(device), state.seen, self.visual.momentum())?;
+        let momentum = self.bank.snapshot()?.momentum();
+        self.bank.send(BankJob::Replace(VisualBank::from_parts(state.visual_bank.to_device(device), state.seen, momentum)?))?;
         if let (Some(scaler), Some((scale, tracker))) = (&mut self.scaler, state.scaler) {
             scaler.scale = scale;
             scaler.growth_tracker = tracker;
@@ -314,9 +332,11 @@ impl<T: Teacher> Trainer<T> {
         let variables: std::collections::BTreeMap<String, Tensor> = self.vars.variables().into_iter().collect();
         let mut tensors: Vec<Tensor> = variables.into_values().collect();
         tensors.extend(self.sgd.state().values().map(Tensor::shallow_clone));
-        tensors.push(self.visual.tensor().shallow_clone());
-        tensors.push(self.visual.seen().shallow_clone());
+        let visual = self.bank.snapshot()?; // a copy: rank 0's values land in it, then go back
+        tensors.push(visual.tensor().shallow_clone());
+        tensors.push(visual.seen().shallow_clone());
         group.broadcast_from_first(&tensors)?;
+        self.bank.send(BankJob::Replace(visual))?;
         let trainable: Vec<(String, Tensor)> = self.vars.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         let trainable: std::collections::BTreeMap<String, Tensor> = trainable.into_iter().collect();
         group.reduce_gradients_of(&trainable.into_iter().collect::<Vec<_>>())?;
@@ -329,17 +349,14 @@ impl<T: Teacher> Trainer<T> {
         self.data_parallel.as_ref()
     }
 
-    /// Applies reloadable settings from a new config (loss, schedule, bank momentum).
-    pub fn apply_reloadable(&mut self, config: &Config) {
-        self.loss = LgdLoss {
-            student_temperature: config.loss.student_temperature,
-            teacher_temperature: config.loss.teacher_temperature,
-            image_weight: config.loss.image_weight,
-            text_weight: config.loss.text_weight,
-        };
+    /// Applies reloadable settings from a new config (loss, schedule, bank momentum) from the
+    /// next step on.
+    pub fn apply_reloadable(&mut self, config: &Config) -> Result<(), TrainerError> {
+        self.loss = lgd_loss(config);
+        self.bank.send(BankJob::Configure(self.loss, config.banks.visual_momentum))?;
         self.schedule = LrSchedule::from_config(config);
-        self.visual.set_momentum(config.banks.visual_momentum);
         self.config_toml = config.to_toml();
+        Ok(())
     }
 
     /// The student (for evaluation and export).
@@ -357,8 +374,13 @@ impl<T: Teacher> Trainer<T> {
         &self.teacher
     }
 
-    /// The visual bank.
-    pub fn visual_bank(&self) -> &VisualBank {
-        &self.visual
+    /// A copy of the visual bank after every step so far.
+    pub fn visual_bank(&self) -> Result<VisualBank, TrainerError> {
+        Ok(self.bank.snapshot()?)
+    }
+
+    /// Time the bank stage spent on targets and updates.
+    pub fn bank_busy(&self) -> std::time::Duration {
+        self.bank.busy()
     }
 }
