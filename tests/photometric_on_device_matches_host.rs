@@ -60,7 +60,7 @@ fn compare(config: AugmentationConfig, images: &[RgbImage]) -> (usize, [usize; 4
     let ours = stage.apply_u8(&bytes, &views).permute([0, 2, 3, 1]).to_kind(Kind::Uint8).contiguous();
     let ours: Vec<u8> = Vec::try_from(ours.flatten(0, -1)).unwrap();
     let differing = ours.iter().zip(&host_bytes).filter(|(a, b)| a != b).count();
-    let normalised = stage.batch(&BatchPixels::Raw { rgb: raw, views }, side);
+    let normalised = stage.batch(&BatchPixels::raw_from(&raw, views), side);
     let normalised: Vec<f32> = Vec::try_from(normalised.contiguous().flatten(0, -1)).unwrap();
     assert_eq!(normalised.len(), host_floats.len());
     let float_differing = normalised.iter().zip(&host_floats).filter(|(a, b)| a.to_bits() != b.to_bits()).count();

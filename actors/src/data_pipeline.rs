@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 
+use crate::batch_memory::BatchMemory;
 use crate::batch_pixels::BatchPixels;
 use crate::decode_worker::{Job, Produced, WorkerContext};
 use crate::pipeline_config::PipelineConfig;
@@ -46,7 +47,8 @@ pub enum PipelineError {
         /// Batches delivered before it stopped.
         delivered: u64,
     },
-    /// No sample could be produced for a slot (every replacement failed too).
+    /// No sample could be produced for a slot (every replacement failed too), or no memory could
+    /// be had to assemble the batch in.
     #[error("epoch {epoch}, batch {batch}: {message}")]
     Unfillable {
         /// Epoch.
@@ -75,6 +77,9 @@ pub struct DataPlan {
     pub seed: u64,
     /// This replica's part of each global batch (`Shard::WHOLE` for a single process).
     pub shard: Shard,
+    /// Where batches are assembled ([`Heap`](crate::batch_memory::Heap), or the training
+    /// device's page-locked tensors).
+    pub memory: Arc<dyn BatchMemory>,
 }
 
 /// What waiting for the next batch gave.
@@ -328,13 +333,18 @@ fn assemble(
                 return;
             }
         };
-        let entry = partial.entry(key).or_insert_with(|| Partial {
-            pixels: BatchPixels::shaped_like(&pixels, plan.batch, sample_len),
-            labels: vec![0; plan.batch],
-            indices: vec![0; plan.batch],
-            filled: 0,
-            bad: Vec::new(),
-        });
+        if !partial.contains_key(&key) {
+            let pixels = match BatchPixels::shaped_like(&pixels, plan.batch, sample_len, plan.memory.as_ref()) {
+                Ok(pixels) => pixels,
+                Err(error) => {
+                    let message = format!("no memory to assemble the batch in: {error}");
+                    send_unless_stopped(&batches, Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }), stop);
+                    return;
+                }
+            };
+            partial.insert(key, Partial { pixels, labels: vec![0; plan.batch], indices: vec![0; plan.batch], filled: 0, bad: Vec::new() });
+        }
+        let entry = partial.get_mut(&key).expect("inserted above");
         entry.bad.extend(item.bad);
         entry.pixels.put(slot, pixels);
         entry.labels[slot] = item.label;

@@ -4,6 +4,7 @@
 //! - [`pipeline_config`]: worker count and channel capacities — the numbers that bound memory.
 //! - [`sampler`]: the seeded, resumable order of each epoch.
 //! - [`source`]: where encoded samples come from (image folders; packed shards plug in).
+//! - [`batch_memory`]: where batches are assembled (the heap, or tensors' page-locked memory).
 //! - [`batch_pixels`]: a sample's and a batch's pixels: normalised floats, or u8 views + parameters.
 //! - [`decode_worker`]: decode + augment one sample, replacing bad files and reporting them.
 //! - [`data_pipeline`]: sampler → workers → assembler, every channel created in one place.
@@ -11,6 +12,7 @@
 //! - [`pipeline_stats`]: worker busy time and the sample each worker holds (utilisation, stall watchdog).
 #![warn(missing_docs)]
 
+pub mod batch_memory;
 pub mod batch_pixels;
 pub mod data_pipeline;
 pub mod decode_worker;

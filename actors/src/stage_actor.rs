@@ -4,9 +4,9 @@
 //! back-pressures the stage and a slow stage its producers. A panic in the work reaches the
 //! consumer as an `Err` carrying the panic's message, and the stage stops.
 //!
-//! Three stages of a training run use it: the device stage (upload, photometric half, teacher;
-//! `src/daemon/device_work.rs`), the checkpoint writer (`src/daemon/checkpointing.rs`) and the
-//! metrics writer (`src/daemon/metrics.rs`). Their work blocks (on the accelerator, on the disk),
+//! Four stages of a training run use it: the device stage (upload, photometric half, teacher;
+//! `src/daemon/device_work.rs`), bank maintenance (`src/train/bank_stage.rs`), the checkpoint
+//! writer (`src/daemon/checkpointing.rs`) and the metrics writer (`src/daemon/metrics.rs`). Their work blocks (on the accelerator, on the disk),
 //! hence a thread each; kameo drives the mailbox.
 
 use std::convert::Infallible;
@@ -187,7 +187,7 @@ mod tests {
     }
 
     fn host(step: u64) -> HostBatch {
-        HostBatch { epoch: 0, step_in_epoch: step, pixels: BatchPixels::Normalized(Vec::new()), labels: Vec::new(), indices: Vec::new(), bad: Vec::new() }
+        HostBatch { epoch: 0, step_in_epoch: step, pixels: BatchPixels::normalized_from(&[]), labels: Vec::new(), indices: Vec::new(), bad: Vec::new() }
     }
 
     fn start(panic_at: Option<u64>, mailbox_capacity: usize, outputs_capacity: usize) -> (StageHandle<Doubler>, crossbeam_channel::Receiver<StageOutput<Doubler>>, Arc<AtomicU64>) {

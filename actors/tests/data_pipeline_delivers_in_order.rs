@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use lgd_actors::batch_memory::Heap;
 use lgd_actors::batch_pixels::BatchPixels;
 use lgd_actors::data_pipeline::{DataPipeline, DataPlan, Next};
 use lgd_actors::decode_worker::WorkerContext;
@@ -74,7 +75,7 @@ fn start_viewing(source: Memory, plan: DataPlan, workers: usize, config: Augment
 }
 
 fn plan(start_epoch: u64, start_step: u64) -> DataPlan {
-    DataPlan { batch: 4, image_size: 16, start_epoch, start_step, epochs: 2, seed: 11, shard: Shard::WHOLE }
+    DataPlan { batch: 4, image_size: 16, start_epoch, start_step, epochs: 2, seed: 11, shard: Shard::WHOLE, memory: Arc::new(Heap) }
 }
 
 #[test]
@@ -106,6 +107,7 @@ fn raw_views_carry_what_the_device_stage_needs() {
     while let (Some(a), Some(b)) = (normalised.next(), raw.next()) {
         let (a, b) = (a.unwrap(), b.unwrap());
         let BatchPixels::Raw { rgb, views } = &b.pixels else { panic!("device mode delivers u8 views") };
+        let rgb = rgb.as_slice::<u8>().unwrap();
         let mut expected = Vec::new();
         for (slot, view) in views.iter().enumerate() {
             let bytes = rgb[slot * 16 * 16 * 3..(slot + 1) * 16 * 16 * 3].to_vec();

@@ -30,6 +30,7 @@ use super::teacher_replay::TeacherReplay;
 use super::AnyTeacher;
 use crate::config::Config;
 use crate::photometric::DevicePhotometric;
+use crate::torch_ext::TensorMemory;
 
 /// What waiting for the next prepared batch gave.
 pub(super) enum Prepared {
@@ -98,6 +99,8 @@ fn start_stages(parts: &StageParts, config: &Config, (epoch, step_in_epoch): (u6
         epochs: config.schedule.epochs as u64,
         seed: config.run.seed,
         shard: parts.replica.shard(),
+        // Assembled in tensors (page-locked for a GPU) that the device stage uploads as they are.
+        memory: Arc::new(TensorMemory::for_device(parts.device)),
     };
     let sizing = parts.replica.pipeline(config);
     let pipeline = DataPipeline::start(worker_context(config, &parts.source)?, plan, &sizing);

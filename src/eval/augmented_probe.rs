@@ -94,6 +94,7 @@ pub fn augmented_probe(
         epochs: config.epochs,
         seed: config.seed as u64,
         shard: lgd_actors::sampler::Shard::WHOLE,
+        memory: Arc::new(lgd_actors::batch_memory::Heap), // the probe reads the floats on the host
     };
     let sizing = PipelineConfig { decode_workers: setup.workers, ..PipelineConfig::default() };
     let pipeline = DataPipeline::start(context, plan, &sizing);

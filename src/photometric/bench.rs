@@ -58,10 +58,7 @@ pub fn run(options: &PhotometricBenchOptions) -> PhotometricBenchReport {
     let base = ramp.view([1, -1, 1, 1]) + ramp.view([1, 1, -1, 1]) * 0.2 + Tensor::from_slice(&[0.0f32, 30.0, 60.0]).view([1, 1, 1, 3]);
     let noise = Tensor::rand([options.batch as i64, side, side, 3], (Kind::Float, Device::Cpu)) * 50.0;
     let rgb: Vec<u8> = Vec::try_from((base + noise).clamp(0.0, 255.0).to_kind(Kind::Uint8).flatten(0, -1)).expect("u8 bytes");
-    let batch = |b: usize| BatchPixels::Raw {
-        rgb: rgb.clone(),
-        views: (0..options.batch).map(|i| augmenter.params_for(0, b as u64, i as u64, 500, 375)).collect(),
-    };
+    let batch = |b: usize| BatchPixels::raw_from(&rgb, (0..options.batch).map(|i| augmenter.params_for(0, b as u64, i as u64, 500, 375)).collect());
     let sync = || {
         if let Device::Cuda(index) = options.device {
             tch::Cuda::synchronize(index as i64);

@@ -21,6 +21,7 @@ mod blend;
 mod blur;
 mod hue;
 
+use lgd_actors::batch_memory::{Element, HostBuffer};
 use lgd_actors::batch_pixels::BatchPixels;
 use lgd_datasets::augment::color_jitter::JitterOp;
 use lgd_datasets::augment::{AugmentationConfig, Recipe, Step, ViewParams};
@@ -50,9 +51,9 @@ impl DevicePhotometric {
     pub fn batch(&self, pixels: &BatchPixels, side: i64) -> Tensor {
         let device = self.device;
         match pixels {
-            BatchPixels::Normalized(values) => upload(Tensor::from_slice(values).reshape([-1, 3, side, side]), device),
+            BatchPixels::Normalized(values) => upload(host_tensor(values).reshape([-1, 3, side, side]), device),
             BatchPixels::Raw { rgb, views } => {
-                let bytes = upload(Tensor::from_slice(rgb).reshape([-1, side, side, 3]), device);
+                let bytes = upload(host_tensor(rgb).reshape([-1, side, side, 3]), device);
                 self.apply(&bytes, views)
             }
         }
@@ -98,12 +99,28 @@ impl DevicePhotometric {
     }
 }
 
-/// A host tensor on `device`. To a GPU it goes through page-locked memory and the copy is queued
-/// without waiting for it (libtorch keeps the pinned block until the copy has run), so the host
-/// thread is free while the bytes travel; the kernels that use them are queued after the copy.
+/// The batch buffer as a 1-D host tensor: the tensor it was assembled in (`TensorMemory`) as it
+/// is, or a copy of heap memory.
+fn host_tensor(buffer: &HostBuffer) -> Tensor {
+    if let Some(tensor) = buffer.owner::<Tensor>() {
+        return tensor.shallow_clone();
+    }
+    match buffer.element() {
+        Element::F32 => Tensor::from_slice(buffer.as_slice::<f32>().expect("an f32 buffer")),
+        Element::U8 => Tensor::from_slice(buffer.as_slice::<u8>().expect("a u8 buffer")),
+    }
+}
+
+/// A host tensor on `device`. To a GPU it goes from page-locked memory (where the batch was
+/// assembled, or a copy when it was not) and the copy is queued without waiting for it (libtorch
+/// keeps the pinned block until the copy has run), so the host thread is free while the bytes
+/// travel; the kernels that use them are queued after the copy.
 fn upload(host: Tensor, device: Device) -> Tensor {
     match device {
-        Device::Cuda(_) => host.pin_memory(device).to_device_(device, host.kind(), true, false),
+        Device::Cuda(_) => {
+            let pinned = if host.f_is_pinned(device).unwrap_or(false) { host } else { host.pin_memory(device) };
+            pinned.to_device_(device, pinned.kind(), true, false)
+        }
         _ => host.to_device(device),
     }
 }
@@ -130,4 +147,29 @@ fn on_views<P>(x: &mut Tensor, views: &[ViewParams], select: impl Fn(&ViewParams
 /// `[n]` host values as a `[n, 1, 1, 1]` f32 tensor on `device`.
 fn per_view(values: &[f32], device: Device) -> Tensor {
     Tensor::from_slice(values).reshape([-1, 1, 1, 1]).to_device(device)
+}
+
+#[cfg(test)]
+mod tests {
+    use lgd_actors::batch_memory::BatchMemory;
+
+    use super::*;
+    use crate::torch_ext::TensorMemory;
+
+    /// A batch assembled in a tensor is uploaded from that tensor, not from a copy of it (on the
+    /// CPU the "upload" is then the tensor itself); heap memory gives the same values.
+    #[test]
+    fn a_tensor_assembled_batch_is_taken_as_it_is() {
+        let values: Vec<f32> = (0..2 * 3 * 4 * 4).map(|v| v as f32 / 7.0).collect();
+        let mut buffer = TensorMemory::for_device(Device::Cpu).allocate(Element::F32, values.len()).unwrap();
+        buffer.as_mut_slice::<f32>().unwrap().copy_from_slice(&values);
+        let storage = buffer.owner::<Tensor>().unwrap().data_ptr();
+        let stage = DevicePhotometric::new(&AugmentationConfig::default(), Device::Cpu);
+        let from_tensor = stage.batch(&BatchPixels::Normalized(buffer), 4);
+        assert_eq!(from_tensor.data_ptr(), storage);
+        assert_eq!(from_tensor.size(), vec![2, 3, 4, 4]);
+        let from_heap = stage.batch(&BatchPixels::normalized_from(&values), 4);
+        assert_ne!(from_heap.data_ptr(), storage);
+        assert!(from_tensor.equal(&from_heap));
+    }
 }

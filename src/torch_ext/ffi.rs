@@ -17,6 +17,7 @@ extern "C" {
     pub fn lgd_ext_autocast_enter() -> c_int;
     pub fn lgd_ext_autocast_exit() -> c_int;
     pub fn lgd_ext_accelerator_memory(device_index: c_int, out: *mut i64) -> c_int;
+    pub fn lgd_ext_empty_host(numel: i64, kind: c_int, pinned: c_int, out: *mut *mut C_tensor) -> c_int;
     pub fn lgd_ext_jit_named_tensors(
         path: *const c_char,
         context: *mut c_void,

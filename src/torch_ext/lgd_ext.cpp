@@ -138,4 +138,14 @@ int lgd_ext_accelerator_memory(int device_index, int64_t* out) {
   });
 }
 
+// An uninitialised 1-D CPU tensor of `numel` elements of scalar type `kind`: in page-locked memory
+// from the CUDA caching host allocator when `pinned` is 1 (which keeps a freed block until the
+// copies queued from it have run), in ordinary memory when 0. tch can ask for neither.
+int lgd_ext_empty_host(int64_t numel, int kind, int pinned, at::Tensor** out) {
+  return guarded([&] {
+    const auto options = at::TensorOptions().dtype(static_cast<c10::ScalarType>(kind)).pinned_memory(pinned != 0);
+    *out = new at::Tensor(at::empty({numel}, options));
+  });
+}
+
 }  // extern "C"

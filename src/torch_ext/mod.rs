@@ -2,12 +2,15 @@
 //! channels_last conversion (of one tensor, or in place of every 4-D variable of a module) and the
 //! autocast dtype (fp16 or bf16) on CPU and CUDA, with a scope guard that restores the old state;
 //! and every parameter *and buffer* of a TorchScript archive (tch lists parameters only); the
-//! GPU caching allocator's memory figures ([`device_memory`]).
+//! GPU caching allocator's memory figures ([`device_memory`]); host tensors in page-locked memory
+//! for batches to be assembled in ([`tensor_memory`]).
 
 mod device_memory;
 mod ffi;
+mod tensor_memory;
 
 pub use device_memory::{gpu_memory, GpuMemory};
+pub use tensor_memory::TensorMemory;
 
 use std::ffi::CStr;
 use std::os::raw::c_int;
