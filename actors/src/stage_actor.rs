@@ -4,9 +4,11 @@
 //! back-pressures the stage and a slow stage its producers. A panic in the work reaches the
 //! consumer as an `Err` carrying the panic's message, and the stage stops.
 //!
-//! Four stages of a training run use it: the device stage (upload, photometric half, teacher;
-//! `src/daemon/device_work.rs`), bank maintenance (`src/train/bank_stage.rs`), the checkpoint
-//! writer (`src/daemon/checkpointing.rs`) and the metrics writer (`src/daemon/metrics.rs`). Their work blocks (on the accelerator, on the disk),
+//! Five stages of a training run use it: the device stage (upload, photometric half, teacher;
+//! `src/daemon/device_work.rs`), student optimisation (`src/daemon/student_stage.rs`), bank
+//! maintenance (`src/train/bank_stage.rs`, owned by the trainer inside the student stage), the
+//! checkpoint writer (`src/daemon/checkpointing.rs`) and the metrics writer
+//! (`src/daemon/metrics.rs`). Their work blocks (on the accelerator, on the disk),
 //! hence a thread each; kameo drives the mailbox.
 
 use std::convert::Infallible;
@@ -80,8 +82,9 @@ pub struct StageHandle<W: StageWork> {
     thread: Option<JoinHandle<()>>,
     busy_nanos: Arc<AtomicU64>,
     name: &'static str,
-    /// Kameo's actors live on a tokio runtime; this one has a single worker and exists for them.
-    runtime: tokio::runtime::Runtime,
+    /// Kameo's actors live on a tokio runtime; this one has a single worker and exists for them
+    /// (`None` only while the handle is dropped).
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl<W: StageWork> std::fmt::Debug for StageHandle<W> {
@@ -115,12 +118,19 @@ impl<W: StageWork> StageHandle<W> {
         let thread = std::thread::Builder::new().name(thread.into()).spawn(move || {
             let _ = handle.block_on(prepared.run(stage));
         })?;
-        Ok(Self { name, actor, thread: Some(thread), busy_nanos, runtime })
+        Ok(Self { name, actor, thread: Some(thread), busy_nanos, runtime: Some(runtime) })
     }
 
-    /// Queues `input`; waits while the mailbox is full.
+    /// Queues `input`; waits while the mailbox is full. Works from a plain thread and from the
+    /// work of another stage, which runs inside its runtime, where tokio refuses blocking sends.
     pub fn submit(&self, input: W::Input) -> Result<(), StageStopped> {
-        self.actor.tell(Job(input)).blocking_send().map_err(|_| StageStopped(self.name))
+        let request = self.actor.tell(Job(input));
+        let sent = if tokio::runtime::Handle::try_current().is_ok() {
+            futures_executor::block_on(request.send())
+        } else {
+            request.blocking_send()
+        };
+        sent.map_err(|_| StageStopped(self.name))
     }
 
     /// Time the stage spent working.
@@ -138,7 +148,9 @@ impl<W: StageWork> StageHandle<W> {
     /// Lets the stage finish every queued input, then stops it and joins its thread.
     pub fn finish(mut self) {
         // The stop signal queues behind the inputs already in the mailbox.
-        let _ = self.runtime.block_on(self.actor.stop_gracefully());
+        if let Some(runtime) = &self.runtime {
+            let _ = runtime.block_on(self.actor.stop_gracefully());
+        }
         self.join_within(Duration::MAX);
     }
 
@@ -153,6 +165,16 @@ impl<W: StageWork> StageHandle<W> {
             true
         } else {
             false
+        }
+    }
+}
+
+impl<W: StageWork> Drop for StageHandle<W> {
+    /// Without blocking: a stage may be dropped inside another stage's work (bank maintenance
+    /// lives in the trainer, which lives in the student stage), where tokio refuses to block.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }
@@ -258,5 +280,37 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(stage.shutdown_within(Duration::from_secs(5)));
+    }
+
+    /// Feeds each input to an inner stage it owns and hands on the inner answer: a stage inside
+    /// another's work (the student step and bank maintenance), which must neither block tokio nor
+    /// drop a runtime inside one.
+    struct Forwarder {
+        inner: StageHandle<Doubler>,
+        answers: crossbeam_channel::Receiver<StageOutput<Doubler>>,
+    }
+
+    impl StageWork for Forwarder {
+        type Input = HostBatch;
+        type Output = u64;
+        fn run(&mut self, batch: HostBatch) -> Result<u64, String> {
+            self.inner.submit(batch).map_err(|e| e.to_string())?;
+            self.answers.recv().map_err(|e| e.to_string())?
+        }
+    }
+
+    #[test]
+    fn a_stage_can_own_and_feed_another_stage() {
+        let (inner, answers, started) = start(None, 1, 1);
+        let (outputs, results) = crossbeam_channel::bounded(4);
+        let outer = StageHandle::start(("outer stage", "lgd-test-outer"), Forwarder { inner, answers }, mailbox(4), outputs).unwrap();
+        for step in 0..3 {
+            outer.submit(host(step)).unwrap();
+        }
+        let all: Vec<u64> = (0..3).map(|_| results.recv().unwrap().unwrap()).collect();
+        assert_eq!(all, [0, 2, 4]);
+        assert_eq!(started.load(Ordering::SeqCst), 3);
+        // The inner stage goes down with the outer one's work, on the outer stage's thread.
+        assert!(outer.shutdown_within(Duration::from_secs(5)));
     }
 }

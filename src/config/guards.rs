@@ -61,6 +61,9 @@ pub struct FaultInjectionSection {
     /// The device stage panics while preparing its n-th batch (from 1) since the process started.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_stage_panic_batch: Option<u64>,
+    /// The student step panics at this step (as logged, from 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub student_panic_step: Option<u64>,
 }
 
 impl FaultInjectionSection {

@@ -16,11 +16,11 @@ use lgd_actors::stage_actor::{self, StageHandle, StageOutput, StageWork};
 
 use serde::{Deserialize, Serialize};
 
-use super::{AnyTeacher, DaemonError};
+use super::student_stage::StudentStage;
+use super::DaemonError;
 use crate::checkpoint::{checkpoint_path, prune, TrainingState};
 use crate::config::{CheckpointFailurePolicy, Config};
 use crate::eval::Validation;
-use crate::train::Trainer;
 
 /// A validation score that earned a best checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -128,12 +128,16 @@ impl Checkpointer {
     }
 
     /// Queues the trainer's state now, unless this step is already written or queued.
-    pub(super) fn save(&mut self, trainer: &Trainer<AnyTeacher>, config: &Config) -> Result<(), DaemonError> {
-        if self.queued_at == Some(trainer.step) {
+    pub(super) fn save(&mut self, student: &StudentStage, config: &Config) -> Result<(), DaemonError> {
+        let step = student.step_count();
+        if self.queued_at == Some(step) {
             return Ok(());
         }
         let keep_last = config.checkpoint.keep_last;
-        let state = trainer.state().map_err(|e| DaemonError::Training(format!("checkpoint at step {}: {e}", trainer.step)))?;
+        let state = student
+            .call(|trainer| trainer.state().map_err(|e| e.to_string()))
+            .and_then(|state| state.map_err(DaemonError::Training))
+            .map_err(|e| DaemonError::Training(format!("checkpoint at step {step}: {e}")))?;
         self.queue(state, Target::Step { keep_last }, config)?;
         self.collect(config)
     }

@@ -19,6 +19,7 @@ mod session_guards;
 pub mod signals;
 mod stage_clock;
 mod startup;
+mod student_stage;
 mod teacher_replay;
 pub mod status;
 

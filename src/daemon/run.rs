@@ -18,6 +18,7 @@ use super::progress::Progress;
 use super::session::Session;
 use super::signals::Signals;
 use super::stage_clock::StageClock;
+use super::student_stage::StudentStage;
 use super::teacher_replay::TeacherReplay;
 use super::startup::{open_training_data, prepare_run_dir, resume, startup};
 use super::status::{RunState, RunStatus, StatusBoard};
@@ -121,15 +122,17 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         replay: teacher_replay.clone(),
     };
     let data = DataStages::start(parts, &config, (trainer.epoch, trainer.step_in_epoch)).map_err(startup)?;
+    let start_step = trainer.step;
+    let student = StudentStage::start(trainer, config.fault_injection.student_panic_step).map_err(|e| startup(e.to_string()))?;
     let mut session = Session {
         teacher_replay: teacher_replay.map(|r| (r, 0, 0)),
         config_path,
         run_dir,
-        progress: Progress::new(total_steps, trainer.step),
-        checkpoints: Checkpointer::new(run_dir, trainer.step, config.pipeline.checkpoint_requests)?,
-        started_at_step: trainer.step,
+        progress: Progress::new(total_steps, start_step),
+        checkpoints: Checkpointer::new(run_dir, start_step, config.pipeline.checkpoint_requests)?,
+        started_at_step: start_step,
         config,
-        trainer,
+        student,
         source,
         data,
         validation,

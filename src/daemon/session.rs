@@ -23,12 +23,13 @@ use super::replica::global_losses;
 use super::run::TrainSummary;
 use super::signals::Signals;
 use super::stage_clock::StageClock;
+use super::student_stage::StudentStage;
 use super::status::{config_digest, HistoryPoint, RunState, StatusBoard};
-use super::{AnyTeacher, DaemonError};
+use super::DaemonError;
 use crate::config::Config;
 use crate::eval::ValidationSet;
 use crate::models::teacher::Teacher;
-use crate::train::{StepReport, Trainer};
+use crate::train::StepReport;
 
 /// How long a stuck pipeline thread may delay the exit before it is left behind.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -38,7 +39,8 @@ pub(super) struct Session<'a> {
     pub(super) config_path: &'a Path,
     pub(super) run_dir: &'a Path,
     pub(super) config: Config,
-    pub(super) trainer: Trainer<AnyTeacher>,
+    /// The trainer, on the student optimisation stage's thread.
+    pub(super) student: StudentStage,
     pub(super) source: Arc<dyn SampleSource>,
     /// The data pipeline and the device stage behind it.
     pub(super) data: DataStages,
@@ -74,7 +76,7 @@ pub(super) enum Ending {
 
 impl Session<'_> {
     pub(super) fn run(&mut self) -> Result<Ending, DaemonError> {
-        if self.trainer.step == 0 {
+        if self.student.step_count() == 0 {
             self.validate();
         }
         loop {
@@ -84,11 +86,14 @@ impl Session<'_> {
                 tracing::info!(file = %self.config_path.display(), "config file changed on disk (run.watch_config)");
             }
             requests.reload |= file_changed;
-            if let Some(group) = self.trainer.data_parallel() {
+            if self.student.is_replica() {
                 // What any rank was asked, every rank does, at this same step boundary.
-                let agreed = group
-                    .any_of(&[requests.stop, requests.checkpoint, requests.reload])
-                    .map_err(|e| DaemonError::Training(e.to_string()))?;
+                let asked = [requests.stop, requests.checkpoint, requests.reload];
+                let agreed = self
+                    .student
+                    .call(move |trainer| trainer.data_parallel().map(|group| group.any_of(&asked).map_err(|e| e.to_string())))?
+                    .expect("a replica has its group")
+                    .map_err(DaemonError::Training)?;
                 (requests.stop, requests.checkpoint, requests.reload) = (agreed[0], agreed[1], agreed[2]);
             }
             if requests.reload {
@@ -112,14 +117,15 @@ impl Session<'_> {
                 *if replayed { hits } else { misses } += 1;
             }
             let compute_start = Instant::now();
-            let before = self.trainer.position();
-            let report = self.trainer.step_with_keys(&batch.images, Some(&batch.keys)).map_err(|e| DaemonError::Training(e.to_string()))?;
+            let before = self.student.position();
+            let report = self.student.step(batch.images, batch.keys)?;
             let streak = self.nonfinite.record(before, report.nonfinite);
+            let step = self.student.step_count();
             if report.nonfinite {
-                tracing::warn!(step = self.trainer.step, streak, "non-finite loss: step skipped (weights, momentum and banks unchanged)");
+                tracing::warn!(step, streak, "non-finite loss: step skipped (weights, momentum and banks unchanged)");
             }
-            if self.trainer.step % self.config.logging.every_steps == 0 || self.trainer.step == 1 {
-                let report = global_losses(&self.trainer, report)?;
+            if step % self.config.logging.every_steps == 0 || step == 1 {
+                let report = if self.student.is_replica() { self.student.call(move |trainer| global_losses(trainer, report))?? } else { report };
                 self.log_step(&report, batch.epoch, compute_start);
             } else {
                 self.clock.computing += compute_start.elapsed();
@@ -129,7 +135,7 @@ impl Session<'_> {
                 return self.stop_nonfinite(streak);
             }
             self.collect_checkpoints()?;
-            let (step, epoch, epoch_done) = (self.trainer.step, self.trainer.epoch, self.trainer.step_in_epoch == 0);
+            let (step, epoch, epoch_done) = (self.student.step_count(), self.student.epoch(), self.student.step_in_epoch() == 0);
             let v = &self.config.validation;
             if (v.every_steps > 0 && step % v.every_steps == 0) || (epoch_done && v.every_epochs > 0 && epoch % v.every_epochs as u64 == 0) {
                 self.validate();
@@ -149,7 +155,7 @@ impl Session<'_> {
         if let Some((replay, _, _)) = &self.teacher_replay {
             replay.lock().map_err(|_| DaemonError::Training("the teacher-output cache was poisoned by a panic".into()))?.flush()?;
         }
-        let result = self.checkpoints.save(&self.trainer, &self.config);
+        let result = self.checkpoints.save(&self.student, &self.config);
         self.clock.checkpointing += start.elapsed();
         let last = self.checkpoints.last.clone();
         self.board.update(|s| s.last_checkpoint = last);
@@ -172,13 +178,16 @@ impl Session<'_> {
         match reload(self.config_path, &self.config) {
             ReloadOutcome::Applied(mut new, diff) => {
                 tracing::info!(changes = %diff.join("; "), "config reloaded");
-                if let Err(error) = self.trainer.apply_reloadable(&new) {
-                    // Only a dead bank stage refuses; the next step reports it as the run's end.
-                    tracing::error!("applying the reloaded config: {error}");
+                let reloaded = new.clone();
+                match self.student.call(move |trainer| trainer.apply_reloadable(&reloaded)) {
+                    Ok(Ok(())) => {}
+                    // Only a dead stage refuses; the next step reports it as the run's end.
+                    Ok(Err(error)) => tracing::error!("applying the reloaded config: {error}"),
+                    Err(error) => tracing::error!("applying the reloaded config: {error}"),
                 }
                 if new.pipeline != self.config.pipeline {
                     // New capacities or workers: both stages start again where the trainer stands.
-                    let position = (self.trainer.epoch, self.trainer.step_in_epoch);
+                    let position = (self.student.epoch(), self.student.step_in_epoch());
                     if let Err(error) = self.data.restart(&new, position, SHUTDOWN_GRACE) {
                         tracing::error!("restarting the data stages for the new [pipeline] failed, old [pipeline] kept: {error}");
                         new.pipeline = self.config.pipeline.clone();
@@ -202,38 +211,54 @@ impl Session<'_> {
     }
 
     fn validate(&mut self) {
-        let Some(set) = &self.validation else { return };
+        let Some(set) = self.validation.take() else { return };
         self.board.update(|s| s.state = RunState::Validating);
         let start = Instant::now();
-        let matches = self.trainer.teacher().bank().classes() as usize == self.classes;
-        let signals = &self.signals;
-        let result = set.evaluate_until(self.trainer.student(), self.trainer.teacher(), matches, self.device, &|| signals.stop_requested());
+        let (signals, classes, device) = (self.signals.clone(), self.classes, self.device);
+        // On the student's thread, which owns the student; the set goes there and comes back.
+        let outcome = self.student.call(move |trainer| {
+            let matches = trainer.teacher().bank().classes() as usize == classes;
+            let result = set.evaluate_until(trainer.student(), trainer.teacher(), matches, device, &|| signals.stop_requested());
+            (set, result)
+        });
         self.clock.validating += start.elapsed();
         self.board.update(|s| s.state = RunState::Training);
+        let step = self.student.step_count();
+        let result = match outcome {
+            Ok((set, result)) => {
+                self.validation = Some(set);
+                result
+            }
+            Err(error) => {
+                tracing::error!(step, "validation: {error}");
+                return;
+            }
+        };
         let Some(result) = result else {
-            tracing::info!(step = self.trainer.step, "validation interrupted by a stop request");
+            tracing::info!(step, "validation interrupted by a stop request");
             return;
         };
         tracing::info!(
-            step = self.trainer.step,
+            step,
             agreement = result.agreement,
             student_top1 = ?result.student_top1,
             teacher_top1 = ?result.teacher_top1,
             images = result.images,
             "validation"
         );
-        let value = json!({ "step": self.trainer.step, "validation": result });
+        let value = json!({ "step": step, "validation": result });
         self.metrics.record(value.clone());
         let mut scalars = vec![("validation/agreement", result.agreement)];
         scalars.extend(result.student_top1.map(|v| ("validation/student_top1", v)));
         scalars.extend(result.teacher_top1.map(|v| ("validation/teacher_top1", v)));
-        self.write_scalars(self.trainer.step, &scalars);
+        self.write_scalars(step, &scalars);
         self.board.update(|s| s.validation = Some(value));
         // The untrained student (step 0) is a baseline, not a candidate.
-        if self.config.checkpoint.keep_best && self.trainer.step > 0 {
-            let score = BestScore::of(&result, self.trainer.step);
+        if self.config.checkpoint.keep_best && step > 0 {
+            let score = BestScore::of(&result, step);
             if self.checkpoints.beats_best(&score) {
-                let saved = self.trainer.state().map_err(|e| e.to_string()).and_then(|state| self.checkpoints.save_best(state, score, &self.config).map_err(|e| e.to_string()));
+                let state = self.student.call(|trainer| trainer.state().map_err(|e| e.to_string())).map_err(|e| e.to_string()).and_then(|state| state);
+                let saved = state.and_then(|state| self.checkpoints.save_best(state, score, &self.config).map_err(|e| e.to_string()));
                 if let Err(error) = saved {
                     tracing::error!("best checkpoint: {error}");
                 }
@@ -262,7 +287,7 @@ impl Session<'_> {
 
     fn images_per_second(&self) -> f64 {
         let batch = self.config.data.batch_size;
-        ((self.trainer.step - self.started_at_step) as usize * batch) as f64 / self.clock.training_time().as_secs_f64().max(1e-9)
+        ((self.student.step_count() - self.started_at_step) as usize * batch) as f64 / self.clock.training_time().as_secs_f64().max(1e-9)
     }
 
     fn log_step(&mut self, report: &StepReport, epoch: u64, compute_start: Instant) {
@@ -270,14 +295,14 @@ impl Session<'_> {
         self.clock.computing += compute_start.elapsed();
         let images_per_second = self.images_per_second();
         let point = HistoryPoint {
-            step: self.trainer.step,
+            step: self.student.step_count(),
             loss,
             image_loss: report.image_loss.double_value(&[]),
             text_loss: report.text_loss.double_value(&[]),
             lr: report.lr,
             images_per_second,
         };
-        let (stages, queues) = (self.clock.stages(&self.data, self.trainer.bank_busy()), self.data.queues());
+        let (stages, queues) = (self.clock.stages(&self.data, self.bank_busy()), self.data.queues());
         let training = self.clock.training_time().as_secs_f64().max(1e-9);
         let memory = MemorySample::take(self.device);
         let record = json!({
@@ -306,7 +331,7 @@ impl Session<'_> {
         scalars.extend(stage_tags.iter().map(|(tag, value)| (tag.as_str(), *value)));
         scalars.extend(memory.scalars());
         self.write_scalars(point.step, &scalars);
-        let (step, epoch_now, skipped) = (self.trainer.step, self.trainer.epoch, self.nonfinite.total);
+        let (step, epoch_now, skipped) = (self.student.step_count(), self.student.epoch(), self.nonfinite.total);
         let step_logged = point.step;
         let bound = self.clock.bound_by().to_owned();
         self.board.update(|s| {
@@ -330,6 +355,20 @@ impl Session<'_> {
         }
     }
 
+    /// Time bank maintenance spent working (zero once the student stage is gone).
+    fn bank_busy(&self) -> Duration {
+        self.student.call(|trainer| trainer.bank_busy()).unwrap_or_default()
+    }
+
+    /// SHA-256 of the visual bank after the last step, or why there is none.
+    fn bank_digest(&self) -> String {
+        match self.student.call(|trainer| trainer.visual_bank().map(|bank| bank.digest()).map_err(|e| e.to_string())) {
+            Ok(Ok(digest)) => digest,
+            Ok(Err(error)) => error,
+            Err(error) => error.to_string(),
+        }
+    }
+
     /// TensorBoard scalars; a failure is logged by the metrics writer and does not stop training.
     fn write_scalars(&mut self, step: u64, scalars: &[(&str, f64)]) {
         self.metrics.scalars(step, scalars);
@@ -348,22 +387,27 @@ impl Session<'_> {
                 let start = Instant::now();
                 let saved = self.checkpoint().and_then(|()| self.checkpoints.wait(&self.config));
                 self.clock.checkpointing += start.elapsed();
+                if let (Err(_), Err(error)) = (&other, &saved) {
+                    // The run's own error is what it ends with; this one must not go unsaid.
+                    tracing::error!("no final checkpoint: {error}");
+                }
                 other.and_then(|ending| saved.map(|()| ending))
             }
         };
         if let Err(error) = self.checkpoints.wait(&self.config) {
             tracing::error!("{error}");
         }
-        let (stages, queues) = (self.clock.stages(&self.data, self.trainer.bank_busy()), self.data.queues());
+        let (stages, queues) = (self.clock.stages(&self.data, self.bank_busy()), self.data.queues());
         self.board.update(|s| (s.stages, s.queues) = (stages, queues));
         let images_per_second = self.images_per_second();
+        let bank_digest = ending.is_ok().then(|| self.bank_digest());
         let left_behind = self.data.shutdown_within(SHUTDOWN_GRACE);
         if left_behind > 0 {
             tracing::warn!(threads = left_behind, "pipeline threads still blocked at exit were left behind");
         }
         let training = self.clock.training_time().as_secs_f64().max(1e-9);
         let summary = TrainSummary {
-            steps: self.trainer.step,
+            steps: self.student.step_count(),
             last_checkpoint: self.checkpoints.last.clone(),
             stopped_by_signal: matches!(ending, Ok(Ending::Requested)),
             images_per_second,
@@ -376,7 +420,7 @@ impl Session<'_> {
             Ok(Ending::Guarded(message)) => (RunState::Failed, Some(message.clone())),
             Err(error) => (RunState::Failed, Some(error.to_string())),
         };
-        let (step, last) = (self.trainer.step, self.checkpoints.last.clone());
+        let (step, last) = (self.student.step_count(), self.checkpoints.last.clone());
         self.board.update(|s| {
             (s.state, s.step, s.last_checkpoint) = (state, step, last);
             if message.is_some() {
@@ -394,7 +438,7 @@ impl Session<'_> {
             images_per_second = summary.images_per_second,
             data_wait_fraction = summary.data_wait_fraction,
             metrics = %self.metrics.path().display(),
-            visual_bank_sha256 = %self.trainer.visual_bank().map_or_else(|e| e.to_string(), |bank| bank.digest()),
+            visual_bank_sha256 = %bank_digest.unwrap_or_default(),
             "finished; throughput was bounded by {bound}"
         );
         Ok(summary)

@@ -28,8 +28,8 @@ impl Session<'_> {
     /// Ends a run after `streak` non-finite losses in a row: a checkpoint rewound to before the
     /// streak, and the step checkpoints taken during it removed.
     pub(super) fn stop_nonfinite(&mut self, streak: u32) -> Result<Ending, DaemonError> {
-        let first = self.nonfinite.first_bad_step().unwrap_or(self.trainer.step);
-        let state = self.trainer.state().map_err(|e| DaemonError::Training(e.to_string()))?;
+        let first = self.nonfinite.first_bad_step().unwrap_or(self.student.step_count());
+        let state = self.student.call(|trainer| trainer.state().map_err(|e| e.to_string()))?.map_err(DaemonError::Training)?;
         let state = self.nonfinite.rewind(state);
         let rewound_to = state.step;
         if self.leads {
@@ -48,7 +48,7 @@ impl Session<'_> {
         let written = path.map_or_else(|| "no checkpoint could be written".to_owned(), |p| format!("checkpoint {}", p.display()));
         Ok(Ending::Guarded(format!(
             "{streak} consecutive non-finite losses (steps {first} to {}, guards.max_consecutive_nonfinite); stopped with {written} from before step {first}",
-            self.trainer.step
+            self.student.step_count()
         )))
     }
 }

@@ -1,5 +1,5 @@
 //! The fault-injection suite: real `lgd train` processes under kills, full disks, bad data, bad
-//! reloads, non-finite losses, stalled workers, a panicking device stage and signal storms. Each test prints its figure
+//! reloads, non-finite losses, stalled workers, a panicking device stage or student step, and signal storms. Each test prints its figure
 //! (`FAULTS …` lines, shown with `--nocapture`). `LGD_FAULT_KILLS` sets the number of kill runs
 //! (CI samples 12; `make faults` runs the full 50).
 
@@ -15,3 +15,4 @@ mod nonfinite;
 mod reloads;
 mod signals;
 mod stalls;
+mod student_stage;

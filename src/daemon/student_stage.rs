@@ -1,0 +1,164 @@
+//! Student optimisation as a kameo stage: the trainer (student, SGD, schedule, scaler, the bank
+//! stage's handle, the data-parallel group) lives on a thread of its own, and the loop, the run's
+//! coordinator, hands it each prepared batch and reads back what the step did. Whatever else the
+//! loop needs of the trainer (checkpoint state, validation, a reload, agreeing on requests with
+//! the other replicas) is a call that runs on that thread between two steps: only one thread ever
+//! touches the trainer, and a replica issues every collective from it, in the same order as the
+//! others. Both channels hold one item: the loop waits for each step, because what it does next
+//! (a checkpoint, a stop, a reload) must see the step's end.
+//!
+//! A panic in a step is caught and ends the run with its message; the trainer is then of unknown
+//! consistency (the weights may be half updated), so it refuses further calls and the run keeps
+//! its last checkpoint instead of writing one.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, Receiver};
+use lgd_actors::stage_actor::{self, StageHandle, StageOutput, StageWork};
+use tch::Tensor;
+
+use super::{AnyTeacher, DaemonError};
+use crate::train::{StepReport, Trainer};
+
+/// A call on the trainer, with its result boxed for the trip back.
+type Call = Box<dyn FnOnce(&mut Trainer<AnyTeacher>) -> Box<dyn Any + Send> + Send>;
+
+/// What the stage is asked to do.
+enum StudentJob {
+    /// One step on a prepared batch: normalised views and the teacher's keys.
+    Step { images: Tensor, keys: Tensor },
+    /// Anything else, between two steps.
+    Call(Call),
+}
+
+/// The answer to one job.
+enum StudentReply {
+    /// The step's report and the position after it (step, epoch, step in epoch).
+    Stepped(StepReport, (u64, u64, u64)),
+    Called(Box<dyn Any + Send>),
+}
+
+/// The stage's work: the trainer, unless a step panicked.
+struct StudentWork {
+    trainer: Trainer<AnyTeacher>,
+    /// Set by a panicking step: why the trainer may no longer be used.
+    poisoned: Option<String>,
+    /// Fault injection: panic at this step (from 1).
+    panic_at_step: Option<u64>,
+}
+
+impl StageWork for StudentWork {
+    type Input = StudentJob;
+    type Output = StudentReply;
+
+    fn run(&mut self, job: StudentJob) -> Result<StudentReply, String> {
+        if let Some(why) = &self.poisoned {
+            return Err(format!("student optimisation is unusable after its panic ({why})"));
+        }
+        let trainer = &mut self.trainer;
+        let panic_at_step = self.panic_at_step;
+        let outcome = catch_unwind(AssertUnwindSafe(|| match job {
+            StudentJob::Step { images, keys } => {
+                if panic_at_step == Some(trainer.step + 1) {
+                    panic!("fault injection: student_panic_step = {}", trainer.step + 1);
+                }
+                let report = trainer.step_with_keys(&images, Some(&keys)).map_err(|e| e.to_string())?;
+                Ok(StudentReply::Stepped(report, trainer.position()))
+            }
+            StudentJob::Call(call) => Ok(StudentReply::Called(call(trainer))),
+        }));
+        outcome.unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            self.poisoned = Some(message.clone());
+            Err(format!("student optimisation panicked: {message}"))
+        })
+    }
+}
+
+/// The running student stage, and the trainer's position as of the last step.
+pub(super) struct StudentStage {
+    stage: Option<StageHandle<StudentWork>>,
+    replies: Receiver<StageOutput<StudentWork>>,
+    position: (u64, u64, u64),
+    replica: bool,
+}
+
+impl StudentStage {
+    /// Starts the stage around `trainer` with its two channels (created here: one item each).
+    pub(super) fn start(trainer: Trainer<AnyTeacher>, panic_at_step: Option<u64>) -> Result<Self, DaemonError> {
+        let (position, replica) = (trainer.position(), trainer.data_parallel().is_some());
+        let work = StudentWork { trainer, poisoned: None, panic_at_step };
+        let (outputs, replies) = bounded::<StageOutput<StudentWork>>(1);
+        let stage = StageHandle::start(("student optimisation", "lgd-student"), work, stage_actor::mailbox::<StudentWork>(1), outputs)
+            .map_err(|e| DaemonError::Training(format!("starting student optimisation: {e}")))?;
+        Ok(Self { stage: Some(stage), replies, position, replica })
+    }
+
+    fn ask(&self, job: StudentJob) -> Result<StudentReply, DaemonError> {
+        let stage = self.stage.as_ref().expect("the stage runs until dropped");
+        stage.submit(job).map_err(|e| DaemonError::Training(e.to_string()))?;
+        match self.replies.recv() {
+            Ok(reply) => reply.map_err(DaemonError::Training),
+            Err(_) => Err(DaemonError::Training("student optimisation stopped".into())),
+        }
+    }
+
+    /// One step on a prepared batch; waits for it.
+    pub(super) fn step(&mut self, images: Tensor, keys: Tensor) -> Result<StepReport, DaemonError> {
+        match self.ask(StudentJob::Step { images, keys })? {
+            StudentReply::Stepped(report, position) => {
+                self.position = position;
+                Ok(report)
+            }
+            StudentReply::Called(_) => unreachable!("a step is answered by its report"),
+        }
+    }
+
+    /// Runs `call` on the trainer, on the stage's thread, between two steps.
+    pub(super) fn call<R: Send + 'static>(&self, call: impl FnOnce(&mut Trainer<AnyTeacher>) -> R + Send + 'static) -> Result<R, DaemonError> {
+        match self.ask(StudentJob::Call(Box::new(move |trainer| Box::new(call(trainer)) as Box<dyn Any + Send>)))? {
+            StudentReply::Called(result) => Ok(*result.downcast::<R>().expect("a call is answered by its own result")),
+            StudentReply::Stepped(..) => unreachable!("a call is answered by its result"),
+        }
+    }
+
+    /// Steps taken.
+    pub(super) fn step_count(&self) -> u64 {
+        self.position.0
+    }
+
+    /// The epoch in progress.
+    pub(super) fn epoch(&self) -> u64 {
+        self.position.1
+    }
+
+    /// Steps done in that epoch.
+    pub(super) fn step_in_epoch(&self) -> u64 {
+        self.position.2
+    }
+
+    /// (step, epoch, step in epoch).
+    pub(super) fn position(&self) -> (u64, u64, u64) {
+        self.position
+    }
+
+    /// Whether the trainer is one replica of several.
+    pub(super) fn is_replica(&self) -> bool {
+        self.replica
+    }
+}
+
+impl Drop for StudentStage {
+    /// The trainer (and the bank stage inside it) is dropped on the stage's thread.
+    fn drop(&mut self) {
+        if let Some(stage) = self.stage.take() {
+            stage.shutdown_within(Duration::from_secs(10));
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! A panic in the student step (the kameo stage that owns the trainer) ends the run with an
+//! error exit and the cause in the log. The trainer may be half updated after it, so no final
+//! checkpoint is written from it (the log says so): the last periodic one stays the newest, and
+//! the run resumes from it.
+
+use lgd::checkpoint::TrainingState;
+
+use crate::daemon::{checkpoint_files, logged, Scene};
+
+#[test]
+fn a_panicking_student_step_stops_the_run_and_the_last_checkpoint_stands() {
+    let scene = Scene::new("faults-student-stage", 4); // 12 images: 3 steps per epoch
+    scene.configure(4, "[checkpoint]\nevery_epochs = 0\nevery_steps = 3\n[fault_injection]\nstudent_panic_step = 5\n");
+    let (status, lines) = scene.run_to_end();
+    assert!(!status.success(), "an actor's panic is an error exit:\n{}", lines.join("\n"));
+    assert!(logged(&lines, &["student optimisation panicked", "student_panic_step = 5"]), "{}", lines.join("\n"));
+    // The final checkpoint is refused, with the reason.
+    assert!(logged(&lines, &["no final checkpoint", "checkpoint at step 4", "unusable after its panic"]), "{}", lines.join("\n"));
+    let steps: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["message"] == "step")
+        .map(|v| v["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps.last(), Some(&4), "{}", lines.join("\n"));
+    let saved = checkpoint_files(&scene.run_dir());
+    let last = TrainingState::load(saved.last().expect("the periodic checkpoint of step 3")).unwrap();
+    assert_eq!(last.step, 3);
+    let status_file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
+    assert_eq!(status_file["state"], "failed", "{status_file}");
+
+    scene.configure(4, "[checkpoint]\nevery_epochs = 0\n");
+    let (status, lines) = scene.run_to_end();
+    assert!(status.success(), "{}", lines.join("\n"));
+    assert!(logged(&lines, &["resuming", "\"step\":3"]) && logged(&lines, &["\"message\":\"step\"", "\"step\":12"]), "{}", lines.join("\n"));
+    println!("FAULTS student stage: panic at step 5 stopped the run with an error exit; no final checkpoint from the poisoned trainer; the step-3 checkpoint stood and the run resumed to step 12");
+}
