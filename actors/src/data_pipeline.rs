@@ -139,11 +139,7 @@ impl DataPipeline {
                     // stops cleanly instead of waiting forever for a slot that never fills.
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| context.produce(job)));
                     let item = result.unwrap_or_else(|panic| {
-                        let message = panic
-                            .downcast_ref::<&str>()
-                            .map(|s| s.to_string())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "unknown panic".into());
+                        let message = crate::stage_actor::panic_message(panic.as_ref());
                         Produced { job, pixels: Err(format!("decode worker panicked: {message}")), label: 0, bad: Vec::new() }
                     });
                     stats.end(worker);
@@ -333,18 +329,17 @@ fn assemble(
                 return;
             }
         };
-        if !partial.contains_key(&key) {
-            let pixels = match BatchPixels::shaped_like(&pixels, plan.batch, sample_len, plan.memory.as_ref()) {
-                Ok(pixels) => pixels,
+        let entry = match partial.entry(key) {
+            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::btree_map::Entry::Vacant(slot) => match BatchPixels::shaped_like(&pixels, plan.batch, sample_len, plan.memory.as_ref()) {
+                Ok(batch_pixels) => slot.insert(Partial { pixels: batch_pixels, labels: vec![0; plan.batch], indices: vec![0; plan.batch], filled: 0, bad: Vec::new() }),
                 Err(error) => {
                     let message = format!("no memory to assemble the batch in: {error}");
                     send_unless_stopped(&batches, Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }), stop);
                     return;
                 }
-            };
-            partial.insert(key, Partial { pixels, labels: vec![0; plan.batch], indices: vec![0; plan.batch], filled: 0, bad: Vec::new() });
-        }
-        let entry = partial.get_mut(&key).expect("inserted above");
+            },
+        };
         entry.bad.extend(item.bad);
         entry.pixels.put(slot, pixels);
         entry.labels[slot] = item.label;

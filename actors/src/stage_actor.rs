@@ -179,6 +179,15 @@ impl<W: StageWork> Drop for StageHandle<W> {
     }
 }
 
+/// The message a panic carried (`panic!` with a literal or a formatted string).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
 /// A stage's mailbox of `capacity` inputs (for the topology that creates every channel).
 pub fn mailbox<W: StageWork>(capacity: usize) -> (MailboxSender<StageActor<W>>, MailboxReceiver<StageActor<W>>) {
     kameo::mailbox::bounded(capacity)

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use lgd_actors::batch_memory::Heap;
+use lgd_actors::batch_memory::{BatchMemory, Element, Heap, HostBuffer};
 use lgd_actors::batch_pixels::BatchPixels;
 use lgd_actors::data_pipeline::{DataPipeline, DataPlan, Next};
 use lgd_actors::decode_worker::WorkerContext;
@@ -265,4 +265,22 @@ fn a_stalled_worker_is_named_and_does_not_hang_the_shutdown() {
 /// The dataset index at position 0 of epoch 0 (it lands in the first batch).
 fn epoch_order_first_batch_index(source: &Memory) -> usize {
     epoch_order(source.len(), plan(0, 0).seed, 0)[0]
+}
+
+/// Batch memory that is never there (as page-locked memory can run out).
+#[derive(Debug)]
+struct NoMemory;
+
+impl BatchMemory for NoMemory {
+    fn allocate(&self, element: Element, count: usize) -> Result<HostBuffer, String> {
+        Err(format!("{count} {element:?} values refused"))
+    }
+}
+
+#[test]
+fn a_batch_without_memory_is_an_error_that_names_it() {
+    let pipeline = start(Memory::new(12, &[]), DataPlan { memory: Arc::new(NoMemory), ..plan(0, 0) }, 2);
+    let error = pipeline.next().expect("an answer, not the end").unwrap_err().to_string();
+    assert_eq!(error, "epoch 0, batch 0: no memory to assemble the batch in: 3072 F32 values refused");
+    pipeline.shutdown();
 }

@@ -70,11 +70,7 @@ impl StageWork for StudentWork {
             StudentJob::Call(call) => Ok(StudentReply::Called(call(trainer))),
         }));
         outcome.unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".into());
+            let message = stage_actor::panic_message(panic.as_ref());
             self.poisoned = Some(message.clone());
             Err(format!("student optimisation panicked: {message}"))
         })

@@ -171,3 +171,13 @@ pub fn checkpoint_files(run_dir: &Path) -> Vec<PathBuf> {
 pub fn logged(lines: &[String], needles: &[&str]) -> bool {
     lines.iter().any(|line| needles.iter().all(|n| line.contains(n)))
 }
+
+/// The steps of the JSON log's "step" lines, in order.
+pub fn logged_steps(lines: &[String]) -> Vec<u64> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["message"] == "step")
+        .filter_map(|v| v["step"].as_u64())
+        .collect()
+}

@@ -4,7 +4,7 @@
 
 use lgd::checkpoint::TrainingState;
 
-use crate::daemon::{checkpoint_files, logged, Scene};
+use crate::daemon::{checkpoint_files, logged, logged_steps, Scene};
 
 #[test]
 fn a_panicking_device_stage_stops_the_run_with_a_checkpoint_and_its_cause() {
@@ -13,12 +13,7 @@ fn a_panicking_device_stage_stops_the_run_with_a_checkpoint_and_its_cause() {
     let (status, lines) = scene.run_to_end();
     assert!(!status.success(), "an actor's panic is an error exit:\n{}", lines.join("\n"));
     assert!(logged(&lines, &["device stage panicked", "device_stage_panic_batch = 5"]), "{}", lines.join("\n"));
-    let steps: Vec<u64> = lines
-        .iter()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["message"] == "step")
-        .map(|v| v["step"].as_u64().unwrap())
-        .collect();
+    let steps = logged_steps(&lines);
     // Batches 1-4 were prepared, so steps 1-4 ran; the step of batch 5 never did.
     assert_eq!(steps.last(), Some(&4), "{}", lines.join("\n"));
     let saved = checkpoint_files(&scene.run_dir());

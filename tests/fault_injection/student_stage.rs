@@ -5,7 +5,7 @@
 
 use lgd::checkpoint::TrainingState;
 
-use crate::daemon::{checkpoint_files, logged, Scene};
+use crate::daemon::{checkpoint_files, logged, logged_steps, Scene};
 
 #[test]
 fn a_panicking_student_step_stops_the_run_and_the_last_checkpoint_stands() {
@@ -16,12 +16,7 @@ fn a_panicking_student_step_stops_the_run_and_the_last_checkpoint_stands() {
     assert!(logged(&lines, &["student optimisation panicked", "student_panic_step = 5"]), "{}", lines.join("\n"));
     // The final checkpoint is refused, with the reason.
     assert!(logged(&lines, &["no final checkpoint", "checkpoint at step 4", "unusable after its panic"]), "{}", lines.join("\n"));
-    let steps: Vec<u64> = lines
-        .iter()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["message"] == "step")
-        .map(|v| v["step"].as_u64().unwrap())
-        .collect();
+    let steps = logged_steps(&lines);
     assert_eq!(steps.last(), Some(&4), "{}", lines.join("\n"));
     let saved = checkpoint_files(&scene.run_dir());
     let last = TrainingState::load(saved.last().expect("the periodic checkpoint of step 3")).unwrap();
