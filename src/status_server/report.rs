@@ -106,8 +106,9 @@ pub fn render(status: &RunStatus, liveness: Liveness, now: f64) -> String {
         }
         None => line("loss", "no step logged yet"),
     }
+    let width = status.stages.iter().map(|s| s.name.chars().count()).max().unwrap_or(0).max(12); // names in one column
     for (i, stage) in status.stages.iter().enumerate() {
-        let text = format!("{:<12} busy {}  wait {}", stage.name, percent(stage.busy_fraction), percent(stage.wait_fraction));
+        let text = format!("{:<width$} busy {}  wait {}", stage.name, percent(stage.busy_fraction), percent(stage.wait_fraction));
         line(if i == 0 { "stages" } else { "" }, &text);
     }
     if let Some(bound) = &status.bound_by {
@@ -172,7 +173,10 @@ mod tests {
         let mut s = RunStatus::starting("r18".into(), "a = 1");
         (s.state, s.step, s.total_steps, s.epoch, s.images_per_second, s.eta_seconds) = (RunState::Training, 50, 200, 1, 12.5, Some(90.0));
         s.push_point(HistoryPoint { step: 50, loss: 3.25, image_loss: 1.25, text_loss: 2.0, lr: 0.05, images_per_second: 12.5 });
-        s.stages = vec![StageStatus { name: "decode".into(), busy_fraction: 0.5, wait_fraction: 0.5 }];
+        s.stages = vec![
+            StageStatus { name: "decode".into(), busy_fraction: 0.5, wait_fraction: 0.5 },
+            StageStatus { name: "bank maintenance".into(), busy_fraction: 0.01, wait_fraction: 0.99 },
+        ];
         s.validation = Some(serde_json::json!({ "step": 40, "validation": { "agreement": 0.25, "student_top1": null, "images": 8 } }));
         s.message = Some("config reloaded".into());
         let text = render(&s, Liveness::Running, s.updated_unix + 3.0);
@@ -182,7 +186,8 @@ mod tests {
             "step 50 of 200 (25.0 %)",
             "12.5 img/s, ETA 1m 30s",
             "3.2500 (image 1.2500, text 2.0000) at step 50",
-            "decode       busy  50.0 %  wait  50.0 %",
+            "decode           busy  50.0 %  wait  50.0 %",
+            "bank maintenance busy   1.0 %  wait  99.0 %",
             "step 40: agreement 25.0 %, 8 images",
             "last checkpoint none yet",
             "message         config reloaded",
