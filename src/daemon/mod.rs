@@ -16,6 +16,7 @@ mod replica;
 mod run;
 mod session;
 mod session_guards;
+mod session_validation;
 pub mod signals;
 mod stage_clock;
 mod startup;

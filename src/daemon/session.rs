@@ -10,7 +10,7 @@ use lgd_actors::source::SampleSource;
 use serde_json::json;
 use tch::Device;
 
-use super::checkpointing::{BestScore, Checkpointer};
+use super::checkpointing::Checkpointer;
 use super::config_watch::ConfigWatch;
 use super::data_stages::{DataStages, Prepared};
 use super::memory::MemorySample;
@@ -28,7 +28,6 @@ use super::status::{config_digest, HistoryPoint, RunState, StatusBoard};
 use super::DaemonError;
 use crate::config::Config;
 use crate::eval::ValidationSet;
-use crate::models::teacher::Teacher;
 use crate::train::StepReport;
 
 /// How long a stuck pipeline thread may delay the exit before it is left behind.
@@ -210,62 +209,6 @@ impl Session<'_> {
         }
     }
 
-    fn validate(&mut self) {
-        let Some(set) = self.validation.take() else { return };
-        self.board.update(|s| s.state = RunState::Validating);
-        let start = Instant::now();
-        let (signals, classes, device) = (self.signals.clone(), self.classes, self.device);
-        // On the student's thread, which owns the student; the set goes there and comes back.
-        let outcome = self.student.call(move |trainer| {
-            let matches = trainer.teacher().bank().classes() as usize == classes;
-            let result = set.evaluate_until(trainer.student(), trainer.teacher(), matches, device, &|| signals.stop_requested());
-            (set, result)
-        });
-        self.clock.validating += start.elapsed();
-        self.board.update(|s| s.state = RunState::Training);
-        let step = self.student.step_count();
-        let result = match outcome {
-            Ok((set, result)) => {
-                self.validation = Some(set);
-                result
-            }
-            Err(error) => {
-                tracing::error!(step, "validation: {error}");
-                return;
-            }
-        };
-        let Some(result) = result else {
-            tracing::info!(step, "validation interrupted by a stop request");
-            return;
-        };
-        tracing::info!(
-            step,
-            agreement = result.agreement,
-            student_top1 = ?result.student_top1,
-            teacher_top1 = ?result.teacher_top1,
-            images = result.images,
-            "validation"
-        );
-        let value = json!({ "step": step, "validation": result });
-        self.metrics.record(value.clone());
-        let mut scalars = vec![("validation/agreement", result.agreement)];
-        scalars.extend(result.student_top1.map(|v| ("validation/student_top1", v)));
-        scalars.extend(result.teacher_top1.map(|v| ("validation/teacher_top1", v)));
-        self.write_scalars(step, &scalars);
-        self.board.update(|s| s.validation = Some(value));
-        // The untrained student (step 0) is a baseline, not a candidate.
-        if self.config.checkpoint.keep_best && step > 0 {
-            let score = BestScore::of(&result, step);
-            if self.checkpoints.beats_best(&score) {
-                let state = self.student.call(|trainer| trainer.state().map_err(|e| e.to_string())).map_err(|e| e.to_string()).and_then(|state| state);
-                let saved = state.and_then(|state| self.checkpoints.save_best(state, score, &self.config).map_err(|e| e.to_string()));
-                if let Err(error) = saved {
-                    tracing::error!("best checkpoint: {error}");
-                }
-            }
-        }
-    }
-
     fn note_bad_samples(&mut self, bad: &[(PathBuf, String)]) -> Result<(), DaemonError> {
         for (path, reason) in bad {
             if self.reported_bad.insert(path.clone()) {
@@ -370,7 +313,7 @@ impl Session<'_> {
     }
 
     /// TensorBoard scalars; a failure is logged by the metrics writer and does not stop training.
-    fn write_scalars(&mut self, step: u64, scalars: &[(&str, f64)]) {
+    pub(super) fn write_scalars(&mut self, step: u64, scalars: &[(&str, f64)]) {
         self.metrics.scalars(step, scalars);
     }
 
