@@ -303,8 +303,10 @@ fn linear(common: Common, features: Features, method: ProbeMethod, epochs: u64, 
                 progress.inc(1);
             });
             progress.finish_and_clear();
-            let line = format!("linear probe ({name}, L-BFGS, λ {:.0e}): top-1 {:.2} %, top-5 {:.2} %", probe.penalty, probe.top1 * 100.0, probe.top5 * 100.0);
-            report(results.as_deref(), json!({"linear": {"method": "lbfgs", "features": name, "top1": probe.top1, "top5": probe.top5, "penalty": probe.penalty, "sweep": probe.sweep}}), line)
+            let (given, solved) = probe.features;
+            let merged = if solved < given { format!(", {given} features solved as {solved} distinct ones") } else { String::new() };
+            let line = format!("linear probe ({name}, L-BFGS, λ {:.0e}{merged}): top-1 {:.2} %, top-5 {:.2} %", probe.penalty, probe.top1 * 100.0, probe.top5 * 100.0);
+            report(results.as_deref(), json!({"linear": {"method": "lbfgs", "features": name, "top1": probe.top1, "top5": probe.top5, "penalty": probe.penalty, "sweep": probe.sweep, "features_given": probe.features.0, "features_solved": probe.features.1}}), line)
         }
         ProbeMethod::Sgd | ProbeMethod::Full => {
             let progress = bar(epochs, "linear probe", "epochs");

@@ -8,6 +8,7 @@
 
 use tch::{Kind, Tensor};
 
+use super::feature_groups::FeatureGroups;
 use super::lbfgs::{minimize, LbfgsConfig};
 use super::metrics::top1_top5;
 
@@ -29,6 +30,10 @@ pub struct LogisticRegression {
     pub objective: f64,
     /// L-BFGS iterations.
     pub iterations: usize,
+    /// Features given.
+    pub features_in: i64,
+    /// Features solved on, once copies are merged and constant ones left out.
+    pub solved_on: i64,
 }
 
 /// Mean and standard deviation per feature (a constant feature gets 1, so it maps to 0).
@@ -41,7 +46,9 @@ fn standardisation(features: &Tensor) -> (Tensor, Tensor) {
 }
 
 /// Mean cross-entropy + (λ/2)‖W‖² and its gradient, parameters flattened as [W (F·C) | b (C)].
-fn objective(x: &Tensor, features: &Tensor, onehot: &Tensor, penalty: f64) -> (f64, Tensor) {
+/// `columns` is `features` transposed and contiguous: the gradient's product reads it row by row,
+/// several times faster than through a transposed view.
+fn objective(x: &Tensor, features: &Tensor, columns: &Tensor, onehot: &Tensor, penalty: f64) -> (f64, Tensor) {
     let (f, c) = (features.size()[1], onehot.size()[1]);
     let weight = x.narrow(0, 0, f * c).view([f, c]);
     let bias = x.narrow(0, f * c, c);
@@ -51,27 +58,33 @@ fn objective(x: &Tensor, features: &Tensor, onehot: &Tensor, penalty: f64) -> (f
     let loss = -(onehot * &log_p).sum(Kind::Double).double_value(&[]) / n;
     let l2 = (&weight * &weight).sum(Kind::Double).double_value(&[]);
     let g = (log_p.exp() - onehot) / n;
-    let grad_weight = features.tr().matmul(&g) + &weight * penalty;
+    let grad_weight = columns.matmul(&g) + &weight * penalty;
     let grad_bias = g.sum_dim_intlist(0, false, Kind::Double);
     (loss + 0.5 * penalty * l2, Tensor::cat(&[grad_weight.flatten(0, -1), grad_bias], 0))
 }
 
 impl LogisticRegression {
     /// Fits on `features` `[N, F]` with `labels` `[N]` in `0..classes` at penalty λ, starting
-    /// from `warm` (a previous fit's parameters) when given.
+    /// from `warm` (a previous fit's parameters) when given. Copies of one standardised feature
+    /// are solved as one ([`FeatureGroups`]); the weights come back over all `F` features.
     pub fn fit(features: &Tensor, labels: &Tensor, classes: i64, penalty: f64, warm: Option<&LogisticRegression>, lbfgs: LbfgsConfig) -> Self {
         let (mean, std) = standardisation(features);
         let x = (features.to_kind(Kind::Double) - &mean) / &std;
+        let columns = x.tr().contiguous();
+        let groups = FeatureGroups::find(&columns);
+        let (x, columns) = if groups.is_identity() { (x, columns) } else { (groups.reduce(&x, 1), groups.reduce(&columns, 0)) };
         let onehot = labels.one_hot(classes).to_kind(Kind::Double);
         let f = x.size()[1];
         let start = match warm {
-            Some(w) => Tensor::cat(&[w.weight.flatten(0, -1), w.bias.shallow_clone()], 0),
+            Some(w) => Tensor::cat(&[groups.reduce(&w.weight, 0).flatten(0, -1), w.bias.shallow_clone()], 0),
             None => Tensor::zeros([f * classes + classes], (Kind::Double, x.device())),
         };
-        let result = minimize(start, lbfgs, |p| objective(p, &x, &onehot, penalty));
+        let result = minimize(start, lbfgs, |p| objective(p, &x, &columns, &onehot, penalty));
         let weight = result.x.narrow(0, 0, f * classes).view([f, classes]);
+        let weight = if groups.is_identity() { weight } else { groups.expand(&weight) };
         let bias = result.x.narrow(0, f * classes, classes);
-        Self { weight, bias, mean, std, objective: result.value, iterations: result.iterations }
+        let (features_in, solved_on) = groups.counts();
+        Self { weight, bias, mean, std, objective: result.value, iterations: result.iterations, features_in, solved_on }
     }
 
     /// Class scores `[N, C]`.
@@ -91,6 +104,8 @@ pub struct ProbeReport {
     pub top1: f64,
     /// Test top-5.
     pub top5: f64,
+    /// Features given, and features solved on once copies are merged ([`FeatureGroups`]).
+    pub features: (i64, i64),
 }
 
 /// Sweeps λ from strong to weak (fit on a seeded 80 % of `train`, score on the other 20 %; the
@@ -137,5 +152,5 @@ pub fn sweep_and_fit(
     let (penalty, _) = sweep.iter().copied().fold((f64::NAN, -1.0), |best, (p, a)| if a > best.1 { (p, a) } else { best });
     let model = LogisticRegression::fit(train, train_labels, classes, penalty, None, LbfgsConfig::default());
     let (top1, top5) = top1_top5(&model.scores(test), test_labels);
-    ProbeReport { penalty, sweep, top1, top5 }
+    ProbeReport { penalty, sweep, top1, top5, features: (model.features_in, model.solved_on) }
 }

@@ -3,6 +3,7 @@
 
 pub mod augmented_probe;
 pub mod command;
+pub mod feature_groups;
 pub mod knn;
 pub mod lbfgs;
 pub mod linear_probe;
