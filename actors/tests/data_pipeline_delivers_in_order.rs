@@ -1,5 +1,6 @@
 //! The data pipeline delivers full batches in epoch order whatever order its workers finish in,
-//! replaces and reports bad files, resumes mid-epoch with the same pixels, and shuts down cleanly.
+//! replaces and reports bad files, resumes mid-epoch with the same pixels, reads no further ahead
+//! than its capacities, and shuts down cleanly.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -282,5 +283,64 @@ fn a_batch_without_memory_is_an_error_that_names_it() {
     let pipeline = start(Memory::new(12, &[]), DataPlan { memory: Arc::new(NoMemory), ..plan(0, 0) }, 2);
     let error = pipeline.next().expect("an answer, not the end").unwrap_err().to_string();
     assert_eq!(error, "epoch 0, batch 0: no memory to assemble the batch in: 3072 F32 values refused");
+    pipeline.shutdown();
+}
+
+/// A source that counts its reads: how far the pipeline has run ahead of its reader.
+struct Counting(Memory, Arc<std::sync::atomic::AtomicUsize>);
+
+impl SampleSource for Counting {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn read(&self, index: usize) -> std::io::Result<(Vec<u8>, u32)> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.read(index)
+    }
+    fn describe(&self, index: usize) -> PathBuf {
+        self.0.describe(index)
+    }
+    fn classes(&self) -> &[String] {
+        self.0.classes()
+    }
+}
+
+/// An unread pipeline decodes what its capacities hold and then waits: the samples read stay within
+/// (host_batches + decoded_samples / batch + 1) batches of what was taken, whatever the epoch's length.
+#[test]
+fn an_unread_pipeline_decodes_only_what_its_capacities_hold() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let reads = Arc::new(AtomicUsize::new(0));
+    let context = WorkerContext {
+        source: Arc::new(Counting(Memory::new(400, &[]), reads.clone())),
+        augmenter: Augmenter::new(AugmentationConfig { output_size: 16, ..Default::default() }).unwrap(),
+        decode: DecodeOptions::default(),
+        seed: 5,
+        view_epochs: None,
+        stall_on: None,
+    };
+    let sizing = PipelineConfig { decode_workers: 2, decoded_samples: 8, host_batches: 2, ..Default::default() };
+    let (batch, bound_in_batches) = (4, 2 + 8 / 4 + 1);
+    let pipeline = DataPipeline::start(context, plan(0, 0), &sizing);
+    // Wait until the reads stop growing.
+    let settled = |reads: &AtomicUsize| {
+        let mut last = usize::MAX;
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let now = reads.load(Ordering::SeqCst);
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+    };
+    let ahead = settled(&reads);
+    assert!(ahead >= 2 * batch, "the pipeline fills its batch queue before waiting ({ahead} reads)");
+    assert!(ahead <= bound_in_batches * batch, "{ahead} samples read ahead, the capacities hold {}", bound_in_batches * batch);
+    for taken in 1..=3 {
+        pipeline.next().unwrap().unwrap();
+        let ahead = settled(&reads);
+        assert!(ahead <= (taken + bound_in_batches) * batch, "after {taken} batches taken, {ahead} samples read");
+    }
     pipeline.shutdown();
 }
