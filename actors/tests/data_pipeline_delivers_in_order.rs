@@ -199,22 +199,28 @@ fn shutdown_mid_epoch_joins_every_thread() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "shutdown drains promptly");
 }
 
-/// A source whose reads panic after a while: the pipeline must report it, not end quietly.
-struct Exploding(Memory);
+/// A source that counts its reads (how far the pipeline ran ahead of its reader) and, given a
+/// limit, panics on reading a sample at or past it (a worker crash the pipeline must report).
+struct Watched {
+    inner: Memory,
+    reads: Arc<std::sync::atomic::AtomicUsize>,
+    panic_from: Option<usize>,
+}
 
-impl SampleSource for Exploding {
+impl SampleSource for Watched {
     fn len(&self) -> usize {
-        self.0.len()
+        self.inner.len()
     }
     fn read(&self, index: usize) -> std::io::Result<(Vec<u8>, u32)> {
-        assert!(index < 6, "simulated worker crash");
-        self.0.read(index)
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        assert!(self.panic_from.is_none_or(|limit| index < limit), "simulated worker crash");
+        self.inner.read(index)
     }
     fn describe(&self, index: usize) -> PathBuf {
-        self.0.describe(index)
+        self.inner.describe(index)
     }
     fn classes(&self) -> &[String] {
-        self.0.classes()
+        self.inner.classes()
     }
 }
 
@@ -222,7 +228,7 @@ impl SampleSource for Exploding {
 fn a_crashed_worker_is_an_error_not_the_end_of_training() {
     let config = AugmentationConfig { output_size: 16, ..Default::default() };
     let context = WorkerContext {
-        source: Arc::new(Exploding(Memory::new(40, &[]))),
+        source: Arc::new(Watched { inner: Memory::new(40, &[]), reads: Default::default(), panic_from: Some(6) }),
         augmenter: Augmenter::new(config).unwrap(),
         decode: DecodeOptions::default(),
         seed: 5,
@@ -286,25 +292,6 @@ fn a_batch_without_memory_is_an_error_that_names_it() {
     pipeline.shutdown();
 }
 
-/// A source that counts its reads: how far the pipeline has run ahead of its reader.
-struct Counting(Memory, Arc<std::sync::atomic::AtomicUsize>);
-
-impl SampleSource for Counting {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn read(&self, index: usize) -> std::io::Result<(Vec<u8>, u32)> {
-        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.0.read(index)
-    }
-    fn describe(&self, index: usize) -> PathBuf {
-        self.0.describe(index)
-    }
-    fn classes(&self) -> &[String] {
-        self.0.classes()
-    }
-}
-
 /// An unread pipeline decodes what its capacities hold and then waits: the samples read stay within
 /// (host_batches + decoded_samples / batch + 1) batches of what was taken, whatever the epoch's length.
 #[test]
@@ -312,7 +299,7 @@ fn an_unread_pipeline_decodes_only_what_its_capacities_hold() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let reads = Arc::new(AtomicUsize::new(0));
     let context = WorkerContext {
-        source: Arc::new(Counting(Memory::new(400, &[]), reads.clone())),
+        source: Arc::new(Watched { inner: Memory::new(400, &[]), reads: reads.clone(), panic_from: None }),
         augmenter: Augmenter::new(AugmentationConfig { output_size: 16, ..Default::default() }).unwrap(),
         decode: DecodeOptions::default(),
         seed: 5,
