@@ -76,7 +76,7 @@ print(f"lgd train, {span}: {delivered:.1f} img/s delivered, "
 print(f"data wait: {100 * last['data_wait_fraction']:.1f} %, device-stage wait: {100 * last.get('teacher_wait_fraction', 0):.1f} % "
       f"of training time; bound by: {status.get('bound_by')}")
 for stage in last["stages"]:
-    print(f"  {stage['name']:<12} busy {100 * stage['busy_fraction']:5.1f} %  wait {100 * stage['wait_fraction']:5.1f} %")
+    print(f"  {stage['name']:<16} busy {100 * stage['busy_fraction']:5.1f} %  wait {100 * stage['wait_fraction']:5.1f} %")
 gpu = (last.get("memory") or {}).get("gpu")
 if gpu:
     print(f"GPU peak allocated {gpu['peak_allocated_bytes'] / 2**30:.2f} GiB, peak reserved {gpu['peak_reserved_bytes'] / 2**30:.2f} GiB")
