@@ -34,7 +34,7 @@ static PRE_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
     /// The vocabulary file is not there.
-    #[error("{path}: CLIP BPE vocabulary not found; run `make setup` (it fetches {VOCAB_FILE_NAME} into .cache/clip/) or pass its path")]
+    #[error("{path}: CLIP BPE vocabulary not found; run `make setup` (it fetches {VOCAB_FILE_NAME} into .cache/clip/) or set {VOCAB_ENV} to its path")]
     VocabMissing {
         /// Where it was looked for.
         path: PathBuf,
@@ -78,10 +78,17 @@ pub enum Overflow {
     Truncate,
 }
 
-/// The project's default vocabulary location, where `make setup` puts it.
+/// Where the vocabulary is read from: `LGD_CLIP_VOCAB` when set (a binary run away from its
+/// checkout), else where `make setup` puts it in the checkout the binary was built in.
 pub fn default_vocab_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/clip").join(VOCAB_FILE_NAME)
+    match std::env::var_os(VOCAB_ENV) {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/clip").join(VOCAB_FILE_NAME),
+    }
 }
+
+/// The environment variable naming the vocabulary file.
+pub const VOCAB_ENV: &str = "LGD_CLIP_VOCAB";
 
 /// CLIP's tokenizer with its vocabulary loaded.
 #[derive(Debug)]
