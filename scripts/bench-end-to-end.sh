@@ -10,14 +10,17 @@
 #
 # Usage: scripts/bench-end-to-end.sh [--device cuda] [--images 12800] [--epochs 3] [--batch 256]
 #                                    [--precision bf16|fp32] [--photometric device|host] [--out DIR]
+#                                    [--no-twin]
 #   --precision  autocast of `lgd train` and `lgd bench step` (default bf16 on CUDA, fp32 on the
 #                CPU, where bf16 kernels without native support are several times slower)
+#   --no-twin    leave out step 1's PyTorch twin (when bench-step.sh already ran in the session);
+#                the step-bound rate still comes from `lgd bench step`
 # Needs target/release/lgd (`make build`) and the project's Python (.venv, with open_clip).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 lgd=${LGD:-$root/target/release/lgd}
 py=${LGD_PYTHON:-$root/.venv/bin/python}
-device=cuda images=12800 epochs=3 batch=256 photometric=device precision=
+device=cuda images=12800 epochs=3 batch=256 photometric=device precision= twin=1
 out=${TMPDIR:-/tmp}/lgd-end-to-end
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -28,6 +31,7 @@ while [ $# -gt 0 ]; do
         --photometric) photometric=$2; shift 2 ;;
         --precision) precision=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
+        --no-twin) twin=0; shift ;;
         *) echo "error: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
     esac
 done
@@ -43,7 +47,7 @@ prepare_recipe_inputs "$images"
 echo "== the step alone (GPU-bound rate)"
 step_args=(--device "$device" --batch "$batch")
 [ "$device" = cpu ] && step_args+=(--precision "$precision")
-bash "$root/scripts/bench-step.sh" "${step_args[@]}"
+[ "$twin" = 1 ] && bash "$root/scripts/bench-step.sh" "${step_args[@]}"
 step_rate=$("$lgd" bench step --device "$device" --batch "$batch" --precision "$precision" --channels-last --json \
     | "$py" -c 'import json, sys; print(json.load(sys.stdin)["images_per_second"])')
 

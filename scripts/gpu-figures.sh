@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Every GPU figure of BENCHMARKS.md in one call on a GPU machine, from the bundle that
+# scripts/gpu-bundle.sh packs into .gpu/ (no Rust toolchain or .venv needed there):
+#   1. step        scripts/bench-step.sh: the PyTorch twin (original, best) and `lgd bench step`
+#   2. end-to-end  scripts/bench-end-to-end.sh --no-twin: `lgd train` with the data path against
+#                  the step-bound rate, the bounding stage, GPU peak memory
+#   3. data        scripts/bench-data.sh --threads "1 N" --device cuda: decode per core, the device
+#                  photometric stage
+# Each phase has its own time limit and writes OUT/<phase>.txt; a phase that fails or runs out of
+# time does not stop the next. OUT/machine.txt holds the card, the cores and the commit.
+#
+# Usage: bash scripts/gpu-figures.sh [--dry-run]
+#   --dry-run   the same plumbing on the CPU at toy sizes (checks the bundle where there is no GPU)
+# Environment: OUT (default /tmp/lgd-gpu-figures), GPU_PYTHON (default python3).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bundle=$root/.gpu
+out=${OUT:-/tmp/lgd-gpu-figures}
+python=$(command -v "${GPU_PYTHON:-python3}") || { echo "error: no ${GPU_PYTHON:-python3}" >&2; exit 1; }
+dry=0
+[ "${1:-}" = --dry-run ] && dry=1
+[ -x "$bundle/lgd" ] || { echo "error: $bundle/lgd missing: run scripts/gpu-bundle.sh here and carry .gpu" >&2; exit 1; }
+mkdir -p "$out"
+
+site=${TMPDIR:-/tmp}/lgd-gpu-site
+"$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" "$bundle"/wheels/*.whl \
+    || { echo "error: installing the bundle's wheels failed" >&2; exit 1; }
+export PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH}
+torch_lib=$("$python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))') \
+    || { echo "error: $python has no torch" >&2; exit 1; }
+export LD_LIBRARY_PATH=$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export LGD=$bundle/lgd LGD_PYTHON=$python LGD_CLIP_VOCAB=$bundle/bpe_simple_vocab_16e6.txt.gz PYTHONUNBUFFERED=1
+
+{
+    nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"
+    echo "cores $(nproc)"
+    echo "commit $(cat "$bundle/commit")"
+    "$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
+    "$LGD" --version
+} >"$out/machine.txt" 2>&1
+cat "$out/machine.txt"
+
+# phase NAME SECONDS COMMAND...: runs it with a limit, output to OUT/NAME.txt, its tail shown.
+phase() {
+    local name=$1 limit=$2
+    shift 2
+    echo "== $name (limit ${limit}s): $*"
+    local started=$SECONDS
+    timeout "$limit" "$@" >"$out/$name.txt" 2>&1
+    local rc=$?
+    echo "rc $rc after $((SECONDS - started))s" | tee -a "$out/$name.txt"
+    tail -25 "$out/$name.txt"
+}
+
+if [ "$dry" = 1 ]; then
+    phase step 300 bash "$root/scripts/bench-step.sh" --device cpu --batch 2 --steps 1 --warmup 1
+    phase end-to-end 600 bash "$root/scripts/bench-end-to-end.sh" --device cpu --no-twin --images 32 --epochs 2 --batch 8 --out "$out/e2e"
+    phase data 300 bash "$root/scripts/bench-data.sh" --threads "1 2" --count 40 --per-thread 40 --dir "$out/images"
+else
+    # 450 s at most in all: with a machine start of a few minutes, one rerun fits a 15-minute budget.
+    phase step 150 bash "$root/scripts/bench-step.sh" --device cuda --batch 256 --steps 50
+    phase end-to-end 210 bash "$root/scripts/bench-end-to-end.sh" --device cuda --no-twin --images 7680 --epochs 3 --out /tmp/lgd-e2e
+    phase data 90 bash "$root/scripts/bench-data.sh" --threads "1 $(nproc)" --device cuda --per-thread 400 --dir /tmp/lgd-bench-images
+fi
