@@ -6,7 +6,7 @@
 #   wheels/                  open_clip_torch, ftfy, wcwidth (pure Python; the PyTorch twin and the
 #                            random RN50 teacher need open_clip; torchvision and timm are expected there)
 #   commit                   the commit the binary was built from
-# Then, from the device tool: run(command="bash scripts/gpu-figures.sh", carry=[".gpu"], timeout_s=480);
+# Then, from the device tool: run(command="bash scripts/gpu-figures.sh", carry=[".gpu"], timeout_s=570);
 # the figures come back under $OUT (one file per phase), then give the machine back.
 #
 # Usage: scripts/gpu-bundle.sh     (runs `make build`; fetches the wheels from PyPI)

@@ -6,19 +6,28 @@
 #                  the step-bound rate, the bounding stage, GPU peak memory
 #   3. data        scripts/bench-data.sh --threads "1 N" --device cuda: decode per core, the device
 #                  photometric stage
+#   4. cache       scripts/bench-teacher-cache.sh on phase 2's config and images: replay epochs of
+#                  the teacher-output cache against the same run without it
 # Each phase has its own time limit and writes OUT/<phase>.txt; a phase that fails or runs out of
 # time does not stop the next. OUT/machine.txt holds the card, the cores and the commit.
 #
-# Usage: bash scripts/gpu-figures.sh [--dry-run]
+# Usage: bash scripts/gpu-figures.sh [--dry-run] [--phases "step end-to-end data cache"]
 #   --dry-run   the same plumbing on the CPU at toy sizes (checks the bundle where there is no GPU)
+#   --phases    only these (a rerun of what failed; cache needs end-to-end's files from this machine)
 # Environment: OUT (default /tmp/lgd-gpu-figures), GPU_PYTHON (default python3).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bundle=$root/.gpu
 out=${OUT:-/tmp/lgd-gpu-figures}
 python=$(command -v "${GPU_PYTHON:-python3}") || { echo "error: no ${GPU_PYTHON:-python3}" >&2; exit 1; }
-dry=0
-[ "${1:-}" = --dry-run ] && dry=1
+dry=0 phases="step end-to-end data cache"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --dry-run) dry=1; shift ;;
+        --phases) phases=$2; shift 2 ;;
+        *) echo "error: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
+    esac
+done
 [ -x "$bundle/lgd" ] || { echo "error: $bundle/lgd missing: run scripts/gpu-bundle.sh here and carry .gpu" >&2; exit 1; }
 mkdir -p "$out"
 
@@ -44,6 +53,7 @@ cat "$out/machine.txt"
 phase() {
     local name=$1 limit=$2
     shift 2
+    [[ " $phases " == *" $name "* ]] || return 0
     echo "== $name (limit ${limit}s): $*"
     local started=$SECONDS
     timeout "$limit" "$@" >"$out/$name.txt" 2>&1
@@ -56,9 +66,12 @@ if [ "$dry" = 1 ]; then
     phase step 300 bash "$root/scripts/bench-step.sh" --device cpu --batch 2 --steps 1 --warmup 1
     phase end-to-end 600 bash "$root/scripts/bench-end-to-end.sh" --device cpu --no-twin --images 32 --epochs 2 --batch 8 --out "$out/e2e"
     phase data 300 bash "$root/scripts/bench-data.sh" --threads "1 2" --count 40 --per-thread 40 --dir "$out/images"
+    phase cache 600 bash "$root/scripts/bench-teacher-cache.sh" --config "$out/e2e/run.toml" --train "$out/e2e/images" --epochs 2 --views 1 --device cpu --out "$out/cache"
 else
-    # 450 s at most in all: with a machine start of a few minutes, one rerun fits a 15-minute budget.
+    # 540 s at most in all, likely half of it; a rerun of one phase (--phases) fits what is left of
+    # a 15-minute budget after a machine start.
     phase step 150 bash "$root/scripts/bench-step.sh" --device cuda --batch 256 --steps 50
-    phase end-to-end 210 bash "$root/scripts/bench-end-to-end.sh" --device cuda --no-twin --images 7680 --epochs 3 --out /tmp/lgd-e2e
+    phase end-to-end 180 bash "$root/scripts/bench-end-to-end.sh" --device cuda --no-twin --images 7680 --epochs 3 --out /tmp/lgd-e2e
     phase data 90 bash "$root/scripts/bench-data.sh" --threads "1 $(nproc)" --device cuda --per-thread 400 --dir /tmp/lgd-bench-images
+    phase cache 120 bash "$root/scripts/bench-teacher-cache.sh" --config /tmp/lgd-e2e/run.toml --train /tmp/lgd-e2e/images --epochs 4 --views 2 --device cuda --out /tmp/lgd-cache
 fi
