@@ -63,28 +63,49 @@ fn objective(x: &Tensor, features: &Tensor, columns: &Tensor, onehot: &Tensor, p
     (loss + 0.5 * penalty * l2, Tensor::cat(&[grad_weight.flatten(0, -1), grad_bias], 0))
 }
 
-impl LogisticRegression {
-    /// Fits on `features` `[N, F]` with `labels` `[N]` in `0..classes` at penalty λ, starting
-    /// from `warm` (a previous fit's parameters) when given. Copies of one standardised feature
-    /// are solved as one ([`FeatureGroups`]); the weights come back over all `F` features.
-    pub fn fit(features: &Tensor, labels: &Tensor, classes: i64, penalty: f64, warm: Option<&LogisticRegression>, lbfgs: LbfgsConfig) -> Self {
+/// Training features as the solver takes them: standardised, copies merged ([`FeatureGroups`]),
+/// and transposed for the gradient. Made once, fitted at every penalty of a sweep.
+struct Prepared {
+    mean: Tensor,
+    std: Tensor,
+    groups: FeatureGroups,
+    x: Tensor,
+    columns: Tensor,
+}
+
+impl Prepared {
+    fn new(features: &Tensor) -> Self {
         let (mean, std) = standardisation(features);
         let x = (features.to_kind(Kind::Double) - &mean) / &std;
         let columns = x.tr().contiguous();
         let groups = FeatureGroups::find(&columns);
         let (x, columns) = if groups.is_identity() { (x, columns) } else { (groups.reduce(&x, 1), groups.reduce(&columns, 0)) };
+        Self { mean, std, groups, x, columns }
+    }
+
+    fn fit(&self, labels: &Tensor, classes: i64, penalty: f64, warm: Option<&LogisticRegression>, lbfgs: LbfgsConfig) -> LogisticRegression {
         let onehot = labels.one_hot(classes).to_kind(Kind::Double);
-        let f = x.size()[1];
+        let f = self.x.size()[1];
         let start = match warm {
-            Some(w) => Tensor::cat(&[groups.reduce(&w.weight, 0).flatten(0, -1), w.bias.shallow_clone()], 0),
-            None => Tensor::zeros([f * classes + classes], (Kind::Double, x.device())),
+            Some(w) => Tensor::cat(&[self.groups.reduce(&w.weight, 0).flatten(0, -1), w.bias.shallow_clone()], 0),
+            None => Tensor::zeros([f * classes + classes], (Kind::Double, self.x.device())),
         };
-        let result = minimize(start, lbfgs, |p| objective(p, &x, &columns, &onehot, penalty));
+        let result = minimize(start, lbfgs, |p| objective(p, &self.x, &self.columns, &onehot, penalty));
         let weight = result.x.narrow(0, 0, f * classes).view([f, classes]);
-        let weight = if groups.is_identity() { weight } else { groups.expand(&weight) };
+        let weight = if self.groups.is_identity() { weight } else { self.groups.expand(&weight) };
         let bias = result.x.narrow(0, f * classes, classes);
-        let (features_in, solved_on) = groups.counts();
-        Self { weight, bias, mean, std, objective: result.value, iterations: result.iterations, features_in, solved_on }
+        let (features_in, solved_on) = self.groups.counts();
+        let (mean, std) = (self.mean.shallow_clone(), self.std.shallow_clone());
+        LogisticRegression { weight, bias, mean, std, objective: result.value, iterations: result.iterations, features_in, solved_on }
+    }
+}
+
+impl LogisticRegression {
+    /// Fits on `features` `[N, F]` with `labels` `[N]` in `0..classes` at penalty λ, starting
+    /// from `warm` (a previous fit's parameters) when given. Copies of one standardised feature
+    /// are solved as one ([`FeatureGroups`]); the weights come back over all `F` features.
+    pub fn fit(features: &Tensor, labels: &Tensor, classes: i64, penalty: f64, warm: Option<&LogisticRegression>, lbfgs: LbfgsConfig) -> Self {
+        Prepared::new(features).fit(labels, classes, penalty, warm, lbfgs)
     }
 
     /// Class scores `[N, C]`.
@@ -133,8 +154,9 @@ pub fn sweep_and_fit(
     // From the strongest penalty down: each fit starts from the smoother solution before it.
     let sweep_lbfgs = LbfgsConfig { gradient_tolerance: 1e-5, max_iterations: 500, ..LbfgsConfig::default() };
     let (mut best, mut worse_in_a_row) = (-1.0, 0);
+    let prepared = Prepared::new(&fit_x);
     for penalty in penalty_grid().into_iter().rev() {
-        let model = LogisticRegression::fit(&fit_x, &fit_y, classes, penalty, previous.as_ref(), sweep_lbfgs);
+        let model = prepared.fit(&fit_y, classes, penalty, previous.as_ref(), sweep_lbfgs);
         let accuracy = if n - fit_count > 0 { top1_top5(&model.scores(&held_x), &held_y).0 } else { 0.0 };
         on_penalty(penalty, accuracy);
         sweep.push((penalty, accuracy));
@@ -148,6 +170,7 @@ pub fn sweep_and_fit(
             }
         }
     }
+    drop(prepared);
     // Ties go to the stronger penalty (the first one seen).
     let (penalty, _) = sweep.iter().copied().fold((f64::NAN, -1.0), |best, (p, a)| if a > best.1 { (p, a) } else { best });
     let model = LogisticRegression::fit(train, train_labels, classes, penalty, None, LbfgsConfig::default());
