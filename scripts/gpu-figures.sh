@@ -9,7 +9,8 @@
 #   4. cache       scripts/bench-teacher-cache.sh on phase 2's config and images: replay epochs of
 #                  the teacher-output cache against the same run without it
 # Each phase has its own time limit and writes OUT/<phase>.txt; a phase that fails or runs out of
-# time does not stop the next. OUT/machine.txt holds the card, the cores and the commit.
+# time does not stop the next. OUT/machine.txt holds the card, the cores and the commit; with
+# nvidia-smi, OUT/<phase>-gpu.csv samples the GPU's utilisation during each phase.
 #
 # Usage: bash scripts/gpu-figures.sh [--dry-run] [--phases "step end-to-end data cache"]
 #   --dry-run   the same plumbing on the CPU at toy sizes (checks the bundle where there is no GPU)
@@ -55,9 +56,20 @@ phase() {
     shift 2
     [[ " $phases " == *" $name "* ]] || return 0
     echo "== $name (limit ${limit}s): $*"
-    local started=$SECONDS
+    local started=$SECONDS sampler=
+    # GPU utilisation and memory every half second while the phase runs (OUT/NAME-gpu.csv).
+    if command -v nvidia-smi >/dev/null; then
+        nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader -lms 500 >"$out/$name-gpu.csv" 2>&1 &
+        sampler=$!
+    fi
     timeout "$limit" "$@" >"$out/$name.txt" 2>&1
     local rc=$?
+    if [ -n "$sampler" ]; then
+        kill "$sampler" 2>/dev/null
+        wait "$sampler" 2>/dev/null
+        awk -F', ' '{ sub(/ %/, "", $2); if ($2 + 0 > 0 || n) { n++; sum += $2 } } END { if (n) printf "GPU utilisation: mean %.0f %% over %d samples from the first busy one\n", sum / n, n }' \
+            "$out/$name-gpu.csv" | tee -a "$out/$name.txt"
+    fi
     echo "rc $rc after $((SECONDS - started))s" | tee -a "$out/$name.txt"
     tail -25 "$out/$name.txt"
 }
