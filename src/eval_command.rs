@@ -161,7 +161,7 @@ fn prepare(common: &Common, embed_dim: Option<i64>, need_student: bool, need_tra
     let (mean, std) = if common.imagenet_normalisation {
         ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     } else {
-        ([0.481_454_66, 0.457_827_5, 0.408_210_73], [0.268_629_54, 0.261_302_58, 0.275_777_1])
+        ([0.481_454_66, 0.457_827_5, 0.408_210_73], [0.268_629_54, 0.261_302_6, 0.275_777_1])
     };
     let load = |dir: &PathBuf| ValidationSet::load(dir, common.resize, common.crop, mean, std, common.max_images).map_err(anyhow::Error::msg);
     let train = need_train.then(|| load(&train_dir)).transpose()?;

@@ -123,7 +123,7 @@ impl Session<'_> {
             if report.nonfinite {
                 tracing::warn!(step, streak, "non-finite loss: step skipped (weights, momentum and banks unchanged)");
             }
-            if step % self.config.logging.every_steps == 0 || step == 1 {
+            if step.is_multiple_of(self.config.logging.every_steps) || step == 1 {
                 let report = if self.student.is_replica() { self.student.call(move |trainer| global_losses(trainer, report))?? } else { report };
                 self.log_step(&report, batch.epoch, compute_start);
             } else {

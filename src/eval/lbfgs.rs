@@ -85,6 +85,9 @@ pub fn minimize(x0: Tensor, config: LbfgsConfig, mut objective: impl FnMut(&Tens
 }
 
 /// The product of the inverse-Hessian approximation with `gradient` (Nocedal & Wright, Alg. 7.4).
+/// `q = q - …` on purpose: tch's `-=` works in place and would overwrite `gradient`, which `q`
+/// starts as.
+#[allow(clippy::assign_op_pattern)]
 fn two_loop(gradient: &Tensor, pairs: &[(Tensor, Tensor, f64)]) -> Tensor {
     let mut q = gradient.shallow_clone();
     let mut alphas = Vec::with_capacity(pairs.len());

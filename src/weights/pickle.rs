@@ -126,7 +126,7 @@ impl<'a> Machine<'a> {
     }
 
     fn add_items(&mut self, at: usize, items: Vec<Value>) -> Result<(), PickleError> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(self.malformed(at, "odd number of dict items"));
         }
         let mut pairs = Vec::with_capacity(items.len() / 2);

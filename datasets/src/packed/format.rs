@@ -154,7 +154,7 @@ pub fn encode_index(meta: &IndexMeta, samples: &[(Record, &str)]) -> Vec<u8> {
         push_str(&mut body, &shard.file);
         body.extend_from_slice(&shard.size.to_le_bytes());
     }
-    while (HEADER_LEN + body.len()) % 8 != 0 {
+    while !(HEADER_LEN + body.len()).is_multiple_of(8) {
         body.push(0);
     }
     let mut path_offset = 0u64;
@@ -266,13 +266,13 @@ pub fn parse_index(bytes: &[u8], path: &Path) -> Result<ParsedIndex, PackError> 
     for i in 0..n_samples {
         let r = Record::from_bytes(&bytes[records_at + i * RECORD_LEN..][..RECORD_LEN]);
         let shard = shards.get(r.shard as usize).ok_or_else(|| malformed(format!("record {i}: shard {} of {n_shards}", r.shard)))?;
-        if r.offset.checked_add(u64::from(r.length)).map_or(true, |end| end > shard.size) {
+        if r.offset.checked_add(u64::from(r.length)).is_none_or(|end| end > shard.size) {
             return Err(malformed(format!("record {i}: bytes {}+{} lie outside shard {} ({} bytes)", r.offset, r.length, shard.file, shard.size)));
         }
         if r.label as usize >= n_classes {
             return Err(malformed(format!("record {i}: label {} of {n_classes} classes", r.label)));
         }
-        if r.path_offset.checked_add(u64::from(r.path_len)).map_or(true, |end| end > blob_len) {
+        if r.path_offset.checked_add(u64::from(r.path_len)).is_none_or(|end| end > blob_len) {
             return Err(malformed(format!("record {i}: path outside the path blob")));
         }
     }

@@ -47,7 +47,11 @@ impl MbConv {
             // Stochastic depth, "row" mode: keep each sample's branch with p = 1 − drop, rescaled.
             let survival = 1.0 - self.drop_probability;
             let keep = Tensor::empty([y.size()[0], 1, 1, 1], (y.kind(), y.device())).bernoulli_float_(survival);
-            y = y * (keep / survival);
+            // Not `*=`: tch's compound assignment is in place, on a tensor autograd may still need.
+            #[allow(clippy::assign_op_pattern)]
+            {
+                y = y * (keep / survival);
+            }
         }
         y + x
     }
