@@ -62,6 +62,7 @@ fn torch_twin_prints_the_same_figures_and_refuses_fp16_on_the_cpu() {
     check_figures(&best, "torch-best");
     assert_eq!((best["precision"].as_str(), best["channels_last"].as_bool()), (Some("fp32"), Some(true)), "{best}");
     assert_eq!(best["vectorised_bank"], true, "{best}");
+    assert_eq!(best["fused_sgd"], true, "{best}");
 
     let refused = twin(&["--config", "original"]);
     let stderr = String::from_utf8_lossy(&refused.stderr);

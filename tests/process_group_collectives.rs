@@ -71,6 +71,9 @@ fn ddp_reducer_averages_gradients_broadcast_and_gather_over_gloo() {
         // Any rank's flag becomes every rank's.
         let flags = group.any_of(&[rank == 1, false, true]).unwrap();
         assert_eq!(flags, vec![true, false, true]);
+        // A flag on the device holds for all only where it holds on every rank.
+        assert!(!bool::try_from(&group.all_on_device(&Tensor::from(rank == 0)).unwrap()).unwrap());
+        assert!(bool::try_from(&group.all_on_device(&Tensor::from(true)).unwrap()).unwrap());
         group.check_same("a constant", 5).unwrap();
         group.check_same("the rank", rank as i64).map(|_| ()).map_err(|e| e.to_string())
     });

@@ -17,7 +17,7 @@ use crate::config::{Autocast, Config, ConfigError, DeviceSpec, StudentArch};
 use crate::models::clip::{Clip, ClipConfig, LoadOptions};
 use crate::models::teacher::{ClipTeacher, Teacher};
 use crate::objective::{BankError, TextBank};
-use crate::train::{Trainer, TrainerError};
+use crate::train::{StepReport, Trainer, TrainerError};
 
 /// The teacher's shape; weights are random either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -240,7 +240,7 @@ pub fn run(options: &StepBenchOptions) -> Result<StepBenchReport, BenchStepError
     synchronize(device);
     let seconds = start.elapsed().as_secs_f64();
 
-    let nonfinite = reports.iter().filter(|r| r.nonfinite).count();
+    let nonfinite = reports.iter().filter(|r| StepReport::read(&r.nonfinite)).count();
     if nonfinite > 0 {
         return Err(BenchStepError::NonFinite { count: nonfinite, steps: options.steps });
     }
@@ -258,7 +258,7 @@ pub fn run(options: &StepBenchOptions) -> Result<StepBenchReport, BenchStepError
         image_size: side,
         embed_dim: clip_config.embed_dim,
         classes: options.classes,
-        skipped_steps: reports.iter().filter(|r| r.skipped).count(),
+        skipped_steps: reports.iter().filter(|r| StepReport::read(&r.skipped)).count(),
         final_loss,
         seconds,
         images_per_second: (options.batch * options.steps) as f64 / seconds,

@@ -20,6 +20,7 @@ pub enum CheckpointFailurePolicy {
 #[serde(deny_unknown_fields, default)]
 pub struct GuardsSection {
     /// Stop after this many non-finite losses in a row (each one skips its step); 0 = never stop.
+    /// Judged when the step verdicts are read back, at each log interval.
     pub max_consecutive_nonfinite: u32,
     /// Seconds without a batch from the data pipeline before the watchdog stops the run.
     pub stall_timeout_s: f64,

@@ -99,14 +99,14 @@ impl Session<'_> {
                 self.reload();
             }
             if requests.stop {
-                return Ok(Ending::Requested);
+                return self.settled_ending(Ending::Requested);
             }
             if requests.checkpoint {
                 self.checkpoint()?;
             }
             let stall_timeout = Duration::from_secs_f64(self.config.guards.stall_timeout_s);
             let batch = match self.data.next(stall_timeout, &mut self.clock) {
-                Prepared::Done => return Ok(Ending::Planned),
+                Prepared::Done => return self.settled_ending(Ending::Planned),
                 Prepared::Stalled => return Err(self.stalled(stall_timeout)),
                 Prepared::Failed(error) => return Err(DaemonError::Training(error)),
                 Prepared::Batch(batch) => batch,
@@ -118,19 +118,18 @@ impl Session<'_> {
             let compute_start = Instant::now();
             let before = self.student.position();
             let report = self.student.step(batch.images, batch.keys)?;
-            let streak = self.nonfinite.record(before, report.nonfinite);
             let step = self.student.step_count();
-            if report.nonfinite {
-                tracing::warn!(step, streak, "non-finite loss: step skipped (weights, momentum and banks unchanged)");
-            }
-            if step.is_multiple_of(self.config.logging.every_steps) || step == 1 {
+            let log_now = step.is_multiple_of(self.config.logging.every_steps) || step == 1;
+            // Verdicts are read with the losses, at log intervals: a step never waits for the GPU.
+            let due = self.nonfinite.keep(before, report.nonfinite.shallow_clone());
+            let guard_tripped = if log_now || due { self.settle_verdicts() } else { None };
+            if log_now {
                 let report = if self.student.is_replica() { self.student.call(move |trainer| global_losses(trainer, report))?? } else { report };
                 self.log_step(&report, batch.epoch, compute_start);
             } else {
                 self.clock.computing += compute_start.elapsed();
             }
-            let limit = self.config.guards.max_consecutive_nonfinite;
-            if limit > 0 && streak >= limit {
+            if let Some(streak) = guard_tripped {
                 return self.stop_nonfinite(streak);
             }
             self.collect_checkpoints()?;
@@ -250,7 +249,7 @@ impl Session<'_> {
         let memory = MemorySample::take(self.device);
         let record = json!({
             "step": point.step, "epoch": epoch, "loss": loss, "image_loss": point.image_loss, "text_loss": point.text_loss,
-            "lr": report.lr, "skipped": report.skipped, "nonfinite": report.nonfinite, "images_per_second": images_per_second,
+            "lr": report.lr, "skipped": StepReport::read(&report.skipped), "nonfinite": StepReport::read(&report.nonfinite), "images_per_second": images_per_second,
             "data_wait_fraction": self.clock.waiting.as_secs_f64() / training, "teacher_wait_fraction": self.clock.teacher_wait.as_secs_f64() / training, "batches_ready": self.data.ready(),
             "bad_samples": self.reported_bad.len(), "skipped_steps": self.nonfinite.total,
             "stages": stages, "queues": queues, "memory": memory,
@@ -320,6 +319,8 @@ impl Session<'_> {
     /// Final checkpoint, status and summary, whatever ended the loop.
     pub(super) fn finish(mut self, ending: Result<Ending, DaemonError>) -> Result<TrainSummary, DaemonError> {
         self.progress.finish();
+        self.settle_verdicts(); // the count is complete; a run that failed is not stopped again
+        let skipped = self.nonfinite.total;
         // A guard wrote its own (rewound) checkpoint, and a failed write under the `stop` policy
         // leaves the previous one standing; anything else saves where it stands. Either way the
         // writer finishes every queued checkpoint before the run reports its end.
@@ -365,7 +366,7 @@ impl Session<'_> {
         };
         let (step, last) = (self.student.step_count(), self.checkpoints.last.clone());
         self.board.update(|s| {
-            (s.state, s.step, s.last_checkpoint) = (state, step, last);
+            (s.state, s.step, s.last_checkpoint, s.skipped_steps) = (state, step, last, skipped);
             if message.is_some() {
                 s.message = message;
             }

@@ -25,6 +25,24 @@ impl Session<'_> {
         ))
     }
 
+    /// Reads the non-finite verdicts kept since the last read, warns of each skipped step, and
+    /// returns the streak when it stands at `guards.max_consecutive_nonfinite` or more.
+    pub(super) fn settle_verdicts(&mut self) -> Option<u32> {
+        for (step, streak) in self.nonfinite.settle() {
+            tracing::warn!(step, streak, "non-finite loss: step skipped (weights, momentum and banks unchanged)");
+        }
+        let (limit, streak) = (self.config.guards.max_consecutive_nonfinite, self.nonfinite.streak());
+        (limit > 0 && streak >= limit).then_some(streak)
+    }
+
+    /// `ending`, unless the verdicts not yet read show a streak that stops the run.
+    pub(super) fn settled_ending(&mut self, ending: Ending) -> Result<Ending, DaemonError> {
+        match self.settle_verdicts() {
+            Some(streak) => self.stop_nonfinite(streak),
+            None => Ok(ending),
+        }
+    }
+
     /// Ends a run after `streak` non-finite losses in a row: a checkpoint rewound to before the
     /// streak, and the step checkpoints taken during it removed.
     pub(super) fn stop_nonfinite(&mut self, streak: u32) -> Result<Ending, DaemonError> {

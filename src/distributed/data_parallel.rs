@@ -70,9 +70,12 @@ impl DataParallel {
         self.group.all_gather(rows)
     }
 
-    /// Whether any rank's flag is set (one small all-reduce).
-    pub fn any(&self, flag: bool) -> Result<bool, DistributedError> {
-        Ok(self.any_of(&[flag])?[0])
+    /// Whether every rank's `flag` (a bool scalar on this rank's device) holds, as a bool scalar
+    /// there: one small all-reduce that the host does not read.
+    pub fn all_on_device(&self, flag: &Tensor) -> Result<Tensor, DistributedError> {
+        let mut failed = flag.logical_not().to_kind(Kind::Float).reshape([1]);
+        self.group.all_reduce_max(&mut failed)?.wait()?;
+        Ok(failed.view([]).eq(0.0))
     }
 
     /// For each position, whether any rank's flag there is set (one small all-reduce): requests

@@ -77,9 +77,10 @@ impl LinearProbe {
     /// One SGD step on a batch of frozen features.
     pub fn train_step(&mut self, features: &Tensor, labels: &Tensor, epoch: u64, step: u64) {
         let loss = self.linear.forward(features).cross_entropy_for_logits(labels);
-        self.sgd.zero_grad();
+        self.sgd.zero_grad().expect("dropping the probe's gradients");
         loss.backward();
-        self.sgd.step(learning_rate(&self.config, epoch, step, self.steps_per_epoch));
+        // Fails only if libtorch rejects the probe's own parameters with their own gradients.
+        self.sgd.step(learning_rate(&self.config, epoch, step, self.steps_per_epoch)).expect("fused SGD over the probe's parameters");
     }
 
     /// Top-1/top-5 on `features` with `labels`.

@@ -83,6 +83,17 @@ impl VisualBank {
     /// Applies one LGKA update with the step's normalised teacher keys `[N, D]` — all ranks' keys,
     /// gathered by the caller, so that every rank computes the identical bank.
     pub fn update(&mut self, keys: &Tensor, text: &TextBank) -> Result<(), BankError> {
+        self.update_where(keys, text, None)
+    }
+
+    /// [`VisualBank::update`] where the device decides: with `applied` (a bool scalar on the
+    /// bank's device) false, columns and flags stay as they were, whatever the keys hold (a step
+    /// whose loss was NaN may have NaN keys), and the host never waits for the verdict.
+    pub fn update_if(&mut self, keys: &Tensor, text: &TextBank, applied: &Tensor) -> Result<(), BankError> {
+        self.update_where(keys, text, Some(applied))
+    }
+
+    fn update_where(&mut self, keys: &Tensor, text: &TextBank, applied: Option<&Tensor>) -> Result<(), BankError> {
         let _no_grad = tch::no_grad_guard();
         let (dim, classes) = (self.columns.size()[0], self.columns.size()[1]);
         if keys.dim() != 2 || keys.size()[1] != dim || text.classes() != classes || text.dim() != dim {
@@ -100,7 +111,10 @@ impl VisualBank {
         let options = (Kind::Float, keys.device());
         let counts = Tensor::zeros([classes], options).index_add(0, &labels, &Tensor::ones([keys.size()[0]], options)); // [C]
         let sums = Tensor::zeros([classes, dim], options).index_add(0, &labels, &keys);
-        let present = counts.gt(0); // [C]
+        let present = match applied {
+            Some(applied) => counts.gt(0).logical_and(applied), // [C]
+            None => counts.gt(0),
+        };
         let means = (sums / counts.clamp_min(1.0).unsqueeze(1)).tr(); // [D, C]
         let blended = &self.columns * self.momentum + &means * (1.0 - self.momentum);
         let moved = blended.where_self(&self.seen, &means);

@@ -18,6 +18,28 @@ extern "C" {
     pub fn lgd_ext_autocast_exit() -> c_int;
     pub fn lgd_ext_accelerator_memory(device_index: c_int, out: *mut i64) -> c_int;
     pub fn lgd_ext_empty_host(numel: i64, kind: c_int, pinned: c_int, out: *mut *mut C_tensor) -> c_int;
+    #[allow(clippy::too_many_arguments)]
+    pub fn lgd_ext_fused_sgd(
+        params: *const *const C_tensor,
+        grads: *const *const C_tensor,
+        buffers: *const *const C_tensor,
+        count: i64,
+        buffer_count: i64,
+        weight_decay: f64,
+        momentum: f64,
+        lr: f64,
+        dampening: f64,
+        nesterov: c_int,
+        first_step: c_int,
+        found_inf: *const C_tensor,
+    ) -> c_int;
+    pub fn lgd_ext_clear_gradients(params: *const *const C_tensor, count: i64) -> c_int;
+    pub fn lgd_ext_unscale_and_check(
+        grads: *const *const C_tensor,
+        count: i64,
+        found_inf: *mut C_tensor,
+        inv_scale: *const C_tensor,
+    ) -> c_int;
     pub fn lgd_ext_jit_named_tensors(
         path: *const c_char,
         context: *mut c_void,

@@ -3,13 +3,16 @@
 //! autocast dtype (fp16 or bf16) on CPU and CUDA, with a scope guard that restores the old state;
 //! and every parameter *and buffer* of a TorchScript archive (tch lists parameters only); the
 //! GPU caching allocator's memory figures ([`device_memory`]); host tensors in page-locked memory
-//! for batches to be assembled in ([`tensor_memory`]).
+//! for batches to be assembled in ([`tensor_memory`]); the fused SGD update and the gradient
+//! scaler's unscale-and-check, which leave a skipped step to the device ([`optimizer_kernels`]).
 
 mod device_memory;
 mod ffi;
+mod optimizer_kernels;
 mod tensor_memory;
 
 pub use device_memory::{gpu_memory, GpuMemory};
+pub use optimizer_kernels::{clear_gradients, fused_sgd, unscale_and_check, SgdUpdate};
 pub use tensor_memory::TensorMemory;
 
 use std::ffi::CStr;

@@ -19,8 +19,15 @@ use crate::objective::{LgdLoss, LgdTargets, TextBank, VisualBank};
 pub enum BankJob {
     /// The targets of one step's teacher keys `[B, D]`.
     Targets(Tensor),
-    /// The LGKA update with a finished step's keys `[N, D]` (all replicas', in rank order).
-    Update(Tensor),
+    /// The LGKA update with a finished step's keys `[N, D]` (all replicas', in rank order),
+    /// applied only where `applied` (a bool scalar on the device) holds: a step whose loss was
+    /// not finite moves nothing.
+    Update {
+        /// The keys.
+        keys: Tensor,
+        /// Whether the step was applied.
+        applied: Tensor,
+    },
     /// Deep copies of V and its seen flags (checkpoints, the final digest).
     Snapshot,
     /// New reloadable settings: the temperatures (only τt matters here) and V's momentum.
@@ -54,8 +61,8 @@ impl StageWork for BankWork {
     fn run(&mut self, job: BankJob) -> Result<BankReply, String> {
         Ok(match job {
             BankJob::Targets(keys) => BankReply::Targets(self.loss.targets(&keys, &self.text, self.visual.tensor())),
-            BankJob::Update(keys) => {
-                self.visual.update(&keys, &self.text).map_err(|e| e.to_string())?;
+            BankJob::Update { keys, applied } => {
+                self.visual.update_if(&keys, &self.text, &applied).map_err(|e| e.to_string())?;
                 BankReply::Done
             }
             BankJob::Snapshot => {
@@ -191,7 +198,9 @@ mod tests {
             let got = stage.targets().unwrap();
             assert!(got.visual.equal(&expected.visual) && got.image.equal(&expected.image) && got.text.equal(&expected.text));
             visual.update(&keys, &text).unwrap();
-            stage.send(BankJob::Update(keys)).unwrap();
+            stage.send(BankJob::Update { keys: keys.shallow_clone(), applied: Tensor::from(true) }).unwrap();
+            // A step that was not applied (its keys may be NaN) moves nothing.
+            stage.send(BankJob::Update { keys: &keys * f64::NAN, applied: Tensor::from(false) }).unwrap();
         }
         let snapshot = stage.snapshot().unwrap();
         assert!(snapshot.tensor().equal(visual.tensor()) && snapshot.seen().equal(visual.seen()));
@@ -201,7 +210,8 @@ mod tests {
     fn a_failed_update_is_the_next_answer_and_names_the_stage() {
         let (text, visual) = banks();
         let stage = BankStage::start(visual, &text, LgdLoss::default()).unwrap();
-        stage.send(BankJob::Update(Tensor::zeros([2, 3], (Kind::Float, Device::Cpu)))).unwrap();
+        let keys = Tensor::zeros([2, 3], (Kind::Float, Device::Cpu));
+        stage.send(BankJob::Update { keys, applied: Tensor::from(true) }).unwrap();
         let error = stage.snapshot().unwrap_err().to_string();
         assert!(error.starts_with("bank maintenance: ") && error.contains("[N, 8] keys"), "{error}");
     }

@@ -7,7 +7,7 @@ pub mod lr_schedule;
 pub mod sgd;
 pub mod trainer;
 
-pub use grad_scaler::{GradScaler, ScaledStep};
+pub use grad_scaler::GradScaler;
 pub use lr_schedule::LrSchedule;
 pub use sgd::{Sgd, SgdConfig};
 pub use trainer::{teacher_keys, StepReport, Trainer, TrainerError};

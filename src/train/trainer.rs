@@ -8,7 +8,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use super::bank_stage::{BankJob, BankStage, BankStageError};
-use super::{GradScaler, LrSchedule, ScaledStep, Sgd, SgdConfig};
+use super::{GradScaler, LrSchedule, Sgd, SgdConfig};
 use crate::checkpoint::TrainingState;
 use crate::config::{Autocast, BatchNormMode, Config};
 use crate::distributed::{DataParallel, DistributedError};
@@ -30,7 +30,7 @@ pub enum TrainerError {
     /// The bank stage failed or stopped.
     #[error(transparent)]
     BankStage(#[from] BankStageError),
-    /// Autocast or channels_last could not be set up.
+    /// Autocast or channels_last could not be set up, or a fused optimiser kernel failed.
     #[error(transparent)]
     Precision(#[from] TorchExtError),
     /// Saved optimiser state does not fit.
@@ -55,10 +55,19 @@ pub struct StepReport {
     pub text_loss: Tensor,
     /// The learning rate used.
     pub lr: f64,
-    /// Whether the optimiser step was skipped (non-finite loss, or fp16 gradient overflow).
-    pub skipped: bool,
-    /// Whether the loss itself was NaN/inf: nothing was updated (weights, momentum, banks, scaler).
-    pub nonfinite: bool,
+    /// Whether the optimiser step was skipped (non-finite loss, or fp16 gradient overflow): a
+    /// bool scalar on the device.
+    pub skipped: Tensor,
+    /// Whether the loss itself was NaN/inf, so nothing was updated (weights, momentum, banks,
+    /// scaler): a bool scalar on the device.
+    pub nonfinite: Tensor,
+}
+
+impl StepReport {
+    /// Reads `flag` (one of the report's bool scalars) back: a wait for the device.
+    pub fn read(flag: &Tensor) -> bool {
+        flag.int64_value(&[]) != 0
+    }
 }
 
 /// The training state of one replica.
@@ -139,7 +148,7 @@ impl<T: Teacher> Trainer<T> {
         );
         let loss = lgd_loss(config);
         let bank = BankStage::start(visual, teacher.bank(), loss)?;
-        let scaler = (config.precision.autocast == Autocast::Fp16).then(|| GradScaler::new(config.precision.grad_scaler.clone()));
+        let scaler = (config.precision.autocast == Autocast::Fp16).then(|| GradScaler::new(config.precision.grad_scaler.clone(), device));
         let autocast = match config.precision.autocast {
             Autocast::Fp32 => None,
             Autocast::Fp16 => Some(Kind::Half),
@@ -208,25 +217,15 @@ impl<T: Teacher> Trainer<T> {
         if self.nonfinite_loss_steps.contains(&(self.step + 1)) {
             terms.loss = &terms.loss * f64::NAN;
         }
-        // One read-back per step: a NaN/inf loss must not reach the weights, the momentum or the
-        // bank (the teacher keys of a batch that produced it are suspect too).
-        let finite = terms.loss.isfinite().int64_value(&[]) != 0;
-        let nonfinite = match &self.data_parallel {
-            Some(group) => group.any(!finite)?, // all replicas skip together
-            None => !finite,
+        // A NaN/inf loss must not reach the weights, the momentum, the scaler or the bank (the
+        // teacher keys of a batch that produced it are suspect too). The verdict stays on the
+        // device and every update below is conditional on it there: no read-back inside a step.
+        let loss_finite = terms.loss.detach().isfinite();
+        let loss_finite = match &self.data_parallel {
+            Some(group) => group.all_on_device(&loss_finite)?, // all replicas skip together
+            None => loss_finite,
         };
-        if nonfinite {
-            self.advance();
-            return Ok(StepReport {
-                loss: terms.loss.detach(),
-                image_loss: terms.image_loss.detach(),
-                text_loss: terms.text_loss.detach(),
-                lr,
-                skipped: true,
-                nonfinite: true,
-            });
-        }
-        self.sgd.zero_grad();
+        self.sgd.zero_grad()?;
         if let Some(group) = &self.data_parallel {
             // Backward then averages the (scaled) gradients over the replicas before unscaling:
             // every replica sees the same gradients, so the scaler's decision and the step agree.
@@ -239,13 +238,11 @@ impl<T: Teacher> Trainer<T> {
         if let Err(error) = backward {
             return Err(self.backward_failed(error));
         }
-        let skipped = match &mut self.scaler {
-            Some(scaler) => scaler.unscale_and_update(&self.sgd.gradients()) == ScaledStep::Skip,
-            None => false,
+        let found_inf = match &mut self.scaler {
+            Some(scaler) => scaler.unscale_and_update(&self.sgd.gradients(), &loss_finite)?,
+            None => loss_finite.logical_not().to_kind(Kind::Float).reshape([1]),
         };
-        if !skipped {
-            self.sgd.step(lr);
-        }
+        self.sgd.step_unless(lr, &found_inf)?;
         // The bank moves after the step: this step's loss used the bank as it was before.
         // With several replicas, every replica's keys in rank order: each holds the same V. The
         // gather stays on this thread, between this step's collectives and the next one's.
@@ -253,15 +250,15 @@ impl<T: Teacher> Trainer<T> {
             Some(group) => group.gather_rows(&teacher)?,
             None => teacher,
         };
-        self.bank.send(BankJob::Update(keys))?; // runs while the loop goes on
+        self.bank.send(BankJob::Update { keys, applied: loss_finite.shallow_clone() })?; // runs while the loop goes on
         self.advance();
         Ok(StepReport {
             loss: terms.loss.detach(),
             image_loss: terms.image_loss.detach(),
             text_loss: terms.text_loss.detach(),
             lr,
-            skipped,
-            nonfinite: false,
+            skipped: found_inf.view([]).ne(0.0),
+            nonfinite: loss_finite.logical_not(),
         })
     }
 
@@ -303,7 +300,7 @@ impl<T: Teacher> Trainer<T> {
             momentum: self.sgd.state().iter().map(|(k, v)| (k.clone(), v.shallow_clone())).collect(),
             visual_bank: visual.tensor().shallow_clone(),
             seen: visual.seen().shallow_clone(),
-            scaler: self.scaler.as_ref().map(|s| (s.scale, s.growth_tracker)),
+            scaler: self.scaler.as_ref().map(GradScaler::state),
             config: self.config_toml.clone(),
         })
     }
@@ -316,8 +313,7 @@ impl<T: Teacher> Trainer<T> {
         let momentum = self.bank.snapshot()?.momentum();
         self.bank.send(BankJob::Replace(VisualBank::from_parts(state.visual_bank.to_device(device), state.seen, momentum)?))?;
         if let (Some(scaler), Some((scale, tracker))) = (&mut self.scaler, state.scaler) {
-            scaler.scale = scale;
-            scaler.growth_tracker = tracker;
+            scaler.restore(scale, tracker);
         }
         (self.step, self.epoch, self.step_in_epoch) = (state.step, state.epoch, state.step_in_epoch);
         Ok(())

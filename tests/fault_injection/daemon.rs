@@ -42,6 +42,13 @@ impl Scene {
         std::fs::write(self.dir.join("run.toml"), config_text(&self.dir.join("data"), epochs, extra)).unwrap();
     }
 
+    /// Logs (and so reads the step verdicts back) every `steps` steps instead of every step.
+    pub fn log_every(&self, steps: u64) {
+        let path = self.dir.join("run.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("[logging]\nevery_steps = 1\n", &format!("[logging]\nevery_steps = {steps}\n"))).unwrap();
+    }
+
     pub fn start(&self) -> Daemon {
         Daemon::start(&self.dir)
     }

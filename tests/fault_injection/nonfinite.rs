@@ -1,5 +1,6 @@
 //! Injected NaN losses: a single one skips its step and is counted; a streak reaching
 //! `guards.max_consecutive_nonfinite` stops the run with a checkpoint from before the streak.
+//! The verdicts are read back at log intervals only, so both hold with sparse logging too.
 
 use lgd::checkpoint::TrainingState;
 
@@ -21,24 +22,54 @@ fn a_nonfinite_loss_skips_its_step_and_is_counted() {
     println!("FAULTS NaN (single): step 3 skipped and counted, later losses finite, run finished");
 }
 
-#[test]
-fn a_streak_of_nonfinite_losses_stops_with_a_checkpoint_from_before_it() {
-    let scene = Scene::new("faults-nan-streak", 4);
+/// A run with a checkpoint every step, stopped by a streak of NaN losses at `bad_steps` (limit 3)
+/// whose verdicts are read every `log_every` steps: it must end non-zero, say that `streak` losses
+/// from `first` on stopped it, and leave the step-`first - 1` checkpoint, finite, as the newest.
+fn stopped_by_a_streak(name: &str, log_every: u64, bad_steps: &str, (streak, first, read_at): (u32, u64, u64)) -> Vec<String> {
+    let scene = Scene::new(name, 4); // 3 steps per epoch
     scene.configure(
-        3,
-        "[checkpoint]\nevery_epochs = 0\nevery_steps = 1\nkeep_last = 10\n[guards]\nmax_consecutive_nonfinite = 3\n\
-         [fault_injection]\nnonfinite_loss_steps = [4, 5, 6]\n",
+        4,
+        &format!(
+            "[checkpoint]\nevery_epochs = 0\nevery_steps = 1\nkeep_last = 20\n[guards]\nmax_consecutive_nonfinite = 3\n\
+             [fault_injection]\nnonfinite_loss_steps = {bad_steps}\n"
+        ),
     );
+    scene.log_every(log_every);
     let (status, lines) = scene.run_to_end();
     assert!(!status.success(), "the run stops with an error");
-    assert!(
-        logged(&lines, &["3 consecutive non-finite losses (steps 4 to 6", "from before step 4", "step-0000000003"]),
-        "{}",
-        lines.join("\n")
-    );
+    let said = format!("{streak} consecutive non-finite losses (steps {first} to {read_at}");
+    let good = first - 1;
+    assert!(logged(&lines, &[&said, &format!("from before step {first}"), &format!("step-{good:010}")]), "{}", lines.join("\n"));
     let files = checkpoint_files(&scene.run_dir());
     let newest = TrainingState::load(files.last().unwrap()).unwrap();
-    assert_eq!(newest.step, 3, "the newest checkpoint is the last good state: {files:?}");
+    assert_eq!(newest.step, good, "the newest checkpoint is the last good state: {files:?}");
     assert!(newest.model.values().all(|t| t.isfinite().all().int64_value(&[]) == 1), "and its weights are finite");
+    lines
+}
+
+#[test]
+fn a_streak_of_nonfinite_losses_stops_with_a_checkpoint_from_before_it() {
+    stopped_by_a_streak("faults-nan-streak", 1, "[4, 5, 6]", (3, 4, 6));
     println!("FAULTS NaN (streak of 3): stopped non-zero with the step-3 checkpoint as the newest; mid-streak ones removed");
+}
+
+#[test]
+fn verdicts_read_at_sparse_log_intervals_still_skip_count_and_stop() {
+    // Verdicts are read at steps 1, 4 and 8: the streak from step 5 is judged at step 8.
+    let lines = stopped_by_a_streak("faults-nan-sparse", 4, "[2, 5, 6, 7, 8, 9, 10, 11, 12]", (4, 5, 8));
+    assert!(logged(&lines, &["non-finite loss: step skipped", "\"step\":2", "\"streak\":1"]), "{}", lines.join("\n"));
+    println!("FAULTS NaN (logging every 4 steps): step 2 skipped, the streak from step 5 stopped the run at the step-8 read with the step-4 checkpoint");
+}
+
+#[test]
+fn a_nonfinite_loss_after_the_last_log_is_still_counted() {
+    let scene = Scene::new("faults-nan-last", 4); // 3 steps per epoch, 9 in all
+    scene.configure(3, "[fault_injection]\nnonfinite_loss_steps = [9]\n");
+    scene.log_every(4); // the last read inside the loop is at step 8
+    let (status, lines) = scene.run_to_end();
+    assert!(status.success(), "{}", lines.join("\n"));
+    assert!(logged(&lines, &["non-finite loss: step skipped", "\"step\":9"]), "{}", lines.join("\n"));
+    let status: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
+    assert_eq!(status["skipped_steps"], 1, "{status}");
+    println!("FAULTS NaN (after the last log): step 9 reported at the end and counted in status.json");
 }
