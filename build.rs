@@ -20,6 +20,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/torch_ext/lgd_ext.cpp");
     println!("cargo:rerun-if-changed=src/torch_ext/process_group.cpp");
     println!("cargo:rerun-if-changed=src/torch_ext/optimizer_kernels.cpp");
+    println!("cargo:rerun-if-changed=src/torch_ext/streams.cpp");
     println!("cargo:rerun-if-env-changed=LGD_GLOO_INCLUDE");
 
     println!("cargo:rerun-if-changed=src/torch_ext/process_group_nccl.cpp");
@@ -33,6 +34,7 @@ fn main() {
         .file("src/torch_ext/lgd_ext.cpp")
         .file("src/torch_ext/process_group.cpp")
         .file("src/torch_ext/optimizer_kernels.cpp")
+        .file("src/torch_ext/streams.cpp")
         .file("src/torch_ext/process_group_nccl.cpp")
         .includes(&torch.include)
         .include(&gloo)

@@ -10,17 +10,20 @@
 #
 # Usage: scripts/bench-end-to-end.sh [--device cuda] [--images 12800] [--epochs 3] [--batch 256]
 #                                    [--precision bf16|fp32] [--photometric device|host] [--out DIR]
-#                                    [--no-twin]
+#                                    [--no-twin] [--teacher-stream own|shared]
 #   --precision  autocast of `lgd train` and `lgd bench step` (default bf16 on CUDA, fp32 on the
 #                CPU, where bf16 kernels without native support are several times slower)
 #   --no-twin    leave out step 1's PyTorch twin (when bench-step.sh already ran in the session);
 #                the step-bound rate still comes from `lgd bench step`
+#   --teacher-stream  own: the device stage queues its work (upload, photometric half, teacher)
+#                on a CUDA stream of its own (`teacher.own_stream = true`); shared (default): on
+#                the default stream, behind the student's step
 # Needs target/release/lgd (`make build`) and the project's Python (.venv, with open_clip).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 lgd=${LGD:-$root/target/release/lgd}
 py=${LGD_PYTHON:-$root/.venv/bin/python}
-device=cuda images=12800 epochs=3 batch=256 photometric=device precision= twin=1
+device=cuda images=12800 epochs=3 batch=256 photometric=device precision= twin=1 stream=shared
 out=${TMPDIR:-/tmp}/lgd-end-to-end
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -32,9 +35,11 @@ while [ $# -gt 0 ]; do
         --precision) precision=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --no-twin) twin=0; shift ;;
+        --teacher-stream) stream=$2; shift 2 ;;
         *) echo "error: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
     esac
 done
+case $stream in own) own_stream=true ;; shared) own_stream=false ;; *) echo "error: --teacher-stream own|shared, got $stream" >&2; exit 2 ;; esac
 [ -x "$lgd" ] || { echo "error: $lgd is not built: run 'make build' first" >&2; exit 1; }
 if [ -z "$precision" ]; then
     case $device in cpu) precision=fp32 ;; *) precision=bf16 ;; esac
@@ -52,7 +57,8 @@ step_rate=$("$lgd" bench step --device "$device" --batch "$batch" --precision "$
     | "$py" -c 'import json, sys; print(json.load(sys.stdin)["images_per_second"])')
 
 echo "== lgd train, data path included"
-write_recipe_config "$out/run.toml" "$device" "$batch" "$epochs" "$precision" "augmentation.photometric=\"$photometric\""
+write_recipe_config "$out/run.toml" "$device" "$batch" "$epochs" "$precision" "augmentation.photometric=\"$photometric\"" \
+    "teacher.own_stream=$own_stream"
 rm -rf "$out/run"
 (cd "$root" && "$lgd" train --config "$out/run.toml" --run-dir "$out/run" 2>"$out/train.log") \
     || { echo "error: lgd train failed; its log: $out/train.log" >&2; tail -5 "$out/train.log" >&2; exit 1; }

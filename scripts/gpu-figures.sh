@@ -4,24 +4,27 @@
 #   1. step        scripts/bench-step.sh: the PyTorch twin (original, best) and `lgd bench step`
 #   2. end-to-end  scripts/bench-end-to-end.sh --no-twin: `lgd train` with the data path against
 #                  the step-bound rate, the bounding stage, GPU peak memory
-#   3. data        scripts/bench-data.sh --threads "1 N" --device cuda: decode per core, the device
-#                  photometric stage
+#   3. stream      scripts/bench-teacher-stream.sh on phase 2's inputs: the device stage on a CUDA
+#                  stream of its own against phase 2's shared stream, img/s and losses side by side
 #   4. cache       scripts/bench-teacher-cache.sh on phase 2's config and images: replay epochs of
 #                  the teacher-output cache against the same run without it
+#   5. data        scripts/bench-data.sh --threads "1 N" --device cuda: decode per core, the device
+#                  photometric stage
 # Each phase has its own time limit and writes OUT/<phase>.txt; a phase that fails or runs out of
 # time does not stop the next. OUT/machine.txt holds the card, the cores and the commit; with
 # nvidia-smi, OUT/<phase>-gpu.csv samples the GPU's utilisation during each phase.
 #
-# Usage: bash scripts/gpu-figures.sh [--dry-run] [--phases "step end-to-end data cache"]
+# Usage: bash scripts/gpu-figures.sh [--dry-run] [--phases "step end-to-end stream cache data"]
 #   --dry-run   the same plumbing on the CPU at toy sizes (checks the bundle where there is no GPU)
-#   --phases    only these (a rerun of what failed; cache needs end-to-end's files from this machine)
+#   --phases    only these (a rerun of what failed; stream and cache need end-to-end's files from
+#               this machine)
 # Environment: OUT (default /tmp/lgd-gpu-figures), GPU_PYTHON (default python3).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bundle=$root/.gpu
 out=${OUT:-/tmp/lgd-gpu-figures}
 python=$(command -v "${GPU_PYTHON:-python3}") || { echo "error: no ${GPU_PYTHON:-python3}" >&2; exit 1; }
-dry=0 phases="step end-to-end data cache"
+dry=0 phases="step end-to-end stream cache data"
 while [ $# -gt 0 ]; do
     case "$1" in
         --dry-run) dry=1; shift ;;
@@ -77,13 +80,14 @@ phase() {
 if [ "$dry" = 1 ]; then
     phase step 300 bash "$root/scripts/bench-step.sh" --device cpu --batch 2 --steps 1 --warmup 1
     phase end-to-end 600 bash "$root/scripts/bench-end-to-end.sh" --device cpu --no-twin --images 32 --epochs 2 --batch 8 --out "$out/e2e"
-    phase data 300 bash "$root/scripts/bench-data.sh" --threads "1 2" --count 40 --per-thread 40 --dir "$out/images"
+    phase stream 600 bash "$root/scripts/bench-teacher-stream.sh" --base "$out/e2e" --device cpu --epochs 2 --batch 8
     phase cache 600 bash "$root/scripts/bench-teacher-cache.sh" --config "$out/e2e/run.toml" --train "$out/e2e/images" --epochs 2 --views 1 --device cpu --out "$out/cache"
+    phase data 300 bash "$root/scripts/bench-data.sh" --threads "1 2" --count 40 --per-thread 40 --dir "$out/images"
 else
-    # 540 s at most in all, likely half of it; a rerun of one phase (--phases) fits what is left of
-    # a 15-minute budget after a machine start.
-    phase step 150 bash "$root/scripts/bench-step.sh" --device cuda --batch 256 --steps 50
-    phase end-to-end 180 bash "$root/scripts/bench-end-to-end.sh" --device cuda --no-twin --images 7680 --epochs 3 --out /tmp/lgd-e2e
-    phase data 90 bash "$root/scripts/bench-data.sh" --threads "1 $(nproc)" --device cuda --per-thread 400 --dir /tmp/lgd-bench-images
-    phase cache 120 bash "$root/scripts/bench-teacher-cache.sh" --config /tmp/lgd-e2e/run.toml --train /tmp/lgd-e2e/images --epochs 4 --views 2 --device cuda --out /tmp/lgd-cache
+    # 570 s at most in all (run it with timeout_s 590), likely half of it; most important first.
+    phase step 140 bash "$root/scripts/bench-step.sh" --device cuda --batch 256 --steps 50
+    phase end-to-end 170 bash "$root/scripts/bench-end-to-end.sh" --device cuda --no-twin --images 7680 --epochs 3 --out /tmp/lgd-e2e
+    phase stream 100 bash "$root/scripts/bench-teacher-stream.sh" --base /tmp/lgd-e2e --device cuda --epochs 3
+    phase cache 100 bash "$root/scripts/bench-teacher-cache.sh" --config /tmp/lgd-e2e/run.toml --train /tmp/lgd-e2e/images --epochs 4 --views 2 --device cuda --out /tmp/lgd-cache
+    phase data 60 bash "$root/scripts/bench-data.sh" --threads "1 $(nproc)" --device cuda --per-thread 400 --dir /tmp/lgd-bench-images
 fi

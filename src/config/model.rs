@@ -60,6 +60,15 @@ pub struct TeacherSection {
     /// and runs the teacher only while those are not stored yet. 0: off (every view is new).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub cache_views: u32,
+    /// On a GPU, the device stage (uploads, the photometric half, the teacher) queues its work on
+    /// a CUDA stream of its own, so the teacher of batch k+1 can run beside the student step of
+    /// batch k instead of behind it on the shared default stream. No effect on the CPU.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub own_stream: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 fn is_zero(value: &u32) -> bool {

@@ -114,6 +114,7 @@ fn start_stages(parts: &StageParts, config: &Config, (epoch, step_in_epoch): (u6
         replay: parts.replay.clone(),
         panic_on_batch: config.fault_injection.device_stage_panic_batch,
         prepared: 0,
+        own_stream: config.teacher.own_stream,
     };
     let mailbox = stage_actor::mailbox::<TeacherWork>(sizing.device_batches);
     let (outputs, prepared) = bounded::<StageOutput<TeacherWork>>(sizing.teacher_outputs);

@@ -1,7 +1,9 @@
 //! What the device stage of `lgd train` does to each host batch, on its own thread while the step
 //! of the batch before runs: the upload (from page-locked memory to a GPU), the photometric half
 //! of the views when it runs on the device, and the teacher's keys — replayed from the run's
-//! teacher-output cache when it holds them. The step then only runs the student.
+//! teacher-output cache when it holds them. The step then only runs the student. With
+//! `teacher.own_stream` on a GPU all of it goes to a CUDA stream of this thread's own, and each
+//! batch carries an event its consumer's stream waits for.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -13,6 +15,7 @@ use tch::{Device, Kind, Tensor};
 use super::teacher_replay::TeacherReplay;
 use super::AnyTeacher;
 use crate::photometric::DevicePhotometric;
+use crate::torch_ext::{use_own_stream, ReadyEvent};
 use crate::train::teacher_keys;
 
 /// A batch ready for the student step.
@@ -27,6 +30,8 @@ pub(super) struct DeviceBatch {
     pub keys: Tensor,
     /// With a teacher-output cache: whether the keys were replayed (else computed and stored).
     pub replayed: Option<bool>,
+    /// With `teacher.own_stream` on a GPU: completes when `images` and `keys` are written.
+    pub ready: Option<ReadyEvent>,
 }
 
 /// The device stage's work in a training run.
@@ -45,6 +50,8 @@ pub(super) struct TeacherWork {
     pub panic_on_batch: Option<u64>,
     /// Batches this stage has started preparing.
     pub prepared: u64,
+    /// `teacher.own_stream`: this thread queues its device work on a stream of its own.
+    pub own_stream: bool,
 }
 
 impl StageWork for TeacherWork {
@@ -56,6 +63,10 @@ impl StageWork for TeacherWork {
         if self.panic_on_batch == Some(self.prepared) {
             panic!("fault injection: device_stage_panic_batch = {}", self.prepared);
         }
+        if self.own_stream && self.prepared == 1 {
+            // The stage's thread keeps the stream for its life; a restarted stage makes a new one.
+            use_own_stream(self.device).map_err(|e| format!("device stage: {e}"))?;
+        }
         let images = self.photometric.batch(&host.pixels, self.side);
         let compute = || teacher_keys(&self.teacher, &images, self.autocast, self.channels_last).map_err(|e| format!("teacher: {e}"));
         let (keys, replayed) = match &self.replay {
@@ -66,6 +77,10 @@ impl StageWork for TeacherWork {
             }
             None => (compute()?, None),
         };
-        Ok(DeviceBatch { epoch: host.epoch, bad: host.bad, images, keys, replayed })
+        let ready = match self.own_stream {
+            true => ReadyEvent::record(self.device).map_err(|e| format!("device stage: {e}"))?,
+            false => None,
+        };
+        Ok(DeviceBatch { epoch: host.epoch, bad: host.bad, images, keys, replayed, ready })
     }
 }

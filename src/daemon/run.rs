@@ -65,6 +65,9 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         // Autotuned convolution algorithms: the shapes of a training run never change.
         tch::Cuda::cudnn_set_benchmark(config.precision.cudnn_benchmark);
     }
+    if config.teacher.own_stream && !matches!(device_spec, DeviceSpec::Cuda(_)) {
+        tracing::warn!("teacher.own_stream has no effect on the CPU: there are no streams to separate");
+    }
     if config.fault_injection.any() {
         tracing::warn!(faults = ?config.fault_injection, "fault injection is ON: this run fails on purpose");
         crate::atomic_file::inject_delay_before_rename(Duration::from_millis(config.fault_injection.checkpoint_write_delay_ms));

@@ -20,6 +20,7 @@ use lgd_actors::stage_actor::{self, StageHandle, StageOutput, StageWork};
 use tch::Tensor;
 
 use super::{AnyTeacher, DaemonError};
+use crate::torch_ext::{keep_for_current_stream, ReadyEvent};
 use crate::train::{StepReport, Trainer};
 
 /// A call on the trainer, with its result boxed for the trip back.
@@ -27,8 +28,9 @@ type Call = Box<dyn FnOnce(&mut Trainer<AnyTeacher>) -> Box<dyn Any + Send> + Se
 
 /// What the stage is asked to do.
 enum StudentJob {
-    /// One step on a prepared batch: normalised views and the teacher's keys.
-    Step { images: Tensor, keys: Tensor },
+    /// One step on a prepared batch: normalised views and the teacher's keys, made on the device
+    /// stage's own stream when `ready` is given.
+    Step { images: Tensor, keys: Tensor, ready: Option<ReadyEvent> },
     /// Anything else, between two steps.
     Call(Call),
 }
@@ -60,9 +62,16 @@ impl StageWork for StudentWork {
         let trainer = &mut self.trainer;
         let panic_at_step = self.panic_at_step;
         let outcome = catch_unwind(AssertUnwindSafe(|| match job {
-            StudentJob::Step { images, keys } => {
+            StudentJob::Step { images, keys, ready } => {
                 if panic_at_step == Some(trainer.step + 1) {
                     panic!("fault injection: student_panic_step = {}", trainer.step + 1);
+                }
+                if let Some(ready) = ready {
+                    // This thread's stream waits for the device stage's (on the device), and the
+                    // allocator keeps the batch until this stream is done with it.
+                    ready.wait_on_current_stream().map_err(|e| e.to_string())?;
+                    keep_for_current_stream(&images).map_err(|e| e.to_string())?;
+                    keep_for_current_stream(&keys).map_err(|e| e.to_string())?;
                 }
                 let report = trainer.step_with_keys(&images, Some(&keys)).map_err(|e| e.to_string())?;
                 Ok(StudentReply::Stepped(report, trainer.position()))
@@ -106,8 +115,8 @@ impl StudentStage {
     }
 
     /// One step on a prepared batch; waits for it.
-    pub(super) fn step(&mut self, images: Tensor, keys: Tensor) -> Result<StepReport, DaemonError> {
-        match self.ask(StudentJob::Step { images, keys })? {
+    pub(super) fn step(&mut self, images: Tensor, keys: Tensor, ready: Option<ReadyEvent>) -> Result<StepReport, DaemonError> {
+        match self.ask(StudentJob::Step { images, keys, ready })? {
             StudentReply::Stepped(report, position) => {
                 self.position = position;
                 Ok(report)

@@ -5,6 +5,12 @@ use std::os::raw::{c_char, c_int, c_void};
 
 use torch_sys::C_tensor;
 
+/// An event of `streams.cpp`, opaque here.
+#[repr(C)]
+pub struct LgdEvent {
+    _private: [u8; 0],
+}
+
 extern "C" {
     pub fn lgd_ext_last_error() -> *const c_char;
     pub fn lgd_ext_channels_last_copy(src: *const C_tensor, out: *mut *mut C_tensor) -> c_int;
@@ -33,6 +39,11 @@ extern "C" {
         first_step: c_int,
         found_inf: *const C_tensor,
     ) -> c_int;
+    pub fn lgd_ext_use_own_stream(device_index: c_int) -> c_int;
+    pub fn lgd_ext_event_record(device_index: c_int, out: *mut *mut LgdEvent) -> c_int;
+    pub fn lgd_ext_event_block(event: *const LgdEvent, device_index: c_int) -> c_int;
+    pub fn lgd_ext_event_free(event: *mut LgdEvent);
+    pub fn lgd_ext_record_stream(tensor: *const C_tensor) -> c_int;
     pub fn lgd_ext_clear_gradients(params: *const *const C_tensor, count: i64) -> c_int;
     pub fn lgd_ext_unscale_and_check(
         grads: *const *const C_tensor,

@@ -4,15 +4,18 @@
 //! and every parameter *and buffer* of a TorchScript archive (tch lists parameters only); the
 //! GPU caching allocator's memory figures ([`device_memory`]); host tensors in page-locked memory
 //! for batches to be assembled in ([`tensor_memory`]); the fused SGD update and the gradient
-//! scaler's unscale-and-check, which leave a skipped step to the device ([`optimizer_kernels`]).
+//! scaler's unscale-and-check, which leave a skipped step to the device ([`optimizer_kernels`]);
+//! a stream of its own for a stage's thread and the events that hand work over ([`streams`]).
 
 mod device_memory;
 mod ffi;
 mod optimizer_kernels;
+mod streams;
 mod tensor_memory;
 
 pub use device_memory::{gpu_memory, GpuMemory};
 pub use optimizer_kernels::{clear_gradients, fused_sgd, unscale_and_check, SgdUpdate};
+pub use streams::{keep_for_current_stream, use_own_stream, ReadyEvent};
 pub use tensor_memory::TensorMemory;
 
 use std::ffi::CStr;
