@@ -94,7 +94,7 @@ impl TeacherCache {
             bytes.extend_from_slice(&self.map[at..at + row]);
         }
         let rows = Tensor::from_data_size(&bytes, &[samples.len() as i64, self.dim as i64], Kind::Half);
-        Some(normalize_rows(&rows.to_device(device).to_kind(Kind::Float)))
+        Some(normalize_rows(&crate::torch_ext::upload(rows, device).to_kind(Kind::Float)))
     }
 
     /// Stores `embeddings` (`[B, D]`, any device and float kind) as `view` of `samples`, rounded to

@@ -25,7 +25,7 @@ pub(super) fn blur(x: &Tensor, sigmas: Vec<f32>) -> Tensor {
             weights[i * taps + reach - offset] = w;
         }
     }
-    let weights = Tensor::from_slice(&weights).reshape([-1, taps as i64]).to_device(x.device());
+    let weights = crate::torch_ext::upload(Tensor::from_slice(&weights), x.device()).reshape([-1, taps as i64]);
     let tap = |t: usize| weights.narrow(1, t as i64, 1).reshape([-1, 1, 1, 1]);
     let tap_weights: Vec<Tensor> = (0..taps).map(tap).collect();
     let mut y = x.to_kind(Kind::Int64);

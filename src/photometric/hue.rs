@@ -59,7 +59,7 @@ impl HueTables {
         let third = rgb.gather(1, &self.other.take(&case), false);
         let d = &max - third;
         let shift: Vec<i64> = shifts.iter().map(|&s| i64::from(hue_shift_u8(s))).collect();
-        let shift = Tensor::from_slice(&shift).reshape([-1, 1, 1, 1]).to_device(device);
+        let shift = crate::torch_ext::upload(Tensor::from_slice(&shift), device).reshape([-1, 1, 1, 1]);
         let h = (self.hue.take(&((&case * 256 + &cr) * 256 + d)) + shift).remainder(256);
         let s = self.sat.take(&(&max * 256 + &cr));
         let f = self.frac.take(&h);

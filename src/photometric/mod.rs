@@ -27,6 +27,8 @@ use lgd_datasets::augment::color_jitter::JitterOp;
 use lgd_datasets::augment::{AugmentationConfig, Recipe, Step, ViewParams};
 use tch::{Device, Kind, Tensor};
 
+use crate::torch_ext::upload;
+
 /// The device-side photometric stage of one run.
 #[derive(Debug)]
 pub struct DevicePhotometric {
@@ -34,6 +36,8 @@ pub struct DevicePhotometric {
     /// ToTensor + Normalize of byte value v in channel c at `c · 256 + v`: the host's own table
     /// (`to_tensor_normalized_into`), so the floats are its floats on every device.
     normalized: Tensor,
+    /// `[1, 3, 1, 1]`: where each channel's entries start in `normalized`.
+    channel_offsets: Tensor,
     device: Device,
     hue: hue::HueTables,
 }
@@ -43,7 +47,8 @@ impl DevicePhotometric {
     pub fn new(config: &AugmentationConfig, device: Device) -> Self {
         let table: Vec<f32> = (0..3).flat_map(|c| (0..256).map(move |v| (v as f32 / 255.0 - config.mean[c]) / config.std[c])).collect();
         let normalized = Tensor::from_slice(&table).to_device(device);
-        Self { recipe: config.recipe, normalized, device, hue: hue::HueTables::new(device) }
+        let channel_offsets = Tensor::from_slice(&[0i64, 256, 512]).reshape([1, 3, 1, 1]).to_device(device);
+        Self { recipe: config.recipe, normalized, channel_offsets, device, hue: hue::HueTables::new(device) }
     }
 
     /// A host batch of `side`² views as the normalised `[B, 3, S, S]` batch on the stage's device:
@@ -63,8 +68,7 @@ impl DevicePhotometric {
     /// Returns the normalised `[B, 3, S, S]` f32 batch (channels-last in memory).
     pub fn apply(&self, rgb: &Tensor, views: &[ViewParams]) -> Tensor {
         let x = self.apply_u8(rgb, views).to_kind(Kind::Int64);
-        let channel = Tensor::from_slice(&[0i64, 256, 512]).reshape([1, 3, 1, 1]).to_device(self.device);
-        self.normalized.take(&(x + channel))
+        self.normalized.take(&(x + &self.channel_offsets))
     }
 
     /// The photometric operations alone: `[B, 3, S, S]` f32 holding integers 0..=255, the bytes
@@ -111,20 +115,6 @@ fn host_tensor(buffer: &HostBuffer) -> Tensor {
     }
 }
 
-/// A host tensor on `device`. To a GPU it goes from page-locked memory (where the batch was
-/// assembled, or a copy when it was not) and the copy is queued without waiting for it (libtorch
-/// keeps the pinned block until the copy has run), so the host thread is free while the bytes
-/// travel; the kernels that use them are queued after the copy.
-fn upload(host: Tensor, device: Device) -> Tensor {
-    match device {
-        Device::Cuda(_) => {
-            let pinned = if host.f_is_pinned(device).unwrap_or(false) { host } else { host.pin_memory(device) };
-            pinned.to_device_(device, pinned.kind(), true, false)
-        }
-        _ => host.to_device(device),
-    }
-}
-
 /// One factor per view as a `[n, 1, 1, 1]` tensor; a disabled operation (`None`) is factor 1,
 /// which every blend leaves exactly unchanged.
 fn factors<J>(params: &[J], pick: impl Fn(&J) -> Option<f32>) -> Vec<f32> {
@@ -139,14 +129,14 @@ fn on_views<P>(x: &mut Tensor, views: &[ViewParams], select: impl Fn(&ViewParams
     if index.is_empty() {
         return;
     }
-    let index = Tensor::from_slice(&index).to_device(x.device());
+    let index = upload(Tensor::from_slice(&index), x.device());
     let changed = op(&x.index_select(0, &index), params);
     let _ = x.index_copy_(0, &index, &changed);
 }
 
 /// `[n]` host values as a `[n, 1, 1, 1]` f32 tensor on `device`.
 fn per_view(values: &[f32], device: Device) -> Tensor {
-    Tensor::from_slice(values).reshape([-1, 1, 1, 1]).to_device(device)
+    upload(Tensor::from_slice(values), device).reshape([-1, 1, 1, 1])
 }
 
 #[cfg(test)]

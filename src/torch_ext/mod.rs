@@ -16,7 +16,7 @@ mod tensor_memory;
 pub use device_memory::{gpu_memory, GpuMemory};
 pub use optimizer_kernels::{clear_gradients, fused_sgd, unscale_and_check, SgdUpdate};
 pub use streams::{keep_for_current_stream, use_own_stream, ReadyEvent};
-pub use tensor_memory::TensorMemory;
+pub use tensor_memory::{upload, TensorMemory};
 
 use std::ffi::CStr;
 use std::os::raw::c_int;

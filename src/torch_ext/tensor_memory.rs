@@ -1,7 +1,7 @@
 //! Batches assembled straight into libtorch tensors: the data pipeline's assembler writes each
 //! sample into the tensor's storage, and the device stage takes the tensor as it is. For a GPU the
 //! storage is page-locked, so the upload is one asynchronous copy from where the batch was built;
-//! on the CPU it saves the copy into a tensor.
+//! on the CPU it saves the copy into a tensor. [`upload`] is that copy for any host tensor.
 
 use lgd_actors::batch_memory::{BatchMemory, Element, HostBuffer};
 use tch::{Device, Tensor};
@@ -23,6 +23,23 @@ impl TensorMemory {
     /// Whether the tensors are page-locked.
     pub fn pinned(&self) -> bool {
         self.pinned
+    }
+}
+
+/// A host tensor on `device`. To a GPU it goes from page-locked memory (where a batch was
+/// assembled, or a copy when it was not) and the copy is queued without waiting for it (libtorch
+/// keeps the pinned block until the copy has run), so the host thread is free while the bytes
+/// travel; the kernels that use them are queued after the copy. Small per-batch values (view
+/// indices, factors, blur taps, cached teacher rows) go this way too: a plain copy from pageable
+/// memory waits for everything queued on the stream before it, on the shared stream the
+/// student's step.
+pub fn upload(host: Tensor, device: Device) -> Tensor {
+    match device {
+        Device::Cuda(_) => {
+            let pinned = if host.f_is_pinned(device).unwrap_or(false) { host } else { host.pin_memory(device) };
+            pinned.to_device_(device, pinned.kind(), true, false)
+        }
+        _ => host.to_device(device),
     }
 }
 
