@@ -29,8 +29,9 @@ const RELOADABLE: &[&str] = &[
 /// What a reload did.
 #[derive(Debug)]
 pub enum ReloadOutcome {
-    /// The new config is in force; the changed fields as `field: old -> new`.
-    Applied(Config, Vec<String>),
+    /// The new config is in force; the changed fields as `field: old -> new`. Boxed: a config
+    /// is large, the other outcomes are small.
+    Applied(Box<Config>, Vec<String>),
     /// Nothing changed.
     Unchanged,
     /// Fields that cannot change at run time were changed: the old config stays.
@@ -81,7 +82,7 @@ pub fn reload(path: &Path, current: &Config) -> ReloadOutcome {
     if !refused.is_empty() {
         return ReloadOutcome::Refused(refused);
     }
-    ReloadOutcome::Applied(new, changed.into_iter().map(|(f, a, b)| format!("{f}: {a} -> {b}")).collect())
+    ReloadOutcome::Applied(Box::new(new), changed.into_iter().map(|(f, a, b)| format!("{f}: {a} -> {b}")).collect())
 }
 
 #[cfg(test)]

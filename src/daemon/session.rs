@@ -174,7 +174,8 @@ impl Session<'_> {
 
     fn reload(&mut self) {
         match reload(self.config_path, &self.config) {
-            ReloadOutcome::Applied(mut new, diff) => {
+            ReloadOutcome::Applied(new, diff) => {
+                let mut new = *new;
                 tracing::info!(changes = %diff.join("; "), "config reloaded");
                 let reloaded = new.clone();
                 match self.student.call(move |trainer| trainer.apply_reloadable(&reloaded)) {

@@ -51,7 +51,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn checkpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authorise(&state, &headers) {
+    if let Some(refused) = refusal(&state, &headers) {
         return refused;
     }
     state.signals.request_checkpoint();
@@ -60,7 +60,7 @@ async fn checkpoint(State(state): State<AppState>, headers: HeaderMap) -> Respon
 }
 
 async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authorise(&state, &headers) {
+    if let Some(refused) = refusal(&state, &headers) {
         return refused;
     }
     state.signals.request_reload();
@@ -72,17 +72,19 @@ fn accepted(request: &str, message: &str) -> Response {
     (StatusCode::ACCEPTED, Json(json!({ "accepted": request, "message": message }))).into_response()
 }
 
-/// `Ok` when the request carries the token; else the 401 to send.
-fn authorise(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+/// The 401 to send unless the request carries the token.
+fn refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match given {
-        Some(given) if same(given.trim().as_bytes(), state.token.as_bytes()) => Ok(()),
-        _ => Err((
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            Json(json!({ "error": "send `Authorization: Bearer <token>` with the token from the run folder's status_token" })),
-        )
-            .into_response()),
+        Some(given) if same(given.trim().as_bytes(), state.token.as_bytes()) => None,
+        _ => Some(
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                Json(json!({ "error": "send `Authorization: Bearer <token>` with the token from the run folder's status_token" })),
+            )
+                .into_response(),
+        ),
     }
 }
 

@@ -117,8 +117,8 @@ fn synthesize(w: usize, h: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
                 let d = (dx * dx + dy * dy).sqrt();
                 // 1 inside, 0 outside, a linear ramp of width `soft` across the edge.
                 let a = ((1.0 - d) / b.soft).clamp(0.0, 1.0);
-                for k in 0..3 {
-                    c[k] += a * (b.colour[k] - c[k]);
+                for (channel, &target) in c.iter_mut().zip(&b.colour) {
+                    *channel += a * (target - *channel);
                 }
             }
             let tex: f32 = waves.iter().map(|&(fx, fy, ph, amp)| amp * (fx * x as f32 + fy * y as f32 + ph).sin()).sum();

@@ -22,10 +22,8 @@ const END_OF_WORD: &str = "</w>";
 pub fn bytes_to_unicode() -> Vec<(u8, char)> {
     let printable = |b: u8| matches!(b, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF);
     let mut table: Vec<(u8, char)> = (0..=255u8).filter(|&b| printable(b)).map(|b| (b, b as char)).collect();
-    let mut next = 256u32;
-    for b in (0..=255u8).filter(|&b| !printable(b)) {
+    for (b, next) in (0..=255u8).filter(|&b| !printable(b)).zip(256u32..) {
         table.push((b, char::from_u32(next).expect("below U+0200")));
-        next += 1;
     }
     table
 }

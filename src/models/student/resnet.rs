@@ -64,17 +64,18 @@ struct Bottleneck {
     downsample: Option<Downsample>,
 }
 
+/// A residual block (boxed: each holds its layers by value, hundreds of bytes).
 #[derive(Debug)]
 enum Block {
-    Basic(BasicBlock),
-    Bottleneck(Bottleneck),
+    Basic(Box<BasicBlock>),
+    Bottleneck(Box<Bottleneck>),
 }
 
 impl Block {
     fn new(path: nn::Path, bottleneck: bool, inputs: i64, planes: i64, stride: i64) -> Self {
         if bottleneck {
             let outputs = planes * 4;
-            Self::Bottleneck(Bottleneck {
+            Self::Bottleneck(Box::new(Bottleneck {
                 conv1: conv(&path / "conv1", inputs, planes, 1, 1),
                 bn1: bn(&path / "bn1", planes),
                 conv2: conv(&path / "conv2", planes, planes, 3, stride),
@@ -82,15 +83,15 @@ impl Block {
                 conv3: conv(&path / "conv3", planes, outputs, 1, 1),
                 bn3: bn(&path / "bn3", outputs),
                 downsample: Downsample::new(&path / "downsample", inputs, outputs, stride),
-            })
+            }))
         } else {
-            Self::Basic(BasicBlock {
+            Self::Basic(Box::new(BasicBlock {
                 conv1: conv(&path / "conv1", inputs, planes, 3, stride),
                 bn1: bn(&path / "bn1", planes),
                 conv2: conv(&path / "conv2", planes, planes, 3, 1),
                 bn2: bn(&path / "bn2", planes),
                 downsample: Downsample::new(&path / "downsample", inputs, planes, stride),
-            })
+            }))
         }
     }
 
