@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The device stage on a CUDA stream of its own (`teacher.own_stream = true`) against the same run
 # on the shared default stream: reruns scripts/bench-end-to-end.sh with `--teacher-stream own` on
-# the inputs of a run it already made (--base: its images, classes, teacher and run/ are reused),
-# then prints both runs' delivered img/s and their losses at every logged step. The seeds are the
-# same, so the losses must agree to autocast's rounding (cudnn may pick other kernels); a gap far
-# beyond that would mean the hand-over between the streams is wrong.
+# the inputs of a run it already made (--base: its images, classes and teacher are reused, its run/
+# is the shared-stream side), then prints both runs' img/s and their losses at every logged step.
+# The seeds are the same, so the losses must agree to autocast's rounding (cudnn may pick other
+# kernels); a gap far beyond that would mean the hand-over between the streams is wrong.
 #
 # Usage: scripts/bench-teacher-stream.sh --base DIR [--out DIR] [--device cuda] [--epochs 3]
 #                                        [--batch 256] [--precision bf16|fp32]
@@ -31,10 +31,10 @@ mkdir -p "$out"
 for input in images classnames.txt rn50-random.safetensors; do
     ln -sfn "$base/$input" "$out/$input"
 done
-count=$(ls "$base/images" | grep -vc '^\.' || true)
 extra=(--device "$device" --epochs "$epochs" --batch "$batch" --no-twin --teacher-stream own --out "$out")
 [ -n "$precision" ] && extra+=(--precision "$precision")
-bash "$root/scripts/bench-end-to-end.sh" --images "$count" "${extra[@]}"
+# --images only sizes a new set of images; the base's, linked above, are complete and reused.
+bash "$root/scripts/bench-end-to-end.sh" --images 1 "${extra[@]}"
 
 "$py" - "$base/run" "$out/run" <<'PY'
 import json, sys
