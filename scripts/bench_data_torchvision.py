@@ -36,9 +36,9 @@ class GaussianBlur:
         return x.filter(ImageFilter.GaussianBlur(radius=random.uniform(*self.sigma)))
 
 
-def mocov2():
+def mocov2(size=224):
     return T.Compose([
-        T.RandomResizedCrop(224, scale=(0.2, 1.0)),
+        T.RandomResizedCrop(size, scale=(0.2, 1.0)),
         T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
         T.RandomGrayscale(p=0.2),
         T.RandomApply([GaussianBlur((0.1, 2.0))], p=0.5),

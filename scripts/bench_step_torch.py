@@ -136,87 +136,107 @@ def synchronize(device):
         torch.cuda.synchronize(device)
 
 
+class LgdStep:
+    """One configuration's teacher, student, optimiser and banks on a device; `step(images)` trains
+    on one normalised batch [B, 3, side, side]. Shared with bench_end_to_end_torch.py, which feeds
+    it from a DataLoader. Raises ValueError for a precision the device cannot run."""
+
+    def __init__(self, config_name, device, batch, teacher="clip-rn50", classes=1000, precision=None, seed=0):
+        config = dict(CONFIGS[config_name])
+        self.notes = []
+        if precision is not None and precision != config["precision"]:
+            self.notes.append(f"precision {config['precision']} replaced by {precision} (--precision)")
+            config["precision"] = precision
+        if config["precision"] == "fp16" and device.type != "cuda":
+            raise ValueError(f"--config {config_name} uses fp16 autocast with a GradScaler, which needs a CUDA device; "
+                             f"on {device} pass --precision fp32 (or bf16) to run it with that dtype instead")
+        self.config, self.precision, self.device = config, config["precision"], device
+        torch.manual_seed(seed)
+        torch.backends.cudnn.benchmark = True
+        layers, width, self.side, self.embed_dim = TEACHERS[teacher]
+        self.memory_format = torch.channels_last if config["channels_last"] else torch.contiguous_format
+        tower = ModifiedResNet(list(layers), self.embed_dim, heads=width * 32 // 64, image_size=self.side, width=width)
+        self.teacher = tower.to(device).eval().requires_grad_(False).to(memory_format=self.memory_format)
+        self.student = lgd_head_student(self.embed_dim).to(device).train().to(memory_format=self.memory_format)
+        self.optimizer = torch.optim.SGD(self.student.parameters(), lr=0.03 * batch / 256, momentum=0.9,
+                                         weight_decay=1e-4, fused=config["fused_sgd"] or None)
+        self.use_scaler = self.precision == "fp16"
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.use_scaler)
+        self.autocast_dtype = DTYPES.get(self.precision)
+        self.text_bank = unit_columns(self.embed_dim, classes, device)  # T [D, C], fixed
+        self.visual_bank = unit_columns(self.embed_dim, classes, device)  # V [D, C]
+        if config["vectorised_bank"]:
+            self.seen, self.update_bank = torch.zeros(classes, dtype=torch.bool, device=device), update_bank_vectorised
+        else:
+            self.seen, self.update_bank = [False] * classes, update_bank_loop  # the original keeps the flags on the host
+
+    def step(self, images):
+        """One training step; returns the loss as a device tensor (no host synchronisation here)."""
+        autocast = torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None)
+        with autocast:
+            with torch.no_grad():
+                t = F.normalize(self.teacher(images).float(), dim=1)
+            s = F.normalize(self.student(images).float(), dim=1)
+        loss = lgd_loss(s, t, self.text_bank, self.visual_bank)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.update_bank(self.visual_bank, self.seen, t, self.text_bank)  # after the step: the loss used the bank before
+        return loss
+
+    def scale(self):
+        return self.scaler.get_scale() if self.use_scaler else None
+
+    def skipped_since(self, scale_before, steps):
+        """Steps the scaler skipped since `scale()` read `scale_before`: each halves the scale and
+        none grows it within 2000 steps, so this needs no synchronisation per step."""
+        return round(math.log2(scale_before / self.scaler.get_scale())) if self.use_scaler and steps < 2000 else 0
+
+
 def main():
     args = parse_args()
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit(f"--device {args.device}: this PyTorch sees no CUDA device")
-    config = dict(CONFIGS[args.config])
-    notes = []
-    if args.precision is not None and args.precision != config["precision"]:
-        notes.append(f"precision {config['precision']} replaced by {args.precision} (--precision)")
-        config["precision"] = args.precision
-    precision = config["precision"]
-    if precision == "fp16" and device.type != "cuda":
-        sys.exit(f"--config {args.config} uses fp16 autocast with a GradScaler, which needs a CUDA device; "
-                 f"on {args.device} pass --precision fp32 (or bf16) to run it with that dtype instead")
-    for note in notes:
+    try:
+        lgd = LgdStep(args.config, device, args.batch, args.teacher, args.classes, args.precision, args.seed)
+    except ValueError as refusal:
+        sys.exit(str(refusal))
+    for note in lgd.notes:
         print(f"bench_step_torch: note: {note}", file=sys.stderr)
-
-    torch.manual_seed(args.seed)
-    torch.backends.cudnn.benchmark = True
-    layers, width, side, embed_dim = TEACHERS[args.teacher]
-    teacher = ModifiedResNet(list(layers), embed_dim, heads=width * 32 // 64, image_size=side, width=width)
-    teacher = teacher.to(device).eval().requires_grad_(False)
-    student = lgd_head_student(embed_dim).to(device).train()
-    memory_format = torch.channels_last if config["channels_last"] else torch.contiguous_format
-    teacher, student = teacher.to(memory_format=memory_format), student.to(memory_format=memory_format)
-    optimizer = torch.optim.SGD(student.parameters(), lr=0.03 * args.batch / 256, momentum=0.9, weight_decay=1e-4,
-                                fused=config["fused_sgd"] or None)
-    use_scaler = precision == "fp16"
-    scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
-    autocast_dtype = DTYPES.get(precision)
-
-    text_bank = unit_columns(embed_dim, args.classes, device)  # T [D, C], fixed
-    visual_bank = unit_columns(embed_dim, args.classes, device)  # V [D, C]
-    seen = torch.zeros(args.classes, dtype=torch.bool, device=device)
-    update_bank = update_bank_vectorised if config["vectorised_bank"] else update_bank_loop
-    if not config["vectorised_bank"]:
-        seen = [False] * args.classes  # the original keeps the flags on the host
     mean = torch.tensor(CLIP_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(CLIP_STD, device=device).view(1, 3, 1, 1)
-    images = ((torch.rand(args.batch, 3, side, side, device=device) - mean) / std).contiguous(memory_format=memory_format)
-
-    def step():
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            with torch.no_grad():
-                t = F.normalize(teacher(images).float(), dim=1)
-            s = F.normalize(student(images).float(), dim=1)
-        loss = lgd_loss(s, t, text_bank, visual_bank)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        update_bank(visual_bank, seen, t, text_bank)  # after the step: the loss used the bank before
-        return loss
+    side = lgd.side
+    images = ((torch.rand(args.batch, 3, side, side, device=device) - mean) / std).contiguous(memory_format=lgd.memory_format)
 
     for _ in range(args.warmup):
-        step()
+        lgd.step(images)
     synchronize(device)
-    scale_before = scaler.get_scale() if use_scaler else None
+    scale_before = lgd.scale()
     start = time.perf_counter()
     for _ in range(args.steps):
-        loss = step()
+        loss = lgd.step(images)
     synchronize(device)
     seconds = time.perf_counter() - start
-    # Each skipped fp16 step halves the scale (no growth within 2000 steps): counted without syncs.
-    skipped = round(math.log2(scale_before / scaler.get_scale())) if use_scaler and args.steps < 2000 else 0
+    skipped = lgd.skipped_since(scale_before, args.steps)
+    config, precision = lgd.config, lgd.precision
     report = {
         "side": f"torch-{args.config}", "device": str(device), "teacher": args.teacher, "student": "resnet18",
         "batch": args.batch, "steps": args.steps, "warmup": args.warmup, "precision": precision,
         "channels_last": config["channels_last"], "vectorised_bank": config["vectorised_bank"],
         "fused_sgd": config["fused_sgd"],
-        "grad_scaler": use_scaler, "cudnn_benchmark": True, "image_size": side, "embed_dim": embed_dim,
+        "grad_scaler": lgd.use_scaler, "cudnn_benchmark": True, "image_size": side, "embed_dim": lgd.embed_dim,
         "classes": args.classes, "skipped_steps": skipped, "final_loss": loss.item(), "seconds": seconds,
         "images_per_second": args.batch * args.steps / seconds, "ms_per_step": seconds * 1e3 / args.steps,
-        "torch": torch.__version__, "notes": notes,
+        "torch": torch.__version__, "notes": lgd.notes,
     }
     if not math.isfinite(report["final_loss"]):
         sys.exit(f"the last timed step's loss is {report['final_loss']}: the figure would not measure whole steps")
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"bench_step_torch --config {args.config}: {device} teacher {args.teacher} (D={embed_dim}, {side} px), "
+        print(f"bench_step_torch --config {args.config}: {device} teacher {args.teacher} (D={lgd.embed_dim}, {side} px), "
               f"student resnet18, {args.classes} classes, batch {args.batch}, {precision}"
               f"{' channels_last' if config['channels_last'] else ''}, "
               f"{'vectorised' if config['vectorised_bank'] else 'per-class loop'} bank update, "

@@ -3,7 +3,8 @@
 # scripts/gpu-bundle.sh packs into .gpu/ (no Rust toolchain or .venv needed there):
 #   1. step        scripts/bench-step.sh: the PyTorch twin (original, best) and `lgd bench step`
 #   2. end-to-end  scripts/bench-end-to-end.sh --no-twin: `lgd train` with the data path against
-#                  the step-bound rate, the bounding stage, GPU peak memory
+#                  the step-bound rate and against the original end to end (its DataLoader feeding
+#                  its step, scripts/bench_end_to_end_torch.py), the bounding stage, GPU peak memory
 #   3. stream      scripts/bench-teacher-stream.sh on phase 2's inputs: the device stage on a CUDA
 #                  stream of its own against phase 2's shared stream, img/s and losses side by side
 #   4. cache       scripts/bench-teacher-cache.sh on phase 2's config and images: replay epochs of
@@ -79,14 +80,14 @@ phase() {
 
 if [ "$dry" = 1 ]; then
     phase step 300 bash "$root/scripts/bench-step.sh" --device cpu --batch 2 --steps 1 --warmup 1
-    phase end-to-end 600 bash "$root/scripts/bench-end-to-end.sh" --device cpu --no-twin --images 32 --epochs 2 --batch 8 --out "$out/e2e"
+    phase end-to-end 600 bash "$root/scripts/bench-end-to-end.sh" --device cpu --no-twin --original-steps 2 --images 32 --epochs 2 --batch 8 --out "$out/e2e"
     phase stream 600 bash "$root/scripts/bench-teacher-stream.sh" --base "$out/e2e" --device cpu --epochs 2 --batch 8
     phase cache 600 bash "$root/scripts/bench-teacher-cache.sh" --config "$out/e2e/run.toml" --train "$out/e2e/images" --epochs 2 --views 1 --device cpu --out "$out/cache"
     phase data 300 bash "$root/scripts/bench-data.sh" --threads "1 2" --count 40 --per-thread 40 --dir "$out/images"
 else
     # 570 s at most in all (run it with timeout_s 590), likely half of it; most important first.
-    phase step 140 bash "$root/scripts/bench-step.sh" --device cuda --batch 256 --steps 50
-    phase end-to-end 170 bash "$root/scripts/bench-end-to-end.sh" --device cuda --no-twin --images 7680 --epochs 3 --out /tmp/lgd-e2e
+    phase step 110 bash "$root/scripts/bench-step.sh" --device cuda --batch 256 --steps 50
+    phase end-to-end 200 bash "$root/scripts/bench-end-to-end.sh" --device cuda --no-twin --images 7680 --epochs 3 --out /tmp/lgd-e2e
     phase stream 100 bash "$root/scripts/bench-teacher-stream.sh" --base /tmp/lgd-e2e --device cuda --epochs 3
     phase cache 100 bash "$root/scripts/bench-teacher-cache.sh" --config /tmp/lgd-e2e/run.toml --train /tmp/lgd-e2e/images --epochs 4 --views 2 --device cuda --out /tmp/lgd-cache
     phase data 60 bash "$root/scripts/bench-data.sh" --threads "1 $(nproc)" --device cuda --per-thread 400 --dir /tmp/lgd-bench-images

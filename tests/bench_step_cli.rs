@@ -2,6 +2,7 @@
 //! tiny teacher: each prints one JSON object with the figures and the configuration they belong
 //! to; the twin refuses fp16 on the CPU unless another precision is asked for. fp32 throughout:
 //! bf16 CPU kernels without native support are ~9× slower here, and the test is about the contract.
+//! The original end-to-end twin (its DataLoader feeding the same step) is checked here too.
 
 mod support;
 
@@ -72,4 +73,41 @@ fn torch_twin_prints_the_same_figures_and_refuses_fp16_on_the_cpu() {
     check_figures(&original, "torch-original");
     assert_eq!((original["precision"].as_str(), original["vectorised_bank"].as_bool()), (Some("fp32"), Some(false)), "{original}");
     assert!(original["notes"][0].as_str().is_some_and(|n| n.contains("fp16 replaced by fp32")), "the override is reported: {original}");
+}
+
+fn original_end_to_end(data: &std::path::Path, extra: &[&str]) -> Output {
+    Command::new(support::python())
+        .arg(support::root().join("scripts/bench_end_to_end_torch.py"))
+        .args(["--data".as_ref(), data.as_os_str()])
+        .args(["--config", "original", "--device", "cpu", "--teacher", "tiny", "--workers", "2", "--json"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// The original system end to end (its DataLoader feeding its step), as bench-end-to-end.sh runs it:
+/// 4 steps over 2 batches per epoch, so the loop starts a second epoch's workers as the original does.
+#[test]
+fn original_end_to_end_twin_feeds_its_step_from_a_dataloader() {
+    let data = support::scratch("original-end-to-end");
+    support::write_image_folder(&data, &["cat", "dog"], 5);
+    let args = ["--precision", "fp32", "--batch", "4", "--warmup", "1", "--steps", "3"];
+    let report = json_of(&original_end_to_end(&data, &args), "bench_end_to_end_torch.py");
+    assert_eq!(report["side"], "torch-original-end-to-end", "{report}");
+    for (field, expected) in [("images", 10), ("batch", 4), ("workers", 2), ("steps", 3), ("warmup", 1), ("classes", 1000)] {
+        assert_eq!(report[field], expected, "{field}: {report}");
+    }
+    assert_eq!((report["vectorised_bank"].as_bool(), report["channels_last"].as_bool()), (Some(false), Some(false)), "{report}");
+    for field in ["images_per_second", "seconds", "warmup_seconds"] {
+        assert!(report[field].as_f64().is_some_and(|v| v > 0.0), "{field} not > 0: {report}");
+    }
+    assert!(report["data_wait_fraction"].as_f64().is_some_and(|f| (0.0..1.0).contains(&f)), "{report}");
+    assert!(report["final_loss"].as_f64().is_some_and(f64::is_finite), "{report}");
+
+    let too_few = original_end_to_end(&data, &["--precision", "fp32", "--batch", "16"]);
+    let stderr = String::from_utf8_lossy(&too_few.stderr);
+    assert!(!too_few.status.success() && stderr.contains("has 10 images, fewer than one batch of 16"), "{stderr}");
+    let fp16 = original_end_to_end(&data, &["--batch", "4"]);
+    let stderr = String::from_utf8_lossy(&fp16.stderr);
+    assert!(!fp16.status.success() && stderr.contains("needs a CUDA device"), "{stderr}");
 }

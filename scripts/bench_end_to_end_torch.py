@@ -1,0 +1,141 @@
+"""The original system end to end, the PyTorch twin of `lgd train`'s delivered rate: a torchvision
+ImageFolder with the original's MoCo-v2 transform (bench_data_torchvision.py: PIL decode, crops and
+colour work in the workers), a DataLoader with one worker process per core, pinned memory and
+`drop_last`, as the original's main_lgd.py builds it, feeding the LGD step of bench_step_torch.py.
+
+The loop is the original's: each batch is copied to the device with `non_blocking=True`, trained
+on, and its loss read back with `.item()` for the running average the original prints. A new
+iterator per epoch (the original does not keep its workers between epochs), so a worker start is
+paid once per epoch, as there.
+
+  --config original  fp16 + GradScaler, NCHW, per-class bank loop (DESIGN §4: 549 img/s on an H200
+                     with 16 cores)
+  --config best      the same loop with bf16, channels_last, vectorised bank, fused SGD (676 there)
+
+Timing: `--warmup` untimed steps (starting the workers, cudnn autotuning), then `--steps` timed
+steps, the device synchronised at both ends. `data_wait_fraction` is the share of the timed span
+the loop spent waiting for the DataLoader: the time the GPU had nothing queued. The bank has
+`--classes` random unit columns (default 1000: the published ImageNet recipe's, as `lgd bench
+step`'s default); with the per-class loop of `original` its cost grows with it.
+
+usage: bench_end_to_end_torch.py --data DIR --config original|best [--device cuda] [--batch 256]
+       [--workers N] [--steps 30] [--warmup 5] [--teacher clip-rn50|tiny] [--classes 1000]
+       [--precision fp32|bf16|fp16] [--json]
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torchvision.datasets as datasets
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_data_torchvision import mocov2  # noqa: E402  (the scripts folder is not a package)
+from bench_step_torch import CONFIGS, TEACHERS, LgdStep, synchronize  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="an ImageFolder: one sub-folder of images per class")
+    parser.add_argument("--config", choices=CONFIGS, required=True)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+                        help="DataLoader worker processes (default: one per core this process may use)")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--teacher", choices=TEACHERS, default="clip-rn50")
+    parser.add_argument("--classes", type=int, default=1000)
+    parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
+                        help="replace the configuration's autocast dtype (reported in the output)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    args = parser.parse_args()
+    if args.batch < 1 or args.steps < 1 or args.warmup < 0 or args.workers < 1:
+        parser.error("--batch, --steps and --workers must be >= 1, --warmup >= 0")
+    return args
+
+
+def batches(folder, args, memory_format, device):
+    """Device batches without end: one DataLoader iterator per epoch, as the original's epoch
+    loop. Yields (batch, seconds waited for the loader) per step."""
+    if len(folder) < args.batch:
+        sys.exit(f"{args.data} has {len(folder)} images, fewer than one batch of {args.batch} (drop_last would yield none)")
+    loader = torch.utils.data.DataLoader(folder, batch_size=args.batch, shuffle=True, num_workers=args.workers,
+                                         pin_memory=device.type == "cuda", drop_last=True)
+    while True:
+        it = iter(loader)
+        while True:
+            asked = time.perf_counter()
+            try:
+                images, _ = next(it)
+            except StopIteration:
+                break
+            waited = time.perf_counter() - asked
+            yield images.to(device, non_blocking=True).contiguous(memory_format=memory_format), waited
+
+
+def main():
+    args = parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        sys.exit(f"--device {args.device}: this PyTorch sees no CUDA device")
+    try:
+        lgd = LgdStep(args.config, device, args.batch, args.teacher, args.classes, args.precision, args.seed)
+    except ValueError as refusal:
+        sys.exit(str(refusal))
+    for note in lgd.notes:
+        print(f"bench_end_to_end_torch: note: {note}", file=sys.stderr)
+    folder = datasets.ImageFolder(args.data, transform=mocov2(lgd.side))  # 224 px for CLIP RN50
+    feed = batches(folder, args, lgd.memory_format, device)
+    losses = []  # the original's AverageMeter: one .item() per step
+
+    started = time.perf_counter()
+    for _ in range(args.warmup):
+        images, _ = next(feed)
+        losses.append(lgd.step(images).item())
+    synchronize(device)
+    warmup_seconds = time.perf_counter() - started
+    scale_before = lgd.scale()
+    waited = 0.0
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        images, wait = next(feed)
+        waited += wait
+        losses.append(lgd.step(images).item())
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    feed.close()
+    skipped = lgd.skipped_since(scale_before, args.steps)
+    config = lgd.config
+    report = {
+        "side": f"torch-{args.config}-end-to-end", "device": str(device), "teacher": args.teacher, "student": "resnet18",
+        "images": len(folder), "batch": args.batch, "workers": args.workers, "steps": args.steps,
+        "warmup": args.warmup, "warmup_seconds": warmup_seconds, "precision": lgd.precision,
+        "channels_last": config["channels_last"], "vectorised_bank": config["vectorised_bank"],
+        "fused_sgd": config["fused_sgd"], "grad_scaler": lgd.use_scaler, "classes": args.classes,
+        "skipped_steps": skipped, "final_loss": losses[-1], "mean_timed_loss": sum(losses[args.warmup:]) / args.steps,
+        "seconds": seconds, "images_per_second": args.batch * args.steps / seconds,
+        "data_wait_fraction": waited / seconds, "torch": torch.__version__, "notes": lgd.notes,
+    }
+    if not math.isfinite(report["final_loss"]):
+        sys.exit(f"the last timed step's loss is {report['final_loss']}: the figure would not measure whole steps")
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"bench_end_to_end_torch --config {args.config}: {device}, {len(folder)} images in {args.data}, "
+              f"{args.workers} DataLoader workers, batch {args.batch}, {lgd.precision}"
+              f"{' channels_last' if config['channels_last'] else ''}, "
+              f"{'vectorised' if config['vectorised_bank'] else 'per-class loop'} bank update over {args.classes} classes, "
+              f"{args.steps} steps after {args.warmup} warm-up ({warmup_seconds:.1f} s)")
+        print(f"{report['images_per_second']:.1f} img/s delivered; waiting for the DataLoader "
+              f"{100 * report['data_wait_fraction']:.1f} % of the time (final loss {report['final_loss']:.4f}, "
+              f"{skipped} skipped by the scaler)")
+
+
+if __name__ == "__main__":
+    main()
