@@ -35,7 +35,7 @@ import torchvision.datasets as datasets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_data_torchvision import mocov2  # noqa: E402  (the scripts folder is not a package)
-from bench_step_torch import CONFIGS, TEACHERS, LgdStep, synchronize  # noqa: E402
+from bench_step_torch import CONFIGS, TEACHERS, step_from_args, synchronize  # noqa: E402
 
 
 def parse_args():
@@ -81,15 +81,8 @@ def batches(folder, args, memory_format, device):
 
 def main():
     args = parse_args()
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        sys.exit(f"--device {args.device}: this PyTorch sees no CUDA device")
-    try:
-        lgd = LgdStep(args.config, device, args.batch, args.teacher, args.classes, args.precision, args.seed)
-    except ValueError as refusal:
-        sys.exit(str(refusal))
-    for note in lgd.notes:
-        print(f"bench_end_to_end_torch: note: {note}", file=sys.stderr)
+    lgd = step_from_args(args, "bench_end_to_end_torch")
+    device = lgd.device
     folder = datasets.ImageFolder(args.data, transform=mocov2(lgd.side))  # 224 px for CLIP RN50
     feed = batches(folder, args, lgd.memory_format, device)
     losses = []  # the original's AverageMeter: one .item() per step
@@ -115,12 +108,9 @@ def main():
     report = {
         "side": f"torch-{args.config}-end-to-end", "device": str(device), "teacher": args.teacher, "student": "resnet18",
         "images": len(folder), "batch": args.batch, "workers": args.workers, "steps": args.steps,
-        "warmup": args.warmup, "warmup_seconds": warmup_seconds, "precision": lgd.precision,
-        "channels_last": config["channels_last"], "vectorised_bank": config["vectorised_bank"],
-        "fused_sgd": config["fused_sgd"], "grad_scaler": lgd.use_scaler, "classes": args.classes,
-        "skipped_steps": skipped, "final_loss": losses[-1], "mean_timed_loss": sum(losses[args.warmup:]) / args.steps,
+        "warmup": args.warmup, "warmup_seconds": warmup_seconds, **lgd.configuration(), "skipped_steps": skipped, "final_loss": losses[-1], "mean_timed_loss": sum(losses[args.warmup:]) / args.steps,
         "seconds": seconds, "images_per_second": args.batch * args.steps / seconds,
-        "data_wait_fraction": waited / seconds, "torch": torch.__version__, "notes": lgd.notes,
+        "data_wait_fraction": waited / seconds, "torch": torch.__version__,
     }
     if not math.isfinite(report["final_loss"]):
         sys.exit(f"the last timed step's loss is {report['final_loss']}: the figure would not measure whole steps")

@@ -150,7 +150,7 @@ class LgdStep:
         if config["precision"] == "fp16" and device.type != "cuda":
             raise ValueError(f"--config {config_name} uses fp16 autocast with a GradScaler, which needs a CUDA device; "
                              f"on {device} pass --precision fp32 (or bf16) to run it with that dtype instead")
-        self.config, self.precision, self.device = config, config["precision"], device
+        self.config, self.precision, self.device, self.classes = config, config["precision"], device, classes
         torch.manual_seed(seed)
         torch.backends.cudnn.benchmark = True
         layers, width, self.side, self.embed_dim = TEACHERS[teacher]
@@ -185,6 +185,13 @@ class LgdStep:
         self.update_bank(self.visual_bank, self.seen, t, self.text_bank)  # after the step: the loss used the bank before
         return loss
 
+    def configuration(self):
+        """The fields of a report that say what this step computes."""
+        return {"precision": self.precision, "channels_last": self.config["channels_last"],
+                "vectorised_bank": self.config["vectorised_bank"], "fused_sgd": self.config["fused_sgd"],
+                "grad_scaler": self.use_scaler, "cudnn_benchmark": True, "image_size": self.side,
+                "embed_dim": self.embed_dim, "classes": self.classes, "notes": self.notes}
+
     def scale(self):
         return self.scaler.get_scale() if self.use_scaler else None
 
@@ -194,8 +201,9 @@ class LgdStep:
         return round(math.log2(scale_before / self.scaler.get_scale())) if self.use_scaler and steps < 2000 else 0
 
 
-def main():
-    args = parse_args()
+def step_from_args(args, program):
+    """The LgdStep a command line asks for (--config, --device, --batch, --teacher, --classes,
+    --precision, --seed); stops with the reason where it cannot run, prints its notes."""
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit(f"--device {args.device}: this PyTorch sees no CUDA device")
@@ -204,7 +212,14 @@ def main():
     except ValueError as refusal:
         sys.exit(str(refusal))
     for note in lgd.notes:
-        print(f"bench_step_torch: note: {note}", file=sys.stderr)
+        print(f"{program}: note: {note}", file=sys.stderr)
+    return lgd
+
+
+def main():
+    args = parse_args()
+    lgd = step_from_args(args, "bench_step_torch")
+    device = lgd.device
     mean = torch.tensor(CLIP_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(CLIP_STD, device=device).view(1, 3, 1, 1)
     side = lgd.side
@@ -223,13 +238,10 @@ def main():
     config, precision = lgd.config, lgd.precision
     report = {
         "side": f"torch-{args.config}", "device": str(device), "teacher": args.teacher, "student": "resnet18",
-        "batch": args.batch, "steps": args.steps, "warmup": args.warmup, "precision": precision,
-        "channels_last": config["channels_last"], "vectorised_bank": config["vectorised_bank"],
-        "fused_sgd": config["fused_sgd"],
-        "grad_scaler": lgd.use_scaler, "cudnn_benchmark": True, "image_size": side, "embed_dim": lgd.embed_dim,
-        "classes": args.classes, "skipped_steps": skipped, "final_loss": loss.item(), "seconds": seconds,
+        "batch": args.batch, "steps": args.steps, "warmup": args.warmup, **lgd.configuration(),
+        "skipped_steps": skipped, "final_loss": loss.item(), "seconds": seconds,
         "images_per_second": args.batch * args.steps / seconds, "ms_per_step": seconds * 1e3 / args.steps,
-        "torch": torch.__version__, "notes": lgd.notes,
+        "torch": torch.__version__,
     }
     if not math.isfinite(report["final_loss"]):
         sys.exit(f"the last timed step's loss is {report['final_loss']}: the figure would not measure whole steps")
