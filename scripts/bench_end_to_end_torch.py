@@ -35,25 +35,15 @@ import torchvision.datasets as datasets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_data_torchvision import mocov2  # noqa: E402  (the scripts folder is not a package)
-from bench_step_torch import CONFIGS, TEACHERS, step_from_args, synchronize  # noqa: E402
+from bench_step_torch import add_step_arguments, step_from_args, synchronize  # noqa: E402
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="an ImageFolder: one sub-folder of images per class")
-    parser.add_argument("--config", choices=CONFIGS, required=True)
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                         help="DataLoader worker processes (default: one per core this process may use)")
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--teacher", choices=TEACHERS, default="clip-rn50")
-    parser.add_argument("--classes", type=int, default=1000)
-    parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
-                        help="replace the configuration's autocast dtype (reported in the output)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    add_step_arguments(parser, device="cuda", steps=30, warmup=5)
     args = parser.parse_args()
     if args.batch < 1 or args.steps < 1 or args.warmup < 0 or args.workers < 1:
         parser.error("--batch, --steps and --workers must be >= 1, --warmup >= 0")

@@ -54,19 +54,24 @@ CONFIGS = {
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_step_arguments(parser, device, steps, warmup):
+    """The options that say which step to run and how long to time it, with these defaults."""
     parser.add_argument("--config", choices=CONFIGS, required=True)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default=device)
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--warmup", type=int, default=warmup)
     parser.add_argument("--teacher", choices=TEACHERS, default="clip-rn50")
     parser.add_argument("--classes", type=int, default=1000)
     parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
                         help="replace the configuration's autocast dtype (reported in the output)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_step_arguments(parser, device="cpu", steps=50, warmup=10)
     args = parser.parse_args()
     if args.batch < 1 or args.steps < 1 or args.warmup < 0:
         parser.error("--batch and --steps must be >= 1, --warmup >= 0")
