@@ -31,7 +31,7 @@ mkdir -p "$out"
 for input in images classnames.txt rn50-random.safetensors; do
     ln -sfn "$base/$input" "$out/$input"
 done
-extra=(--device "$device" --epochs "$epochs" --batch "$batch" --no-twin --original-steps 0 --teacher-stream own --out "$out")
+extra=(--device "$device" --epochs "$epochs" --batch "$batch" --no-twin --original-rounds 0 --teacher-stream own --out "$out")
 [ -n "$precision" ] && extra+=(--precision "$precision")
 # --images only sizes a new set of images; the base's, linked above, are complete and reused.
 bash "$root/scripts/bench-end-to-end.sh" --images 1 "${extra[@]}"

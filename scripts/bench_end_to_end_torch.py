@@ -4,22 +4,25 @@ colour work in the workers), a DataLoader with one worker process per core, pinn
 `drop_last`, as the original's main_lgd.py builds it, feeding the LGD step of bench_step_torch.py.
 
 The loop is the original's: each batch is copied to the device with `non_blocking=True`, trained
-on, and its loss read back with `.item()` for the running average the original prints. A new
-iterator per epoch (the original does not keep its workers between epochs), so a worker start is
-paid once per epoch, as there.
+on, and its loss read back with `.item()` for the running average the original prints. One
+iterator serves the whole run, over as many shuffled passes of the folder as it needs: this is the
+steady state inside one of the original's ImageNet epochs (5,000 steps). Restarting the workers
+per pass of a small folder would charge the original a pipeline refill every few seconds.
 
   --config original  fp16 + GradScaler, NCHW, per-class bank loop (DESIGN §4: 549 img/s on an H200
                      with 16 cores)
   --config best      the same loop with bf16, channels_last, vectorised bank, fused SGD (676 there)
 
-Timing: `--warmup` untimed steps (starting the workers, cudnn autotuning), then `--steps` timed
-steps, the device synchronised at both ends. `data_wait_fraction` is the share of the timed span
+Timing: the DataLoader hands each worker whole batches, so with the GPU waiting on data batches
+arrive in rounds of one per worker. `--warmup` untimed steps (default: one round, which also
+starts the workers and autotunes cudnn), then `--steps` timed steps (default: four rounds), the
+device synchronised at both ends: whole rounds measure the steady rate. `data_wait_fraction` is the share of the timed span
 the loop spent waiting for the DataLoader: the time the GPU had nothing queued. The bank has
 `--classes` random unit columns (default 1000: the published ImageNet recipe's, as `lgd bench
 step`'s default); with the per-class loop of `original` its cost grows with it.
 
 usage: bench_end_to_end_torch.py --data DIR --config original|best [--device cuda] [--batch 256]
-       [--workers N] [--steps 30] [--warmup 5] [--teacher clip-rn50|tiny] [--classes 1000]
+       [--workers N] [--steps 4N] [--warmup N] [--teacher clip-rn50|tiny] [--classes 1000]
        [--precision fp32|bf16|fp16] [--json]
 """
 
@@ -43,30 +46,26 @@ def parse_args():
     parser.add_argument("--data", required=True, help="an ImageFolder: one sub-folder of images per class")
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                         help="DataLoader worker processes (default: one per core this process may use)")
-    add_step_arguments(parser, device="cuda", steps=30, warmup=5)
+    add_step_arguments(parser, device="cuda", steps=None, warmup=None)
     args = parser.parse_args()
+    args.warmup = args.workers if args.warmup is None else args.warmup
+    args.steps = 4 * args.workers if args.steps is None else args.steps
     if args.batch < 1 or args.steps < 1 or args.warmup < 0 or args.workers < 1:
         parser.error("--batch, --steps and --workers must be >= 1, --warmup >= 0")
     return args
 
 
 def batches(folder, args, memory_format, device):
-    """Device batches without end: one DataLoader iterator per epoch, as the original's epoch
-    loop. Yields (batch, seconds waited for the loader) per step."""
-    if len(folder) < args.batch:
-        sys.exit(f"{args.data} has {len(folder)} images, fewer than one batch of {args.batch} (drop_last would yield none)")
-    loader = torch.utils.data.DataLoader(folder, batch_size=args.batch, shuffle=True, num_workers=args.workers,
+    """The run's device batches, each with the seconds the loop waited for the DataLoader."""
+    passes = torch.utils.data.RandomSampler(folder, num_samples=(args.warmup + args.steps) * args.batch)
+    loader = torch.utils.data.DataLoader(folder, batch_size=args.batch, sampler=passes, num_workers=args.workers,
                                          pin_memory=device.type == "cuda", drop_last=True)
+    it = iter(loader)
     while True:
-        it = iter(loader)
-        while True:
-            asked = time.perf_counter()
-            try:
-                images, _ = next(it)
-            except StopIteration:
-                break
-            waited = time.perf_counter() - asked
-            yield images.to(device, non_blocking=True).contiguous(memory_format=memory_format), waited
+        asked = time.perf_counter()
+        images, _ = next(it)
+        waited = time.perf_counter() - asked
+        yield images.to(device, non_blocking=True).contiguous(memory_format=memory_format), waited
 
 
 def main():

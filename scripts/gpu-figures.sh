@@ -80,7 +80,7 @@ phase() {
 
 if [ "$dry" = 1 ]; then
     phase step 300 bash "$root/scripts/bench-step.sh" --device cpu --batch 2 --steps 1 --warmup 1
-    phase end-to-end 600 bash "$root/scripts/bench-end-to-end.sh" --device cpu --no-twin --original-steps 2 --images 32 --epochs 2 --batch 8 --out "$out/e2e"
+    phase end-to-end 600 bash "$root/scripts/bench-end-to-end.sh" --device cpu --no-twin --original-rounds 1 --images 32 --epochs 2 --batch 8 --out "$out/e2e"
     phase stream 600 bash "$root/scripts/bench-teacher-stream.sh" --base "$out/e2e" --device cpu --epochs 2 --batch 8
     phase cache 600 bash "$root/scripts/bench-teacher-cache.sh" --config "$out/e2e/run.toml" --train "$out/e2e/images" --epochs 2 --views 1 --device cpu --out "$out/cache"
     phase data 300 bash "$root/scripts/bench-data.sh" --threads "1 2" --count 40 --per-thread 40 --dir "$out/images"

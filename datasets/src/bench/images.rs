@@ -9,6 +9,7 @@
 //! and its Python twin read the same files.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -49,29 +50,56 @@ pub const CLASSES: usize = 10;
 /// JPEG quality of the generated files (ImageNet's photos are mostly 75–95).
 const QUALITY: u8 = 90;
 
-/// Writes `count` JPEGs under `out/class_XX/img_XXXXXX.jpg`, determined by `seed`.
+/// Writes `count` JPEGs under `out/class_XX/img_XXXXXX.jpg`, determined by `seed`, on every core
+/// (each image has its own stream, so the files do not depend on the number of threads).
 pub fn make_images(out: &Path, count: usize, seed: u64) -> Result<ImagesSummary, ImagesError> {
+    let dirs: Vec<PathBuf> = (0..CLASSES.min(count)).map(|c| out.join(format!("class_{c:02}"))).collect();
+    for dir in &dirs {
+        std::fs::create_dir_all(dir).map_err(|source| ImagesError::Io { path: dir.clone(), source })?;
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(count.max(1));
+    let next = AtomicUsize::new(0);
+    let written: Vec<Result<u64, ImagesError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut bytes = 0u64;
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= count {
+                            return Ok(bytes);
+                        }
+                        let path = dirs[i % CLASSES].join(format!("img_{i:06}.jpg"));
+                        bytes += write_image(&path, seed, i).inspect_err(|_| next.store(count, Ordering::Relaxed))?;
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("an image writer panicked")).collect()
+    });
     let mut bytes = 0u64;
-    for i in 0..count {
-        let dir = out.join(format!("class_{:02}", i % CLASSES));
-        std::fs::create_dir_all(&dir).map_err(|source| ImagesError::Io { path: dir.clone(), source })?;
-        let path = dir.join(format!("img_{i:06}.jpg"));
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(i as u64);
-        let (w, h) = (rng.gen_range(300..=640usize), rng.gen_range(240..=500usize));
-        let pixels = synthesize(w, h, &mut rng);
-        let mut jpeg = Vec::new();
-        let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, QUALITY);
-        // ImageNet's photos are almost all 4:2:0 (camera and libjpeg defaults); the chroma
-        // resolution changes the decode cost, so the benchmark files use it too.
-        encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
-        encoder
-            .encode(&pixels, w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
-            .map_err(|source| ImagesError::Encode { path: path.clone(), source })?;
-        std::fs::write(&path, &jpeg).map_err(|source| ImagesError::Io { path: path.clone(), source })?;
-        bytes += jpeg.len() as u64;
+    for result in written {
+        bytes += result?;
     }
     Ok(ImagesSummary { files: count, bytes })
+}
+
+/// Image `index` of the folder made from `seed`, encoded and written to `path`; returns its size.
+fn write_image(path: &Path, seed: u64, index: usize) -> Result<u64, ImagesError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(index as u64);
+    let (w, h) = (rng.gen_range(300..=640usize), rng.gen_range(240..=500usize));
+    let pixels = synthesize(w, h, &mut rng);
+    let mut jpeg = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, QUALITY);
+    // ImageNet's photos are almost all 4:2:0 (camera and libjpeg defaults); the chroma
+    // resolution changes the decode cost, so the benchmark files use it too.
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+    encoder
+        .encode(&pixels, w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
+        .map_err(|source| ImagesError::Encode { path: path.to_path_buf(), source })?;
+    std::fs::write(path, &jpeg).map_err(|source| ImagesError::Io { path: path.to_path_buf(), source })?;
+    Ok(jpeg.len() as u64)
 }
 
 /// One soft-edged ellipse: centre, radii, colour, edge softness.
@@ -146,6 +174,23 @@ mod tests {
         assert_eq!(f("a"), f("b"));
         let img = crate::decode::decode(&f("a"), Path::new("x.jpg"), &Default::default()).unwrap();
         assert!((300..=640).contains(&img.width()) && (240..=500).contains(&img.height()));
+        // The threads share out the indices, but each file is what its index alone makes.
+        let alone = dir.join("alone.jpg");
+        for i in 0..3 {
+            write_image(&alone, 5, i).unwrap();
+            let made = std::fs::read(dir.join(format!("a/class_{i:02}/img_{i:06}.jpg"))).unwrap();
+            assert_eq!(std::fs::read(&alone).unwrap(), made, "image {i}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_folder_that_cannot_be_made_is_named() {
+        let dir = std::env::temp_dir().join(format!("lgd-make-images-blocked-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("class_00"), b"a file in the way").unwrap();
+        let error = make_images(&dir, 4, 0).unwrap_err().to_string();
+        assert!(error.contains("class_00") && error.contains("cannot write"), "{error}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
