@@ -90,7 +90,8 @@ impl Default for CheckpointSection {
 pub struct LoggingSection {
     /// tracing level filter (`info`, `debug`, `lgd=debug,warn`, …).
     pub level: String,
-    /// Steps between metric records (scalars are read back from the device only then).
+    /// Steps between metric records (scalars are read back from the device only then); step 1
+    /// and the run's last step are recorded as well.
     pub every_steps: u64,
     /// TensorBoard event files beside the JSONL metrics.
     pub tensorboard: bool,

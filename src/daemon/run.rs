@@ -134,6 +134,7 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         progress: Progress::new(total_steps, start_step),
         checkpoints: Checkpointer::new(run_dir, start_step, config.pipeline.checkpoint_requests)?,
         started_at_step: start_step,
+        total_steps,
         config,
         student,
         source,

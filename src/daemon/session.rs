@@ -58,6 +58,8 @@ pub(super) struct Session<'a> {
     pub(super) nonfinite: NonFiniteGuard,
     pub(super) reported_bad: std::collections::HashSet<PathBuf>,
     pub(super) started_at_step: u64,
+    /// The run's planned last step, logged whatever the interval.
+    pub(super) total_steps: u64,
     pub(super) persisted_at: Instant,
     /// Set when `run.watch_config` is on.
     pub(super) watch: Option<ConfigWatch>,
@@ -119,7 +121,7 @@ impl Session<'_> {
             let before = self.student.position();
             let report = self.student.step(batch.images, batch.keys, batch.ready)?;
             let step = self.student.step_count();
-            let log_now = step.is_multiple_of(self.config.logging.every_steps) || step == 1;
+            let log_now = step.is_multiple_of(self.config.logging.every_steps) || step == 1 || step == self.total_steps;
             // Verdicts are read with the losses, at log intervals: a step never waits for the GPU.
             let due = self.nonfinite.keep(before, report.nonfinite.shallow_clone());
             let guard_tripped = if log_now || due { self.settle_verdicts() } else { None };

@@ -1,10 +1,11 @@
 //! Injected NaN losses: a single one skips its step and is counted; a streak reaching
 //! `guards.max_consecutive_nonfinite` stops the run with a checkpoint from before the streak.
-//! The verdicts are read back at log intervals only, so both hold with sparse logging too.
+//! The verdicts are read back at log intervals only, so both hold with sparse logging too, and
+//! a verdict still unread when a stop request ends the run is read then.
 
 use lgd::checkpoint::TrainingState;
 
-use crate::daemon::{checkpoint_files, logged, Scene};
+use crate::daemon::{checkpoint_files, logged, logged_steps, Scene, MINUTE};
 
 #[test]
 fn a_nonfinite_loss_skips_its_step_and_is_counted() {
@@ -62,14 +63,34 @@ fn verdicts_read_at_sparse_log_intervals_still_skip_count_and_stop() {
 }
 
 #[test]
-fn a_nonfinite_loss_after_the_last_log_is_still_counted() {
+fn a_nonfinite_loss_at_the_last_step_is_logged_and_counted() {
     let scene = Scene::new("faults-nan-last", 4); // 3 steps per epoch, 9 in all
     scene.configure(3, "[fault_injection]\nnonfinite_loss_steps = [9]\n");
-    scene.log_every(4); // the last read inside the loop is at step 8
+    scene.log_every(4); // logged at steps 1, 4, 8 and, as the run's last, 9
     let (status, lines) = scene.run_to_end();
     assert!(status.success(), "{}", lines.join("\n"));
     assert!(logged(&lines, &["non-finite loss: step skipped", "\"step\":9"]), "{}", lines.join("\n"));
+    assert_eq!(logged_steps(&lines), [1, 4, 8, 9], "the last step is logged whatever the interval");
     let status: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
     assert_eq!(status["skipped_steps"], 1, "{status}");
-    println!("FAULTS NaN (after the last log): step 9 reported at the end and counted in status.json");
+    println!("FAULTS NaN (at the last step, logging every 4): step 9 logged, reported and counted in status.json");
+}
+
+#[test]
+fn a_nonfinite_loss_pending_at_a_stop_request_is_still_counted() {
+    let scene = Scene::new("faults-nan-stop", 4); // 3 steps per epoch
+    scene.configure(1000, "[checkpoint]\nevery_epochs = 0\nevery_steps = 1\nkeep_last = 2\n[fault_injection]\nnonfinite_loss_steps = [3]\n");
+    scene.log_every(1000); // no read inside the loop after step 1 until long after the stop
+    let mut daemon = scene.start();
+    // The step-5 checkpoint: step 3's verdict is queued unread.
+    while serde_json::from_str::<serde_json::Value>(&daemon.wait_for("checkpoint written", MINUTE * 2)).unwrap()["step"].as_u64() < Some(5) {}
+    daemon.signal("TERM");
+    let status = daemon.wait(MINUTE);
+    let lines = daemon.drain();
+    assert!(status.success(), "{}", lines.join("\n"));
+    assert!(logged(&lines, &["non-finite loss: step skipped", "\"step\":3"]), "{}", lines.join("\n"));
+    assert_eq!(logged_steps(&lines), [1], "no step log after step 1: the verdict was read by the stop");
+    let status: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
+    assert_eq!(status["skipped_steps"], 1, "{status}");
+    println!("FAULTS NaN (pending at SIGTERM, logging every 1000): step 3 reported at the stop and counted in status.json");
 }
