@@ -1,13 +1,14 @@
 """The original system end to end, the PyTorch twin of `lgd train`'s delivered rate: a torchvision
 ImageFolder with the original's MoCo-v2 transform (bench_data_torchvision.py: PIL decode, crops and
 colour work in the workers), a DataLoader with one worker process per core, pinned memory and
-`drop_last`, as the original's main_lgd.py builds it, feeding the LGD step of bench_step_torch.py.
+`drop_last`, feeding the LGD step of bench_step_torch.py.
 
-The loop is the original's: each batch is copied to the device with `non_blocking=True`, trained
-on, and its loss read back with `.item()` for the running average the original prints. One
-iterator serves the whole run, over as many shuffled passes of the folder as it needs: this is the
-steady state inside one of the original's ImageNet epochs (5,000 steps). Restarting the workers
-per pass of a small folder would charge the original a pipeline refill every few seconds.
+The loader and the loop are those of the MoCo-family training scripts (SEED, which the original
+builds on): each batch is copied to the device with `non_blocking=True`, trained on, and its loss
+read back with `.item()` for the running average printed during training. One iterator serves the
+whole run, over as many shuffled passes of the folder as it needs: the steady state inside one of
+the original's ImageNet epochs (hundreds to thousands of steps). Restarting the workers per pass
+of a small folder would charge the original a pipeline refill every few seconds.
 
   --config original  fp16 + GradScaler, NCHW, per-class bank loop (DESIGN §4: 549 img/s on an H200
                      with 16 cores)
@@ -16,10 +17,11 @@ per pass of a small folder would charge the original a pipeline refill every few
 Timing: the DataLoader hands each worker whole batches, so with the GPU waiting on data batches
 arrive in rounds of one per worker. `--warmup` untimed steps (default: one round, which also
 starts the workers and autotunes cudnn), then `--steps` timed steps (default: four rounds), the
-device synchronised at both ends: whole rounds measure the steady rate. `data_wait_fraction` is the share of the timed span
-the loop spent waiting for the DataLoader: the time the GPU had nothing queued. The bank has
-`--classes` random unit columns (default 1000: the published ImageNet recipe's, as `lgd bench
-step`'s default); with the per-class loop of `original` its cost grows with it.
+device synchronised at both ends: whole rounds measure the steady rate. `data_wait_fraction` is
+the share of the timed span the loop spent waiting for the DataLoader: the time the GPU had
+nothing queued. The bank has `--classes` random unit columns (default 1000: the published
+ImageNet recipe's, as `lgd bench step`'s default); with the per-class loop of `original` its cost
+grows with it.
 
 usage: bench_end_to_end_torch.py --data DIR --config original|best [--device cuda] [--batch 256]
        [--workers N] [--steps 4N] [--warmup N] [--teacher clip-rn50|tiny] [--classes 1000]
