@@ -33,14 +33,22 @@ done
 [ -x "$lgd" ] || { echo "error: $lgd is not built: run 'make build' first" >&2; exit 1; }
 rm -rf "$out"
 mkdir -p "$out"
+# A metric record at each epoch's end (steps per epoch: the folder's images / the batch, as lgd
+# counts them), so that each epoch is timed exactly and its mean loss comes from the records'
+# `mean_loss`, without reading the loss back every step (a wait for the GPU per step).
+batch=$(awk '/^\[/ { section = $0 } section == "[data]" && /^batch_size *=/ { sub(/^[^=]*= */, ""); sub(/[^0-9].*/, ""); print }' "$config")
+images=$(find -L "$train" -type f | grep -ciE '\.(jpe?g|png|ppm|bmp|pgm|tiff?|webp)$' || true)
+[ -n "$batch" ] && [ "$images" -ge "$batch" ] \
+    || { echo "error: $config's [data] batch_size (${batch:-missing}) against $images images in $train: no whole batch" >&2; exit 2; }
+per_epoch=$((images / batch))
 for cached in 0 "$views"; do
     # Validation off and checkpoints only at epoch ends, so the epochs time the steps.
-    awk -v epochs="$epochs" -v cached="$cached" -v train="$train" -v device="$device" '
+    awk -v epochs="$epochs" -v cached="$cached" -v train="$train" -v device="$device" -v log_every="$per_epoch" '
         /^\[/ { section = $0 }
         section == "[schedule]" && /^epochs *=/ { print "epochs = " epochs; next }
         section == "[validation]" && /^every_(steps|epochs) *=/ { sub(/=.*/, "= 0"); print; next }
         section == "[checkpoint]" && /^every_steps *=/ { print "every_steps = 0"; next }
-        section == "[logging]" && /^every_steps *=/ { print "every_steps = 1"; next }
+        section == "[logging]" && /^every_steps *=/ { print "every_steps = " log_every; next }
         section == "[data]" && train != "" && /^train *=/ { print "train = \"" train "\""; next }
         section == "[run]" && device != "" && /^device *=/ { print "device = \"" device "\""; next }
         { print }
@@ -68,7 +76,14 @@ def epochs(run):
         # difference the totals; t is seconds / batch, so the rate below is in img/s.
         t = last["step"] / last["images_per_second"]
         rate = (last["step"] - prev_s) / (t - prev_t) if t > prev_t else float("nan")
-        result[e] = (rate, sum(r["loss"] for r in per[e]) / len(per[e]))
+        # Each record's mean_loss covers the steps since the one before: weigh it by their number.
+        weighed, steps, before = 0.0, 0, prev_s
+        for r in per[e]:
+            if r.get("mean_loss") is not None:
+                weighed += r["mean_loss"] * (r["step"] - before)
+                steps += r["step"] - before
+            before = r["step"]
+        result[e] = (rate, weighed / steps if steps else float("nan"))
         prev_t, prev_s = t, last["step"]
     return result
 plain, cached = epochs("views-0"), epochs(f"views-{views}")

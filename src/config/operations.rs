@@ -91,7 +91,8 @@ pub struct LoggingSection {
     /// tracing level filter (`info`, `debug`, `lgd=debug,warn`, …).
     pub level: String,
     /// Steps between metric records (scalars are read back from the device only then); step 1
-    /// and the run's last step are recorded as well.
+    /// and the run's last step are recorded as well. A record holds its step's losses and the
+    /// mean loss of its interval.
     pub every_steps: u64,
     /// TensorBoard event files beside the JSONL metrics.
     pub tensorboard: bool,

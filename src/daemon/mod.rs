@@ -7,6 +7,7 @@ mod checkpointing;
 mod config_watch;
 mod data_stages;
 mod device_work;
+mod interval_loss;
 mod memory;
 mod metrics;
 mod nonfinite;

@@ -100,11 +100,12 @@ impl Replica {
     }
 }
 
-/// With several ranks, the step's losses averaged over them (the global batch's losses, what one
-/// process with the global batch would log); called at log intervals only, by every rank alike.
-pub(super) fn global_losses(trainer: &Trainer<AnyTeacher>, report: StepReport) -> Result<StepReport, DaemonError> {
-    let Some(group) = trainer.data_parallel() else { return Ok(report) };
-    let parts = Tensor::stack(&[&report.loss, &report.image_loss, &report.text_loss], 0);
+/// With several ranks, the step's losses and the log interval's mean loss averaged over them (the
+/// global batch's, what one process with the global batch would log); called at log intervals
+/// only, by every rank alike.
+pub(super) fn global_losses(trainer: &Trainer<AnyTeacher>, report: StepReport, mean_loss: Tensor) -> Result<(StepReport, Tensor), DaemonError> {
+    let Some(group) = trainer.data_parallel() else { return Ok((report, mean_loss)) };
+    let parts = Tensor::stack(&[&report.loss, &report.image_loss, &report.text_loss, &mean_loss.to_kind(report.loss.kind())], 0);
     let mean = group.mean_over_ranks(&parts).map_err(|e| DaemonError::Training(e.to_string()))?;
-    Ok(StepReport { loss: mean.get(0), image_loss: mean.get(1), text_loss: mean.get(2), ..report })
+    Ok((StepReport { loss: mean.get(0), image_loss: mean.get(1), text_loss: mean.get(2), ..report }, mean.get(3)))
 }

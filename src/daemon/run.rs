@@ -147,6 +147,7 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         board,
         clock: StageClock::start(),
         nonfinite: NonFiniteGuard::default(),
+        interval_loss: Default::default(),
         reported_bad: Default::default(),
         persisted_at: Instant::now(),
         watch: session_watch,

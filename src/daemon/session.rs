@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use lgd_actors::source::SampleSource;
 use serde_json::json;
-use tch::Device;
+use tch::{Device, Tensor};
 
 use super::checkpointing::Checkpointer;
 use super::config_watch::ConfigWatch;
@@ -16,6 +16,7 @@ use super::data_stages::{DataStages, Prepared};
 use super::memory::MemorySample;
 use super::teacher_replay::TeacherReplay;
 use super::metrics::MetricsSink;
+use super::interval_loss::IntervalLoss;
 use super::nonfinite::NonFiniteGuard;
 use super::progress::Progress;
 use super::reload::{reload, ReloadOutcome};
@@ -56,6 +57,7 @@ pub(super) struct Session<'a> {
     pub(super) clock: StageClock,
     pub(super) checkpoints: Checkpointer,
     pub(super) nonfinite: NonFiniteGuard,
+    pub(super) interval_loss: IntervalLoss,
     pub(super) reported_bad: std::collections::HashSet<PathBuf>,
     pub(super) started_at_step: u64,
     /// The run's planned last step, logged whatever the interval.
@@ -124,10 +126,13 @@ impl Session<'_> {
             let log_now = step.is_multiple_of(self.config.logging.every_steps) || step == 1 || step == self.total_steps;
             // Verdicts are read with the losses, at log intervals: a step never waits for the GPU.
             let due = self.nonfinite.keep(before, report.nonfinite.shallow_clone());
+            self.interval_loss.add(&report.loss);
             let guard_tripped = if log_now || due { self.settle_verdicts() } else { None };
             if log_now {
-                let report = if self.student.is_replica() { self.student.call(move |trainer| global_losses(trainer, report))?? } else { report };
-                self.log_step(&report, batch.epoch, compute_start);
+                let mean_loss = self.interval_loss.take(self.device);
+                let (report, mean_loss) =
+                    if self.student.is_replica() { self.student.call(move |trainer| global_losses(trainer, report, mean_loss))?? } else { (report, mean_loss) };
+                self.log_step(&report, &mean_loss, batch.epoch, compute_start);
             } else {
                 self.clock.computing += compute_start.elapsed();
             }
@@ -235,8 +240,9 @@ impl Session<'_> {
         ((self.student.step_count() - self.started_at_step) as usize * batch) as f64 / self.clock.training_time().as_secs_f64().max(1e-9)
     }
 
-    fn log_step(&mut self, report: &StepReport, epoch: u64, compute_start: Instant) {
-        let loss = report.loss.double_value(&[]); // the one read-back per log interval
+    fn log_step(&mut self, report: &StepReport, mean_loss: &Tensor, epoch: u64, compute_start: Instant) {
+        let loss = report.loss.double_value(&[]); // the read-backs of the log interval
+        let mean_loss = Some(mean_loss.double_value(&[])).filter(|m| m.is_finite());
         self.clock.computing += compute_start.elapsed();
         let images_per_second = self.images_per_second();
         let point = HistoryPoint {
@@ -251,7 +257,7 @@ impl Session<'_> {
         let training = self.clock.training_time().as_secs_f64().max(1e-9);
         let memory = MemorySample::take(self.device);
         let record = json!({
-            "step": point.step, "epoch": epoch, "loss": loss, "image_loss": point.image_loss, "text_loss": point.text_loss,
+            "step": point.step, "epoch": epoch, "loss": loss, "mean_loss": mean_loss, "image_loss": point.image_loss, "text_loss": point.text_loss,
             "lr": report.lr, "skipped": StepReport::read(&report.skipped), "nonfinite": StepReport::read(&report.nonfinite), "images_per_second": images_per_second,
             "data_wait_fraction": self.clock.waiting.as_secs_f64() / training, "teacher_wait_fraction": self.clock.teacher_wait.as_secs_f64() / training, "batches_ready": self.data.ready(),
             "bad_samples": self.reported_bad.len(), "skipped_steps": self.nonfinite.total,
@@ -274,6 +280,7 @@ impl Session<'_> {
             .chain(queues.iter().map(|q| (format!("queue_depth/{}", q.name), q.depth as f64)))
             .collect();
         scalars.extend(stage_tags.iter().map(|(tag, value)| (tag.as_str(), *value)));
+        scalars.extend(mean_loss.map(|mean| ("loss/interval_mean", mean)));
         scalars.extend(memory.scalars());
         self.write_scalars(point.step, &scalars);
         let (step, epoch_now, skipped) = (self.student.step_count(), self.student.epoch(), self.nonfinite.total);
