@@ -126,7 +126,10 @@ impl<W: StageWork> StageHandle<W> {
     pub fn submit(&self, input: W::Input) -> Result<(), StageStopped> {
         let request = self.actor.tell(Job(input));
         let sent = if tokio::runtime::Handle::try_current().is_ok() {
-            futures_executor::block_on(request.send())
+            // Unconstrained: a send inside a stage's work would otherwise draw on the budget tokio
+            // gave the task driving that stage, and once it is spent tokio answers "later" and
+            // wakes at once: this executor would poll again and again and never get through.
+            futures_executor::block_on(tokio::task::unconstrained(request.send()))
         } else {
             request.blocking_send()
         };
@@ -291,28 +294,38 @@ mod tests {
         assert!(stage.shutdown_within(Duration::from_secs(5)));
     }
 
-    /// Feeds each input to an inner stage it owns and hands on the inner answer: a stage inside
-    /// another's work (the student step and bank maintenance), which must neither block tokio nor
-    /// drop a runtime inside one.
+    /// Feeds each input `copies` times to an inner stage it owns and hands on the sum of the inner
+    /// answers: a stage inside another's work (the student step and bank maintenance), which must
+    /// neither block tokio nor drop a runtime inside one.
     struct Forwarder {
         inner: StageHandle<Doubler>,
         answers: crossbeam_channel::Receiver<StageOutput<Doubler>>,
+        copies: u64,
     }
 
     impl StageWork for Forwarder {
         type Input = HostBatch;
         type Output = u64;
         fn run(&mut self, batch: HostBatch) -> Result<u64, String> {
-            self.inner.submit(batch).map_err(|e| e.to_string())?;
-            self.answers.recv().map_err(|e| e.to_string())?
+            let mut sum = 0;
+            for _ in 0..self.copies {
+                self.inner.submit(host(batch.step_in_epoch)).map_err(|e| e.to_string())?;
+                sum += self.answers.recv().map_err(|e| e.to_string())??;
+            }
+            Ok(sum)
         }
+    }
+
+    fn start_forwarder(copies: u64) -> (StageHandle<Forwarder>, crossbeam_channel::Receiver<StageOutput<Forwarder>>, Arc<AtomicU64>) {
+        let (inner, answers, started) = start(None, 1, 1);
+        let (outputs, results) = crossbeam_channel::bounded(4);
+        let outer = StageHandle::start(("outer stage", "lgd-test-outer"), Forwarder { inner, answers, copies }, mailbox(4), outputs).unwrap();
+        (outer, results, started)
     }
 
     #[test]
     fn a_stage_can_own_and_feed_another_stage() {
-        let (inner, answers, started) = start(None, 1, 1);
-        let (outputs, results) = crossbeam_channel::bounded(4);
-        let outer = StageHandle::start(("outer stage", "lgd-test-outer"), Forwarder { inner, answers }, mailbox(4), outputs).unwrap();
+        let (outer, results, started) = start_forwarder(1);
         for step in 0..3 {
             outer.submit(host(step)).unwrap();
         }
@@ -320,6 +333,19 @@ mod tests {
         assert_eq!(all, [0, 2, 4]);
         assert_eq!(started.load(Ordering::SeqCst), 3);
         // The inner stage goes down with the outer one's work, on the outer stage's thread.
+        assert!(outer.shutdown_within(Duration::from_secs(5)));
+    }
+
+    /// tokio gives the task that drives a stage a budget of 128 operations per wake-up; a send
+    /// made inside the work used to draw on it, and the first send to find it spent waited, on a
+    /// wake-up that never came, spinning (a training run hung this way after 1,200 steps).
+    #[test]
+    fn a_stage_may_feed_another_any_number_of_times_within_one_input() {
+        let (outer, results, started) = start_forwarder(1000);
+        outer.submit(host(3)).unwrap();
+        let sum = results.recv_timeout(Duration::from_secs(60)).expect("the outer stage is stuck in a send").unwrap();
+        assert_eq!(sum, 6000);
+        assert_eq!(started.load(Ordering::SeqCst), 1000);
         assert!(outer.shutdown_within(Duration::from_secs(5)));
     }
 }
