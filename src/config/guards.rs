@@ -22,7 +22,8 @@ pub struct GuardsSection {
     /// Stop after this many non-finite losses in a row (each one skips its step); 0 = never stop.
     /// Judged when the step verdicts are read back, at each log interval.
     pub max_consecutive_nonfinite: u32,
-    /// Seconds without a batch from the data pipeline before the watchdog stops the run.
+    /// Seconds without a batch from the data pipeline, or without the end of a student step,
+    /// before the watchdog stops the run.
     pub stall_timeout_s: f64,
     /// After a failed checkpoint write.
     pub on_checkpoint_failure: CheckpointFailurePolicy,
@@ -65,6 +66,9 @@ pub struct FaultInjectionSection {
     /// The student step panics at this step (as logged, from 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub student_panic_step: Option<u64>,
+    /// The student step blocks for good at this step (as logged, from 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub student_stall_step: Option<u64>,
 }
 
 impl FaultInjectionSection {

@@ -121,7 +121,7 @@ impl Session<'_> {
             }
             let compute_start = Instant::now();
             let before = self.student.position();
-            let report = self.student.step(batch.images, batch.keys, batch.ready)?;
+            let report = self.student.step(batch.images, batch.keys, batch.ready, stall_timeout)?;
             let step = self.student.step_count();
             let log_now = step.is_multiple_of(self.config.logging.every_steps) || step == 1 || step == self.total_steps;
             // Verdicts are read with the losses, at log intervals: a step never waits for the GPU.

@@ -9,17 +9,20 @@
 //!
 //! A panic in a step is caught and ends the run with its message; the trainer is then of unknown
 //! consistency (the weights may be half updated), so it refuses further calls and the run keeps
-//! its last checkpoint instead of writing one.
+//! its last checkpoint instead of writing one. A step that does not end within
+//! `guards.stall_timeout_s` ends the run the same way: its thread is stuck, and so is the trainer.
 
 use std::any::Any;
+use std::cell::OnceCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use crossbeam_channel::{bounded, Receiver};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use lgd_actors::stage_actor::{self, StageHandle, StageOutput, StageWork};
 use tch::Tensor;
 
 use super::{AnyTeacher, DaemonError};
+use crate::config::FaultInjectionSection;
 use crate::torch_ext::{keep_for_current_stream, ReadyEvent};
 use crate::train::{StepReport, Trainer};
 
@@ -49,6 +52,8 @@ struct StudentWork {
     poisoned: Option<String>,
     /// Fault injection: panic at this step (from 1).
     panic_at_step: Option<u64>,
+    /// Fault injection: block for good at this step (from 1).
+    stall_at_step: Option<u64>,
 }
 
 impl StageWork for StudentWork {
@@ -60,11 +65,14 @@ impl StageWork for StudentWork {
             return Err(format!("student optimisation is unusable after its panic ({why})"));
         }
         let trainer = &mut self.trainer;
-        let panic_at_step = self.panic_at_step;
+        let (panic_at_step, stall_at_step) = (self.panic_at_step, self.stall_at_step);
         let outcome = catch_unwind(AssertUnwindSafe(|| match job {
             StudentJob::Step { images, keys, ready } => {
                 if panic_at_step == Some(trainer.step + 1) {
                     panic!("fault injection: student_panic_step = {}", trainer.step + 1);
+                }
+                while stall_at_step == Some(trainer.step + 1) {
+                    std::thread::park(); // fault injection: student_stall_step
                 }
                 if let Some(ready) = ready {
                     // This thread's stream waits for the device stage's (on the device), and the
@@ -92,31 +100,50 @@ pub(super) struct StudentStage {
     replies: Receiver<StageOutput<StudentWork>>,
     position: (u64, u64, u64),
     replica: bool,
+    /// The step that overran the stall timeout: the stage's thread is stuck in it.
+    stuck_in: OnceCell<u64>,
 }
 
 impl StudentStage {
     /// Starts the stage around `trainer` with its two channels (created here: one item each).
-    pub(super) fn start(trainer: Trainer<AnyTeacher>, panic_at_step: Option<u64>) -> Result<Self, DaemonError> {
+    pub(super) fn start(trainer: Trainer<AnyTeacher>, faults: &FaultInjectionSection) -> Result<Self, DaemonError> {
         let (position, replica) = (trainer.position(), trainer.data_parallel().is_some());
-        let work = StudentWork { trainer, poisoned: None, panic_at_step };
+        let work = StudentWork { trainer, poisoned: None, panic_at_step: faults.student_panic_step, stall_at_step: faults.student_stall_step };
         let (outputs, replies) = bounded::<StageOutput<StudentWork>>(1);
         let stage = StageHandle::start(("student optimisation", "lgd-student"), work, stage_actor::mailbox::<StudentWork>(1), outputs)
             .map_err(|e| DaemonError::Training(format!("starting student optimisation: {e}")))?;
-        Ok(Self { stage: Some(stage), replies, position, replica })
+        Ok(Self { stage: Some(stage), replies, position, replica, stuck_in: OnceCell::new() })
     }
 
-    fn ask(&self, job: StudentJob) -> Result<StudentReply, DaemonError> {
+    /// Hands `job` to the stage and waits for its answer; a step at most `within`, after which the
+    /// stage counts as stuck and takes no more jobs.
+    fn ask(&self, job: StudentJob, within: Option<Duration>) -> Result<StudentReply, DaemonError> {
+        if let Some(step) = self.stuck_in.get() {
+            return Err(DaemonError::Training(format!("student optimisation is stuck in step {step} and takes no more work")));
+        }
         let stage = self.stage.as_ref().expect("the stage runs until dropped");
         stage.submit(job).map_err(|e| DaemonError::Training(e.to_string()))?;
-        match self.replies.recv() {
+        let reply = match within {
+            Some(timeout) => self.replies.recv_timeout(timeout),
+            None => self.replies.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match reply {
             Ok(reply) => reply.map_err(DaemonError::Training),
-            Err(_) => Err(DaemonError::Training("student optimisation stopped".into())),
+            Err(RecvTimeoutError::Timeout) => {
+                let step = self.position.0 + 1;
+                let _ = self.stuck_in.set(step);
+                Err(DaemonError::Training(format!(
+                    "student optimisation stalled: step {step} has not finished after {:.1} s (guards.stall_timeout_s); its thread lgd-student is stuck in it",
+                    within.unwrap_or_default().as_secs_f64()
+                )))
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(DaemonError::Training("student optimisation stopped".into())),
         }
     }
 
-    /// One step on a prepared batch; waits for it.
-    pub(super) fn step(&mut self, images: Tensor, keys: Tensor, ready: Option<ReadyEvent>) -> Result<StepReport, DaemonError> {
-        match self.ask(StudentJob::Step { images, keys, ready })? {
+    /// One step on a prepared batch; waits for it, at most `stall` (`guards.stall_timeout_s`).
+    pub(super) fn step(&mut self, images: Tensor, keys: Tensor, ready: Option<ReadyEvent>, stall: Duration) -> Result<StepReport, DaemonError> {
+        match self.ask(StudentJob::Step { images, keys, ready }, Some(stall))? {
             StudentReply::Stepped(report, position) => {
                 self.position = position;
                 Ok(report)
@@ -127,7 +154,7 @@ impl StudentStage {
 
     /// Runs `call` on the trainer, on the stage's thread, between two steps.
     pub(super) fn call<R: Send + 'static>(&self, call: impl FnOnce(&mut Trainer<AnyTeacher>) -> R + Send + 'static) -> Result<R, DaemonError> {
-        match self.ask(StudentJob::Call(Box::new(move |trainer| Box::new(call(trainer)) as Box<dyn Any + Send>)))? {
+        match self.ask(StudentJob::Call(Box::new(move |trainer| Box::new(call(trainer)) as Box<dyn Any + Send>)), None)? {
             StudentReply::Called(result) => Ok(*result.downcast::<R>().expect("a call is answered by its own result")),
             StudentReply::Stepped(..) => unreachable!("a call is answered by its result"),
         }
@@ -163,7 +190,11 @@ impl Drop for StudentStage {
     /// The trainer (and the bank stage inside it) is dropped on the stage's thread.
     fn drop(&mut self) {
         if let Some(stage) = self.stage.take() {
-            stage.shutdown_within(Duration::from_secs(10));
+            // A stuck thread is left behind at once: the process ends without it.
+            let grace = if self.stuck_in.get().is_some() { Duration::ZERO } else { Duration::from_secs(10) };
+            if !stage.shutdown_within(grace) {
+                tracing::warn!("student optimisation's thread did not stop and was left behind");
+            }
         }
     }
 }

@@ -1,7 +1,9 @@
-//! A panic in the student step (the kameo stage that owns the trainer) ends the run with an
-//! error exit and the cause in the log. The trainer may be half updated after it, so no final
-//! checkpoint is written from it (the log says so): the last periodic one stays the newest, and
-//! the run resumes from it.
+//! A panic in the student step (the kameo stage that owns the trainer), or a step that never ends,
+//! ends the run with an error exit and the cause in the log. The trainer may be half updated or
+//! stuck, so no final checkpoint is written from it (the log says so): the last periodic one stays
+//! the newest, and the run resumes from it.
+
+use std::time::{Duration, Instant};
 
 use lgd::checkpoint::TrainingState;
 
@@ -29,4 +31,29 @@ fn a_panicking_student_step_stops_the_run_and_the_last_checkpoint_stands() {
     assert!(status.success(), "{}", lines.join("\n"));
     assert!(logged(&lines, &["resuming", "\"step\":3"]) && logged(&lines, &["\"message\":\"step\"", "\"step\":12"]), "{}", lines.join("\n"));
     println!("FAULTS student stage: panic at step 5 stopped the run with an error exit; no final checkpoint from the poisoned trainer; the step-3 checkpoint stood and the run resumed to step 12");
+}
+
+#[test]
+fn a_student_step_that_never_ends_stops_the_run_and_the_last_checkpoint_stands() {
+    let scene = Scene::new("faults-student-stall", 4); // 12 images: 3 steps per epoch
+    scene.configure(4, "[guards]\nstall_timeout_s = 3\n[checkpoint]\nevery_epochs = 0\nevery_steps = 3\n[fault_injection]\nstudent_stall_step = 5\n");
+    let started = Instant::now();
+    let (status, lines) = scene.run_to_end();
+    let took = started.elapsed();
+    assert!(!status.success(), "a stalled step is an error exit:\n{}", lines.join("\n"));
+    assert!(took < Duration::from_secs(60), "the stuck thread held up the exit: {took:?}");
+    assert!(logged(&lines, &["student optimisation stalled: step 5 has not finished after 3.0 s", "lgd-student"]), "{}", lines.join("\n"));
+    assert!(logged(&lines, &["no final checkpoint", "checkpoint at step 4", "stuck in step 5"]), "{}", lines.join("\n"));
+    assert_eq!(logged_steps(&lines).last(), Some(&4), "{}", lines.join("\n"));
+    let saved = checkpoint_files(&scene.run_dir());
+    assert_eq!(TrainingState::load(saved.last().expect("the periodic checkpoint of step 3")).unwrap().step, 3);
+    let status_file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
+    assert_eq!(status_file["state"], "failed", "{status_file}");
+    assert!(status_file["message"].as_str().is_some_and(|m| m.contains("stalled")), "{status_file}");
+
+    scene.configure(4, "[checkpoint]\nevery_epochs = 0\n");
+    let (status, lines) = scene.run_to_end();
+    assert!(status.success(), "{}", lines.join("\n"));
+    assert!(logged(&lines, &["resuming", "\"step\":3"]) && logged(&lines, &["\"message\":\"step\"", "\"step\":12"]), "{}", lines.join("\n"));
+    println!("FAULTS student stall: step 5 blocked for good; the run stopped {:.1} s after it started, naming the step and the thread; the step-3 checkpoint stood and the run resumed to step 12", took.as_secs_f64());
 }
