@@ -103,10 +103,10 @@ fn two_ranks_with_batch_b_match_one_process_with_batch_2b() {
 }
 
 /// Starts two ranks of a long run with `distributed.timeout_s = 15` (room for a slow start-up on a
-/// loaded machine), waits until rank 1 trains, does `to_first` to rank 0, and returns how long
-/// rank 1 then took to fail, and its log.
-fn rank_1_outlives_rank_0(name: &str, to_first: impl FnOnce(&mut Child)) -> (Duration, String) {
-    let dir = setup(name, "[distributed]\ntimeout_s = 15\n");
+/// loaded machine) and `extra` config, waits until rank 1 trains, does `to_first` to rank 0, and
+/// returns how long rank 1 then took to fail, and its log.
+fn rank_1_outlives_rank_0(name: &str, extra: &str, to_first: impl FnOnce(&mut Child)) -> (Duration, String) {
+    let dir = setup(name, &format!("[distributed]\ntimeout_s = 15\n{extra}"));
     let config = std::fs::read_to_string(dir.join("run.toml")).unwrap().replace("epochs = 1", "epochs = 50");
     std::fs::write(dir.join("run.toml"), config).unwrap();
     let port = free_port();
@@ -135,7 +135,7 @@ fn rank_1_outlives_rank_0(name: &str, to_first: impl FnOnce(&mut Child)) -> (Dur
 
 #[test]
 fn a_killed_rank_ends_the_other_at_once() {
-    let (took, log) = rank_1_outlives_rank_0("dp-kill", |first| {
+    let (took, log) = rank_1_outlives_rank_0("dp-kill", "", |first| {
         first.kill().unwrap();
         first.wait().unwrap();
     });
@@ -145,12 +145,14 @@ fn a_killed_rank_ends_the_other_at_once() {
 
 #[test]
 fn a_hung_rank_ends_the_other_within_the_timeout() {
-    // SIGSTOP: the peer's sockets stay open, so only the group's timeout can end the wait.
-    let (took, log) = rank_1_outlives_rank_0("dp-hang", |first| signal(first, "STOP"));
+    // SIGSTOP: the peer's sockets stay open, so only the group's timeout can end the wait. The
+    // step's own watchdog, set shorter, waits it out: the group's error names the cause.
+    let (took, log) = rank_1_outlives_rank_0("dp-hang", "[guards]\nstall_timeout_s = 5\n", |first| signal(first, "STOP"));
     println!("rank 1 failed {:.1} s after rank 0 was stopped (timeout 15 s)", took.as_secs_f64());
     // The wait under way when the peer froze may have begun up to a step earlier, so the time
     // since SIGSTOP is not a bound; libtorch's message says it was the timeout.
     assert!(log.contains("collective failed") && log.contains("timed out"), "the cause is in the log:\n{log}");
+    assert!(!log.contains("student optimisation stalled"), "the step's watchdog fired before the group's timeout:\n{log}");
 }
 
 fn wait_for_log(log: &Path, needle: &str, child: &mut Child) -> String {

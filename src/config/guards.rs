@@ -22,8 +22,9 @@ pub struct GuardsSection {
     /// Stop after this many non-finite losses in a row (each one skips its step); 0 = never stop.
     /// Judged when the step verdicts are read back, at each log interval.
     pub max_consecutive_nonfinite: u32,
-    /// Seconds without a batch from the data pipeline, or without the end of a student step,
-    /// before the watchdog stops the run.
+    /// Seconds without a batch from the data pipeline, or without the end of a student step (in
+    /// data-parallel training: beyond `distributed.timeout_s`, which bounds the step's
+    /// collectives), before the watchdog stops the run.
     pub stall_timeout_s: f64,
     /// After a failed checkpoint write.
     pub on_checkpoint_failure: CheckpointFailurePolicy,

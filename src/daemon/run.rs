@@ -126,7 +126,7 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     };
     let data = DataStages::start(parts, &config, (trainer.epoch, trainer.step_in_epoch)).map_err(startup)?;
     let start_step = trainer.step;
-    let student = StudentStage::start(trainer, &config.fault_injection).map_err(|e| startup(e.to_string()))?;
+    let student = StudentStage::start(trainer, &config).map_err(|e| startup(e.to_string()))?;
     let mut session = Session {
         teacher_replay: teacher_replay.map(|r| (r, 0, 0)),
         config_path,

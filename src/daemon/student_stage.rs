@@ -22,7 +22,7 @@ use lgd_actors::stage_actor::{self, StageHandle, StageOutput, StageWork};
 use tch::Tensor;
 
 use super::{AnyTeacher, DaemonError};
-use crate::config::FaultInjectionSection;
+use crate::config::Config;
 use crate::torch_ext::{keep_for_current_stream, ReadyEvent};
 use crate::train::{StepReport, Trainer};
 
@@ -100,19 +100,24 @@ pub(super) struct StudentStage {
     replies: Receiver<StageOutput<StudentWork>>,
     position: (u64, u64, u64),
     replica: bool,
+    /// What a step may wait in its collectives beyond its own work: a replica waits out rank 0's
+    /// validation there, bounded by the group's own timeout (`distributed.timeout_s`).
+    collective_wait: Duration,
     /// The step that overran the stall timeout: the stage's thread is stuck in it.
     stuck_in: OnceCell<u64>,
 }
 
 impl StudentStage {
     /// Starts the stage around `trainer` with its two channels (created here: one item each).
-    pub(super) fn start(trainer: Trainer<AnyTeacher>, faults: &FaultInjectionSection) -> Result<Self, DaemonError> {
+    pub(super) fn start(trainer: Trainer<AnyTeacher>, config: &Config) -> Result<Self, DaemonError> {
         let (position, replica) = (trainer.position(), trainer.data_parallel().is_some());
+        let collective_wait = if replica { config.distributed.timeout() } else { Duration::ZERO };
+        let faults = &config.fault_injection;
         let work = StudentWork { trainer, poisoned: None, panic_at_step: faults.student_panic_step, stall_at_step: faults.student_stall_step };
         let (outputs, replies) = bounded::<StageOutput<StudentWork>>(1);
         let stage = StageHandle::start(("student optimisation", "lgd-student"), work, stage_actor::mailbox::<StudentWork>(1), outputs)
             .map_err(|e| DaemonError::Training(format!("starting student optimisation: {e}")))?;
-        Ok(Self { stage: Some(stage), replies, position, replica, stuck_in: OnceCell::new() })
+        Ok(Self { stage: Some(stage), replies, position, replica, collective_wait, stuck_in: OnceCell::new() })
     }
 
     /// Hands `job` to the stage and waits for its answer; a step at most `within`, after which the
@@ -141,9 +146,10 @@ impl StudentStage {
         }
     }
 
-    /// One step on a prepared batch; waits for it, at most `stall` (`guards.stall_timeout_s`).
+    /// One step on a prepared batch; waits for it, at most `stall` (`guards.stall_timeout_s`) and,
+    /// in a replica, the group's timeout on top.
     pub(super) fn step(&mut self, images: Tensor, keys: Tensor, ready: Option<ReadyEvent>, stall: Duration) -> Result<StepReport, DaemonError> {
-        match self.ask(StudentJob::Step { images, keys, ready }, Some(stall))? {
+        match self.ask(StudentJob::Step { images, keys, ready }, Some(stall + self.collective_wait))? {
             StudentReply::Stepped(report, position) => {
                 self.position = position;
                 Ok(report)
