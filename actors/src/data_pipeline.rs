@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 
+use crate::awake_wait::recv_within_running_time;
 use crate::batch_memory::BatchMemory;
 use crate::batch_pixels::BatchPixels;
 use crate::decode_worker::{Job, Produced, WorkerContext};
@@ -172,11 +173,11 @@ impl DataPipeline {
         }
     }
 
-    /// The next batch, waiting at most `timeout` (forever when `None`).
+    /// The next batch, waiting at most `timeout` of running time (forever when `None`).
     pub fn next_within(&self, timeout: Option<Duration>) -> Next {
         let Some(batches) = self.batches.as_ref() else { return Next::Done };
         let received = match timeout {
-            Some(timeout) => batches.recv_timeout(timeout).map_err(|e| e.is_timeout()),
+            Some(timeout) => recv_within_running_time(batches, timeout).map_err(|e| e.is_timeout()),
             None => batches.recv().map_err(|_| false),
         };
         match received {

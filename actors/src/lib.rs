@@ -10,8 +10,10 @@
 //! - [`data_pipeline`]: sampler → workers → assembler, every channel created in one place.
 //! - [`stage_actor`]: a stage as a kameo actor on its own thread (device stage, checkpoint and metrics writers).
 //! - [`pipeline_stats`]: worker busy time and the sample each worker holds (utilisation, stall watchdog).
+//! - [`awake_wait`]: the watchdogs' waits, counting only time the process was running.
 #![warn(missing_docs)]
 
+pub mod awake_wait;
 pub mod batch_memory;
 pub mod batch_pixels;
 pub mod data_pipeline;

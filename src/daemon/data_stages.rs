@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
+use lgd_actors::awake_wait::recv_within_running_time;
 use lgd_actors::data_pipeline::{DataPipeline, DataPlan, Next};
 use lgd_actors::decode_worker::WorkerContext;
 use lgd_actors::stage_actor::{self, StageHandle, StageOutput};
@@ -160,7 +161,7 @@ impl DataStages {
             }
         }
         let start = Instant::now();
-        let received = self.prepared.recv_timeout(stall);
+        let received = recv_within_running_time(&self.prepared, stall);
         clock.teacher_wait += start.elapsed();
         let batch = match received {
             Ok(Ok(batch)) => batch,

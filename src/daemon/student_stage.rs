@@ -18,6 +18,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
+use lgd_actors::awake_wait::recv_within_running_time;
 use lgd_actors::stage_actor::{self, StageHandle, StageOutput, StageWork};
 use tch::Tensor;
 
@@ -129,7 +130,7 @@ impl StudentStage {
         let stage = self.stage.as_ref().expect("the stage runs until dropped");
         stage.submit(job).map_err(|e| DaemonError::Training(e.to_string()))?;
         let reply = match within {
-            Some(timeout) => self.replies.recv_timeout(timeout),
+            Some(timeout) => recv_within_running_time(&self.replies, timeout),
             None => self.replies.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match reply {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::daemon::{checkpoint_files, logged, Scene};
+use crate::daemon::{checkpoint_files, logged, Scene, MINUTE};
 
 #[test]
 fn a_stalled_worker_is_named_and_the_run_stops_with_a_checkpoint() {
@@ -24,4 +24,28 @@ fn a_stalled_worker_is_named_and_the_run_stops_with_a_checkpoint() {
         assert!(!checkpoint_files(&scene.run_dir()).is_empty(), "the steps taken are checkpointed");
     }
     println!("FAULTS stall: worker and file named after 3 s, run stopped in {:.1} s with {steps_done} steps checkpointed", took.as_secs_f64());
+}
+
+/// A process stopped for longer than the stall timeout (SIGSTOP, as a batch scheduler suspends a
+/// job) and continued is not a stall: the watchdogs count only time it was running.
+#[test]
+fn a_run_stopped_longer_than_the_stall_timeout_goes_on_when_continued() {
+    let scene = Scene::new("faults-sigstop", 4);
+    scene.configure(1000, "[guards]\nstall_timeout_s = 2\n[checkpoint]\nevery_epochs = 0\n");
+    let mut daemon = scene.start();
+    daemon.next_step(MINUTE);
+    for _ in 0..3 {
+        daemon.signal("STOP");
+        std::thread::sleep(Duration::from_secs(5));
+        daemon.signal("CONT");
+        daemon.next_step(MINUTE);
+    }
+    let (first, later) = (daemon.next_step(MINUTE), (0..5).map(|_| daemon.next_step(MINUTE)).last().unwrap());
+    assert!(later > first, "training went on");
+    daemon.signal("TERM");
+    let status = daemon.wait(MINUTE);
+    let lines = daemon.drain();
+    assert!(status.success(), "{}", lines.join("\n"));
+    assert!(!logged(&lines, &["stalled"]), "{}", lines.join("\n"));
+    println!("FAULTS SIGSTOP: stopped 3 x 5 s with a 2 s stall timeout; training went on to step {later} and stopped cleanly");
 }
