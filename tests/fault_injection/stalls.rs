@@ -31,12 +31,12 @@ fn a_stalled_worker_is_named_and_the_run_stops_with_a_checkpoint() {
 #[test]
 fn a_run_stopped_longer_than_the_stall_timeout_goes_on_when_continued() {
     let scene = Scene::new("faults-sigstop", 4);
-    scene.configure(1000, "[guards]\nstall_timeout_s = 2\n[checkpoint]\nevery_epochs = 0\n");
+    scene.configure(1000, "[guards]\nstall_timeout_s = 4\n[checkpoint]\nevery_epochs = 0\n");
     let mut daemon = scene.start();
     daemon.next_step(MINUTE);
-    for _ in 0..3 {
+    for _ in 0..2 {
         daemon.signal("STOP");
-        std::thread::sleep(Duration::from_secs(5));
+        std::thread::sleep(Duration::from_secs(7));
         daemon.signal("CONT");
         daemon.next_step(MINUTE);
     }
@@ -47,5 +47,5 @@ fn a_run_stopped_longer_than_the_stall_timeout_goes_on_when_continued() {
     let lines = daemon.drain();
     assert!(status.success(), "{}", lines.join("\n"));
     assert!(!logged(&lines, &["stalled"]), "{}", lines.join("\n"));
-    println!("FAULTS SIGSTOP: stopped 3 x 5 s with a 2 s stall timeout; training went on to step {later} and stopped cleanly");
+    println!("FAULTS SIGSTOP: stopped 2 x 7 s with a 4 s stall timeout; training went on to step {later} and stopped cleanly");
 }
