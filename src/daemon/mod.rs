@@ -17,6 +17,7 @@ mod replica;
 mod run;
 mod session;
 mod session_guards;
+mod session_records;
 mod session_validation;
 pub mod signals;
 mod stage_clock;

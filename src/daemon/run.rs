@@ -148,6 +148,7 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         clock: StageClock::start(),
         nonfinite: NonFiniteGuard::default(),
         interval_loss: Default::default(),
+        unrecorded: None,
         reported_bad: Default::default(),
         persisted_at: Instant::now(),
         watch: session_watch,

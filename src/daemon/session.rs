@@ -7,25 +7,22 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lgd_actors::source::SampleSource;
-use serde_json::json;
-use tch::{Device, Tensor};
+use tch::Device;
 
 use super::checkpointing::Checkpointer;
 use super::config_watch::ConfigWatch;
 use super::data_stages::{DataStages, Prepared};
-use super::memory::MemorySample;
 use super::teacher_replay::TeacherReplay;
 use super::metrics::MetricsSink;
 use super::interval_loss::IntervalLoss;
 use super::nonfinite::NonFiniteGuard;
 use super::progress::Progress;
 use super::reload::{reload, ReloadOutcome};
-use super::replica::global_losses;
 use super::run::TrainSummary;
 use super::signals::Signals;
 use super::stage_clock::StageClock;
 use super::student_stage::StudentStage;
-use super::status::{config_digest, HistoryPoint, RunState, StatusBoard};
+use super::status::{config_digest, RunState, StatusBoard};
 use super::DaemonError;
 use crate::config::Config;
 use crate::eval::ValidationSet;
@@ -58,6 +55,8 @@ pub(super) struct Session<'a> {
     pub(super) checkpoints: Checkpointer,
     pub(super) nonfinite: NonFiniteGuard,
     pub(super) interval_loss: IntervalLoss,
+    /// The last step taken, with its epoch, while it falls between two log intervals.
+    pub(super) unrecorded: Option<(StepReport, u64)>,
     pub(super) reported_bad: std::collections::HashSet<PathBuf>,
     pub(super) started_at_step: u64,
     /// The run's planned last step, logged whatever the interval.
@@ -103,6 +102,7 @@ impl Session<'_> {
                 self.reload();
             }
             if requests.stop {
+                self.record_unrecorded()?;
                 return self.settled_ending(Ending::Requested);
             }
             if requests.checkpoint {
@@ -129,12 +129,10 @@ impl Session<'_> {
             self.interval_loss.add(&report.loss);
             let guard_tripped = if log_now || due { self.settle_verdicts() } else { None };
             if log_now {
-                let mean_loss = self.interval_loss.take(self.device);
-                let (report, mean_loss) =
-                    if self.student.is_replica() { self.student.call(move |trainer| global_losses(trainer, report, mean_loss))?? } else { (report, mean_loss) };
-                self.log_step(&report, &mean_loss, batch.epoch, compute_start);
+                self.record_step(report, batch.epoch, compute_start)?;
             } else {
                 self.clock.computing += compute_start.elapsed();
+                self.unrecorded = Some((report, batch.epoch));
             }
             if let Some(streak) = guard_tripped {
                 return self.stop_nonfinite(streak);
@@ -235,80 +233,13 @@ impl Session<'_> {
         Ok(())
     }
 
-    fn images_per_second(&self) -> f64 {
+    pub(super) fn images_per_second(&self) -> f64 {
         let batch = self.config.data.batch_size;
         ((self.student.step_count() - self.started_at_step) as usize * batch) as f64 / self.clock.training_time().as_secs_f64().max(1e-9)
     }
 
-    fn log_step(&mut self, report: &StepReport, mean_loss: &Tensor, epoch: u64, compute_start: Instant) {
-        let loss = report.loss.double_value(&[]); // the read-backs of the log interval
-        let mean_loss = Some(mean_loss.double_value(&[])).filter(|m| m.is_finite());
-        self.clock.computing += compute_start.elapsed();
-        let images_per_second = self.images_per_second();
-        let point = HistoryPoint {
-            step: self.student.step_count(),
-            loss,
-            image_loss: report.image_loss.double_value(&[]),
-            text_loss: report.text_loss.double_value(&[]),
-            lr: report.lr,
-            images_per_second,
-        };
-        let (stages, queues) = (self.clock.stages(&self.data, self.bank_busy()), self.data.queues());
-        let training = self.clock.training_time().as_secs_f64().max(1e-9);
-        let memory = MemorySample::take(self.device);
-        let record = json!({
-            "step": point.step, "epoch": epoch, "loss": loss, "mean_loss": mean_loss, "image_loss": point.image_loss, "text_loss": point.text_loss,
-            "lr": report.lr, "skipped": StepReport::read(&report.skipped), "nonfinite": StepReport::read(&report.nonfinite), "images_per_second": images_per_second,
-            "data_wait_fraction": self.clock.waiting.as_secs_f64() / training, "teacher_wait_fraction": self.clock.teacher_wait.as_secs_f64() / training, "batches_ready": self.data.ready(),
-            "bad_samples": self.reported_bad.len(), "skipped_steps": self.nonfinite.total,
-            "stages": stages, "queues": queues, "memory": memory,
-            "teacher_cache": self.teacher_replay.as_ref().map(|(_, hits, misses)| json!({"hits": hits, "misses": misses})),
-        });
-        self.metrics.record(record);
-        let mut scalars = vec![
-            ("loss/total", loss),
-            ("loss/image", point.image_loss),
-            ("loss/text", point.text_loss),
-            ("lr", report.lr),
-            ("throughput/images_per_second", images_per_second),
-            ("data/bad_samples", self.reported_bad.len() as f64),
-            ("data/skipped_steps", self.nonfinite.total as f64),
-        ];
-        let stage_tags: Vec<(String, f64)> = stages
-            .iter()
-            .flat_map(|s| [(format!("stage_busy/{}", s.name), s.busy_fraction), (format!("stage_wait/{}", s.name), s.wait_fraction)])
-            .chain(queues.iter().map(|q| (format!("queue_depth/{}", q.name), q.depth as f64)))
-            .collect();
-        scalars.extend(stage_tags.iter().map(|(tag, value)| (tag.as_str(), *value)));
-        scalars.extend(mean_loss.map(|mean| ("loss/interval_mean", mean)));
-        scalars.extend(memory.scalars());
-        self.write_scalars(point.step, &scalars);
-        let (step, epoch_now, skipped) = (self.student.step_count(), self.student.epoch(), self.nonfinite.total);
-        let step_logged = point.step;
-        let bound = self.clock.bound_by().to_owned();
-        self.board.update(|s| {
-            let left = s.total_steps.saturating_sub(step) as f64 * self.config.data.batch_size as f64;
-            s.eta_seconds = (images_per_second > 0.0).then(|| left / images_per_second);
-            (s.step, s.epoch, s.images_per_second, s.skipped_steps) = (step, epoch_now, images_per_second, skipped);
-            (s.stages, s.queues, s.bound_by) = (stages, queues, Some(bound));
-            s.push_point(point);
-        });
-        // The log line comes after the board update: whoever reads "step N" in the log then finds
-        // at least step N on `/status`.
-        if self.progress.visible() {
-            tracing::debug!(step = step_logged, epoch, loss, lr = report.lr, images_per_second, "step");
-        } else {
-            tracing::info!(step = step_logged, epoch, loss, lr = report.lr, images_per_second, "step");
-        }
-        self.progress.update(epoch, step_logged, images_per_second, loss, report.lr);
-        if self.persisted_at.elapsed() >= Duration::from_secs(1) {
-            self.board.persist();
-            self.persisted_at = Instant::now();
-        }
-    }
-
     /// Time bank maintenance spent working (zero once the student stage is gone).
-    fn bank_busy(&self) -> Duration {
+    pub(super) fn bank_busy(&self) -> Duration {
         self.student.call(|trainer| trainer.bank_busy()).unwrap_or_default()
     }
 

@@ -89,7 +89,8 @@ fn a_nonfinite_loss_pending_at_a_stop_request_is_still_counted() {
     let lines = daemon.drain();
     assert!(status.success(), "{}", lines.join("\n"));
     assert!(logged(&lines, &["non-finite loss: step skipped", "\"step\":3"]), "{}", lines.join("\n"));
-    assert_eq!(logged_steps(&lines), [1], "no step log after step 1: the verdict was read by the stop");
+    let steps = logged_steps(&lines);
+    assert!(steps.len() == 2 && steps[0] == 1 && steps[1] >= 5, "no step log after step 1 but the stop's own: the verdict was read by the stop: {steps:?}");
     let status: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
     assert_eq!(status["skipped_steps"], 1, "{status}");
     println!("FAULTS NaN (pending at SIGTERM, logging every 1000): step 3 reported at the stop and counted in status.json");
