@@ -10,7 +10,7 @@ export LIBTORCH_USE_PYTORCH := 1
 export LGD_PYTHON := $(VENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: setup build test demo faults
+.PHONY: setup build test demo faults chaos
 
 ## setup: create .venv with torch 2.11.0 and the test oracles, fetch CLIP's BPE vocabulary, install
 ## nasm for libjpeg-turbo's SIMD code, unpack the Gloo and CUDA headers the c10d process groups
@@ -35,6 +35,11 @@ test: setup
 ## faults: the fault-injection suite at full size (50 kill runs) with its figures printed
 faults: setup
 	set -o pipefail; LGD_FAULT_KILLS=50 $(CARGO) test --release --test fault_injection -- --nocapture --test-threads 1 2>&1 | grep -E '^FAULTS|test result|panicked'
+
+## chaos: a 6,000-step CPU run under random signals, reloads, suspends and kills, checked bit for
+## bit against the same run left alone (scripts/chaos_soak.py; ~30 minutes on 2 cores)
+chaos: build
+	$(VENV)/bin/python scripts/chaos_soak.py --steps 6000
 
 ## demo: LGD on real weights (EfficientNet-Lite0) and real images (Fashion-MNIST), on the CPU
 demo: build
