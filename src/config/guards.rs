@@ -70,6 +70,11 @@ pub struct FaultInjectionSection {
     /// The student step blocks for good at this step (as logged, from 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub student_stall_step: Option<u64>,
+    /// The student step fails with an error at this step (as logged, from 1), after the trainer
+    /// has taken it: as a collective that fails in backward leaves a forward's batch-norm
+    /// statistics behind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub student_error_step: Option<u64>,
 }
 
 impl FaultInjectionSection {

@@ -9,7 +9,9 @@
 //!
 //! A panic in a step is caught and ends the run with its message; the trainer is then of unknown
 //! consistency (the weights may be half updated), so it refuses further calls and the run keeps
-//! its last checkpoint instead of writing one. A step that does not end within
+//! its last checkpoint instead of writing one. So does a step that fails with an error (a replica's
+//! collective when a peer dies): its forward has already moved the batch-norm statistics, so a
+//! checkpoint would hold a state that is no step's. A step that does not end within
 //! `guards.stall_timeout_s` ends the run the same way: its thread is stuck, and so is the trainer.
 
 use std::any::Any;
@@ -49,12 +51,14 @@ enum StudentReply {
 /// The stage's work: the trainer, unless a step panicked.
 struct StudentWork {
     trainer: Trainer<AnyTeacher>,
-    /// Set by a panicking step: why the trainer may no longer be used.
+    /// Set by a step that panicked or failed: why the trainer may no longer be used.
     poisoned: Option<String>,
     /// Fault injection: panic at this step (from 1).
     panic_at_step: Option<u64>,
     /// Fault injection: block for good at this step (from 1).
     stall_at_step: Option<u64>,
+    /// Fault injection: fail after taking this step (from 1).
+    error_at_step: Option<u64>,
 }
 
 impl StageWork for StudentWork {
@@ -63,10 +67,11 @@ impl StageWork for StudentWork {
 
     fn run(&mut self, job: StudentJob) -> Result<StudentReply, String> {
         if let Some(why) = &self.poisoned {
-            return Err(format!("student optimisation is unusable after its panic ({why})"));
+            return Err(format!("student optimisation is unusable after {why}"));
         }
         let trainer = &mut self.trainer;
-        let (panic_at_step, stall_at_step) = (self.panic_at_step, self.stall_at_step);
+        let (panic_at_step, stall_at_step, error_at_step) = (self.panic_at_step, self.stall_at_step, self.error_at_step);
+        let mut failed_step = None;
         let outcome = catch_unwind(AssertUnwindSafe(|| match job {
             StudentJob::Step { images, keys, ready } => {
                 if panic_at_step == Some(trainer.step + 1) {
@@ -82,16 +87,29 @@ impl StageWork for StudentWork {
                     keep_for_current_stream(&images).map_err(|e| e.to_string())?;
                     keep_for_current_stream(&keys).map_err(|e| e.to_string())?;
                 }
+                let step = trainer.step + 1;
+                failed_step = Some(step); // until the step has returned
                 let report = trainer.step_with_keys(&images, Some(&keys)).map_err(|e| e.to_string())?;
+                if error_at_step == Some(step) {
+                    return Err(format!("fault injection: student_error_step = {step}"));
+                }
+                failed_step = None;
                 Ok(StudentReply::Stepped(report, trainer.position()))
             }
             StudentJob::Call(call) => Ok(StudentReply::Called(call(trainer))),
         }));
-        outcome.unwrap_or_else(|panic| {
-            let message = stage_actor::panic_message(panic.as_ref());
-            self.poisoned = Some(message.clone());
-            Err(format!("student optimisation panicked: {message}"))
-        })
+        match (outcome, failed_step) {
+            (Err(panic), _) => {
+                let message = stage_actor::panic_message(panic.as_ref());
+                self.poisoned = Some(format!("its panic ({message})"));
+                Err(format!("student optimisation panicked: {message}"))
+            }
+            (Ok(Err(error)), Some(step)) => {
+                self.poisoned = Some(format!("step {step} failed part-way (its batch-norm statistics or banks may hold part of it)"));
+                Err(error)
+            }
+            (Ok(result), _) => result,
+        }
     }
 }
 
@@ -114,7 +132,13 @@ impl StudentStage {
         let (position, replica) = (trainer.position(), trainer.data_parallel().is_some());
         let collective_wait = if replica { config.distributed.timeout() } else { Duration::ZERO };
         let faults = &config.fault_injection;
-        let work = StudentWork { trainer, poisoned: None, panic_at_step: faults.student_panic_step, stall_at_step: faults.student_stall_step };
+        let work = StudentWork {
+            trainer,
+            poisoned: None,
+            panic_at_step: faults.student_panic_step,
+            stall_at_step: faults.student_stall_step,
+            error_at_step: faults.student_error_step,
+        };
         let (outputs, replies) = bounded::<StageOutput<StudentWork>>(1);
         let stage = StageHandle::start(("student optimisation", "lgd-student"), work, stage_actor::mailbox::<StudentWork>(1), outputs)
             .map_err(|e| DaemonError::Training(format!("starting student optimisation: {e}")))?;

@@ -57,3 +57,25 @@ fn a_student_step_that_never_ends_stops_the_run_and_the_last_checkpoint_stands()
     assert!(logged(&lines, &["resuming", "\"step\":3"]) && logged(&lines, &["\"message\":\"step\"", "\"step\":12"]), "{}", lines.join("\n"));
     println!("FAULTS student stall: step 5 blocked for good; the run stopped {:.1} s after it started, naming the step and the thread; the step-3 checkpoint stood and the run resumed to step 12", took.as_secs_f64());
 }
+
+#[test]
+fn a_student_step_that_fails_part_way_writes_no_checkpoint_of_a_state_that_is_no_steps() {
+    // As when a replica's gradient all-reduce fails because a peer died: the step has run its
+    // forward (batch-norm statistics moved) but not ended, so no final checkpoint may claim it.
+    let scene = Scene::new("faults-student-error", 4); // 12 images: 3 steps per epoch
+    scene.configure(4, "[checkpoint]\nevery_epochs = 0\nevery_steps = 3\n[fault_injection]\nstudent_error_step = 5\n");
+    let (status, lines) = scene.run_to_end();
+    assert!(!status.success(), "a failed step is an error exit:\n{}", lines.join("\n"));
+    assert!(logged(&lines, &["fault injection: student_error_step = 5"]), "{}", lines.join("\n"));
+    assert!(logged(&lines, &["no final checkpoint", "checkpoint at step 4", "unusable after step 5 failed part-way"]), "{}", lines.join("\n"));
+    let saved = checkpoint_files(&scene.run_dir());
+    assert_eq!(TrainingState::load(saved.last().expect("the periodic checkpoint of step 3")).unwrap().step, 3, "{saved:?}");
+    let status_file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
+    assert_eq!(status_file["state"], "failed", "{status_file}");
+
+    scene.configure(4, "[checkpoint]\nevery_epochs = 0\n");
+    let (status, lines) = scene.run_to_end();
+    assert!(status.success(), "{}", lines.join("\n"));
+    assert!(logged(&lines, &["resuming", "\"step\":3"]) && logged(&lines, &["\"message\":\"step\"", "\"step\":12"]), "{}", lines.join("\n"));
+    println!("FAULTS student step error: step 5 failed after its forward; no final checkpoint from the half-stepped trainer; the step-3 checkpoint stood and the run resumed to step 12");
+}
