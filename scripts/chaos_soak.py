@@ -6,7 +6,11 @@ rewriting `[pipeline]` (capacities, decode workers) and `logging.every_steps` in
 SIGSTOP for up to 8 s then SIGCONT (longer than its `guards.stall_timeout_s` of 5 s, as a batch
 scheduler's suspend), SIGTERM (must exit 0 with a checkpoint), two SIGTERMs (exit at once), or
 SIGKILL. A stopped or killed run is started again and must resume from a checkpoint no older
-than the newest it reported written. None of this changes what is learned, so:
+than the newest it reported written. With `--ranks N` both runs are `lgd launch --nproc-per-node
+N` (data-parallel over Gloo): signals go to the launcher, which forwards them, SIGSTOP to the
+launcher and every rank, and SIGKILL to the launcher (its ranks are told to stop, and the restart
+waits for them) or to one rank (the others must end at once). None of this changes what is
+learned, so:
 
 - every loss both runs logged at the same step must be equal to the last bit (JSON round-trips
   an f64), and the final checkpoints must hold bit-identical tensors;
@@ -14,7 +18,7 @@ than the newest it reported written. None of this changes what is learned, so:
   stack is dumped with gdb into the soak folder and the soak fails); no broken checkpoint may be
   reported; every exit must be the one its signal asks for.
 
-usage: chaos_soak.py [--steps 2400] [--dir DIR] [--seed 1] [--hang-s 180]
+usage: chaos_soak.py [--steps 2400] [--dir DIR] [--seed 1] [--hang-s 180] [--ranks 1]
 Needs target/release/lgd (`make build`); run with the project's Python (.venv/bin/python).
 """
 
@@ -56,17 +60,19 @@ def random_pipeline(rng):
         "host_batches": rng.choice([1, 2, 4]),
         "device_batches": rng.choice([1, 2, 3]),
         "teacher_outputs": rng.choice([1, 2, 4]),
-        "checkpoint_requests": rng.choice([1, 2]),
+        "checkpoint_requests": 2,  # not reloadable: a change would refuse the whole reload
     }
 
 
 class Life:
-    """One `lgd train` process: its JSON log lines kept, with the running time of the last one."""
+    """One `lgd train` process, or one `lgd launch` of `ranks` of them: the JSON log lines (every
+    rank's) kept, with the running time of the last one."""
 
-    def __init__(self, lgd, folder, log_path):
+    def __init__(self, lgd, folder, log_path, ranks):
         self.log = open(log_path, "w")
+        launch = ["launch", "--nproc-per-node", str(ranks), "--master-port", str(random.randrange(20000, 40000)), "--"] if ranks > 1 else []
         self.proc = subprocess.Popen(
-            [str(lgd), "--log-format", "json", "train", "--config", "run.toml", "--run-dir", "run"],
+            [str(lgd), "--log-format", "json", *launch, "train", "--config", "run.toml", "--run-dir", "run"],
             cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.records, self.last_line_at, self.lock = [], time.monotonic(), threading.Lock()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -88,10 +94,20 @@ class Life:
         with self.lock:
             return [r for r in self.records if r.get("message") == message]
 
+    def ranks(self):
+        """The launcher's rank processes (none for a lone `lgd train`)."""
+        try:
+            return [int(pid) for pid in Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()]
+        except OSError:
+            return []
+
     def suspend_for(self, seconds):
-        self.proc.send_signal(signal.SIGSTOP)
+        pids = [self.proc.pid] + self.ranks()
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
         time.sleep(seconds)
-        self.proc.send_signal(signal.SIGCONT)
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
         with self.lock:
             self.last_line_at += seconds  # stopped time is not a hang
 
@@ -131,13 +147,29 @@ def compare_checkpoints(a, b):
     return len(keys)
 
 
+def wait_gone(pids, seconds):
+    """Waits for processes that are not this one's children (a killed launcher's ranks) to end."""
+    end = time.monotonic() + seconds
+    def running(pid):
+        try:
+            return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return False
+
+    while time.monotonic() < end:
+        if not any(running(pid) for pid in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def chaos_run(args, lgd, folder, base, epochs, total, reference_losses):
     rng = random.Random(args.seed)
-    counts = {k: 0 for k in ("checkpoint", "reload", "suspend", "stop", "double_stop", "kill", "life")}
+    counts = {k: 0 for k in ("checkpoint", "reload", "suspend", "stop", "double_stop", "kill", "kill_rank", "life")}
     written, losses, compared = 0, {}, 0
     while True:
         counts["life"] += 1
-        life = Life(lgd, folder, folder / f"chaos-{counts['life']:03}.log")
+        life = Life(lgd, folder, folder / f"chaos-{counts['life']:03}.log", args.ranks)
         started = time.monotonic()
         while not life.seen("training"):
             if life.proc.poll() is not None or time.monotonic() - started > 300:
@@ -146,7 +178,7 @@ def chaos_run(args, lgd, folder, base, epochs, total, reference_losses):
         start_step = life.seen("training")[0]["start_step"]
         if start_step < written:
             raise Failure(f"life {counts['life']} resumed from step {start_step}, older than the checkpoint of step {written} reported written")
-        ended_as = None
+        ended_as, ranks = None, []
         while ended_as is None:
             time.sleep(rng.uniform(0.5, 4.0))
             if life.proc.poll() is not None:
@@ -156,7 +188,11 @@ def chaos_run(args, lgd, folder, base, epochs, total, reference_losses):
                 dump_stacks(life.proc.pid, folder / "hang-stacks.txt")
                 life.proc.kill()
                 raise Failure(f"life {counts['life']} logged nothing for {args.hang_s} s of running time: stacks in {folder / 'hang-stacks.txt'}")
-            action = rng.choices(["checkpoint", "reload", "suspend", "stop", "double_stop", "kill"], [3, 3, 2, 0.5, 0.3, 0.5])[0]
+            action = rng.choices(["checkpoint", "reload", "suspend", "stop", "double_stop", "kill", "kill_rank"],
+                                 [3, 3, 2, 0.5, 0.3, 0.5, 0.3 if args.ranks > 1 else 0])[0]
+            ranks = life.ranks()
+            if action == "kill_rank" and not ranks:
+                continue  # the launcher is ending on its own
             counts[action] += 1
             if action == "checkpoint":
                 life.proc.send_signal(signal.SIGUSR1)
@@ -165,6 +201,9 @@ def chaos_run(args, lgd, folder, base, epochs, total, reference_losses):
                 life.proc.send_signal(signal.SIGHUP)
             elif action == "suspend":
                 life.suspend_for(rng.uniform(0.2, 8.0))
+            elif action == "kill_rank":
+                os.kill(rng.choice(ranks), signal.SIGKILL)
+                ended_as = action
             else:
                 life.proc.send_signal(signal.SIGKILL if action == "kill" else signal.SIGTERM)
                 if action == "double_stop":
@@ -172,6 +211,8 @@ def chaos_run(args, lgd, folder, base, epochs, total, reference_losses):
                     life.proc.send_signal(signal.SIGTERM)
                 ended_as = action
         code = life.wait(300)
+        if code is not None and not wait_gone(ranks, 300):
+            raise Failure(f"life {counts['life']}: ranks {ranks} still running 300 s after their launcher ended by {ended_as}")
         if code is None:
             dump_stacks(life.proc.pid, folder / "exit-stacks.txt")
             life.proc.kill()
@@ -179,8 +220,8 @@ def chaos_run(args, lgd, folder, base, epochs, total, reference_losses):
         broken = [r for r in life.records if "broken checkpoint" in r.get("message", "")]
         if broken:
             raise Failure(f"life {counts['life']}: {broken[0]['message']}")
-        expected = {"end": [0], "stop": [0], "double_stop": [0, 130], "kill": [-signal.SIGKILL]}[ended_as]
-        if code not in expected:
+        expected = {"end": [0], "stop": [0], "double_stop": [0, 130], "kill": [-signal.SIGKILL]}.get(ended_as)
+        if (code not in expected) if expected else code == 0:
             tail = "".join(open(folder / f"chaos-{counts['life']:03}.log").readlines()[-8:])
             raise Failure(f"life {counts['life']} exited {code} after {ended_as} (expected {expected}):\n{tail}")
         written = max([written] + [r["step"] for r in life.seen("checkpoint written")])
@@ -206,6 +247,7 @@ def main():
     parser.add_argument("--dir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "lgd-chaos-soak")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--hang-s", type=float, default=180.0)
+    parser.add_argument("--ranks", type=int, default=1)
     args = parser.parse_args()
     lgd = Path(os.environ.get("LGD", ROOT / "target/release/lgd"))
     if not lgd.exists():
@@ -230,7 +272,7 @@ def main():
         runs[name] = folder
     began = time.monotonic()
     print(f"undisturbed run of {total} steps in {runs['reference']}", flush=True)
-    reference = Life(lgd, runs["reference"], runs["reference"] / "train.log")
+    reference = Life(lgd, runs["reference"], runs["reference"] / "train.log", args.ranks)
     while (code := reference.wait(5)) is None:
         if reference.silent_for() > args.hang_s:
             dump_stacks(reference.proc.pid, args.dir / "hang-stacks.txt")
