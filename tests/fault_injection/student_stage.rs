@@ -9,6 +9,14 @@ use lgd::checkpoint::TrainingState;
 
 use crate::daemon::{checkpoint_files, logged, logged_steps, Scene};
 
+/// The next start of a run whose newest checkpoint is step 3 resumes from it and trains to step 12.
+fn resumes_from_step_3_to_12(scene: &Scene) {
+    scene.configure(4, "[checkpoint]\nevery_epochs = 0\n");
+    let (status, lines) = scene.run_to_end();
+    assert!(status.success(), "{}", lines.join("\n"));
+    assert!(logged(&lines, &["resuming", "\"step\":3"]) && logged(&lines, &["\"message\":\"step\"", "\"step\":12"]), "{}", lines.join("\n"));
+}
+
 #[test]
 fn a_panicking_student_step_stops_the_run_and_the_last_checkpoint_stands() {
     let scene = Scene::new("faults-student-stage", 4); // 12 images: 3 steps per epoch
@@ -26,10 +34,7 @@ fn a_panicking_student_step_stops_the_run_and_the_last_checkpoint_stands() {
     let status_file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
     assert_eq!(status_file["state"], "failed", "{status_file}");
 
-    scene.configure(4, "[checkpoint]\nevery_epochs = 0\n");
-    let (status, lines) = scene.run_to_end();
-    assert!(status.success(), "{}", lines.join("\n"));
-    assert!(logged(&lines, &["resuming", "\"step\":3"]) && logged(&lines, &["\"message\":\"step\"", "\"step\":12"]), "{}", lines.join("\n"));
+    resumes_from_step_3_to_12(&scene);
     println!("FAULTS student stage: panic at step 5 stopped the run with an error exit; no final checkpoint from the poisoned trainer; the step-3 checkpoint stood and the run resumed to step 12");
 }
 
@@ -51,10 +56,7 @@ fn a_student_step_that_never_ends_stops_the_run_and_the_last_checkpoint_stands()
     assert_eq!(status_file["state"], "failed", "{status_file}");
     assert!(status_file["message"].as_str().is_some_and(|m| m.contains("stalled")), "{status_file}");
 
-    scene.configure(4, "[checkpoint]\nevery_epochs = 0\n");
-    let (status, lines) = scene.run_to_end();
-    assert!(status.success(), "{}", lines.join("\n"));
-    assert!(logged(&lines, &["resuming", "\"step\":3"]) && logged(&lines, &["\"message\":\"step\"", "\"step\":12"]), "{}", lines.join("\n"));
+    resumes_from_step_3_to_12(&scene);
     println!("FAULTS student stall: step 5 blocked for good; the run stopped {:.1} s after it started, naming the step and the thread; the step-3 checkpoint stood and the run resumed to step 12", took.as_secs_f64());
 }
 
@@ -73,9 +75,6 @@ fn a_student_step_that_fails_part_way_writes_no_checkpoint_of_a_state_that_is_no
     let status_file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
     assert_eq!(status_file["state"], "failed", "{status_file}");
 
-    scene.configure(4, "[checkpoint]\nevery_epochs = 0\n");
-    let (status, lines) = scene.run_to_end();
-    assert!(status.success(), "{}", lines.join("\n"));
-    assert!(logged(&lines, &["resuming", "\"step\":3"]) && logged(&lines, &["\"message\":\"step\"", "\"step\":12"]), "{}", lines.join("\n"));
+    resumes_from_step_3_to_12(&scene);
     println!("FAULTS student step error: step 5 failed after its forward; no final checkpoint from the half-stepped trainer; the step-3 checkpoint stood and the run resumed to step 12");
 }
