@@ -19,6 +19,7 @@ learned, so:
   reported; every exit must be the one its signal asks for.
 
 usage: chaos_soak.py [--steps 2400] [--dir DIR] [--seed 1] [--hang-s 180] [--ranks 1]
+                     [--set section.field=value ...]
 Needs target/release/lgd (`make build`); run with the project's Python (.venv/bin/python).
 """
 
@@ -51,6 +52,27 @@ def config_text(base, epochs, pipeline, log_every):
     text = re.sub(r"(?m)^\[validation\]\nevery_epochs = 3$", "[validation]\nevery_epochs = 25", text)
     fields = "\n".join(f"{k} = {v}" for k, v in pipeline.items())
     return text + f"\n[guards]\nstall_timeout_s = 5\n\n[pipeline]\n{fields}\n"
+
+
+def with_settings(base, settings):
+    """`base` with each `section.field=value` of `--set` (a TOML value) replacing the field where
+    the section has it, added to the section where it has not, or in a new section."""
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        section, dot, field = key.strip().rpartition(".")
+        if not sep or not dot or not section or not field:
+            sys.exit(f"error: --set {setting!r}: expected section.field=value")
+        header = re.search(rf"(?m)^\[{re.escape(section)}\]$", base)
+        if header is None:
+            base += f"\n[{section}]\n{field} = {value}\n"
+            continue
+        end = re.compile(r"(?m)^\[").search(base, header.end())
+        end = end.start() if end else len(base)
+        body = base[header.end():end]
+        line = re.compile(rf"(?m)^{re.escape(field)}\s*=.*$")
+        body = line.sub(f"{field} = {value}", body, count=1) if line.search(body) else f"\n{field} = {value}" + body
+        base = base[:header.end()] + body + base[end:]
+    return base
 
 
 def random_pipeline(rng):
@@ -248,6 +270,8 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--hang-s", type=float, default=180.0)
     parser.add_argument("--ranks", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                        help="a config field of both runs, as TOML (teacher.cache_views=3, student.arch='\"mobilenet_v2\"')")
     args = parser.parse_args()
     lgd = Path(os.environ.get("LGD", ROOT / "target/release/lgd"))
     if not lgd.exists():
@@ -258,7 +282,7 @@ def main():
     subprocess.run([str(lgd), "bench", "make-images", "--out", str(args.dir / "data/train"), "--count", str(IMAGES)], check=True, stdout=subprocess.DEVNULL)
     classes = sorted(p.name for p in (args.dir / "data/train").iterdir())
     (args.dir / "classnames.txt").write_text("".join(c.replace("_", " ", 1) + "\n" for c in classes))
-    base = (ROOT / "configs/ci-smoke.toml").read_text()
+    base = with_settings((ROOT / "configs/ci-smoke.toml").read_text(), args.set)
     epochs = math.ceil(args.steps / (IMAGES // BATCH))
     total = epochs * (IMAGES // BATCH)
     defaults = {"decode_workers": 0, "decoded_samples": 1024, "host_batches": 4, "device_batches": 2, "teacher_outputs": 2, "checkpoint_requests": 2}

@@ -233,12 +233,22 @@ fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Resu
         Command::Train { config, run_dir } => {
             let summary = lgd::daemon::train(&config, &run_dir)?;
             let how = if summary.stopped_by_signal { "stopped on request" } else { "finished" };
-            eprintln!(
-                "lgd train: {how} after {} steps ({:.1} img/s); run folder {}: metrics.jsonl, checkpoints/, bad_samples.txt",
-                summary.steps,
-                summary.images_per_second,
-                run_dir.display()
-            );
+            match log_format {
+                // A JSON log stays one object per line to its end.
+                LogFormat::Json => tracing::info!(
+                    steps = summary.steps,
+                    images_per_second = summary.images_per_second,
+                    run_dir = %run_dir.display(),
+                    stopped_by_signal = summary.stopped_by_signal,
+                    "lgd train: {how}"
+                ),
+                LogFormat::Text => eprintln!(
+                    "lgd train: {how} after {} steps ({:.1} img/s); run folder {}: metrics.jsonl, checkpoints/, bad_samples.txt",
+                    summary.steps,
+                    summary.images_per_second,
+                    run_dir.display()
+                ),
+            }
         }
         Command::Launch(args) => return launch_command::run(args, log_format, log_level),
         Command::Status { run_dir, json } => print!("{}", lgd::status_server::report::report(&run_dir, json)?),

@@ -55,6 +55,15 @@ fn bank_digest(log: &str) -> String {
     value["visual_bank_sha256"].as_str().unwrap_or_else(|| panic!("{line}")).to_owned()
 }
 
+/// `--log-format json` promises one JSON object per line, libtorch's warnings and the final
+/// summary included.
+fn assert_every_line_is_json(whose: &str, log: &str) {
+    for line in log.lines() {
+        let parsed = serde_json::from_str::<serde_json::Value>(line);
+        assert!(parsed.is_ok_and(|value| value.is_object()), "{whose}'s JSON log has a line that is no JSON object: {line}");
+    }
+}
+
 fn max_difference(a: &tch::Tensor, b: &tch::Tensor) -> f64 {
     (a - b).abs().max().double_value(&[])
 }
@@ -64,6 +73,7 @@ fn two_ranks_with_batch_b_match_one_process_with_batch_2b() {
     let dir = setup("dp-equivalence", "");
     let single = train_command(&dir, "single").output().unwrap();
     assert!(single.status.success(), "single process:\n{}", String::from_utf8_lossy(&single.stderr));
+    assert_every_line_is_json("the single process", &String::from_utf8_lossy(&single.stderr));
 
     let port = free_port();
     let mut ranks: Vec<Child> = (0..2).map(|rank| spawn_rank(&dir, rank, 2, port)).collect();
@@ -84,6 +94,8 @@ fn two_ranks_with_batch_b_match_one_process_with_batch_2b() {
     let first = std::fs::read_to_string(dir.join("rank-0.log")).unwrap();
     let second = std::fs::read_to_string(dir.join("rank-1.log")).unwrap();
     assert_eq!(bank_digest(&first), bank_digest(&second), "both ranks hold the same V bit for bit");
+    assert_every_line_is_json("rank 0", &first);
+    assert_every_line_is_json("rank 1", &second);
     assert!(dir.join("run/rank-1/metrics.jsonl").exists(), "rank 1 keeps its own metrics");
     // Logged losses are the global batch's on every rank: what the single process logged.
     let losses = |path: PathBuf| -> Vec<(u64, f64)> {
@@ -237,7 +249,7 @@ fn torchrun_no_python_runs_two_ranks_of_lgd_train() {
 fn lgd_launch_runs_two_ranks_of_lgd_train() {
     let dir = setup("dp-launch", "");
     let output = Command::new(env!("CARGO_BIN_EXE_lgd"))
-        .args(["launch", "--nproc-per-node", "2", "--master-port", "0", "--", "train", "--config"])
+        .args(["--log-format", "json", "launch", "--nproc-per-node", "2", "--master-port", "0", "--", "train", "--config"])
         .arg(dir.join("run.toml"))
         .arg("--run-dir")
         .arg(dir.join("run"))
@@ -247,6 +259,7 @@ fn lgd_launch_runs_two_ranks_of_lgd_train() {
     assert!(output.status.success(), "lgd launch exited with {}:\n{log}", output.status);
     assert!(checkpoint_path(&dir.join("run"), 5).exists(), "rank 0 wrote the final checkpoint:\n{log}");
     assert!(dir.join("run/rank-1/metrics.jsonl").exists(), "rank 1 ran:\n{log}");
+    assert_every_line_is_json("lgd launch (the launcher and both ranks)", &log);
 }
 
 #[test]

@@ -62,11 +62,17 @@ int lgd_ext_channels_last_copy(const at::Tensor* src, at::Tensor** out) {
 }
 
 // Swaps a tensor's data for a channels_last copy, keeping its identity (as `param.data = ...`
-// does), so an optimiser or module holding the tensor sees the new layout.
+// does), so an optimiser or module holding the tensor sees the new layout. The copy always gets
+// the exact channels_last strides, even where `contiguous` would keep the tensor because its
+// differing strides are all in size-1 dimensions (a 1x1 conv's [O, I, 1, 1], a depthwise
+// [C, 1, k, k]): the gradients of a channels_last step have those exact strides, and the
+// data-parallel reducer compares a gradient's strides with its parameter's literally.
 int lgd_ext_channels_last_in_place(at::Tensor* tensor) {
   return guarded([&] {
     c10::AutoGradMode no_grad(false);
-    tensor->set_data(tensor->contiguous(at::MemoryFormat::ChannelsLast));
+    at::Tensor exact = at::empty(tensor->sizes(), tensor->options().memory_format(at::MemoryFormat::ChannelsLast));
+    exact.copy_(*tensor);
+    tensor->set_data(exact);
   });
 }
 

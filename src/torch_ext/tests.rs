@@ -64,6 +64,25 @@ fn converted_parameters_still_train() {
     assert!(conv.ws.grad().defined(), "the weight keeps requires_grad and receives a gradient");
 }
 
+#[test]
+fn converted_parameters_have_the_strides_of_their_channels_last_gradients() {
+    // 1x1 and depthwise kernels are channels_last-contiguous already as far as `contiguous` cares
+    // (their strides differ only in size-1 dimensions), but their gradients get the exact strides.
+    let vs = nn::VarStore::new(Device::Cpu);
+    let pointwise = nn::conv2d(vs.root() / "pointwise", 8, 6, 1, Default::default());
+    let depthwise_config = nn::ConvConfig { groups: 6, padding: 1, ..Default::default() };
+    let depthwise = nn::conv2d(vs.root() / "depthwise", 6, 6, 3, depthwise_config);
+    assert_eq!(pointwise.ws.stride(), vec![8, 1, 1, 1], "a fresh [6, 8, 1, 1] weight is contiguous");
+    module_to_channels_last(&vs).unwrap();
+    assert_eq!(pointwise.ws.stride(), vec![8, 1, 8, 8]);
+    assert_eq!(depthwise.ws.stride(), vec![9, 1, 3, 1]);
+    let x = to_channels_last(&Tensor::randn([2, 8, 5, 5], (Kind::Float, Device::Cpu))).unwrap();
+    depthwise.forward(&pointwise.forward(&x)).sum(Kind::Float).backward();
+    for conv in [&pointwise, &depthwise] {
+        assert_eq!(conv.ws.grad().stride(), conv.ws.stride(), "gradient and parameter strides");
+    }
+}
+
 // Autocast state is per thread in libtorch, and the dtype choice is process-wide: keep all
 // assertions about it in one test so parallel tests cannot interleave.
 #[test]
