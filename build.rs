@@ -21,6 +21,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/torch_ext/process_group.cpp");
     println!("cargo:rerun-if-changed=src/torch_ext/optimizer_kernels.cpp");
     println!("cargo:rerun-if-changed=src/torch_ext/streams.cpp");
+    println!("cargo:rerun-if-changed=src/torch_ext/libtorch_log.cpp");
     println!("cargo:rerun-if-env-changed=LGD_GLOO_INCLUDE");
 
     println!("cargo:rerun-if-changed=src/torch_ext/process_group_nccl.cpp");
@@ -35,6 +36,7 @@ fn main() {
         .file("src/torch_ext/process_group.cpp")
         .file("src/torch_ext/optimizer_kernels.cpp")
         .file("src/torch_ext/streams.cpp")
+        .file("src/torch_ext/libtorch_log.cpp")
         .file("src/torch_ext/process_group_nccl.cpp")
         .includes(&torch.include)
         .include(&gloo)

@@ -1,5 +1,5 @@
 //! tracing for the binary: human-readable lines on stderr, or one JSON object per line for log
-//! collectors. `RUST_LOG`, when set, overrides the configured level.
+//! collectors, libtorch's own warnings included. `RUST_LOG`, when set, overrides the configured level.
 
 use tracing_subscriber::EnvFilter;
 
@@ -26,9 +26,13 @@ pub enum LoggingError {
     /// A global subscriber was already installed.
     #[error("logging was already initialised")]
     AlreadyInitialised,
+    /// libtorch's own log could not be routed into ours.
+    #[error("routing libtorch's log: {0}")]
+    Libtorch(#[from] crate::torch_ext::TorchExtError),
 }
 
-/// Installs the global subscriber writing to stderr.
+/// Installs the global subscriber writing to stderr, and routes libtorch's own log messages (its
+/// warnings) into it.
 pub fn init(format: LogFormat, level: &str) -> Result<(), LoggingError> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(env) if !env.is_empty() => env,
@@ -44,5 +48,7 @@ pub fn init(format: LogFormat, level: &str) -> Result<(), LoggingError> {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
-    result.map_err(|_| LoggingError::AlreadyInitialised)
+    result.map_err(|_| LoggingError::AlreadyInitialised)?;
+    crate::torch_ext::route_libtorch_log()?;
+    Ok(())
 }

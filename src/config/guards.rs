@@ -75,6 +75,9 @@ pub struct FaultInjectionSection {
     /// statistics behind.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub student_error_step: Option<u64>,
+    /// libtorch writes a warning from the student's thread at this step (as logged, from 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub libtorch_warning_step: Option<u64>,
 }
 
 impl FaultInjectionSection {

@@ -59,6 +59,8 @@ struct StudentWork {
     stall_at_step: Option<u64>,
     /// Fault injection: fail after taking this step (from 1).
     error_at_step: Option<u64>,
+    /// Fault injection: make libtorch warn at this step (from 1).
+    warn_at_step: Option<u64>,
 }
 
 impl StageWork for StudentWork {
@@ -71,6 +73,9 @@ impl StageWork for StudentWork {
         }
         let trainer = &mut self.trainer;
         let (panic_at_step, stall_at_step, error_at_step) = (self.panic_at_step, self.stall_at_step, self.error_at_step);
+        if matches!(job, StudentJob::Step { .. }) && self.warn_at_step == Some(trainer.step + 1) {
+            crate::torch_ext::provoke_libtorch_warning();
+        }
         let mut failed_step = None;
         let outcome = catch_unwind(AssertUnwindSafe(|| match job {
             StudentJob::Step { images, keys, ready } => {
@@ -138,6 +143,7 @@ impl StudentStage {
             panic_at_step: faults.student_panic_step,
             stall_at_step: faults.student_stall_step,
             error_at_step: faults.student_error_step,
+            warn_at_step: faults.libtorch_warning_step,
         };
         let (outputs, replies) = bounded::<StageOutput<StudentWork>>(1);
         let stage = StageHandle::start(("student optimisation", "lgd-student"), work, stage_actor::mailbox::<StudentWork>(1), outputs)

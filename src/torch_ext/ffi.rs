@@ -13,6 +13,7 @@ pub struct LgdEvent {
 
 extern "C" {
     pub fn lgd_ext_last_error() -> *const c_char;
+    pub fn lgd_ext_route_libtorch_log(sink: extern "C" fn(text: *const c_char, length: usize)) -> c_int;
     pub fn lgd_ext_channels_last_copy(src: *const C_tensor, out: *mut *mut C_tensor) -> c_int;
     pub fn lgd_ext_channels_last_in_place(tensor: *mut C_tensor) -> c_int;
     pub fn lgd_ext_is_channels_last(tensor: *const C_tensor, out: *mut c_int) -> c_int;

@@ -9,11 +9,13 @@
 
 mod device_memory;
 mod ffi;
+mod libtorch_log;
 mod optimizer_kernels;
 mod streams;
 mod tensor_memory;
 
 pub use device_memory::{gpu_memory, GpuMemory};
+pub use libtorch_log::{parse_libtorch_line, provoke_libtorch_warning, route_libtorch_log, LibtorchLine};
 pub use optimizer_kernels::{clear_gradients, fused_sgd, unscale_and_check, SgdUpdate};
 pub use streams::{keep_for_current_stream, use_own_stream, ReadyEvent};
 pub use tensor_memory::{upload, TensorMemory};
