@@ -1,5 +1,5 @@
 //! tracing for the binary: human-readable lines on stderr, or one JSON object per line for log
-//! collectors, libtorch's own warnings included. `RUST_LOG`, when set, overrides the configured level.
+//! collectors, libtorch's own warnings and panics included. `RUST_LOG`, when set, overrides the configured level.
 
 use tracing_subscriber::EnvFilter;
 
@@ -32,7 +32,7 @@ pub enum LoggingError {
 }
 
 /// Installs the global subscriber writing to stderr, and routes libtorch's own log messages (its
-/// warnings) into it.
+/// warnings) and panics into it.
 pub fn init(format: LogFormat, level: &str) -> Result<(), LoggingError> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(env) if !env.is_empty() => env,
@@ -50,5 +50,24 @@ pub fn init(format: LogFormat, level: &str) -> Result<(), LoggingError> {
     };
     result.map_err(|_| LoggingError::AlreadyInitialised)?;
     crate::torch_ext::route_libtorch_log()?;
+    log_panics();
     Ok(())
+}
+
+/// Makes a panic (caught by an actor or not) one `ERROR` record of target `panic`, with its
+/// thread, its location and, when `RUST_BACKTRACE` asks for it, its backtrace: the default hook's
+/// text lines would break a JSON log in the middle.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let current = std::thread::current();
+        let thread = current.name().unwrap_or("unnamed");
+        let message = lgd_actors::stage_actor::panic_message(info.payload());
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            tracing::error!(target: "panic", thread, location, backtrace = %backtrace, "thread {thread} panicked: {message}");
+        } else {
+            tracing::error!(target: "panic", thread, location, "thread {thread} panicked: {message}");
+        }
+    }));
 }

@@ -24,6 +24,16 @@ fn a_panicking_student_step_stops_the_run_and_the_last_checkpoint_stands() {
     let (status, lines) = scene.run_to_end();
     assert!(!status.success(), "an actor's panic is an error exit:\n{}", lines.join("\n"));
     assert!(logged(&lines, &["student optimisation panicked", "student_panic_step = 5"]), "{}", lines.join("\n"));
+    // The panic itself is one JSON record of the log, backtrace and all, like every other line.
+    let records: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("a log line that is no JSON ({e}): {line}")))
+        .collect();
+    let panics: Vec<&serde_json::Value> = records.iter().filter(|r| r["target"] == "panic").collect();
+    assert_eq!(panics.len(), 1, "{}", lines.join("\n"));
+    assert_eq!(panics[0]["thread"], "lgd-student", "{}", panics[0]);
+    assert!(panics[0]["message"].as_str().is_some_and(|m| m.ends_with("panicked: fault injection: student_panic_step = 5")), "{}", panics[0]);
+    assert!(panics[0]["location"].as_str().is_some_and(|l| l.starts_with("src/daemon/student_stage.rs:")), "{}", panics[0]);
     // The final checkpoint is refused, with the reason.
     assert!(logged(&lines, &["no final checkpoint", "checkpoint at step 4", "unusable after its panic"]), "{}", lines.join("\n"));
     let steps = logged_steps(&lines);
