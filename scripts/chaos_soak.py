@@ -16,7 +16,8 @@ learned, so:
   an f64), and the final checkpoints must hold bit-identical tensors;
 - no run may go `--hang-s` seconds of running time without a log line (then every thread's
   stack is dumped with gdb into the soak folder and the soak fails); no broken checkpoint may be
-  reported; every exit must be the one its signal asks for.
+  reported; every exit must be the one its signal asks for; every log line (`--log-format json`,
+  the launcher's and every rank's) must be a JSON object.
 
 usage: chaos_soak.py [--steps 2400] [--dir DIR] [--seed 1] [--hang-s 180] [--ranks 1]
                      [--set section.field=value ...]
@@ -107,7 +108,7 @@ class Life:
             try:
                 record = json.loads(line)
             except ValueError:
-                record = {"message": line.rstrip()}
+                record = {"message": line.rstrip(), "stray": True}  # fails the soak
             with self.lock:
                 self.records.append(record)
                 self.last_line_at = time.monotonic()
@@ -239,6 +240,9 @@ def chaos_run(args, lgd, folder, base, epochs, total, reference_losses):
             dump_stacks(life.proc.pid, folder / "exit-stacks.txt")
             life.proc.kill()
             raise Failure(f"life {counts['life']} did not exit within 300 s of {ended_as}: stacks in {folder / 'exit-stacks.txt'}")
+        stray = [r["message"] for r in life.records if r.get("stray")]
+        if stray:
+            raise Failure(f"life {counts['life']} wrote {len(stray)} log lines that are no JSON object, e.g. {stray[0]!r}")
         broken = [r for r in life.records if "broken checkpoint" in r.get("message", "")]
         if broken:
             raise Failure(f"life {counts['life']}: {broken[0]['message']}")
@@ -304,6 +308,8 @@ def main():
             sys.exit(f"CHAOS FAILED: the undisturbed run logged nothing for {args.hang_s} s: stacks in {args.dir / 'hang-stacks.txt'}")
     if code != 0:
         sys.exit(f"error: the undisturbed run failed: see {runs['reference'] / 'train.log'}")
+    if stray := [r["message"] for r in reference.records if r.get("stray")]:
+        sys.exit(f"CHAOS FAILED: the undisturbed run wrote {len(stray)} log lines that are no JSON object, e.g. {stray[0]!r}")
     reference_losses = steps_and_losses(reference.records)
     print(f"  {time.monotonic() - began:.0f} s; chaos run in {runs['chaos']}", flush=True)
     began = time.monotonic()

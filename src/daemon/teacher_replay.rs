@@ -42,8 +42,7 @@ impl TeacherReplay {
         let path = run_dir.join("teacher_cache.bin");
         let cache = TeacherCache::open(&path, samples, views, dim as usize, hash.finalize().into())
             .map_err(|e| DaemonError::Startup(e.to_string()))?;
-        let bytes = samples * views * (dim as usize * 2 + 1);
-        tracing::info!(path = %path.display(), views, samples, mebibytes = bytes >> 20, "teacher-output cache");
+        tracing::info!(path = %path.display(), views, samples, mebibytes = cache.bytes() >> 20, "teacher-output cache");
         Ok(Some(Self { cache }))
     }
 
