@@ -218,7 +218,7 @@ mod tests {
         use std::os::unix::fs::MetadataExt;
         let metadata = std::fs::metadata(&path).unwrap();
         assert!(metadata.blocks() * 512 >= metadata.len(), "the file's blocks are reserved: {} of {} bytes", metadata.blocks() * 512, metadata.len());
-        cache.store(&[0, 1, 2, 3], 1, &Tensor::randn([4, 8], (Kind::Float, Device::Cpu)));
+        let _stored = cache.store(&[0, 1, 2, 3], 1, &Tensor::randn([4, 8], (Kind::Float, Device::Cpu)));
         cache.flush().unwrap();
         let (row_of_1, stamp_of_2, row_of_3) = (cache.row_at(cache.entry(1, 1)), cache.stamp_at(cache.entry(2, 1)), cache.row_at(cache.entry(3, 1)));
         drop(cache);
