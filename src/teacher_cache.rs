@@ -27,7 +27,7 @@ const STAMP: usize = 8;
 /// The high half of a stamp: never zero, so a slot never written (all zeros) is not stored.
 const STAMP_MARK: u64 = 0x4C47_4443 << 32;
 /// Slice-by-16 tables: a replayed batch is checked row by row (0.5 MB at batch 256, D = 1024).
-const ROW_CHECKSUM: crc::Crc<u32, crc::Table<16>> = crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
+static ROW_CHECKSUM: crc::Crc<u32, crc::Table<16>> = crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
 
 /// Why the cache file could not be used.
 #[derive(Debug, thiserror::Error)]
