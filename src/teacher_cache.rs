@@ -70,7 +70,7 @@ impl TeacherCache {
         };
         if !matches {
             if current > 0 {
-                tracing::info!(path = %path.display(), "teacher cache belongs to another setting: starting it afresh");
+                tracing::info!(path = %path.display(), "teacher cache was written for another setting or by another version of lgd: starting it afresh");
             }
             file.set_len(0).and_then(|()| file.set_len(length as u64)).map_err(|e| fail(format!("cannot size it to {length} bytes: {e}")))?;
         }
