@@ -179,6 +179,15 @@ pub fn logged(lines: &[String], needles: &[&str]) -> bool {
     lines.iter().any(|line| needles.iter().all(|n| line.contains(n)))
 }
 
+/// Every log line as its JSON object; a line that is no JSON fails the test (`--log-format json`
+/// promises one object per line, libtorch's warnings and panics included).
+pub fn json_records(lines: &[String]) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("a log line that is no JSON ({e}): {line}")))
+        .collect()
+}
+
 /// The steps of the JSON log's "step" lines, in order.
 pub fn logged_steps(lines: &[String]) -> Vec<u64> {
     lines

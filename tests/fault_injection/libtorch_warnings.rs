@@ -2,7 +2,7 @@
 //! libtorch writes from the student's thread is one JSON object with its level, its source in
 //! libtorch and its text, and every line of the log stays a JSON object.
 
-use crate::daemon::Scene;
+use crate::daemon::{json_records, Scene};
 
 #[test]
 fn a_libtorch_warning_in_a_step_is_one_json_object_of_the_log() {
@@ -10,10 +10,7 @@ fn a_libtorch_warning_in_a_step_is_one_json_object_of_the_log() {
     scene.configure(1, "[fault_injection]\nlibtorch_warning_step = 2\n");
     let (status, lines) = scene.run_to_end();
     assert!(status.success(), "a warning is no failure:\n{}", lines.join("\n"));
-    let records: Vec<serde_json::Value> = lines
-        .iter()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("a log line that is no JSON ({e}): {line}")))
-        .collect();
+    let records = json_records(&lines);
     let warnings: Vec<&serde_json::Value> = records.iter().filter(|r| r["target"] == "libtorch").collect();
     assert_eq!(warnings.len(), 1, "{}", lines.join("\n"));
     let warning = warnings[0];

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use lgd::checkpoint::TrainingState;
 
-use crate::daemon::{checkpoint_files, logged, logged_steps, Scene};
+use crate::daemon::{checkpoint_files, json_records, logged, logged_steps, Scene};
 
 /// The next start of a run whose newest checkpoint is step 3 resumes from it and trains to step 12.
 fn resumes_from_step_3_to_12(scene: &Scene) {
@@ -25,10 +25,7 @@ fn a_panicking_student_step_stops_the_run_and_the_last_checkpoint_stands() {
     assert!(!status.success(), "an actor's panic is an error exit:\n{}", lines.join("\n"));
     assert!(logged(&lines, &["student optimisation panicked", "student_panic_step = 5"]), "{}", lines.join("\n"));
     // The panic itself is one JSON record of the log, backtrace and all, like every other line.
-    let records: Vec<serde_json::Value> = lines
-        .iter()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("a log line that is no JSON ({e}): {line}")))
-        .collect();
+    let records = json_records(&lines);
     let panics: Vec<&serde_json::Value> = records.iter().filter(|r| r["target"] == "panic").collect();
     assert_eq!(panics.len(), 1, "{}", lines.join("\n"));
     assert_eq!(panics[0]["thread"], "lgd-student", "{}", panics[0]);
