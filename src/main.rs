@@ -39,6 +39,11 @@ enum Command {
         /// The run folder: checkpoints, metrics.jsonl, bad_samples.txt, config.toml.
         #[arg(long)]
         run_dir: PathBuf,
+        /// Resume even where the config or the training data differ from the checkpoint's run in
+        /// what it learns (seed, data, batch, model, teacher, banks, augmentation, optimiser,
+        /// schedule): go on under the new ones from the same image of the epoch.
+        #[arg(long)]
+        accept_changes: bool,
     },
     /// Start N ranks of an lgd command on this node with torchrun's environment (RANK, WORLD_SIZE,
     /// MASTER_ADDR, …); signals are forwarded to them, and the first to fail stops the others.
@@ -230,8 +235,8 @@ fn main() -> ExitCode {
 
 fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Train { config, run_dir } => {
-            let summary = lgd::daemon::train(&config, &run_dir)?;
+        Command::Train { config, run_dir, accept_changes } => {
+            let summary = lgd::daemon::train(&config, &run_dir, lgd::daemon::TrainOptions { accept_changes })?;
             let how = if summary.stopped_by_signal { "stopped on request" } else { "finished" };
             match log_format {
                 // A JSON log stays one object per line to its end.

@@ -57,6 +57,19 @@ pub struct TrainingState {
     pub scaler: Option<(f64, u32)>,
     /// The run's config, as TOML.
     pub config: String,
+    /// The training data it was written over; `None` until the daemon's checkpointer stamps it,
+    /// and in checkpoints of versions before 2026-12.
+    pub data: Option<DataShape>,
+}
+
+/// The size of a run's training data. A resume over data of another size would not continue the
+/// checkpoint's epoch: the seeded order of the epoch is another permutation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataShape {
+    /// Training samples.
+    pub samples: u64,
+    /// Classes (folders, or the packed index's class names).
+    pub classes: u64,
 }
 
 const MODEL: &str = "model.";
@@ -115,6 +128,9 @@ impl TrainingState {
         if let Some((scale, tracker)) = self.scaler {
             metadata.insert("lgd.scaler".into(), format!("{scale} {tracker}"));
         }
+        if let Some(DataShape { samples, classes }) = self.data {
+            metadata.insert("lgd.data".into(), format!("{samples} {classes}"));
+        }
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder)
                 .map_err(|source| TensorIoError::Io { path: folder.to_owned(), source })?;
@@ -143,6 +159,14 @@ impl TrainingState {
                 Some((scale.parse().map_err(|_| format("bad scale"))?, tracker.parse().map_err(|_| format("bad tracker"))?))
             }
         };
+        let data = match file.metadata.get("lgd.data") {
+            None => None,
+            Some(text) => {
+                let counts = text.split_once(' ').and_then(|(s, c)| Some((s.parse().ok()?, c.parse().ok()?)));
+                let (samples, classes) = counts.ok_or_else(|| format("bad `lgd.data`"))?;
+                Some(DataShape { samples, classes })
+            }
+        };
         let (step, epoch, step_in_epoch) = (number("lgd.step")?, number("lgd.epoch")?, number("lgd.step_in_epoch")?);
         let config = meta("lgd.config")?.clone();
         let mut tensors = file.tensors;
@@ -161,7 +185,7 @@ impl TrainingState {
                 momentum.insert(rest.to_owned(), tensor);
             }
         }
-        Ok(Self { step, epoch, step_in_epoch, model, momentum, visual_bank, seen, scaler, config })
+        Ok(Self { step, epoch, step_in_epoch, model, momentum, visual_bank, seen, scaler, config, data })
     }
 }
 

@@ -15,6 +15,7 @@ fn state(step: u64) -> TrainingState {
         seen: Tensor::from_slice(&[true, false, true, false, false]),
         scaler: Some((32768.0, 17)),
         config: "[run]\nseed = 3\n".into(),
+        data: Some(DataShape { samples: 1_281_167, classes: 1000 }),
     }
 }
 
@@ -36,6 +37,7 @@ fn round_trip_keeps_everything() {
     assert!(loaded.momentum["conv1.weight"].equal(&original.momentum["conv1.weight"]));
     assert!(loaded.visual_bank.equal(&original.visual_bank) && loaded.seen.equal(&original.seen));
     assert_eq!(loaded.config, original.config);
+    assert_eq!(loaded.data, Some(DataShape { samples: 1_281_167, classes: 1000 }));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::student_stage::StudentStage;
 use super::DaemonError;
-use crate::checkpoint::{checkpoint_path, prune, TrainingState};
+use crate::checkpoint::{checkpoint_path, prune, DataShape, TrainingState};
 use crate::config::{CheckpointFailurePolicy, Config};
 use crate::eval::Validation;
 
@@ -87,6 +87,8 @@ pub(super) struct Checkpointer {
     best: Option<BestScore>,
     /// Requests sent and not yet answered.
     in_flight: usize,
+    /// The training data, stamped into every checkpoint: a resume checks it.
+    data: DataShape,
     writer: Option<StageHandle<CheckpointWriter>>,
     outcomes: Receiver<StageOutput<CheckpointWriter>>,
 }
@@ -107,7 +109,7 @@ impl Checkpointer {
     /// Starts the writer; `queue` (`pipeline.checkpoint_requests`) host copies may wait in its
     /// mailbox before the loop blocks on the next checkpoint, which bounds their memory. Outcomes
     /// come back on a channel the loop drains once per step (never full: one per request).
-    pub(super) fn new(run_dir: &Path, resumed_at: u64, queue: usize) -> Result<Self, DaemonError> {
+    pub(super) fn new(run_dir: &Path, resumed_at: u64, queue: usize, data: DataShape) -> Result<Self, DaemonError> {
         let mailbox = stage_actor::mailbox::<CheckpointWriter>(queue.max(1));
         let (report, outcomes) = unbounded::<StageOutput<CheckpointWriter>>();
         let writer = StageHandle::start(("checkpoint writer", "lgd-checkpoint"), CheckpointWriter, mailbox, report)
@@ -122,6 +124,7 @@ impl Checkpointer {
             failures: 0,
             stopped: false,
             in_flight: 0,
+            data,
             writer: Some(writer),
             outcomes,
         })
@@ -161,7 +164,8 @@ impl Checkpointer {
         self.wait(config)
     }
 
-    fn queue(&mut self, state: TrainingState, target: Target, config: &Config) -> Result<(), DaemonError> {
+    fn queue(&mut self, mut state: TrainingState, target: Target, config: &Config) -> Result<(), DaemonError> {
+        state.data = Some(self.data);
         let step = state.step;
         let path = match target {
             Target::Step { .. } => checkpoint_path(&self.run_dir, step),
@@ -323,6 +327,8 @@ mod tests {
 
     const CONFIG: &str = "[data]\ntrain = \"t\"\nbatch_size = 8\n[student]\narch = \"resnet18\"\n[teacher]\nkind = \"supervised\"\nweights = \"w\"\n[banks]\ntext = \"teacher_classifier\"\n[checkpoint]\nkeep_last = 2\n[fault_injection]\nfail_checkpoint_steps = [4]\n";
 
+    const SHAPE: DataShape = DataShape { samples: 40, classes: 2 };
+
     fn state(step: u64, weights: &Tensor) -> TrainingState {
         TrainingState {
             step,
@@ -334,6 +340,7 @@ mod tests {
             seen: Tensor::from_slice(&[false, true]),
             scaler: None,
             config: String::new(),
+            data: None,
         }
     }
 
@@ -342,7 +349,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lgd-checkpointer-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let config = Config::parse(CONFIG, Path::new("run.toml")).unwrap();
-        let mut checkpoints = Checkpointer::new(&dir, 0, 1).unwrap();
+        let mut checkpoints = Checkpointer::new(&dir, 0, 1, SHAPE).unwrap();
         let weights = Tensor::zeros([3], (Kind::Float, Device::Cpu));
         for step in 1..=5 {
             // Training changes the weights in place right after each request.
@@ -354,6 +361,7 @@ mod tests {
         let kept: Vec<(u64, Vec<f32>)> = crate::checkpoint::list_checkpoints(&dir)
             .iter()
             .map(|p| TrainingState::load(p).unwrap())
+            .inspect(|s| assert_eq!(s.data, Some(SHAPE), "every checkpoint names its training data"))
             .map(|s| (s.step, Vec::<f32>::try_from(&s.model["w"]).unwrap()))
             .collect();
         assert_eq!(kept, vec![(3, vec![2.0; 3]), (5, vec![4.0; 3])], "each file holds its own step's weights; keep_last = 2");
@@ -367,7 +375,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lgd-checkpointer-best-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let config = Config::parse(CONFIG, Path::new("run.toml")).unwrap();
-        let mut checkpoints = Checkpointer::new(&dir, 0, 1).unwrap();
+        let mut checkpoints = Checkpointer::new(&dir, 0, 1, SHAPE).unwrap();
         let weights = Tensor::zeros([3], (Kind::Float, Device::Cpu));
         let mut taken = Vec::new();
         for (step, value) in [(1, 0.2), (2, 0.5), (3, 0.4), (5, 0.5), (6, 0.7), (7, 0.6)] {
@@ -385,7 +393,7 @@ mod tests {
         assert!(crate::checkpoint::list_checkpoints(&dir).is_empty(), "the best file is not a step checkpoint");
         drop(checkpoints);
 
-        let resumed = Checkpointer::new(&dir, 7, 1).unwrap();
+        let resumed = Checkpointer::new(&dir, 7, 1, SHAPE).unwrap();
         assert!(!resumed.beats_best(&BestScore { metric: "student_top1", value: 0.65, step: 8 }), "0.7 from best.json still stands");
         assert!(resumed.beats_best(&BestScore { metric: "student_top1", value: 0.75, step: 8 }));
         drop(resumed);

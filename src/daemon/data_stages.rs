@@ -92,6 +92,10 @@ type DeviceStage = (StageHandle<TeacherWork>, Receiver<StageOutput<TeacherWork>>
 /// channel of the two is created here or in `DataPipeline::start`.
 fn start_stages(parts: &StageParts, config: &Config, (epoch, step_in_epoch): (u64, u64)) -> Result<(DataPipeline, DeviceStage), String> {
     let batch = parts.replica.batch(config).map_err(|e| e.to_string())?;
+    let per_epoch = lgd_actors::sampler::steps_per_epoch(parts.source.len(), config.data.batch_size);
+    if step_in_epoch >= per_epoch {
+        return Err(format!("cannot start the data at batch {step_in_epoch} of epoch {epoch}: its epochs have {per_epoch} batches"));
+    }
     let plan = DataPlan {
         batch,
         image_size: config.augmentation.output_size,

@@ -14,6 +14,7 @@ mod nonfinite;
 mod progress;
 pub mod reload;
 mod replica;
+mod resume_check;
 mod run;
 mod session;
 mod session_guards;
@@ -27,7 +28,7 @@ mod teacher_replay;
 pub mod status;
 
 pub use any_teacher::{guide_teacher, load_teacher, AnyTeacher};
-pub use run::{train, TrainSummary};
+pub use run::{train, TrainOptions, TrainSummary};
 
 /// Why the daemon could not start or had to stop.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::config::{Config, ConfigError};
 
 /// Fields (dotted prefixes) that take effect at the next step.
-const RELOADABLE: &[&str] = &[
+pub(super) const RELOADABLE: &[&str] = &[
     "loss.",
     "optimizer.lr",
     "schedule.warmup_start_lr",
@@ -62,21 +62,32 @@ fn show(value: Option<&toml::Value>) -> String {
     value.map_or_else(|| "(unset)".to_owned(), |v| v.to_string())
 }
 
+/// Whether `field` is one of `prefixes` ("a.b") or lies under one ("a.").
+pub(super) fn listed(field: &str, prefixes: &[&str]) -> bool {
+    prefixes.iter().any(|p| field == p.trim_end_matches('.') || field.starts_with(p))
+}
+
+/// Both configs as TOML trees, compared leaf by leaf.
+pub(super) fn config_differences(old: &Config, new: &Config) -> Vec<(String, String, String)> {
+    let as_value = |c: &Config| toml::Value::try_from(c).expect("a config serialises");
+    let mut changed = Vec::new();
+    differences(&as_value(old), &as_value(new), "", &mut changed);
+    changed
+}
+
 /// Reads `path` and decides what of it can be applied over `current`.
 pub fn reload(path: &Path, current: &Config) -> ReloadOutcome {
     let new = match Config::load(path) {
         Ok(config) => config,
         Err(error) => return ReloadOutcome::Invalid(error),
     };
-    let as_value = |c: &Config| toml::Value::try_from(c).expect("a config serialises");
-    let mut changed = Vec::new();
-    differences(&as_value(current), &as_value(&new), "", &mut changed);
+    let changed = config_differences(current, &new);
     if changed.is_empty() {
         return ReloadOutcome::Unchanged;
     }
     let refused: Vec<String> = changed
         .iter()
-        .filter(|(field, _, _)| !RELOADABLE.iter().any(|p| field == p.trim_end_matches('.') || field.starts_with(p)))
+        .filter(|(field, _, _)| !listed(field, RELOADABLE))
         .map(|(field, _, _)| field.clone())
         .collect();
     if !refused.is_empty() {

@@ -23,7 +23,9 @@ use super::teacher_replay::TeacherReplay;
 use super::startup::{open_training_data, prepare_run_dir, resume, startup};
 use super::status::{RunState, RunStatus, StatusBoard};
 use super::replica::Replica;
+use super::resume_check::ResumeTerms;
 use super::{load_teacher, DaemonError};
+use crate::checkpoint::{list_checkpoints, DataShape};
 use crate::config::{Config, DeviceSpec};
 use crate::eval::ValidationSet;
 use crate::models::teacher::Teacher;
@@ -45,8 +47,16 @@ pub struct TrainSummary {
     pub data_wait_fraction: f64,
 }
 
+/// How `lgd train` was asked to start.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrainOptions {
+    /// Resume from a checkpoint even where this start's config or training data differ from its
+    /// run's in what the run learns (`--accept-changes`).
+    pub accept_changes: bool,
+}
+
 /// Runs `config_path` in `run_dir` until its last epoch or a stop signal.
-pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonError> {
+pub fn train(config_path: &Path, run_dir: &Path, options: TrainOptions) -> Result<TrainSummary, DaemonError> {
     let config = Config::load(config_path).map_err(|e| startup(e.to_string()))?;
     let replica = Replica::from_env()?;
     // Rank 0 (or a lone process) owns the run folder; another rank keeps its files in RUN/rank-N.
@@ -74,7 +84,34 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     }
     let run_id = config.run.name.clone().unwrap_or_else(|| run_dir.file_name().map_or("run".into(), |n| n.to_string_lossy().into_owned()));
     let board = StatusBoard::new(run_dir, RunStatus::starting(run_id, &config.to_toml()));
+    board.update(|s| s.last_checkpoint = list_checkpoints(checkpoints_dir).pop());
     board.persist();
+    let starting = Start { config, config_path, run_dir, checkpoints_dir, replica, device_spec, options };
+    // A start that fails leaves a status that says so, not one of a process that vanished.
+    let (mut session, _status_server) = start(starting, board.clone()).inspect_err(|error| {
+        board.update(|s| (s.state, s.message) = (RunState::Failed, Some(error.to_string())));
+        board.persist();
+    })?;
+    let ending = session.run();
+    session.finish(ending) // the status server is served until here
+}
+
+/// What `train` hands over once the run folder is locked and the status board exists.
+struct Start<'a> {
+    config: Config,
+    config_path: &'a Path,
+    /// Rank 0's run folder (checkpoints), or this rank's own (`RUN/rank-N`, logs and metrics).
+    run_dir: &'a Path,
+    checkpoints_dir: &'a Path,
+    replica: Replica,
+    device_spec: DeviceSpec,
+    options: TrainOptions,
+}
+
+/// Loads the data, the teacher and the checkpoint to resume, and starts every stage and the
+/// status server (if configured).
+fn start(starting: Start<'_>, board: StatusBoard) -> Result<(Session<'_>, Option<StatusServer>), DaemonError> {
+    let Start { config, config_path, run_dir, checkpoints_dir, replica, device_spec, options } = starting;
     let device = device_spec.to_tch();
     let source = open_training_data(&config)?;
     let per_epoch = steps_per_epoch(source.len(), config.data.batch_size); // global batches
@@ -88,6 +125,7 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     }
     let teacher = load_teacher(&config, run_dir, device)?;
     let classes = source.classes().len();
+    let data_shape = DataShape { samples: source.len() as u64, classes: classes as u64 };
     let validation = match &config.data.val {
         // Rank 0 validates; the other ranks wait for it in their next collective.
         Some(root) if replica.leads() && (config.validation.every_epochs > 0 || config.validation.every_steps > 0) => {
@@ -102,13 +140,16 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         _ => None,
     };
     let mut trainer = Trainer::new(&config, teacher, per_epoch, device).map_err(|e| startup(e.to_string()))?;
-    resume(&mut trainer, &config, checkpoints_dir)?;
+    let terms = ResumeTerms { data: data_shape, steps_per_epoch: per_epoch, accept_changes: options.accept_changes };
+    resume(&mut trainer, &config, checkpoints_dir, &terms)?;
     replica.join(&mut trainer, &config)?;
     let signals = Signals::install().map_err(|e| startup(format!("installing signal handlers: {e}")))?;
     let status_server = config.status.socket_addr().filter(|_| replica.leads()).map(|addr| StatusServer::start(addr, run_dir, board.clone(), signals.clone()));
-    let _status_server = status_server.transpose().map_err(|e| startup(e.to_string()))?; // served until `train` returns
+    let status_server = status_server.transpose().map_err(|e| startup(e.to_string()))?;
     let metrics = MetricsWriter::open(run_dir, config.logging.tensorboard, trainer.step).and_then(MetricsSink::start).map_err(startup)?;
-    let total_steps = per_epoch * config.schedule.epochs as u64;
+    // From where the trainer stands: a resume under another batch size or data moved its position.
+    let epochs_left = (config.schedule.epochs as u64).saturating_sub(trainer.epoch);
+    let total_steps = trainer.step + (epochs_left * per_epoch).saturating_sub(trainer.step_in_epoch);
     board.update(|s| {
         (s.state, s.step, s.epoch, s.total_steps, s.steps_per_epoch) = (RunState::Training, trainer.step, trainer.epoch, total_steps, per_epoch);
     });
@@ -127,12 +168,12 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
     let data = DataStages::start(parts, &config, (trainer.epoch, trainer.step_in_epoch)).map_err(startup)?;
     let start_step = trainer.step;
     let student = StudentStage::start(trainer, &config).map_err(|e| startup(e.to_string()))?;
-    let mut session = Session {
+    let session = Session {
         teacher_replay: teacher_replay.map(|r| (r, 0, 0)),
         config_path,
         run_dir,
         progress: Progress::new(total_steps, start_step),
-        checkpoints: Checkpointer::new(run_dir, start_step, config.pipeline.checkpoint_requests)?,
+        checkpoints: Checkpointer::new(run_dir, start_step, config.pipeline.checkpoint_requests, data_shape)?,
         started_at_step: start_step,
         total_steps,
         config,
@@ -154,6 +195,5 @@ pub fn train(config_path: &Path, run_dir: &Path) -> Result<TrainSummary, DaemonE
         watch: session_watch,
         leads: replica.leads(),
     };
-    let ending = session.run();
-    session.finish(ending)
+    Ok((session, status_server))
 }

@@ -9,6 +9,7 @@ use lgd_actors::source::SampleSource;
 use lgd_datasets::image_folder::ImageFolder;
 use lgd_datasets::packed::PackedDataset;
 
+use super::resume_check::{check_resume, ResumeTerms};
 use super::{AnyTeacher, DaemonError};
 use crate::checkpoint::{list_checkpoints, newest_valid, TrainingState};
 use crate::config::{Config, DataFormat, ResumePolicy};
@@ -61,8 +62,9 @@ pub(super) fn open_training_data(config: &Config) -> Result<Arc<dyn SampleSource
     })
 }
 
-/// Restores the trainer as `checkpoint.resume` says; broken newer checkpoints are named and skipped.
-pub(super) fn resume(trainer: &mut Trainer<AnyTeacher>, config: &Config, run_dir: &Path) -> Result<(), DaemonError> {
+/// Restores the trainer as `checkpoint.resume` says; broken newer checkpoints are named and skipped,
+/// and the one taken must agree with this start on what the run learns (`resume_check`).
+pub(super) fn resume(trainer: &mut Trainer<AnyTeacher>, config: &Config, run_dir: &Path, terms: &ResumeTerms) -> Result<(), DaemonError> {
     let state = match &config.checkpoint.resume {
         ResumePolicy::Never => {
             if let Some(existing) = list_checkpoints(run_dir).last() {
@@ -78,14 +80,13 @@ pub(super) fn resume(trainer: &mut Trainer<AnyTeacher>, config: &Config, run_dir
             for error in skipped {
                 tracing::warn!("skipping a broken checkpoint: {error}");
             }
-            found.map(|(path, state)| {
-                tracing::info!(path = %path.display(), step = state.step, "resuming");
-                state
-            })
+            found
         }
-        ResumePolicy::File(path) => Some(TrainingState::load(path).map_err(|e| startup(e.to_string()))?),
+        ResumePolicy::File(path) => Some((path.clone(), TrainingState::load(path).map_err(|e| startup(e.to_string()))?)),
     };
-    if let Some(state) = state {
+    if let Some((path, mut state)) = state {
+        check_resume(&path, &mut state, config, terms)?;
+        tracing::info!(path = %path.display(), step = state.step, epoch = state.epoch, step_in_epoch = state.step_in_epoch, "resuming");
         trainer.restore(state).map_err(|e| startup(format!("cannot resume: {e}")))?;
     }
     Ok(())

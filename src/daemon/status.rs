@@ -110,7 +110,7 @@ pub struct RunStatus {
     pub bad_samples: usize,
     /// Steps skipped (non-finite loss or fp16 overflow).
     pub skipped_steps: u64,
-    /// The newest checkpoint written by this process.
+    /// The newest checkpoint: at start the newest in the run folder, then each one written.
     pub last_checkpoint: Option<PathBuf>,
     /// sha256 of the config in force (changes on a reload).
     pub config_digest: String,

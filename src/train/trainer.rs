@@ -302,6 +302,7 @@ impl<T: Teacher> Trainer<T> {
             seen: visual.seen().shallow_clone(),
             scaler: self.scaler.as_ref().map(GradScaler::state),
             config: self.config_toml.clone(),
+            data: None,
         })
     }
 
