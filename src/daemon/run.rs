@@ -132,9 +132,7 @@ fn start(starting: Start<'_>, board: StatusBoard) -> Result<(Session<'_>, Option
             let a = &config.augmentation;
             let set = ValidationSet::load(root, a.eval_resize, a.eval_crop, a.mean, a.std, config.validation.max_images)
                 .map_err(startup)?;
-            for skipped in set.skipped() {
-                tracing::warn!("validation image skipped: {skipped}");
-            }
+            tracing::info!(root = %root.display(), images = set.len(), "validation set (decoded at each validation)");
             Some(set)
         }
         _ => None,

@@ -27,9 +27,14 @@ impl Session<'_> {
         self.board.update(|s| s.state = RunState::Training);
         let step = self.student.step_count();
         let result = match outcome {
-            Ok((set, result)) => {
+            Ok((set, Ok(result))) => {
                 self.validation = Some(set);
                 result
+            }
+            Ok((set, Err(error))) => {
+                self.validation = Some(set);
+                tracing::error!(step, "validation: {error}");
+                return;
             }
             Err(error) => {
                 tracing::error!(step, "validation: {error}");

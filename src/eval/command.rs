@@ -88,11 +88,13 @@ impl Backbone<'_> {
     /// Features `[N, F]` (fp32) and labels `[N]` of a set, in eval mode.
     pub fn extract(&self, set: &ValidationSet, device: Device, mut progress: impl FnMut(usize)) -> (Tensor, Tensor) {
         let (mut features, mut labels) = (Vec::new(), Vec::new());
-        for (images, batch_labels) in set.batches() {
+        let pass = set.pass(|images, batch_labels| {
             features.push(self.features(&images.to_device(device)));
             labels.push(batch_labels.to_device(device));
             progress(batch_labels.size()[0] as usize);
-        }
+            true
+        });
+        progress(pass.skipped.len()); // the bar counts files, read or not
         (Tensor::cat(&features, 0), Tensor::cat(&labels, 0))
     }
 }
@@ -105,7 +107,12 @@ pub fn embed(student: &Student, set: &ValidationSet, device: Device) -> (Tensor,
 
 /// The teacher's L2-normalised embeddings `[N, D]` of a set.
 pub fn teacher_embed(teacher: &impl Teacher, set: &ValidationSet, device: Device) -> Tensor {
-    tch::no_grad(|| Tensor::cat(&set.batches().iter().map(|(x, _)| teacher.embed(&x.to_device(device))).collect::<Vec<_>>(), 0))
+    let mut embeddings = Vec::new();
+    tch::no_grad(|| set.pass(|images, _| {
+        embeddings.push(teacher.embed(&images.to_device(device)));
+        true
+    }));
+    Tensor::cat(&embeddings, 0)
 }
 
 /// k-NN top-1/top-5 (k = 20, τ = 0.07) of val features against train features.
@@ -159,7 +166,7 @@ pub fn agreement(student: &Student, teacher: &SupervisedTeacher, val: &Validatio
         mean_kl: kl.double_value(&[]),
         student_top1: zero_shot.map(|z| z.0),
         teacher_top1: zero_shot.map(|z| z.1),
-        images: val.len(),
+        images: labels.size()[0] as usize,
     })
 }
 

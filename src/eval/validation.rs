@@ -3,10 +3,12 @@
 //! bank's classes are the dataset's classes — the zero-shot top-1 of student (100·s·T) and teacher.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
+use lgd_actors::source::{open_source, SampleSource};
 use lgd_datasets::augment::eval::eval_transform;
 use lgd_datasets::augment::normalize::to_tensor_normalized_into;
-use lgd_actors::source::open_source;
 use lgd_datasets::decode::{decode, DecodeOptions};
 use tch::{Device, Kind, Tensor};
 
@@ -18,12 +20,53 @@ use crate::objective::normalize_rows;
 /// a CPU, large enough to keep a GPU busy.
 const CHUNK: i64 = 32;
 
-/// The evaluation images, decoded once, normalised, in `[N, 3, S, S]` chunks.
+/// Images decoded together, in parallel, while the block before them is evaluated: two blocks are
+/// in memory at once (2 × 256 × 0.6 MB at 224 pixels), whatever the size of the split.
+const BLOCK: usize = 256;
+
+/// The evaluation images: files decoded block by block at each pass (an ImageNet val split held
+/// decoded would be 30 GB of floats), or tensors given ready.
 pub struct ValidationSet {
-    batches: Vec<(Tensor, Tensor)>,
-    skipped: Vec<String>,
-    images: usize,
+    images: Images,
     classes: usize,
+    /// Undecodable files are logged on the first pass that finishes, not at every pass.
+    skips_reported: AtomicBool,
+}
+
+enum Images {
+    Files(Files),
+    /// `[n, 3, S, S]` images and `[n]` labels, in chunks.
+    Prepared(Vec<(Tensor, Tensor)>),
+}
+
+/// The files of a split and the evaluation transform.
+struct Files {
+    source: Arc<dyn SampleSource>,
+    /// The samples evaluated, in order.
+    indices: Vec<usize>,
+    resize: usize,
+    crop: usize,
+    mean: [f32; 3],
+    std: [f32; 3],
+    threads: usize,
+}
+
+/// One block, decoded and normalised.
+struct Block {
+    images: Tensor,
+    labels: Tensor,
+    skipped: Vec<String>,
+}
+
+/// What a pass over the set met.
+#[derive(Debug, Default)]
+pub struct Pass {
+    /// Whether every chunk was handed over (the callback did not stop it).
+    pub finished: bool,
+    /// Images handed over.
+    pub images: usize,
+    /// Files that could not be read or decoded (left out), each with its path and why.
+    pub skipped: Vec<String>,
 }
 
 /// Validation figures.
@@ -39,61 +82,108 @@ pub struct Validation {
     pub images: usize,
 }
 
-impl ValidationSet {
-    /// Decodes up to `max_images` (0 = all; otherwise evenly spaced over the dataset order, so
-    /// every class is represented) of `root` — an image folder or a packed dataset — with
-    /// Resize(`resize`) + CenterCrop(`crop`).
-    pub fn load(root: &Path, resize: usize, crop: usize, mean: [f32; 3], std: [f32; 3], max_images: usize) -> Result<Self, String> {
-        let source = open_source(root).map_err(|e| format!("data.val: {e}"))?;
-        let all = source.len();
-        let take = if max_images == 0 { all } else { max_images.min(all) };
+impl Files {
+    /// Decodes `indices` on `threads` threads, each a contiguous part, keeping their order.
+    fn decode(&self, indices: &[usize]) -> Block {
+        let part = indices.len().div_ceil(self.threads.max(1)).max(1);
+        let parts: Vec<(Vec<f32>, Vec<i64>, Vec<String>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = indices.chunks(part).map(|part| scope.spawn(move || self.decode_part(part))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        });
         let (mut pixels, mut labels, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
-        for index in (0..take).map(|i| i * all / take) {
-            let path = source.describe(index);
-            let decoded = source
+        for (p, l, s) in parts {
+            pixels.extend(p);
+            labels.extend(l);
+            skipped.extend(s);
+        }
+        let side = self.crop as i64;
+        let images = Tensor::from_slice(&pixels).reshape([labels.len() as i64, 3, side, side]);
+        Block { images, labels: Tensor::from_slice(&labels), skipped }
+    }
+
+    fn decode_part(&self, indices: &[usize]) -> (Vec<f32>, Vec<i64>, Vec<String>) {
+        let (mut pixels, mut labels, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+        for &index in indices {
+            let path = self.source.describe(index);
+            let decoded = self
+                .source
                 .read(index)
                 .map_err(|e| format!("{}: {e}", path.display()))
                 .and_then(|(bytes, label)| decode(&bytes, &path, &DecodeOptions::default()).map(|image| (image, label)).map_err(|e| e.to_string()));
             match decoded {
                 Ok((image, label)) => {
-                    let view = eval_transform(&image, resize, crop);
+                    let view = eval_transform(&image, self.resize, self.crop);
                     let start = pixels.len();
-                    pixels.resize(start + 3 * crop * crop, 0.0);
-                    to_tensor_normalized_into(&view, mean, std, &mut pixels[start..]);
+                    pixels.resize(start + 3 * self.crop * self.crop, 0.0);
+                    to_tensor_normalized_into(&view, self.mean, self.std, &mut pixels[start..]);
                     labels.push(label as i64);
                 }
                 Err(error) => skipped.push(error),
             }
         }
-        let classes = source.classes().len();
-        let images = labels.len();
-        if images == 0 {
-            return Err(format!("data.val: no decodable image in {}", root.display()));
+        (pixels, labels, skipped)
+    }
+
+    /// Hands `each` the chunks of every block in order, decoding the next block meanwhile.
+    fn pass(&self, each: &mut dyn FnMut(&Tensor, &Tensor) -> bool) -> Pass {
+        let mut pass = Pass::default();
+        std::thread::scope(|scope| {
+            let mut blocks = self.indices.chunks(BLOCK);
+            let mut next = blocks.next().map(|block| scope.spawn(move || self.decode(block)));
+            while let Some(decoding) = next.take() {
+                let block = decoding.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                next = blocks.next().map(|block| scope.spawn(move || self.decode(block)));
+                pass.skipped.extend(block.skipped);
+                if !hand_over(&chunks(&block.images, &block.labels), each, &mut pass.images) {
+                    return; // the block being decoded is waited for: at most one block's decoding
+                }
+            }
+            pass.finished = true;
+        });
+        pass
+    }
+}
+
+/// `images` and `labels` in chunks of `CHUNK`.
+fn chunks(images: &Tensor, labels: &Tensor) -> Vec<(Tensor, Tensor)> {
+    let count = labels.size()[0];
+    (0..count).step_by(CHUNK as usize).map(|start| (images.narrow(0, start, CHUNK.min(count - start)), labels.narrow(0, start, CHUNK.min(count - start)))).collect()
+}
+
+/// Gives `each` the chunks until it says stop (`false`); counts the images handed over.
+fn hand_over(chunks: &[(Tensor, Tensor)], each: &mut dyn FnMut(&Tensor, &Tensor) -> bool, handed: &mut usize) -> bool {
+    for (images, labels) in chunks {
+        if !each(images, labels) {
+            return false;
         }
-        let all = Tensor::from_slice(&pixels).reshape([images as i64, 3, crop as i64, crop as i64]);
-        let labels = Tensor::from_slice(&labels);
-        let batches = (0..images as i64)
-            .step_by(CHUNK as usize)
-            .map(|start| {
-                let length = CHUNK.min(images as i64 - start);
-                (all.narrow(0, start, length), labels.narrow(0, start, length))
-            })
-            .collect();
-        Ok(Self { batches, skipped, images, classes })
+        *handed += labels.size()[0] as usize;
+    }
+    true
+}
+
+impl ValidationSet {
+    /// Up to `max_images` (0 = all; otherwise evenly spaced over the dataset order, so every class
+    /// is represented) of `root` — an image folder or a packed dataset — with Resize(`resize`) +
+    /// CenterCrop(`crop`). Only the index is read here: each pass decodes the files again, on
+    /// every core.
+    pub fn load(root: &Path, resize: usize, crop: usize, mean: [f32; 3], std: [f32; 3], max_images: usize) -> Result<Self, String> {
+        let source = open_source(root).map_err(|e| format!("data.val: {e}"))?;
+        let all = source.len();
+        if all == 0 {
+            return Err(format!("data.val: no image in {}", root.display()));
+        }
+        let take = if max_images == 0 { all } else { max_images.min(all) };
+        let indices = (0..take).map(|i| i * all / take).collect();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let classes = source.classes().len();
+        let files = Files { source, indices, resize, crop, mean, std, threads };
+        Ok(Self { images: Images::Files(files), classes, skips_reported: AtomicBool::new(false) })
     }
 
     /// A set from tensors already prepared: images `[N, 3, S, S]`, labels `[N]`.
     pub fn from_tensors(images: &Tensor, labels: &Tensor) -> Self {
-        let images_count = images.size()[0];
-        let batches = (0..images_count)
-            .step_by(CHUNK as usize)
-            .map(|start| {
-                let length = CHUNK.min(images_count - start);
-                (images.narrow(0, start, length), labels.narrow(0, start, length))
-            })
-            .collect();
-        let classes = if images_count == 0 { 0 } else { labels.max().int64_value(&[]) as usize + 1 };
-        Self { batches, skipped: Vec::new(), images: images_count as usize, classes }
+        let classes = if labels.numel() == 0 { 0 } else { labels.max().int64_value(&[]) as usize + 1 };
+        Self { images: Images::Prepared(chunks(images, labels)), classes, skips_reported: AtomicBool::new(false) }
     }
 
     /// Number of classes of the split (for prepared tensors: the largest label + 1).
@@ -101,33 +191,42 @@ impl ValidationSet {
         self.classes
     }
 
-    /// The images and labels in chunks: `([n, 3, S, S], [n])`.
-    pub fn batches(&self) -> &[(Tensor, Tensor)] {
-        &self.batches
-    }
-
-    /// Number of images.
+    /// Number of images (of files: those a pass reads; any that do not decode are left out).
     pub fn len(&self) -> usize {
-        self.images
+        match &self.images {
+            Images::Files(files) => files.indices.len(),
+            Images::Prepared(chunks) => chunks.iter().map(|(_, labels)| labels.size()[0] as usize).sum(),
+        }
     }
 
-    /// Whether no image was loaded (never true: loading refuses an empty set).
+    /// Whether there is no image (never true of a loaded split: loading refuses an empty one).
     pub fn is_empty(&self) -> bool {
-        self.images == 0
+        self.len() == 0
     }
 
-    /// Files that could not be decoded (reported, not evaluated).
-    pub fn skipped(&self) -> &[String] {
-        &self.skipped
+    /// Hands `each` the images and labels in order, in chunks `([n, 3, S, S], [n])`, until it
+    /// returns `false`. Files that do not decode are left out, named in the result, and logged as
+    /// warnings by the first pass that finishes.
+    pub fn pass(&self, mut each: impl FnMut(&Tensor, &Tensor) -> bool) -> Pass {
+        let pass = match &self.images {
+            Images::Files(files) => files.pass(&mut each),
+            Images::Prepared(chunks) => {
+                let mut pass = Pass::default();
+                pass.finished = hand_over(chunks, &mut each, &mut pass.images);
+                pass
+            }
+        };
+        if pass.finished && !self.skips_reported.swap(true, Ordering::Relaxed) {
+            for skipped in &pass.skipped {
+                tracing::warn!("validation image skipped: {skipped}");
+            }
+        }
+        pass
     }
 
-    /// Evaluates the student (in eval mode) against the teacher.
-    pub fn evaluate(&self, student: &Student, teacher: &dyn Teacher, classes_match_bank: bool, device: Device) -> Validation {
-        self.evaluate_until(student, teacher, classes_match_bank, device, &|| false).expect("never interrupted")
-    }
-
-    /// [`evaluate`](Self::evaluate), abandoned (`None`) as soon as `interrupted` says so between
-    /// batches: a stop request during a long validation must not wait for its end.
+    /// Evaluates the student (in eval mode) against the teacher; abandoned (`Ok(None)`) as soon as
+    /// `interrupted` says so between chunks: a stop request during a long validation must not wait
+    /// for its end.
     pub fn evaluate_until(
         &self,
         student: &Student,
@@ -135,11 +234,11 @@ impl ValidationSet {
         classes_match_bank: bool,
         device: Device,
         interrupted: &dyn Fn() -> bool,
-    ) -> Option<Validation> {
+    ) -> Result<Option<Validation>, String> {
         let bank = teacher.bank().tensor();
         let (mut agree, mut student_correct, mut teacher_correct) = (0i64, 0i64, 0i64);
-        let finished = tch::no_grad(|| {
-            for (images, labels) in &self.batches {
+        let pass = tch::no_grad(|| {
+            self.pass(|images, labels| {
                 if interrupted() {
                     return false;
                 }
@@ -152,15 +251,94 @@ impl ValidationSet {
                 agree += s_class.eq_tensor(&t_class).sum(Kind::Int64).int64_value(&[]);
                 student_correct += s_class.eq_tensor(&labels).sum(Kind::Int64).int64_value(&[]);
                 teacher_correct += t_class.eq_tensor(&labels).sum(Kind::Int64).int64_value(&[]);
-            }
-            true
+                true
+            })
         });
-        let n = self.images as f64;
-        finished.then(|| Validation {
+        if !pass.finished {
+            return Ok(None);
+        }
+        if pass.images == 0 {
+            return Err(format!("none of the {} validation images could be decoded (the first: {})", self.len(), pass.skipped.first().map_or("?", String::as_str)));
+        }
+        let n = pass.images as f64;
+        Ok(Some(Validation {
             agreement: agree as f64 / n,
             student_top1: classes_match_bank.then(|| student_correct as f64 / n),
             teacher_top1: classes_match_bank.then(|| teacher_correct as f64 / n),
-            images: self.images,
-        })
+            images: pass.images,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MEAN: [f32; 3] = [0.5, 0.4, 0.3];
+    const STD: [f32; 3] = [0.2, 0.25, 0.3];
+
+    /// `root/{a,b}/*.ppm`, `per_class` each, and one file in `b` that does not decode.
+    fn folder(root: &Path, per_class: usize) {
+        for (c, class) in ["a", "b"].iter().enumerate() {
+            std::fs::create_dir_all(root.join(class)).unwrap();
+            for i in 0..per_class {
+                let (w, h) = (20 + i % 7, 16 + c);
+                let mut bytes = format!("P6\n{w} {h}\n255\n").into_bytes();
+                bytes.extend((0..w * h * 3).map(|p| (p * 7 + i * 13 + c * 90) as u8));
+                std::fs::write(root.join(class).join(format!("{i:03}.ppm")), bytes).unwrap();
+            }
+        }
+        std::fs::write(root.join("b/zz-broken.ppm"), b"P6\n20 16\n255\nshort").unwrap();
+    }
+
+    /// Every chunk of a pass, concatenated, and what the pass reported.
+    fn collect(set: &ValidationSet) -> (Tensor, Tensor, Pass) {
+        let (mut images, mut labels) = (Vec::new(), Vec::new());
+        let pass = set.pass(|x, y| {
+            assert!(y.size()[0] <= CHUNK, "chunks of at most {CHUNK}");
+            images.push(x.copy());
+            labels.push(y.copy());
+            true
+        });
+        (Tensor::cat(&images, 0), Tensor::cat(&labels, 0), pass)
+    }
+
+    #[test]
+    fn a_pass_decodes_every_block_in_order_as_one_image_at_a_time_would() {
+        let root = std::env::temp_dir().join(format!("lgd-validation-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        folder(&root, 150); // 301 files: two blocks
+        let set = ValidationSet::load(&root, 18, 16, MEAN, STD, 0).unwrap();
+        assert_eq!((set.len(), set.classes()), (301, 2));
+        let (images, labels, pass) = collect(&set);
+        assert!(pass.finished && pass.images == 300, "{pass:?}");
+        assert!(pass.skipped.len() == 1 && pass.skipped[0].contains("zz-broken.ppm"), "{pass:?}");
+
+        // The reference: each file on its own, in the source's order.
+        let source = open_source(&root).unwrap();
+        let (mut pixels, mut expected_labels) = (Vec::new(), Vec::new());
+        for index in 0..source.len() {
+            let (bytes, label) = source.read(index).unwrap();
+            let Ok(image) = decode(&bytes, &source.describe(index), &DecodeOptions::default()) else { continue };
+            let start = pixels.len();
+            pixels.resize(start + 3 * 16 * 16, 0.0);
+            to_tensor_normalized_into(&eval_transform(&image, 18, 16), MEAN, STD, &mut pixels[start..]);
+            expected_labels.push(label as i64);
+        }
+        assert!(images.equal(&Tensor::from_slice(&pixels).reshape([300, 3, 16, 16])));
+        assert!(labels.equal(&Tensor::from_slice(&expected_labels)));
+
+        let (again, _, _) = collect(&set);
+        assert!(again.equal(&images), "every pass gives the same images");
+        let mut handed = 0;
+        let stopped = set.pass(|_, _| {
+            handed += 1;
+            handed <= 3
+        });
+        assert!(!stopped.finished && stopped.images == 3 * CHUNK as usize, "{stopped:?}");
+        let some = ValidationSet::load(&root, 18, 16, MEAN, STD, 10).unwrap();
+        let (_, labels, _) = collect(&some);
+        assert_eq!(Vec::<i64>::try_from(&labels).unwrap(), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1], "evenly spaced over both classes");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }
