@@ -1,9 +1,9 @@
 //! Writing checkpoints from the training loop, off its hot path: the loop copies the state to host
 //! memory at the step boundary (the weights of that step, whatever training does next) and the
 //! writer — a kameo actor on a thread of its own (`lgd_actors::stage_actor`) — serialises,
-//! checksums, fsyncs, renames and prunes while training goes on. What a
-//! failed write (a full disk) means for the run: the previous checkpoint always stays intact; the
-//! run goes on or stops as `guards.on_checkpoint_failure` says, as soon as the loop learns of it.
+//! checksums, fsyncs, renames and prunes while training goes on. What a failed write (a full disk)
+//! means for the run: the previous checkpoint always stays intact; the run goes on or stops as
+//! `guards.on_checkpoint_failure` says, as soon as the loop learns of it.
 //! With `checkpoint.keep_best`, a validation that beats every earlier one (student zero-shot top-1
 //! where the bank is the dataset's classes, else teacher agreement) is also written to
 //! `checkpoints/best.safetensors`, with `best.json` saying which step and score; `keep_last`
@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{unbounded, Receiver};
 use lgd_actors::stage_actor::{self, StageHandle, StageOutput, StageWork};
-
 use serde::{Deserialize, Serialize};
 
 use super::student_stage::StudentStage;
@@ -176,8 +175,7 @@ impl Checkpointer {
         }
         let inject_failure = config.fault_injection.fail_checkpoint_steps.contains(&step);
         let request = WriteRequest { state: state.host_copy(), path, target, inject_failure };
-        let sent = self.writer.as_ref().is_some_and(|writer| writer.submit(request).is_ok());
-        if !sent {
+        if !self.writer.as_ref().is_some_and(|writer| writer.submit(request).is_ok()) {
             return Err(DaemonError::Training("the checkpoint writer has stopped".into()));
         }
         self.in_flight += 1;
