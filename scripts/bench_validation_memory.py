@@ -2,13 +2,14 @@
 
 The run: the supervised EfficientNet-Lite0 teacher, a ResNet-18 student, 4 training steps at 32 px
 on 16 images, and a validation split of --images synthetic ImageNet-like JPEGs evaluated at
-224 px (Resize 256, CenterCrop 224) once, at step 0. For each build it prints the seconds from
-launch to the first step, the seconds the validation took, the resident set at step 1 and the
-process's peak resident set (ru_maxrss), so a build that holds the split decoded in memory shows
-it against one that decodes it at each pass.
+224 px (Resize 256, CenterCrop 224) at step 0, and with --validations 3 at steps 2 and 4 too.
+For each build it prints the seconds from launch to the first step, the seconds each validation
+took, the resident set at step 1 and the process's peak resident set (ru_maxrss), so a build that
+holds the split decoded in memory shows it against one that decodes it at each pass, and a build
+that keeps the teacher's classes after the first validation shows it in the later ones.
 
-Usage: .venv/bin/python scripts/bench_validation_memory.py [--images 2000] [--dir DIR]
-           [--lgd target/release/lgd] [--baseline OTHER_LGD]
+Usage: .venv/bin/python scripts/bench_validation_memory.py [--images 2000] [--validations 1|3]
+           [--dir DIR] [--lgd target/release/lgd] [--baseline OTHER_LGD]
 """
 
 import argparse
@@ -29,7 +30,7 @@ def lite0_weights(python):
     return subprocess.run([python, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
 
 
-def config(folder, weights):
+def config(folder, weights, every_steps):
     return f"""[run]
 seed = 0
 device = "cpu"
@@ -58,7 +59,7 @@ every_epochs = 0
 [logging]
 every_steps = 1
 [validation]
-every_steps = 1000
+every_steps = {every_steps}
 """
 
 
@@ -88,15 +89,17 @@ def measure(lgd, folder, name):
     peak_kib = int(result.stdout.split()[-1])
     records = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     training = next(r for r in records if r.get("message") == "training")
-    validation = next(r for r in records if r.get("message") == "validation")
+    # Each validation lasted from the record before it (the start, or its step's) to its own.
+    durations = [timestamp(r) - timestamp(records[i - 1]) for i, r in enumerate(records) if r.get("message") == "validation"]
+    validations = [r for r in records if r.get("message") == "validation"]
     metrics = [json.loads(line) for line in open(run / "metrics.jsonl")]
     step1 = next(m for m in metrics if m.get("step") == 1 and "memory" in m)
     return {
         "build": name,
         "to_training_s": timestamp(training) - launched,
-        "validation_s": timestamp(validation) - timestamp(training),
-        "images": validation["images"],
-        "agreement": validation["agreement"],
+        "validation_s": durations,
+        "images": validations[0]["images"],
+        "agreement": [v["agreement"] for v in validations],
         "rss_step1_mib": step1["memory"]["host_rss_bytes"] / 2**20,
         "peak_rss_mib": peak_kib / 1024,
     }
@@ -105,6 +108,7 @@ def measure(lgd, folder, name):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--validations", type=int, choices=(1, 3), default=1, help="at step 0; or at steps 0, 2 and 4")
     parser.add_argument("--dir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "lgd-validation-memory")
     parser.add_argument("--lgd", default=str(ROOT / "target/release/lgd"))
     parser.add_argument("--baseline", help="another lgd binary, measured first")
@@ -115,17 +119,17 @@ def main():
         print(f"writing {args.images} validation images to {folder / 'val'}", flush=True)
         subprocess.run([args.lgd, "bench", "make-images", "--out", folder / "val", "--count", str(args.images)], check=True, capture_output=True)
         subprocess.run([args.lgd, "bench", "make-images", "--out", folder / "train", "--count", "16"], check=True, capture_output=True)
-    (folder / "run.toml").write_text(config(folder, lite0_weights(sys.executable)))
+    (folder / "run.toml").write_text(config(folder, lite0_weights(sys.executable), 1000 if args.validations == 1 else 2))
     builds = ([("baseline", args.baseline)] if args.baseline else []) + [("lgd", args.lgd)]
     rows = []
     for name, binary in builds:
         print(f"measuring {name}: {binary}", flush=True)
         rows.append(measure(binary, folder, name))
     print(f"\n{args.images} validation images at 224 px, {os.cpu_count()} cores\n")
-    print("| build | launch → first step s | validation s | images | agreement | RSS at step 1 MiB | peak RSS MiB |")
+    print("| build | launch → first step s | each validation s | images | each agreement | RSS at step 1 MiB | peak RSS MiB |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['build']} | {r['to_training_s']:.1f} | {r['validation_s']:.1f} | {r['images']} | {r['agreement']:.4f} "
+        print(f"| {r['build']} | {r['to_training_s']:.1f} | {' / '.join(f'{v:.1f}' for v in r['validation_s'])} | {r['images']} | {' / '.join(f'{a:.4f}' for a in r['agreement'])} "
               f"| {r['rss_step1_mib']:.0f} | {r['peak_rss_mib']:.0f} |")
     print(json.dumps(rows))
 

@@ -13,7 +13,7 @@ use crate::models::teacher::Teacher;
 
 impl Session<'_> {
     pub(super) fn validate(&mut self) {
-        let Some(set) = self.validation.take() else { return };
+        let Some(mut set) = self.validation.take() else { return };
         self.board.update(|s| s.state = RunState::Validating);
         let start = Instant::now();
         let (signals, classes, device) = (self.signals.clone(), self.classes, self.device);

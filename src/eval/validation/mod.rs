@@ -16,6 +16,9 @@ use crate::models::student::Student;
 use crate::models::teacher::Teacher;
 use crate::objective::normalize_rows;
 
+mod teacher_classes;
+use teacher_classes::TeacherClasses;
+
 /// Images per forward pass: small enough that a stop request is seen within a second or two on
 /// a CPU, large enough to keep a GPU busy.
 const CHUNK: i64 = 32;
@@ -31,12 +34,20 @@ pub struct ValidationSet {
     classes: usize,
     /// Undecodable files are logged on the first pass that finishes, not at every pass.
     skips_reported: AtomicBool,
+    teacher_classes: TeacherClasses,
 }
 
 enum Images {
     Files(Files),
     /// `[n, 3, S, S]` images and `[n]` labels, in chunks.
-    Prepared(Vec<(Tensor, Tensor)>),
+    Prepared(Vec<Chunk>),
+}
+
+/// Images `[n, 3, S, S]`, their labels `[n]` and which samples of the split they are.
+struct Chunk {
+    images: Tensor,
+    labels: Tensor,
+    samples: Vec<usize>,
 }
 
 /// The files of a split and the evaluation transform.
@@ -55,8 +66,12 @@ struct Files {
 struct Block {
     images: Tensor,
     labels: Tensor,
+    samples: Vec<usize>,
     skipped: Vec<String>,
 }
+
+/// What one thread decoded of a block: pixels, labels, samples, and the files it could not read.
+type Part = (Vec<f32>, Vec<i64>, Vec<usize>, Vec<String>);
 
 /// What a pass over the set met.
 #[derive(Debug, Default)]
@@ -86,23 +101,24 @@ impl Files {
     /// Decodes `indices` on `threads` threads, each a contiguous part, keeping their order.
     fn decode(&self, indices: &[usize]) -> Block {
         let part = indices.len().div_ceil(self.threads.max(1)).max(1);
-        let parts: Vec<(Vec<f32>, Vec<i64>, Vec<String>)> = std::thread::scope(|scope| {
+        let parts: Vec<Part> = std::thread::scope(|scope| {
             let handles: Vec<_> = indices.chunks(part).map(|part| scope.spawn(move || self.decode_part(part))).collect();
             handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
         });
-        let (mut pixels, mut labels, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
-        for (p, l, s) in parts {
+        let (mut pixels, mut labels, mut samples, mut skipped) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (p, l, i, s) in parts {
             pixels.extend(p);
             labels.extend(l);
+            samples.extend(i);
             skipped.extend(s);
         }
         let side = self.crop as i64;
         let images = Tensor::from_slice(&pixels).reshape([labels.len() as i64, 3, side, side]);
-        Block { images, labels: Tensor::from_slice(&labels), skipped }
+        Block { images, labels: Tensor::from_slice(&labels), samples, skipped }
     }
 
-    fn decode_part(&self, indices: &[usize]) -> (Vec<f32>, Vec<i64>, Vec<String>) {
-        let (mut pixels, mut labels, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+    fn decode_part(&self, indices: &[usize]) -> Part {
+        let (mut pixels, mut labels, mut samples, mut skipped) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for &index in indices {
             let path = self.source.describe(index);
             let decoded = self
@@ -117,15 +133,16 @@ impl Files {
                     pixels.resize(start + 3 * self.crop * self.crop, 0.0);
                     to_tensor_normalized_into(&view, self.mean, self.std, &mut pixels[start..]);
                     labels.push(label as i64);
+                    samples.push(index);
                 }
                 Err(error) => skipped.push(error),
             }
         }
-        (pixels, labels, skipped)
+        (pixels, labels, samples, skipped)
     }
 
     /// Hands `each` the chunks of every block in order, decoding the next block meanwhile.
-    fn pass(&self, each: &mut dyn FnMut(&Tensor, &Tensor) -> bool) -> Pass {
+    fn pass(&self, each: &mut dyn FnMut(&Chunk) -> bool) -> Pass {
         let mut pass = Pass::default();
         std::thread::scope(|scope| {
             let mut blocks = self.indices.chunks(BLOCK);
@@ -134,7 +151,7 @@ impl Files {
                 let block = decoding.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                 next = blocks.next().map(|block| scope.spawn(move || self.decode(block)));
                 pass.skipped.extend(block.skipped);
-                if !hand_over(&chunks(&block.images, &block.labels), each, &mut pass.images) {
+                if !hand_over(&chunks(&block.images, &block.labels, &block.samples), each, &mut pass.images) {
                     return; // the block being decoded is waited for: at most one block's decoding
                 }
             }
@@ -144,19 +161,26 @@ impl Files {
     }
 }
 
-/// `images` and `labels` in chunks of `CHUNK`.
-fn chunks(images: &Tensor, labels: &Tensor) -> Vec<(Tensor, Tensor)> {
+/// `images`, `labels` and `samples` in chunks of `CHUNK`.
+fn chunks(images: &Tensor, labels: &Tensor, samples: &[usize]) -> Vec<Chunk> {
     let count = labels.size()[0];
-    (0..count).step_by(CHUNK as usize).map(|start| (images.narrow(0, start, CHUNK.min(count - start)), labels.narrow(0, start, CHUNK.min(count - start)))).collect()
+    (0..count)
+        .step_by(CHUNK as usize)
+        .map(|start| {
+            let n = CHUNK.min(count - start);
+            let samples = samples[start as usize..(start + n) as usize].to_vec();
+            Chunk { images: images.narrow(0, start, n), labels: labels.narrow(0, start, n), samples }
+        })
+        .collect()
 }
 
 /// Gives `each` the chunks until it says stop (`false`); counts the images handed over.
-fn hand_over(chunks: &[(Tensor, Tensor)], each: &mut dyn FnMut(&Tensor, &Tensor) -> bool, handed: &mut usize) -> bool {
-    for (images, labels) in chunks {
-        if !each(images, labels) {
+fn hand_over(chunks: &[Chunk], each: &mut dyn FnMut(&Chunk) -> bool, handed: &mut usize) -> bool {
+    for chunk in chunks {
+        if !each(chunk) {
             return false;
         }
-        *handed += labels.size()[0] as usize;
+        *handed += chunk.samples.len();
     }
     true
 }
@@ -177,13 +201,15 @@ impl ValidationSet {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let classes = source.classes().len();
         let files = Files { source, indices, resize, crop, mean, std, threads };
-        Ok(Self { images: Images::Files(files), classes, skips_reported: AtomicBool::new(false) })
+        Ok(Self { images: Images::Files(files), classes, skips_reported: AtomicBool::new(false), teacher_classes: TeacherClasses::default() })
     }
 
     /// A set from tensors already prepared: images `[N, 3, S, S]`, labels `[N]`.
     pub fn from_tensors(images: &Tensor, labels: &Tensor) -> Self {
         let classes = if labels.numel() == 0 { 0 } else { labels.max().int64_value(&[]) as usize + 1 };
-        Self { images: Images::Prepared(chunks(images, labels)), classes, skips_reported: AtomicBool::new(false) }
+        let samples: Vec<usize> = (0..labels.size()[0] as usize).collect();
+        let chunks = chunks(images, labels, &samples);
+        Self { images: Images::Prepared(chunks), classes, skips_reported: AtomicBool::new(false), teacher_classes: TeacherClasses::default() }
     }
 
     /// Number of classes of the split (for prepared tensors: the largest label + 1).
@@ -195,7 +221,7 @@ impl ValidationSet {
     pub fn len(&self) -> usize {
         match &self.images {
             Images::Files(files) => files.indices.len(),
-            Images::Prepared(chunks) => chunks.iter().map(|(_, labels)| labels.size()[0] as usize).sum(),
+            Images::Prepared(chunks) => chunks.iter().map(|chunk| chunk.samples.len()).sum(),
         }
     }
 
@@ -208,11 +234,15 @@ impl ValidationSet {
     /// returns `false`. Files that do not decode are left out, named in the result, and logged as
     /// warnings by the first pass that finishes.
     pub fn pass(&self, mut each: impl FnMut(&Tensor, &Tensor) -> bool) -> Pass {
+        self.pass_chunks(&mut |chunk| each(&chunk.images, &chunk.labels))
+    }
+
+    fn pass_chunks(&self, each: &mut dyn FnMut(&Chunk) -> bool) -> Pass {
         let pass = match &self.images {
-            Images::Files(files) => files.pass(&mut each),
+            Images::Files(files) => files.pass(each),
             Images::Prepared(chunks) => {
                 let mut pass = Pass::default();
-                pass.finished = hand_over(chunks, &mut each, &mut pass.images);
+                pass.finished = hand_over(chunks, each, &mut pass.images);
                 pass
             }
         };
@@ -224,11 +254,12 @@ impl ValidationSet {
         pass
     }
 
-    /// Evaluates the student (in eval mode) against the teacher; abandoned (`Ok(None)`) as soon as
-    /// `interrupted` says so between chunks: a stop request during a long validation must not wait
-    /// for its end.
+    /// Evaluates the student (in eval mode) against the teacher, whose classes are computed on the
+    /// first complete pass and kept for later ones (`teacher_classes`); abandoned (`Ok(None)`) as
+    /// soon as `interrupted` says so between chunks: a stop request during a long validation must
+    /// not wait for its end.
     pub fn evaluate_until(
-        &self,
+        &mut self,
         student: &Student,
         teacher: &dyn Teacher,
         classes_match_bank: bool,
@@ -237,23 +268,29 @@ impl ValidationSet {
     ) -> Result<Option<Validation>, String> {
         let bank = teacher.bank().tensor();
         let (mut agree, mut student_correct, mut teacher_correct) = (0i64, 0i64, 0i64);
+        // Out of `self` for the pass, which borrows the set.
+        let mut teacher_classes = std::mem::take(&mut self.teacher_classes);
+        teacher_classes.begin(bank);
         let pass = tch::no_grad(|| {
-            self.pass(|images, labels| {
+            self.pass_chunks(&mut |chunk| {
                 if interrupted() {
                     return false;
                 }
-                let images = images.to_device(device);
-                let labels = labels.to_device(device);
+                let images = chunk.images.to_device(device);
+                let labels = chunk.labels.to_device(device);
                 let s = normalize_rows(&student.forward_t(&images, false).to_kind(Kind::Float));
-                let t = teacher.embed(&images).to_kind(Kind::Float);
                 let s_class = (s.matmul(bank) * 100.0).argmax(1, false);
-                let t_class = (t.matmul(bank) * 100.0).argmax(1, false);
+                let t_class = teacher_classes.next(&chunk.samples, device, || (teacher.embed(&images).to_kind(Kind::Float).matmul(bank) * 100.0).argmax(1, false));
                 agree += s_class.eq_tensor(&t_class).sum(Kind::Int64).int64_value(&[]);
                 student_correct += s_class.eq_tensor(&labels).sum(Kind::Int64).int64_value(&[]);
                 teacher_correct += t_class.eq_tensor(&labels).sum(Kind::Int64).int64_value(&[]);
                 true
             })
         });
+        if pass.finished {
+            teacher_classes.finish();
+        }
+        self.teacher_classes = teacher_classes;
         if !pass.finished {
             return Ok(None);
         }
@@ -271,74 +308,4 @@ impl ValidationSet {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MEAN: [f32; 3] = [0.5, 0.4, 0.3];
-    const STD: [f32; 3] = [0.2, 0.25, 0.3];
-
-    /// `root/{a,b}/*.ppm`, `per_class` each, and one file in `b` that does not decode.
-    fn folder(root: &Path, per_class: usize) {
-        for (c, class) in ["a", "b"].iter().enumerate() {
-            std::fs::create_dir_all(root.join(class)).unwrap();
-            for i in 0..per_class {
-                let (w, h) = (20 + i % 7, 16 + c);
-                let mut bytes = format!("P6\n{w} {h}\n255\n").into_bytes();
-                bytes.extend((0..w * h * 3).map(|p| (p * 7 + i * 13 + c * 90) as u8));
-                std::fs::write(root.join(class).join(format!("{i:03}.ppm")), bytes).unwrap();
-            }
-        }
-        std::fs::write(root.join("b/zz-broken.ppm"), b"P6\n20 16\n255\nshort").unwrap();
-    }
-
-    /// Every chunk of a pass, concatenated, and what the pass reported.
-    fn collect(set: &ValidationSet) -> (Tensor, Tensor, Pass) {
-        let (mut images, mut labels) = (Vec::new(), Vec::new());
-        let pass = set.pass(|x, y| {
-            assert!(y.size()[0] <= CHUNK, "chunks of at most {CHUNK}");
-            images.push(x.copy());
-            labels.push(y.copy());
-            true
-        });
-        (Tensor::cat(&images, 0), Tensor::cat(&labels, 0), pass)
-    }
-
-    #[test]
-    fn a_pass_decodes_every_block_in_order_as_one_image_at_a_time_would() {
-        let root = std::env::temp_dir().join(format!("lgd-validation-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        folder(&root, 150); // 301 files: two blocks
-        let set = ValidationSet::load(&root, 18, 16, MEAN, STD, 0).unwrap();
-        assert_eq!((set.len(), set.classes()), (301, 2));
-        let (images, labels, pass) = collect(&set);
-        assert!(pass.finished && pass.images == 300, "{pass:?}");
-        assert!(pass.skipped.len() == 1 && pass.skipped[0].contains("zz-broken.ppm"), "{pass:?}");
-
-        // The reference: each file on its own, in the source's order.
-        let source = open_source(&root).unwrap();
-        let (mut pixels, mut expected_labels) = (Vec::new(), Vec::new());
-        for index in 0..source.len() {
-            let (bytes, label) = source.read(index).unwrap();
-            let Ok(image) = decode(&bytes, &source.describe(index), &DecodeOptions::default()) else { continue };
-            let start = pixels.len();
-            pixels.resize(start + 3 * 16 * 16, 0.0);
-            to_tensor_normalized_into(&eval_transform(&image, 18, 16), MEAN, STD, &mut pixels[start..]);
-            expected_labels.push(label as i64);
-        }
-        assert!(images.equal(&Tensor::from_slice(&pixels).reshape([300, 3, 16, 16])));
-        assert!(labels.equal(&Tensor::from_slice(&expected_labels)));
-
-        let (again, _, _) = collect(&set);
-        assert!(again.equal(&images), "every pass gives the same images");
-        let mut handed = 0;
-        let stopped = set.pass(|_, _| {
-            handed += 1;
-            handed <= 3
-        });
-        assert!(!stopped.finished && stopped.images == 3 * CHUNK as usize, "{stopped:?}");
-        let some = ValidationSet::load(&root, 18, 16, MEAN, STD, 10).unwrap();
-        let (_, labels, _) = collect(&some);
-        assert_eq!(Vec::<i64>::try_from(&labels).unwrap(), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1], "evenly spaced over both classes");
-        std::fs::remove_dir_all(&root).unwrap();
-    }
-}
+mod tests;
