@@ -75,6 +75,10 @@ pub struct FaultInjectionSection {
     /// statistics behind.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub student_error_step: Option<u64>,
+    /// The student step fails at this step (as logged, from 1), after the trainer has taken it,
+    /// with libtorch's own out-of-memory error (an allocation of 2^50 floats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub student_oom_step: Option<u64>,
     /// libtorch writes a warning from the student's thread at this step (as logged, from 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub libtorch_warning_step: Option<u64>,

@@ -11,6 +11,7 @@ mod interval_loss;
 mod memory;
 mod metrics;
 mod nonfinite;
+mod out_of_memory;
 mod progress;
 pub mod reload;
 mod replica;

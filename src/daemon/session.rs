@@ -16,6 +16,7 @@ use super::teacher_replay::TeacherReplay;
 use super::metrics::MetricsSink;
 use super::interval_loss::IntervalLoss;
 use super::nonfinite::NonFiniteGuard;
+use super::out_of_memory::with_memory_hint;
 use super::progress::Progress;
 use super::reload::{reload, ReloadOutcome};
 use super::run::TrainSummary;
@@ -259,6 +260,10 @@ impl Session<'_> {
 
     /// Final checkpoint, status and summary, whatever ended the loop.
     pub(super) fn finish(mut self, ending: Result<Ending, DaemonError>) -> Result<TrainSummary, DaemonError> {
+        let ending = ending.map_err(|error| match error {
+            DaemonError::Training(message) => DaemonError::Training(with_memory_hint(message, &self.config)),
+            other => other,
+        });
         self.progress.finish();
         self.settle_verdicts(); // the count is complete; a run that failed is not stopped again
         let skipped = self.nonfinite.total;

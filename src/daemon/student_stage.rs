@@ -59,6 +59,8 @@ struct StudentWork {
     stall_at_step: Option<u64>,
     /// Fault injection: fail after taking this step (from 1).
     error_at_step: Option<u64>,
+    /// Fault injection: run out of memory after taking this step (from 1).
+    oom_at_step: Option<u64>,
     /// Fault injection: make libtorch warn at this step (from 1).
     warn_at_step: Option<u64>,
 }
@@ -72,7 +74,7 @@ impl StageWork for StudentWork {
             return Err(format!("student optimisation is unusable after {why}"));
         }
         let trainer = &mut self.trainer;
-        let (panic_at_step, stall_at_step, error_at_step) = (self.panic_at_step, self.stall_at_step, self.error_at_step);
+        let (panic_at_step, stall_at_step, error_at_step, oom_at_step) = (self.panic_at_step, self.stall_at_step, self.error_at_step, self.oom_at_step);
         if matches!(job, StudentJob::Step { .. }) && self.warn_at_step == Some(trainer.step + 1) {
             crate::torch_ext::provoke_libtorch_warning();
         }
@@ -97,6 +99,10 @@ impl StageWork for StudentWork {
                 let report = trainer.step_with_keys(&images, Some(&keys)).map_err(|e| e.to_string())?;
                 if error_at_step == Some(step) {
                     return Err(format!("fault injection: student_error_step = {step}"));
+                }
+                if oom_at_step == Some(step) {
+                    // libtorch's own allocation failure, as a step's activations that do not fit.
+                    let _never = tch::Tensor::f_empty([1 << 50], (tch::Kind::Float, tch::Device::Cpu)).map_err(|e| e.to_string())?;
                 }
                 failed_step = None;
                 Ok(StudentReply::Stepped(report, trainer.position()))
@@ -143,6 +149,7 @@ impl StudentStage {
             panic_at_step: faults.student_panic_step,
             stall_at_step: faults.student_stall_step,
             error_at_step: faults.student_error_step,
+            oom_at_step: faults.student_oom_step,
             warn_at_step: faults.libtorch_warning_step,
         };
         let (outputs, replies) = bounded::<StageOutput<StudentWork>>(1);

@@ -85,3 +85,20 @@ fn a_student_step_that_fails_part_way_writes_no_checkpoint_of_a_state_that_is_no
     resumes_from_step_3_to_12(&scene);
     println!("FAULTS student step error: step 5 failed after its forward; no final checkpoint from the half-stepped trainer; the step-3 checkpoint stood and the run resumed to step 12");
 }
+
+#[test]
+fn a_step_out_of_memory_names_the_batch_size_and_the_way_back() {
+    let scene = Scene::new("faults-student-oom", 4); // 12 images: 3 steps per epoch
+    scene.configure(4, "[checkpoint]\nevery_epochs = 0\nevery_steps = 3\n[fault_injection]\nstudent_oom_step = 5\n");
+    let (status, lines) = scene.run_to_end();
+    assert!(!status.success(), "{}", lines.join("\n"));
+    let hint = ["can't allocate memory", "-- out of memory: a smaller `data.batch_size` (now 4) needs less", "lgd train --accept-changes"];
+    assert!(logged(&lines, &hint), "{}", lines.join("\n"));
+    let status_file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
+    assert_eq!(status_file["state"], "failed", "{status_file}");
+    assert!(status_file["message"].as_str().is_some_and(|m| hint.iter().all(|h| m.contains(h))), "{status_file}");
+    assert!(logged(&lines, &["no final checkpoint", "unusable after step 5 failed part-way"]), "{}", lines.join("\n"));
+
+    resumes_from_step_3_to_12(&scene);
+    println!("FAULTS student out of memory: step 5's allocation failed; the error named data.batch_size and --accept-changes, in the log and status.json; the step-3 checkpoint stood and the run resumed to step 12");
+}
