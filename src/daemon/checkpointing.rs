@@ -175,7 +175,7 @@ impl Checkpointer {
         }
         let inject_failure = config.fault_injection.fail_checkpoint_steps.contains(&step);
         let request = WriteRequest { state: state.host_copy(), path, target, inject_failure };
-        if !self.writer.as_ref().is_some_and(|writer| writer.submit(request).is_ok()) {
+        if self.writer.as_ref().is_none_or(|writer| writer.submit(request).is_err()) {
             return Err(DaemonError::Training("the checkpoint writer has stopped".into()));
         }
         self.in_flight += 1;

@@ -92,8 +92,13 @@ pub fn render(status: &RunStatus, liveness: Liveness, now: f64) -> String {
     line("run", &status.run_id);
     line("state", &process);
     line("updated", &format!("{} ago", duration(now - status.updated_unix)));
-    let share = if status.total_steps > 0 { format!(" ({:.1} %)", 100.0 * status.step as f64 / status.total_steps as f64) } else { String::new() };
-    line("progress", &format!("epoch {}, step {} of {}{share}", status.epoch, status.step, status.total_steps));
+    let progress = if status.total_steps > 0 {
+        let share = 100.0 * status.step as f64 / status.total_steps as f64;
+        format!("epoch {}, step {} of {} ({share:.1} %)", status.epoch, status.step, status.total_steps)
+    } else {
+        "no step planned yet: training has not started".into() // starting, or a start that failed
+    };
+    line("progress", &progress);
     let eta = match (liveness, status.eta_seconds) {
         (Liveness::Running, Some(eta)) => format!(", ETA {}", duration(eta)),
         _ => String::new(),
@@ -198,5 +203,7 @@ mod tests {
         let gone = render(&s, Liveness::Gone, s.updated_unix);
         assert!(gone.contains("not running (the process is gone: crashed or killed"), "{gone}");
         assert!(!gone.contains("ETA"), "no ETA for a dead run");
+        let failed = render(&RunStatus::starting("r18".into(), "a = 1"), Liveness::Ended, s.updated_unix);
+        assert!(failed.contains("progress        no step planned yet") && !failed.contains("of 0"), "{failed}");
     }
 }
