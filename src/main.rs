@@ -40,8 +40,9 @@ enum Command {
         #[arg(long)]
         run_dir: PathBuf,
         /// Resume even where the config or the training data differ from the checkpoint's run in
-        /// what it learns (seed, data, batch, model, teacher, banks, augmentation, optimiser,
-        /// schedule): go on under the new ones from the same image of the epoch.
+        /// what its position and tensors mean (seed, training data or its size, batch size, student
+        /// architecture, teacher, text bank): go on under the new ones from the same image of the
+        /// epoch. Other changes (schedule, optimiser, augmentation, …) are taken without it, logged.
         #[arg(long)]
         accept_changes: bool,
     },
