@@ -5,8 +5,8 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A bar over the run's steps, hidden when stderr is not a terminal.
-#[derive(Debug)]
+/// A bar over the run's steps, hidden when stderr is not a terminal; clones draw the same bar.
+#[derive(Debug, Clone)]
 pub(super) struct Progress {
     bar: ProgressBar,
 }
@@ -33,6 +33,11 @@ impl Progress {
         self.bar.set_prefix(format!("epoch {epoch}"));
         self.bar.set_position(step);
         self.bar.set_message(format!("{images_per_second:.1} img/s  loss {loss:.4}  lr {lr:.4}"));
+    }
+
+    /// Says how far a validation has come (the next step's update replaces it).
+    pub(super) fn validating(&self, images: usize, of: usize) {
+        self.bar.set_message(format!("validating: {images} of {of} images"));
     }
 
     pub(super) fn finish(&self) {

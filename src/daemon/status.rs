@@ -56,6 +56,15 @@ pub struct QueueStatus {
     pub capacity: usize,
 }
 
+/// How far a validation in progress has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationProgress {
+    /// Images evaluated.
+    pub images: usize,
+    /// Images in the split.
+    pub of: usize,
+}
+
 /// One logged step, for curves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryPoint {
@@ -116,6 +125,9 @@ pub struct RunStatus {
     pub config_digest: String,
     /// The latest validation result.
     pub validation: Option<serde_json::Value>,
+    /// The validation in progress, if one is (absent from older status files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validating: Option<ValidationProgress>,
     /// Why the run stopped, or the latest warning worth a human's eye.
     pub message: Option<String>,
     /// Recent logged steps, oldest first.
@@ -158,6 +170,7 @@ impl RunStatus {
             last_checkpoint: None,
             config_digest: config_digest(config_toml),
             validation: None,
+            validating: None,
             message: None,
             history: VecDeque::new(),
         }

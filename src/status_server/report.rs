@@ -125,6 +125,9 @@ pub fn render(status: &RunStatus, liveness: Liveness, now: f64) -> String {
     line("bad samples", &status.bad_samples.to_string());
     line("skipped steps", &status.skipped_steps.to_string());
     line("last checkpoint", &status.last_checkpoint.as_ref().map_or("none yet".into(), |p| p.display().to_string()));
+    if let Some(progress) = status.validating {
+        line("validating", &format!("{} of {} images", progress.images, progress.of));
+    }
     line("validation", &validation(status.validation.as_ref()));
     line("config digest", &status.config_digest);
     if let Some(message) = &status.message {
@@ -184,6 +187,7 @@ mod tests {
         ];
         s.validation = Some(serde_json::json!({ "step": 40, "validation": { "agreement": 0.25, "student_top1": null, "images": 8 } }));
         s.message = Some("config reloaded".into());
+        s.validating = Some(crate::daemon::status::ValidationProgress { images: 2048, of: 50000 });
         let text = render(&s, Liveness::Running, s.updated_unix + 3.0);
         for expected in [
             "run             r18\n",
@@ -197,6 +201,7 @@ mod tests {
             "last checkpoint none yet",
             "message         config reloaded",
             "updated         3s ago",
+            "validating      2048 of 50000 images\n",
         ] {
             assert!(text.contains(expected), "`{expected}` missing from:\n{text}");
         }

@@ -255,27 +255,29 @@ impl ValidationSet {
     }
 
     /// Evaluates the student (in eval mode) against the teacher, whose classes are computed on the
-    /// first complete pass and kept for later ones (`teacher_classes`); abandoned (`Ok(None)`) as
-    /// soon as `interrupted` says so between chunks: a stop request during a long validation must
-    /// not wait for its end.
-    pub fn evaluate_until(
+    /// first complete pass and kept for later ones (`teacher_classes`). Before each chunk,
+    /// `go_on(images evaluated so far)` may report progress, and abandons the pass (`Ok(None)`)
+    /// by returning `false`: a stop request during a long validation must not wait for its end.
+    pub fn evaluate_while(
         &mut self,
         student: &Student,
         teacher: &dyn Teacher,
         classes_match_bank: bool,
         device: Device,
-        interrupted: &dyn Fn() -> bool,
+        go_on: &mut dyn FnMut(usize) -> bool,
     ) -> Result<Option<Validation>, String> {
         let bank = teacher.bank().tensor();
         let (mut agree, mut student_correct, mut teacher_correct) = (0i64, 0i64, 0i64);
+        let mut evaluated = 0;
         // Out of `self` for the pass, which borrows the set.
         let mut teacher_classes = std::mem::take(&mut self.teacher_classes);
         teacher_classes.begin(bank);
         let pass = tch::no_grad(|| {
             self.pass_chunks(&mut |chunk| {
-                if interrupted() {
+                if !go_on(evaluated) {
                     return false;
                 }
+                evaluated += chunk.samples.len();
                 let images = chunk.images.to_device(device);
                 let labels = chunk.labels.to_device(device);
                 let s = normalize_rows(&student.forward_t(&images, false).to_kind(Kind::Float));

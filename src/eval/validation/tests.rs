@@ -106,16 +106,18 @@ fn a_second_validation_runs_no_teacher_and_gives_the_same_figures() {
         projection: Tensor::randn([3, 8], (Kind::Float, Device::Cpu)),
         calls: Default::default(),
     };
+    let seen = std::cell::RefCell::new(Vec::new());
     let evaluate = |set: &mut ValidationSet, stop_after: usize| {
-        let chunks = std::cell::Cell::new(0);
-        let stop = || {
-            chunks.set(chunks.get() + 1);
-            chunks.get() > stop_after
+        seen.borrow_mut().clear();
+        let mut go_on = |evaluated: usize| {
+            seen.borrow_mut().push(evaluated);
+            seen.borrow().len() <= stop_after
         };
-        set.evaluate_until(&student, &teacher, true, Device::Cpu, &stop).unwrap()
+        set.evaluate_while(&student, &teacher, true, Device::Cpu, &mut go_on).unwrap()
     };
     let first = evaluate(&mut set, usize::MAX).unwrap();
     assert_eq!((first.images, teacher.calls.get()), (80, 3));
+    assert_eq!(*seen.borrow(), [0, 32, 64], "asked before each chunk with the images evaluated so far");
     assert!(first.agreement > 0.0 && first.teacher_top1.is_some(), "{first:?}");
 
     // A validation interrupted after one chunk keeps what the complete one computed.
