@@ -51,16 +51,22 @@ enum Command {
     Launch(launch_command::LaunchArgs),
     /// Show a run's status from RUN_DIR/status.json (live, finished, stopped or crashed).
     Status {
-        /// The run folder given to `lgd train --run-dir`.
-        run_dir: PathBuf,
+        /// The run folder given to `lgd train --run-dir` (also taken as `--run-dir DIR`).
+        #[arg(required_unless_present = "run_dir_flag", conflicts_with = "run_dir_flag")]
+        run_dir: Option<PathBuf>,
+        #[arg(long = "run-dir", value_name = "RUN_DIR", hide = true)]
+        run_dir_flag: Option<PathBuf>,
         /// Print status.json as written instead of the readable block.
         #[arg(long)]
         json: bool,
     },
     /// Validate a run config; print it with every default filled in, or every problem found.
     CheckConfig {
-        /// The TOML file.
-        file: PathBuf,
+        /// The TOML file (also taken as `--config FILE`, as `lgd train` takes it).
+        #[arg(required_unless_present = "config", conflicts_with = "config")]
+        file: Option<PathBuf>,
+        #[arg(long, value_name = "FILE", hide = true)]
+        config: Option<PathBuf>,
     },
     /// Compute the text bank T from a CLIP checkpoint, class names and prompt templates (cached).
     Bank {
@@ -121,8 +127,11 @@ enum Command {
     },
     /// Draw a run's metrics.jsonl as a PNG: loss parts, learning rate, img/s, validation.
     Plot {
-        /// The run folder (holds metrics.jsonl).
-        run_dir: PathBuf,
+        /// The run folder (holds metrics.jsonl; also taken as `--run-dir DIR`).
+        #[arg(required_unless_present = "run_dir_flag", conflicts_with = "run_dir_flag")]
+        run_dir: Option<PathBuf>,
+        #[arg(long = "run-dir", value_name = "RUN_DIR", hide = true)]
+        run_dir_flag: Option<PathBuf>,
         /// The PNG to write.
         #[arg(long)]
         out: PathBuf,
@@ -257,8 +266,12 @@ fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Resu
             }
         }
         Command::Launch(args) => return launch_command::run(args, log_format, log_level),
-        Command::Status { run_dir, json } => print!("{}", lgd::status_server::report::report(&run_dir, json)?),
-        Command::CheckConfig { file } => {
+        Command::Status { run_dir, run_dir_flag, json } => {
+            let run_dir = run_dir.or(run_dir_flag).expect("clap requires one of them");
+            print!("{}", lgd::status_server::report::report(&run_dir, json)?)
+        }
+        Command::CheckConfig { file, config } => {
+            let file = file.or(config).expect("clap requires one of them");
             let config = Config::load(&file)?;
             print!("{}", config.to_toml());
             tracing::info!(file = %file.display(), scaled_lr = config.scaled_lr(), "config is valid");
@@ -310,7 +323,8 @@ fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Resu
             }
         }
         Command::FetchClip { model, out, url } => fetch_clip(model.as_deref(), url.as_deref(), &out)?,
-        Command::Plot { run_dir, out, width, height } => {
+        Command::Plot { run_dir, run_dir_flag, out, width, height } => {
+            let run_dir = run_dir.or(run_dir_flag).expect("clap requires one of them");
             let s = lgd::plot::plot(&run_dir, &out, width, height)?;
             tracing::info!(out = %out.display(), training = s.training, validation = s.validation, malformed = s.malformed, "plot written");
         }

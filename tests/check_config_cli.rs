@@ -57,3 +57,17 @@ fn json_logs_are_one_object_per_line() {
     assert_eq!(record["level"], "ERROR");
     assert!(record["message"].as_str().unwrap().contains("/nonexistent/run.toml"), "{line}");
 }
+
+#[test]
+fn the_file_may_also_be_given_as_lgd_train_takes_it() {
+    let with_flag = lgd().args(["check-config", "--config", "configs/imagenet-r18-clip-rn50.toml"]).current_dir(support::root()).output().unwrap();
+    let positional = lgd().args(["check-config", "configs/imagenet-r18-clip-rn50.toml"]).current_dir(support::root()).output().unwrap();
+    assert!(with_flag.status.success(), "{}", String::from_utf8_lossy(&with_flag.stderr));
+    assert_eq!(with_flag.stdout, positional.stdout);
+    let both = lgd().args(["check-config", "a.toml", "--config", "b.toml"]).output().unwrap();
+    let neither = lgd().args(["check-config"]).output().unwrap();
+    for (what, output) in [("both", both), ("neither", neither)] {
+        assert_eq!(output.status.code(), Some(2), "{what}: a usage error");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("Usage: lgd check-config"), "{what}");
+    }
+}

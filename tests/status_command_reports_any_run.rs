@@ -31,6 +31,8 @@ fn finished_run_dead_process_and_missing_file() {
         assert!(text.contains(expected), "`{expected}` missing:\n{text}");
     }
     assert!(!text.contains("not running"), "a finished run is not a crashed one");
+    let flagged = Command::new(env!("CARGO_BIN_EXE_lgd")).args(["status", "--run-dir"]).arg(&run).output().unwrap();
+    assert!(stdout(&flagged).contains("step 3 of 3 (100.0 %)"), "`--run-dir DIR`, as lgd train takes it, reads the same");
     let json: serde_json::Value = serde_json::from_str(&stdout(&lgd_status(&["--json"], &run))).unwrap();
     assert_eq!(json["state"], "finished");
     assert_eq!(json["step"], 3);
