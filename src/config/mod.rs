@@ -164,6 +164,13 @@ impl Config {
         self.distributed.validate(&mut problems);
         problems.extend_section("augmentation", self.augmentation.validate());
         problems.extend_section("pipeline", self.pipeline.validate());
+        if self.data.val.is_none() {
+            // Fields a user writes only to validate: without a split they would do nothing, silently.
+            let v = &self.validation;
+            for (field, set) in [("validation.every_steps", v.every_steps > 0), ("validation.every_epochs", v.every_epochs > 1), ("validation.max_images", v.max_images > 0)] {
+                problems.require(!set, field, "is set, but data.val is not: there is no split to validate on (set data.val, or leave it out)");
+            }
+        }
         if self.run.device == DeviceSpec::Cpu && self.precision.autocast == Autocast::Fp16 {
             problems.require(false, "precision.autocast", "fp16 with a gradient scaler needs a CUDA device; use bf16 or fp32 on cpu");
         }

@@ -112,7 +112,7 @@ pub struct ValidationSection {
     pub every_epochs: u32,
     /// Validate every N steps as well (0 = not by step).
     pub every_steps: u64,
-    /// Validate on at most this many images of the val split (0 = all), the first in folder order.
+    /// Validate on at most this many images of the val split (0 = all), evenly spaced over its order.
     pub max_images: usize,
 }
 

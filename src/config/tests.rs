@@ -146,6 +146,17 @@ fn fp16_on_cpu_is_refused() {
 }
 
 #[test]
+fn validation_settings_without_a_val_split_are_refused() {
+    let err = parse(&(MINIMAL.to_owned() + "[validation]\nevery_steps = 100\nmax_images = 500\n")).unwrap_err().to_string();
+    assert!(err.contains("validation.every_steps: is set, but data.val is not") && err.contains("validation.max_images"), "{err}");
+    // The defaults, or validation switched off, ask for nothing.
+    assert!(parse(MINIMAL).is_ok());
+    assert!(parse(&(MINIMAL.to_owned() + "[validation]\nevery_epochs = 0\n")).is_ok());
+    let with_val = MINIMAL.replace("train = \"train\"", "train = \"train\"\nval = \"val\"");
+    assert!(parse(&(with_val + "[validation]\nevery_steps = 100\n")).is_ok());
+}
+
+#[test]
 fn every_shipped_config_is_valid() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
     let mut checked = 0;

@@ -135,6 +135,10 @@ fn start(starting: Start<'_>, board: StatusBoard) -> Result<(Session<'_>, Option
             tracing::info!(root = %root.display(), images = set.len(), "validation set (decoded at each validation)");
             Some(set)
         }
+        None if replica.leads() => {
+            tracing::info!("no validation: data.val is not set");
+            None
+        }
         _ => None,
     };
     let mut trainer = Trainer::new(&config, teacher, per_epoch, device).map_err(|e| startup(e.to_string()))?;
