@@ -94,7 +94,6 @@ impl Teacher for CountingTeacher {
 #[test]
 fn a_second_validation_runs_no_teacher_and_gives_the_same_figures() {
     use crate::models::student::{StudentArch, StudentOptions};
-    tch::manual_seed(3);
     let root = std::env::temp_dir().join(format!("lgd-validation-kept-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     folder(&root, 40); // 81 files: three chunks of the one block, one file broken
@@ -118,7 +117,7 @@ fn a_second_validation_runs_no_teacher_and_gives_the_same_figures() {
     let first = evaluate(&mut set, usize::MAX).unwrap();
     assert_eq!((first.images, teacher.calls.get()), (80, 3));
     assert_eq!(*seen.borrow(), [0, 32, 64], "asked before each chunk with the images evaluated so far");
-    assert!(first.agreement > 0.0 && first.teacher_top1.is_some(), "{first:?}");
+    assert!(first.teacher_top1.is_some(), "{first:?}");
 
     // A validation interrupted after one chunk keeps what the complete one computed.
     assert!(evaluate(&mut set, 1).is_none());
