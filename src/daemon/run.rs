@@ -123,7 +123,6 @@ fn start(starting: Start<'_>, board: StatusBoard) -> Result<(Session<'_>, Option
             config.data.batch_size
         )));
     }
-    let teacher = load_teacher(&config, run_dir, device)?;
     let classes = source.classes().len();
     let data_shape = DataShape { samples: source.len() as u64, classes: classes as u64 };
     let validation = match &config.data.val {
@@ -141,6 +140,8 @@ fn start(starting: Start<'_>, board: StatusBoard) -> Result<(Session<'_>, Option
         }
         _ => None,
     };
+    // After the paths are checked: loading a CLIP teacher takes a while, a typo in data.val none.
+    let teacher = load_teacher(&config, run_dir, device)?;
     let mut trainer = Trainer::new(&config, teacher, per_epoch, device).map_err(|e| startup(e.to_string()))?;
     let terms = ResumeTerms { data: data_shape, steps_per_epoch: per_epoch, accept_changes: options.accept_changes };
     resume(&mut trainer, &config, checkpoints_dir, &terms)?;
