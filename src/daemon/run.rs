@@ -20,7 +20,7 @@ use super::signals::Signals;
 use super::stage_clock::StageClock;
 use super::student_stage::StudentStage;
 use super::teacher_replay::TeacherReplay;
-use super::startup::{open_training_data, prepare_run_dir, resume, startup};
+use super::startup::{checkpoint_to_resume, open_training_data, prepare_run_dir, resume, startup};
 use super::status::{RunState, RunStatus, StatusBoard};
 use super::replica::Replica;
 use super::resume_check::ResumeTerms;
@@ -140,11 +140,14 @@ fn start(starting: Start<'_>, board: StatusBoard) -> Result<(Session<'_>, Option
         }
         _ => None,
     };
-    // After the paths are checked: loading a CLIP teacher takes a while, a typo in data.val none.
+    let terms = ResumeTerms { data: data_shape, steps_per_epoch: per_epoch, accept_changes: options.accept_changes };
+    let resumed = checkpoint_to_resume(&config, checkpoints_dir, &terms)?;
+    // After the paths and the checkpoint are checked: loading a CLIP teacher takes a while.
     let teacher = load_teacher(&config, run_dir, device)?;
     let mut trainer = Trainer::new(&config, teacher, per_epoch, device).map_err(|e| startup(e.to_string()))?;
-    let terms = ResumeTerms { data: data_shape, steps_per_epoch: per_epoch, accept_changes: options.accept_changes };
-    resume(&mut trainer, &config, checkpoints_dir, &terms)?;
+    if let Some(resumed) = resumed {
+        resume(&mut trainer, resumed)?;
+    }
     replica.join(&mut trainer, &config)?;
     let signals = Signals::install().map_err(|e| startup(format!("installing signal handlers: {e}")))?;
     let status_server = config.status.socket_addr().filter(|_| replica.leads()).map(|addr| StatusServer::start(addr, run_dir, board.clone(), signals.clone()));

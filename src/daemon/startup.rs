@@ -2,7 +2,7 @@
 //! folder (writable, not used by another process), the training data, the checkpoint to resume.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lgd_actors::source::SampleSource;
@@ -62,10 +62,11 @@ pub(super) fn open_training_data(config: &Config) -> Result<Arc<dyn SampleSource
     })
 }
 
-/// Restores the trainer as `checkpoint.resume` says; broken newer checkpoints are named and skipped,
-/// and the one taken must agree with this start on what the run learns (`resume_check`).
-pub(super) fn resume(trainer: &mut Trainer<AnyTeacher>, config: &Config, run_dir: &Path, terms: &ResumeTerms) -> Result<(), DaemonError> {
-    let state = match &config.checkpoint.resume {
+/// The checkpoint `checkpoint.resume` says to go on from, if any; broken newer checkpoints are named
+/// and skipped, and the one taken must agree with this start on what the run learns
+/// (`resume_check`). Read before the teacher loads, so that a refused start fails at once.
+pub(super) fn checkpoint_to_resume(config: &Config, run_dir: &Path, terms: &ResumeTerms) -> Result<Option<(PathBuf, TrainingState)>, DaemonError> {
+    let mut state = match &config.checkpoint.resume {
         ResumePolicy::Never => {
             if let Some(existing) = list_checkpoints(run_dir).last() {
                 return Err(startup(format!(
@@ -84,10 +85,14 @@ pub(super) fn resume(trainer: &mut Trainer<AnyTeacher>, config: &Config, run_dir
         }
         ResumePolicy::File(path) => Some((path.clone(), TrainingState::load(path).map_err(|e| startup(e.to_string()))?)),
     };
-    if let Some((path, mut state)) = state {
-        check_resume(&path, &mut state, config, terms)?;
-        tracing::info!(path = %path.display(), step = state.step, epoch = state.epoch, step_in_epoch = state.step_in_epoch, "resuming");
-        trainer.restore(state).map_err(|e| startup(format!("cannot resume: {e}")))?;
+    if let Some((path, state)) = &mut state {
+        check_resume(path, state, config, terms)?;
     }
-    Ok(())
+    Ok(state)
+}
+
+/// Restores the trainer from the checkpoint `checkpoint_to_resume` chose.
+pub(super) fn resume(trainer: &mut Trainer<AnyTeacher>, (path, state): (PathBuf, TrainingState)) -> Result<(), DaemonError> {
+    tracing::info!(path = %path.display(), step = state.step, epoch = state.epoch, step_in_epoch = state.step_in_epoch, "resuming");
+    trainer.restore(state).map_err(|e| startup(format!("cannot resume: {e}")))
 }
