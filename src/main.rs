@@ -8,6 +8,7 @@ use std::process::ExitCode;
 mod eval_command;
 mod launch_command;
 mod eval_progress;
+mod error_line;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -237,7 +238,7 @@ fn main() -> ExitCode {
     match run(cli.command, cli.log_format, &cli.log_level) {
         Ok(code) => code,
         Err(error) => {
-            tracing::error!("{error:#}");
+            tracing::error!("{}", error_line::one_line(&error));
             ExitCode::FAILURE
         }
     }
