@@ -133,9 +133,9 @@ enum Command {
         run_dir: Option<PathBuf>,
         #[arg(long = "run-dir", value_name = "RUN_DIR", hide = true)]
         run_dir_flag: Option<PathBuf>,
-        /// The PNG to write.
+        /// The PNG to write [default: RUN_DIR/curves.png].
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
         /// Width in pixels.
         #[arg(long, default_value_t = 1600)]
         width: u32,
@@ -326,6 +326,7 @@ fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Resu
         Command::FetchClip { model, out, url } => fetch_clip(model.as_deref(), url.as_deref(), &out)?,
         Command::Plot { run_dir, run_dir_flag, out, width, height } => {
             let run_dir = run_dir.or(run_dir_flag).expect("clap requires one of them");
+            let out = out.unwrap_or_else(|| run_dir.join("curves.png"));
             let s = lgd::plot::plot(&run_dir, &out, width, height)?;
             tracing::info!(out = %out.display(), training = s.training, validation = s.validation, malformed = s.malformed, "plot written");
         }
