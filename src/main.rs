@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 mod eval_command;
 mod launch_command;
+mod train_command;
 mod eval_progress;
 mod error_line;
 
@@ -246,26 +247,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Train { config, run_dir, accept_changes } => {
-            let summary = lgd::daemon::train(&config, &run_dir, lgd::daemon::TrainOptions { accept_changes })?;
-            let how = if summary.stopped_by_signal { "stopped on request" } else { "finished" };
-            match log_format {
-                // A JSON log stays one object per line to its end.
-                LogFormat::Json => tracing::info!(
-                    steps = summary.steps,
-                    images_per_second = summary.images_per_second,
-                    run_dir = %run_dir.display(),
-                    stopped_by_signal = summary.stopped_by_signal,
-                    "lgd train: {how}"
-                ),
-                LogFormat::Text => eprintln!(
-                    "lgd train: {how} after {} steps ({:.1} img/s); run folder {}: metrics.jsonl, checkpoints/, bad_samples.txt",
-                    summary.steps,
-                    summary.images_per_second,
-                    run_dir.display()
-                ),
-            }
-        }
+        Command::Train { config, run_dir, accept_changes } => train_command::run(&config, &run_dir, accept_changes, log_format)?,
         Command::Launch(args) => return launch_command::run(args, log_format, log_level),
         Command::Status { run_dir, run_dir_flag, json } => {
             let run_dir = run_dir.or(run_dir_flag).expect("clap requires one of them");

@@ -45,6 +45,8 @@ pub struct TrainSummary {
     pub images_per_second: f64,
     /// Fraction of the loop spent waiting for data: near 1, data-bound; near 0, compute-bound.
     pub data_wait_fraction: f64,
+    /// The checkpoint to resume already ended the schedule: nothing was trained.
+    pub already_finished: bool,
 }
 
 /// How `lgd train` was asked to start.
@@ -83,17 +85,67 @@ pub fn train(config_path: &Path, run_dir: &Path, options: TrainOptions) -> Resul
         crate::atomic_file::inject_delay_before_rename(Duration::from_millis(config.fault_injection.checkpoint_write_delay_ms));
     }
     let run_id = config.run.name.clone().unwrap_or_else(|| run_dir.file_name().map_or("run".into(), |n| n.to_string_lossy().into_owned()));
+    let previous = RunStatus::read(run_dir).ok();
     let board = StatusBoard::new(run_dir, RunStatus::starting(run_id, &config.to_toml()));
     board.update(|s| s.last_checkpoint = list_checkpoints(checkpoints_dir).pop());
     board.persist();
     let starting = Start { config, config_path, run_dir, checkpoints_dir, replica, device_spec, options };
     // A start that fails leaves a status that says so, not one of a process that vanished.
-    let (mut session, _status_server) = start(starting, board.clone()).inspect_err(|error| {
+    let started = start(starting, board.clone()).inspect_err(|error| {
         board.update(|s| (s.state, s.message) = (RunState::Failed, Some(error.to_string())));
         board.persist();
     })?;
-    let ending = session.run();
-    session.finish(ending) // the status server is served until here
+    match started {
+        Started::Session(mut session, _status_server) => {
+            let ending = session.run();
+            session.finish(ending) // the status server is served until here
+        }
+        Started::AlreadyFinished(ended) => Ok(already_finished(&ended, previous, &board)),
+    }
+}
+
+/// What `start` found: a run to train, or one whose newest checkpoint already ended its schedule.
+enum Started<'a> {
+    Session(Box<Session<'a>>, Option<StatusServer>),
+    AlreadyFinished(EndedAt),
+}
+
+/// Where a finished run ended: its checkpoint and position, and the epochs the config asks for.
+struct EndedAt {
+    checkpoint: PathBuf,
+    step: u64,
+    epoch: u64,
+    epochs: u32,
+}
+
+/// A finished run started again (by hand, or by a supervisor that restarts the daemon) trains
+/// nothing and says so; its status keeps the figures of the process that finished it.
+fn already_finished(ended: &EndedAt, previous: Option<RunStatus>, board: &StatusBoard) -> TrainSummary {
+    let message = format!(
+        "already finished: {} is at step {}, the end of epoch {} (schedule.epochs = {}); nothing to train (raise schedule.epochs to train further)",
+        ended.checkpoint.display(),
+        ended.step,
+        ended.epoch,
+        ended.epochs
+    );
+    tracing::info!("{message}");
+    let fresh = board.snapshot();
+    board.update(|s| {
+        if let Some(before) = previous.filter(|p| p.state == RunState::Finished && p.step == ended.step) {
+            *s = RunStatus { pid: fresh.pid, config_digest: fresh.config_digest, ..before };
+        }
+        (s.state, s.step, s.epoch, s.total_steps) = (RunState::Finished, ended.step, ended.epoch, ended.step);
+        (s.last_checkpoint, s.message) = (Some(ended.checkpoint.clone()), Some(message));
+    });
+    board.persist();
+    TrainSummary {
+        steps: ended.step,
+        last_checkpoint: Some(ended.checkpoint.clone()),
+        stopped_by_signal: false,
+        images_per_second: 0.0,
+        data_wait_fraction: 0.0,
+        already_finished: true,
+    }
 }
 
 /// What `train` hands over once the run folder is locked and the status board exists.
@@ -110,7 +162,7 @@ struct Start<'a> {
 
 /// Loads the data, the teacher and the checkpoint to resume, and starts every stage and the
 /// status server (if configured).
-fn start(starting: Start<'_>, board: StatusBoard) -> Result<(Session<'_>, Option<StatusServer>), DaemonError> {
+fn start(starting: Start<'_>, board: StatusBoard) -> Result<Started<'_>, DaemonError> {
     let Start { config, config_path, run_dir, checkpoints_dir, replica, device_spec, options } = starting;
     let device = device_spec.to_tch();
     let source = open_training_data(&config)?;
@@ -142,6 +194,10 @@ fn start(starting: Start<'_>, board: StatusBoard) -> Result<(Session<'_>, Option
     };
     let terms = ResumeTerms { data: data_shape, steps_per_epoch: per_epoch, accept_changes: options.accept_changes };
     let resumed = checkpoint_to_resume(&config, checkpoints_dir, &terms)?;
+    if let Some((path, state)) = resumed.as_ref().filter(|(_, state)| state.epoch >= config.schedule.epochs as u64) {
+        let (step, epoch, epochs) = (state.step, state.epoch, config.schedule.epochs);
+        return Ok(Started::AlreadyFinished(EndedAt { checkpoint: path.clone(), step, epoch, epochs }));
+    }
     // After the paths and the checkpoint are checked: loading a CLIP teacher takes a while.
     let teacher = load_teacher(&config, run_dir, device)?;
     let mut trainer = Trainer::new(&config, teacher, per_epoch, device).map_err(|e| startup(e.to_string()))?;
@@ -201,5 +257,5 @@ fn start(starting: Start<'_>, board: StatusBoard) -> Result<(Session<'_>, Option
         watch: session_watch,
         leads: replica.leads(),
     };
-    Ok((session, status_server))
+    Ok(Started::Session(Box::new(session), status_server))
 }

@@ -161,8 +161,9 @@ impl Session<'_> {
         }
         let result = self.checkpoints.save(&self.student, &self.config);
         self.clock.checkpointing += start.elapsed();
-        let last = self.checkpoints.last.clone();
-        self.board.update(|s| s.last_checkpoint = last);
+        if let Some(last) = self.checkpoints.last.clone() {
+            self.board.update(|s| s.last_checkpoint = Some(last));
+        }
         result
     }
 
@@ -302,6 +303,7 @@ impl Session<'_> {
             stopped_by_signal: matches!(ending, Ok(Ending::Requested)),
             images_per_second,
             data_wait_fraction: self.clock.waiting.as_secs_f64() / training,
+            already_finished: false,
         };
         let bound = self.clock.bound_by();
         let (state, message) = match &ending {
@@ -312,7 +314,9 @@ impl Session<'_> {
         };
         let (step, last) = (self.student.step_count(), self.checkpoints.last.clone());
         self.board.update(|s| {
-            (s.state, s.step, s.last_checkpoint, s.skipped_steps) = (state, step, last, skipped);
+            (s.state, s.step, s.skipped_steps) = (state, step, skipped);
+            // None written by this process: the one it resumed from is still the newest.
+            s.last_checkpoint = last.or(s.last_checkpoint.take());
             if message.is_some() {
                 s.message = message;
             }

@@ -1,0 +1,36 @@
+//! `lgd train`: the daemon, then one line that says how the run ended.
+
+use std::path::Path;
+
+use lgd::logging::LogFormat;
+
+/// Trains `config` in `run_dir` and reports the ending.
+pub fn run(config: &Path, run_dir: &Path, accept_changes: bool, log_format: LogFormat) -> anyhow::Result<()> {
+    let summary = lgd::daemon::train(config, run_dir, lgd::daemon::TrainOptions { accept_changes })?;
+    let how = match (summary.already_finished, summary.stopped_by_signal) {
+        (true, _) => "already finished, nothing to train",
+        (false, true) => "stopped on request",
+        (false, false) => "finished",
+    };
+    match log_format {
+        // A JSON log stays one object per line to its end.
+        LogFormat::Json => tracing::info!(
+            steps = summary.steps,
+            images_per_second = summary.images_per_second,
+            run_dir = %run_dir.display(),
+            stopped_by_signal = summary.stopped_by_signal,
+            already_finished = summary.already_finished,
+            "lgd train: {how}"
+        ),
+        LogFormat::Text if summary.already_finished => {
+            eprintln!("lgd train: {how}: run folder {} ended at step {}", run_dir.display(), summary.steps)
+        }
+        LogFormat::Text => eprintln!(
+            "lgd train: {how} after {} steps ({:.1} img/s); run folder {}: metrics.jsonl, checkpoints/, bad_samples.txt",
+            summary.steps,
+            summary.images_per_second,
+            run_dir.display()
+        ),
+    }
+    Ok(())
+}
