@@ -117,6 +117,11 @@ class Life:
         with self.lock:
             return [r for r in self.records if r.get("message") == message]
 
+    def finished_already(self):
+        """The start's records saying the run had already ended (killed after its last checkpoint)."""
+        with self.lock:
+            return [r for r in self.records if r.get("message", "").startswith("already finished:")]
+
     def ranks(self):
         """The launcher's rank processes (none for a lone `lgd train`)."""
         try:
@@ -194,11 +199,16 @@ def chaos_run(args, lgd, folder, base, epochs, total, reference_losses):
         counts["life"] += 1
         life = Life(lgd, folder, folder / f"chaos-{counts['life']:03}.log", args.ranks)
         started = time.monotonic()
-        while not life.seen("training"):
+        while not life.seen("training") and not life.finished_already():
+            if life.proc.poll() is not None:
+                life.reader.join(10)  # the lines it wrote before exiting
+                if life.seen("training") or life.finished_already():
+                    break
             if life.proc.poll() is not None or time.monotonic() - started > 300:
                 raise Failure(f"life {counts['life']} did not start (see chaos-{counts['life']:03}.log)")
             time.sleep(0.05)
-        start_step = life.seen("training")[0]["start_step"]
+        done = life.finished_already()
+        start_step = done[0]["step"] if done else life.seen("training")[0]["start_step"]
         if start_step < written:
             raise Failure(f"life {counts['life']} resumed from step {start_step}, older than the checkpoint of step {written} reported written")
         ended_as, ranks = None, []

@@ -128,7 +128,7 @@ fn already_finished(ended: &EndedAt, previous: Option<RunStatus>, board: &Status
         ended.epoch,
         ended.epochs
     );
-    tracing::info!("{message}");
+    tracing::info!(step = ended.step, "{message}");
     let fresh = board.snapshot();
     board.update(|s| {
         if let Some(before) = previous.filter(|p| p.state == RunState::Finished && p.step == ended.step) {
