@@ -97,5 +97,14 @@ fn bad_input_fails_fast_with_one_line_naming_the_culprit() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("run folder"), "unwritable run folder is named");
+    let output = Command::new(env!("CARGO_BIN_EXE_lgd"))
+        .args(["train", "--config"])
+        .arg(dir.join("run.toml"))
+        .arg("--run-dir")
+        .arg(dir.join("blocker"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("run folder {} is a file, not a folder", dir.join("blocker").display())), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

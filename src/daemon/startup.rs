@@ -22,6 +22,9 @@ pub(super) fn startup(message: impl Into<String>) -> DaemonError {
 /// Creates the run folder, checks it is writable, takes its lock (held while the returned file
 /// lives) and removes temporary files a killed process left behind.
 pub(super) fn prepare_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
+    if run_dir.exists() && !run_dir.is_dir() {
+        return Err(startup(format!("run folder {} is a file, not a folder: name another --run-dir", run_dir.display())));
+    }
     std::fs::create_dir_all(run_dir).map_err(|e| startup(format!("run folder {}: {e}", run_dir.display())))?;
     let probe = run_dir.join(".lgd-write-probe");
     std::fs::write(&probe, b"ok").map_err(|e| startup(format!("run folder {} is not writable: {e}", run_dir.display())))?;
