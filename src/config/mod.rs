@@ -99,11 +99,11 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// TOML syntax, an unknown field, or a value of the wrong type.
-    #[error("{path}: {field}: {message}")]
+    #[error("{path}: {}{message}", if field.is_empty() { String::new() } else { format!("{field}: ") })]
     Parse {
         /// The config file.
         path: PathBuf,
-        /// Dotted path of the field (or `(file)` for syntax errors outside any field).
+        /// Dotted path of the field (empty for syntax errors outside any field).
         field: String,
         /// What the parser said, with the line when known.
         message: String,
@@ -132,11 +132,12 @@ impl Config {
             let field = error.path().to_string();
             let inner = error.into_inner();
             let line = inner.span().map(|span| 1 + text[..span.start.min(text.len())].matches('\n').count());
+            let said = inner.message().trim_end().replace('\n', "; "); // one line
             let message = match line {
-                Some(line) => format!("{} (line {line})", inner.message().trim_end()),
-                None => inner.message().trim_end().to_owned(),
+                Some(line) => format!("{said} (line {line})"),
+                None => said,
             };
-            let field = if field == "." { "(file)".to_owned() } else { field };
+            let field = if field == "." { String::new() } else { field };
             ConfigError::Parse { path: origin.into(), field, message }
         })?;
         let problems = config.problems();
