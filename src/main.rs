@@ -62,7 +62,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Validate a run config; print it with every default filled in, or every problem found.
+    /// Validate a run config; print it with every default filled in, or every problem found; warn of the data, weights and lists it names that are missing here.
     CheckConfig {
         /// The TOML file (also taken as `--config FILE`, as `lgd train` takes it).
         #[arg(required_unless_present = "config", conflicts_with = "config")]
@@ -257,7 +257,12 @@ fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Resu
             let file = file.or(config).expect("clap requires one of them");
             let config = Config::load(&file)?;
             print!("{}", config.to_toml());
-            tracing::info!(file = %file.display(), scaled_lr = config.scaled_lr(), "config is valid");
+            let missing = config.inputs_missing_here();
+            for input in &missing {
+                tracing::warn!("{input}");
+            }
+            let here = if missing.is_empty() { "every input it names is here" } else { "but inputs it names are missing here (see above)" };
+            tracing::info!(file = %file.display(), scaled_lr = config.scaled_lr(), "config is valid, {here}");
         }
         Command::Export { checkpoint, format, out } => {
             let summary = lgd::export::export(&checkpoint, format, &out)?;

@@ -1,5 +1,6 @@
 //! `lgd check-config` as a user meets it: the published recipe passes and prints the resolved
-//! config; a bad value fails with a non-zero exit naming the field.
+//! config, warning of the inputs it names that this machine lacks; a bad value fails with a
+//! non-zero exit naming the field.
 
 mod support;
 
@@ -20,6 +21,11 @@ fn published_recipe_passes_and_prints_the_resolved_config() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("[optimizer]") && stdout.contains("lr = 0.03"), "{stdout}");
     assert!(stdout.contains("teacher_temperature = 0.01"), "{stdout}");
+    // ImageNet and CLIP's weights are not on this machine: each is named, the config still valid.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("data.train: ") && stderr.contains("teacher.weights: "), "{stderr}");
+    assert!(stderr.contains("does not exist here"), "{stderr}");
+    assert!(stderr.contains("config is valid, but inputs it names are missing here"), "{stderr}");
 }
 
 #[test]

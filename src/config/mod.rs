@@ -6,6 +6,7 @@
 mod device;
 mod distributed;
 mod guards;
+mod inputs_here;
 mod model;
 mod operations;
 mod problems;
