@@ -1,7 +1,8 @@
 //! The CI smoke config end to end: `lgd train` with a tiny random CLIP teacher (OpenAI archive
 //! layout), the text bank computed from prompts at start and cached, a few CPU epochs — and the
 //! metrics file shows the loss falling; TensorBoard reads the same losses from the event files,
-//! and `status.json` ends in state `finished` with the per-stage report.
+//! and `status.json` ends in state `finished` with the per-stage report; without its class-name
+//! list the same config fails at start naming the field.
 
 mod support;
 
@@ -69,5 +70,16 @@ fn smoke_config_trains_and_the_loss_falls() {
     let names: Vec<&str> = status.stages.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["decode", "device stage", "train step", "bank maintenance", "validation", "checkpoint"]);
     assert!(status.bound_by.is_some() && status.last_checkpoint.is_some());
+
+    // A class-name list that is not there fails the start naming the field, before the weights load.
+    std::fs::remove_file(dir.join("classnames.txt")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_lgd"))
+        .args(["train", "--config", "run.toml", "--run-dir", "run-without-names"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("banks.classnames: class-name list `classnames.txt` is neither a built-in list"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -26,10 +26,14 @@ impl Config {
         if let TextBankSource::File(bank) = &self.banks.text {
             exists("banks.text", bank);
         }
-        if let Err(e) = ClassNames::resolve(&self.banks.classnames) {
-            missing.push(format!("banks.classnames: {e}"));
+        let clip = self.teacher.kind == TeacherKind::Clip;
+        // A supervised teacher reads its class names only to follow a guidance list.
+        if clip || !self.banks.guidance.is_empty() {
+            if let Err(e) = ClassNames::resolve(&self.banks.classnames) {
+                missing.push(format!("banks.classnames: {e}"));
+            }
         }
-        if self.teacher.kind == TeacherKind::Clip && self.banks.text == TextBankSource::Prompts {
+        if clip && self.banks.text == TextBankSource::Prompts {
             if let Err(e) = Templates::resolve(&self.banks.templates) {
                 missing.push(format!("banks.templates: {e}"));
             }

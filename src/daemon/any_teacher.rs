@@ -96,12 +96,17 @@ fn load(config: &Config, run_dir: &Path, device: Device) -> Result<AnyTeacher, S
             Frozen::Supervised(guide_teacher(teacher, &config.banks.classnames, &config.banks.guidance)?)
         }
         TeacherKind::Clip => {
+            // The lists first: a typo in their paths fails before the weights load.
+            let names = ClassNames::resolve(&config.banks.classnames).map_err(|e| format!("banks.classnames: {e}"))?;
+            let templates = match config.banks.text {
+                TextBankSource::Prompts => Some(Templates::resolve(&config.banks.templates).map_err(|e| format!("banks.templates: {e}"))?),
+                _ => None,
+            };
             let clip = Clip::load(weights, LoadOptions { device, ..Default::default() }).map_err(|e| e.to_string())?;
-            let names = ClassNames::resolve(&config.banks.classnames).map_err(|e| e.to_string())?;
             let bank = match &config.banks.text {
                 TextBankSource::File(path) => TextBank::load(path, Some(names.len())).map_err(|e| e.to_string())?,
                 TextBankSource::Prompts => {
-                    let templates = Templates::resolve(&config.banks.templates).map_err(|e| e.to_string())?;
+                    let templates = templates.expect("resolved above for prompts");
                     let key = cache_key(weights, &names, &templates).map_err(|e| e.to_string())?;
                     let cache = run_dir.join("text_bank.safetensors");
                     match cached_bank(&cache, &key, names.len()) {
