@@ -51,6 +51,13 @@ losses = [r["loss"] for r in rows if "loss" in r]
 print(f"  loss: {losses[0]:.3f} at the first step, {losses[-1]:.3f} at the last")
 PY
 
+# The run's curves as a PNG; plotting needs a TTF font (DejaVu, Liberation): without one, say so.
+if "$lgd" plot "$run" 2>"$run/plot.log"; then
+  curves="  curves.png         loss parts, lr, img/s and teacher agreement against the step (lgd plot)"
+else
+  curves="  (no curves.png: $(tail -1 "$run/plot.log"))"
+fi
+
 say "what distillation bought: the distilled student beside its baselines on the held-out images"
 checkpoint=$(ls "$run"/checkpoints/step-*.safetensors | sort | tail -1)
 table=$run/eval
@@ -113,6 +120,7 @@ cat <<EOF
 
 Run folder: $run
   metrics.jsonl      loss parts, lr, img/s and validation records (one JSON object per line)
+$curves
   checkpoints/       resumable checkpoints; export one with
                      $lgd export $run/checkpoints/<file> --format torchvision --out student.pth
   bad_samples.txt    files that could not be decoded (empty here)
