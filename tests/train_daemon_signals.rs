@@ -89,22 +89,12 @@ fn bad_input_fails_fast_with_one_line_naming_the_culprit() {
     }
     std::fs::write(dir.join("blocker"), b"a file, not a folder").unwrap();
     std::fs::write(dir.join("run.toml"), config(&dir, "")).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_lgd"))
-        .args(["train", "--config"])
-        .arg(dir.join("run.toml"))
-        .arg("--run-dir")
-        .arg(dir.join("blocker/run"))
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&output.stderr).contains("run folder"), "unwritable run folder is named");
-    let output = Command::new(env!("CARGO_BIN_EXE_lgd"))
-        .args(["train", "--config"])
-        .arg(dir.join("run.toml"))
-        .arg("--run-dir")
-        .arg(dir.join("blocker"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let train_in = |run_dir: &Path| {
+        let output = Command::new(env!("CARGO_BIN_EXE_lgd")).args(["train", "--config"]).arg(dir.join("run.toml")).arg("--run-dir").arg(run_dir).output();
+        String::from_utf8_lossy(&output.unwrap().stderr).into_owned()
+    };
+    assert!(train_in(&dir.join("blocker/run")).contains("run folder"), "unwritable run folder is named");
+    let stderr = train_in(&dir.join("blocker"));
     assert!(stderr.contains(&format!("run folder {} is a file, not a folder", dir.join("blocker").display())), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
