@@ -38,7 +38,7 @@ enum Command {
         /// The run config (TOML).
         #[arg(long)]
         config: PathBuf,
-        /// The run folder: checkpoints, metrics.jsonl, bad_samples.txt, config.toml.
+        /// The run folder: checkpoints, metrics.jsonl, status.json, bad_samples.txt, config.toml. One that holds checkpoints goes on from the newest (`checkpoint.resume = "auto"`); a finished one trains nothing.
         #[arg(long)]
         run_dir: PathBuf,
         /// Resume even where the config or the training data differ from the checkpoint's run in
