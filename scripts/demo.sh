@@ -53,6 +53,7 @@ PY
 
 # The run's curves as a PNG; plotting needs a TTF font (DejaVu, Liberation): without one, say so.
 if "$lgd" plot "$run" 2>"$run/plot.log"; then
+  rm "$run/plot.log"
   curves="  curves.png         loss parts, lr, img/s and teacher agreement against the step (lgd plot)"
 else
   curves="  (no curves.png: $(tail -1 "$run/plot.log"))"

@@ -85,11 +85,23 @@ fn dtype_of(kind: Kind) -> Option<Dtype> {
     })
 }
 
+/// The parser's error as a user can act on it (the crate prints only the variant's name).
+fn in_words(error: &safetensors::SafeTensorError) -> String {
+    use safetensors::SafeTensorError as E;
+    match error {
+        E::HeaderTooSmall => "shorter than the 8 bytes that give its header's length".into(),
+        E::HeaderTooLarge | E::InvalidHeaderStart => "its first bytes are not a safetensors header".into(),
+        E::InvalidHeaderLength => "its header runs past the end of the file: truncated (an interrupted copy or download?)".into(),
+        E::MetadataIncompleteBuffer => "the tensors' data is shorter than its header says: truncated (an interrupted copy or download?)".into(),
+        E::InvalidHeader | E::InvalidHeaderDeserialization => "its header is not the JSON a safetensors file holds".into(),
+        other => format!("{other:?}"),
+    }
+}
+
 /// Reads every tensor of a safetensors file onto the CPU.
 pub fn read_safetensors(path: &Path) -> Result<TensorFile> {
     let bytes = std::fs::read(path).map_err(|source| TensorIoError::Io { path: path.into(), source })?;
-    let format_error =
-        |e: safetensors::SafeTensorError| TensorIoError::Format { path: path.into(), message: e.to_string() };
+    let format_error = |e: safetensors::SafeTensorError| TensorIoError::Format { path: path.into(), message: in_words(&e) };
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(format_error)?;
     let metadata = header.metadata().clone().unwrap_or_default();
     let file = SafeTensors::deserialize(&bytes).map_err(format_error)?;
@@ -183,6 +195,20 @@ mod tests {
         std::fs::write(&path, b"definitely not safetensors").unwrap();
         let err = read_safetensors(&path).unwrap_err().to_string();
         assert!(err.starts_with(&path.display().to_string()) && err.contains("not a valid"), "{err}");
+        assert!(err.ends_with("its first bytes are not a safetensors header"), "{err}");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_truncated_file_is_called_truncated() {
+        let path = std::env::temp_dir().join(format!("lgd-truncated-{}.safetensors", std::process::id()));
+        write_safetensors(&path, &[("a", &Tensor::zeros([64, 64], (Kind::Float, Device::Cpu)))], &HashMap::new()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        for (keep, expected) in [(bytes.len() - 100, "the tensors' data is shorter than its header says: truncated"), (20, "its header runs past the end of the file: truncated"), (5, "shorter than the 8 bytes")] {
+            std::fs::write(&path, &bytes[..keep]).unwrap();
+            let err = read_safetensors(&path).unwrap_err().to_string();
+            assert!(err.contains(expected), "{keep} bytes: {err}");
+        }
         std::fs::remove_file(&path).unwrap();
     }
 }

@@ -1,6 +1,7 @@
 //! `lgd eval knn` and `lgd eval linear` (all three probe methods) as users run them: classes that
 //! look different are found (≥ 95 % top-1 even by a random network's features, and by the pixels
-//! themselves), and classes that do not differ stay at chance — the evaluation can fail.
+//! themselves), and classes that do not differ stay at chance — the evaluation can fail; a data
+//! folder without its `val` split is refused naming it.
 
 mod support;
 
@@ -47,4 +48,20 @@ fn informative_classes_are_found_and_uninformative_ones_are_not() {
     for dir in [good, noise] {
         std::fs::remove_dir_all(dir).unwrap();
     }
+}
+
+#[test]
+fn a_data_folder_without_its_splits_is_refused_naming_the_missing_one() {
+    let dir = support::scratch("eval-no-val");
+    support::write_image_folder(&dir.join("train"), &["a", "b"], 2);
+    let output = Command::new(env!("CARGO_BIN_EXE_lgd"))
+        .args(["eval", "knn", "--random-init", "resnet18", "--data"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    let expected = format!("--data: {} has no `val` folder (it takes a folder holding `train/` and `val/`)", dir.display());
+    assert!(stderr.contains(&expected), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
 }

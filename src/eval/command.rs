@@ -175,7 +175,8 @@ pub fn splits(data: &Path) -> Result<(PathBuf, PathBuf), String> {
     let (train, val) = (data.join("train"), data.join("val"));
     for split in [&train, &val] {
         if !split.is_dir() {
-            return Err(format!("--data: {} has no `{}` folder", data.display(), split.file_name().unwrap().to_string_lossy()));
+            let name = split.file_name().unwrap().to_string_lossy();
+            return Err(format!("--data: {} has no `{name}` folder (it takes a folder holding `train/` and `val/`)", data.display()));
         }
     }
     Ok((train, val))
