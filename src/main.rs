@@ -5,6 +5,7 @@ mod prepare_cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod check_config_command;
 mod eval_command;
 mod launch_command;
 mod train_command;
@@ -12,8 +13,8 @@ mod eval_progress;
 mod error_line;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use lgd::config::{Config, DeviceSpec};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use lgd::config::DeviceSpec;
 use lgd::export::ExportFormat;
 use lgd::logging::{self, LogFormat};
 use lgd_datasets::augment::{AugmentationConfig, PhotometricPlace};
@@ -34,6 +35,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train: the long-running daemon (SIGUSR1 checkpoints, SIGTERM/SIGINT stop cleanly, SIGHUP reloads).
+    ///
+    /// Signals are handled from the first moment, start-up included: SIGTERM/SIGINT then stop it at
+    /// its next safe point (exit 0, status `stopped` with the phase it stopped in); SIGUSR1 before
+    /// the first step has its checkpoint written at the first step boundary; SIGHUP has the config
+    /// re-read before the first step, under the rules of a reload. A second SIGTERM/SIGINT exits at once.
     Train {
         /// The run config (TOML).
         #[arg(long)]
@@ -231,7 +237,7 @@ enum BenchCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|error| error.exit());
     if let Err(error) = logging::init(cli.log_format, &cli.log_level) {
         eprintln!("error: {error}");
         return ExitCode::from(2);
@@ -245,6 +251,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// The CLI, its global options listed once (in `lgd --help`): clap would repeat them in every
+/// subcommand's help. Each subcommand gets a hidden copy, which clap then leaves in place of its
+/// own, so they are still taken before or after any subcommand.
+fn command() -> clap::Command {
+    let command = Cli::command();
+    let globals: Vec<clap::Arg> = command.get_arguments().filter(|arg| arg.is_global_set()).cloned().collect();
+    hide_in_subcommands(command, &globals)
+}
+
+fn hide_in_subcommands(command: clap::Command, globals: &[clap::Arg]) -> clap::Command {
+    command.mut_subcommands(|sub| {
+        let sub = globals.iter().fold(sub, |sub, arg| sub.arg(arg.clone().hide(true)));
+        hide_in_subcommands(sub, globals)
+    })
+}
+
 fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Result<ExitCode> {
     match command {
         Command::Train { config, run_dir, accept_changes } => train_command::run(&config, &run_dir, accept_changes, log_format)?,
@@ -255,14 +277,7 @@ fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Resu
         }
         Command::CheckConfig { file, config } => {
             let file = file.or(config).expect("clap requires one of them");
-            let config = Config::load(&file)?;
-            print!("{}", config.to_toml());
-            let missing = config.inputs_missing_here();
-            for input in &missing {
-                tracing::warn!("{input}");
-            }
-            let here = if missing.is_empty() { "every input it names is here" } else { "but inputs it names are missing here (see above)" };
-            tracing::info!(file = %file.display(), scaled_lr = config.scaled_lr(), "config is valid, {here}");
+            return check_config_command::run(&file);
         }
         Command::Export { checkpoint, format, out } => {
             let summary = lgd::export::export(&checkpoint, format, &out)?;
@@ -374,7 +389,10 @@ fn text_bank(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} ({eta} left)")
             .context("progress bar template")?,
     );
-    let bank = compute_text_bank(&clip, &tokenizer, &names, &templates, batch, |done, _| bar.set_position(done as u64))?;
+    let bank = compute_text_bank(&clip, &tokenizer, &names, &templates, batch, |done, _| {
+        bar.set_position(done as u64);
+        std::ops::ControlFlow::Continue(())
+    })?;
     bar.finish_and_clear();
     save_with_key(&bank, out, &key)?;
     tracing::info!(out = %out.display(), classes = bank.classes(), dim = bank.dim(), "text bank written");

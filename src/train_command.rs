@@ -7,6 +7,10 @@ use lgd::logging::LogFormat;
 /// Trains `config` in `run_dir` and reports the ending.
 pub fn run(config: &Path, run_dir: &Path, accept_changes: bool, log_format: LogFormat) -> anyhow::Result<()> {
     let summary = lgd::daemon::train(config, run_dir, lgd::daemon::TrainOptions { accept_changes })?;
+    if let Some(phase) = summary.stopped_during_startup {
+        tracing::info!(run_dir = %run_dir.display(), %phase, "lgd train: stopped on request during start-up, while {phase}; nothing trained");
+        return Ok(());
+    }
     let how = match (summary.already_finished, summary.stopped_by_signal) {
         (true, _) => "already finished, nothing to train",
         (false, true) => "stopped on request",

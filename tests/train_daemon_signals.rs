@@ -77,7 +77,7 @@ fn bad_input_fails_fast_with_one_line_naming_the_culprit() {
         ("missing teacher", config(&dir, "").replace(&support::lite0_weights().display().to_string(), "/nonexistent/lite0.pth"), "teacher.weights: /nonexistent/lite0.pth does not exist"),
         ("missing data", config(&dir, "").replace(&dir.join("data").display().to_string(), "/nonexistent/data"), "data.train"),
         ("tiny data", config(&dir, "").replace("batch_size = 4", "batch_size = 64"), "fewer than one batch of 64"),
-        ("missing val split", config(&dir, "").replace("batch_size = 4", "val = \"/nonexistent/val\"\nbatch_size = 4"), "data.val: /nonexistent/val: cannot read"),
+        ("missing val split", config(&dir, "").replace("batch_size = 4", "val = \"/nonexistent/val\"\nbatch_size = 4"), "data.val: /nonexistent/val does not exist here"),
         ("bad value", config(&dir, "").replace("keep_last = 50", "keep_last = 0"), "checkpoint.keep_last: must be >= 1"),
     ];
     for (what, text, expected) in cases {

@@ -25,6 +25,21 @@ impl DeviceSpec {
     }
 }
 
+impl DeviceSpec {
+    /// Why this device cannot be used in this process, naming `run.device` (a config without it
+    /// means `cuda:0`); `None` when it is here.
+    pub fn missing_here(self) -> Option<String> {
+        let Self::Cuda(index) = self else { return None };
+        let seen = tch::Cuda::device_count();
+        ((index as i64) >= seen).then(|| {
+            format!(
+                "run.device: cuda:{index}, but this process sees {seen} CUDA device(s) (see `lgd info`); a config \
+                 without run.device trains on cuda:0: set run.device = \"cpu\" to train on the CPU"
+            )
+        })
+    }
+}
+
 impl FromStr for DeviceSpec {
     type Err = String;
 

@@ -82,6 +82,11 @@ pub struct FaultInjectionSection {
     /// libtorch writes a warning from the student's thread at this step (as logged, from 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub libtorch_warning_step: Option<u64>,
+    /// Start-up waits in this phase until a signal arrives (at its start; inside it for
+    /// `loading_teacher`, once the weights are read, and `computing_text_bank`, after the first
+    /// batch of prompts): a window a test can signal into without racing the phase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_startup: Option<crate::daemon::StartupPhase>,
 }
 
 impl FaultInjectionSection {

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use device::DeviceSpec;
 pub use distributed::{BackendChoice, DistributedSection};
 pub use guards::{CheckpointFailurePolicy, FaultInjectionSection, GuardsSection, StatusSection};
+pub use inputs_here::InputsHere;
 pub use model::{BanksSection, BatchNormMode, LossSection, StudentArch, StudentSection, TeacherKind, TeacherSection, TextBankSource};
 pub use operations::{CheckpointSection, LoggingSection, ResumePolicy, RunSection, ValidationSection};
 pub use problems::FieldProblem;

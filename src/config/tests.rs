@@ -58,6 +58,37 @@ fn resolved_config_round_trips_through_toml() {
 }
 
 #[test]
+fn printed_floats_are_what_the_user_wrote() {
+    let c = parse(&format!("{MINIMAL}[augmentation]\nbrightness = 0.3\nblur_sigma = [0.2, 1.7]\n")).unwrap();
+    let text = c.to_toml();
+    for written in ["brightness = 0.3\n", "contrast = 0.4\n", "hue = 0.1\n", "blur_sigma = [0.2, 1.7]\n", "mean = [0.48145467, 0.4578275, 0.40821072]\n"] {
+        assert!(text.contains(written), "`{}` not in:\n{text}", written.trim());
+    }
+    assert!(!text.contains("000000"), "float noise:\n{text}");
+    assert_eq!(parse(&text).unwrap(), c, "and it reads back as the same f32 values");
+}
+
+#[test]
+fn max_pixels_defaults_to_the_decoders_guard_and_is_validated() {
+    assert_eq!(parse(MINIMAL).unwrap().data.max_pixels, lgd_datasets::decode::DEFAULT_MAX_PIXELS);
+    let set = parse(&MINIMAL.replace("batch_size = 64", "batch_size = 64\nmax_pixels = 1000")).unwrap();
+    assert_eq!(set.data.max_pixels, 1000);
+    let zero = parse(&MINIMAL.replace("batch_size = 64", "batch_size = 64\nmax_pixels = 0")).unwrap_err().to_string();
+    assert!(zero.contains("data.max_pixels: must be >= 1"), "{zero}");
+}
+
+#[test]
+fn one_bad_file_is_always_tolerated_unless_the_fraction_is_zero() {
+    let mut c = parse(MINIMAL).unwrap();
+    assert_eq!([c.data.bad_files_allowed(10), c.data.bad_files_allowed(100), c.data.bad_files_allowed(101)], [1, 1, 2]);
+    assert_eq!(c.data.bad_files_allowed(1_281_167), 12_812);
+    c.data.max_bad_fraction = 0.07;
+    assert_eq!(c.data.bad_files_allowed(100), 7);
+    c.data.max_bad_fraction = 0.0;
+    assert_eq!(c.data.bad_files_allowed(1_000_000), 0);
+}
+
+#[test]
 fn negative_lr_names_the_field() {
     let err = parse(&RECIPE.replace("\nlr = 0.03 ", "\nlr = -1 ")).unwrap_err();
     match &err {

@@ -31,13 +31,32 @@ pub struct DataSection {
     /// Global batch size, summed over ranks (2048 in the published recipe).
     pub batch_size: usize,
     /// Largest fraction of undecodable training files tolerated (each is replaced and listed in
-    /// `bad_samples.txt`); above it the run stops with a checkpoint and an error.
+    /// `bad_samples.txt`), rounded up to whole files: above it the run stops with a checkpoint and
+    /// an error. Rounded up, any fraction above 0 tolerates one bad file, so a single bad file
+    /// never stops a run, however small its data; a dataset that is broken wholesale (an
+    /// unmounted share, a bad copy) still does.
     #[serde(default = "default_max_bad_fraction")]
     pub max_bad_fraction: f64,
+    /// Largest width·height a training image may declare; a larger one is a bad file (the
+    /// decompression-bomb guard). Raise it for genuine images that large.
+    #[serde(default = "default_max_pixels")]
+    pub max_pixels: u64,
 }
 
 fn default_max_bad_fraction() -> f64 {
     0.01
+}
+
+fn default_max_pixels() -> u64 {
+    lgd_datasets::decode::DEFAULT_MAX_PIXELS
+}
+
+impl DataSection {
+    /// How many bad training files `max_bad_fraction` tolerates out of `samples`.
+    pub fn bad_files_allowed(&self, samples: usize) -> usize {
+        // The small margin keeps 0.07 · 100 = 7.000000000000001 at 7.
+        (self.max_bad_fraction * samples as f64 - 1e-9).ceil().max(0.0) as usize
+    }
 }
 
 fn default_format() -> DataFormat {
@@ -168,6 +187,7 @@ impl DataSection {
             "data.max_bad_fraction",
             "must be in [0, 1]",
         );
+        problems.require(self.max_pixels >= 1, "data.max_pixels", "must be >= 1");
     }
 }
 

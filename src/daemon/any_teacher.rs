@@ -1,10 +1,12 @@
 //! The teacher a config asks for, loaded and paired with its bank.
 
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
 use tch::{Device, Tensor};
 
+use super::startup_phase::{StartupPhase, StartupSteps};
 use super::DaemonError;
 use crate::config::{Config, TeacherKind, TextBankSource};
 use crate::models::clip::prompt_bank::{cache_key, cached_bank, compute_text_bank, save_with_key};
@@ -78,18 +80,41 @@ pub fn guide_teacher(teacher: SupervisedTeacher, classnames: &str, guidance: &st
 }
 
 /// Loads the configured teacher; a CLIP bank computed from prompts is cached in the run folder.
-pub fn load_teacher(config: &Config, run_dir: &Path, device: Device) -> Result<AnyTeacher, DaemonError> {
-    load(config, run_dir, device).map_err(DaemonError::Startup)
+/// Start-up stops at the safe points of `steps` inside it: once the weights are read, and between
+/// batches of prompts.
+pub(super) fn load_teacher(config: &Config, run_dir: &Path, device: Device, steps: &StartupSteps) -> Result<AnyTeacher, DaemonError> {
+    let mut stopped = None;
+    let loaded = load(config, run_dir, device, steps, &mut stopped).map_err(DaemonError::Startup);
+    match stopped {
+        Some(stop) => Err(stop),
+        None => loaded,
+    }
 }
 
-fn load(config: &Config, run_dir: &Path, device: Device) -> Result<AnyTeacher, String> {
+/// A safe point's verdict as control flow; a stop is kept in `stopped`.
+fn go_on(safe_point: Result<(), DaemonError>, stopped: &mut Option<DaemonError>) -> ControlFlow<()> {
+    match safe_point {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(stop) => {
+            *stopped = Some(stop);
+            ControlFlow::Break(())
+        }
+    }
+}
+
+/// The loading itself; a stop at a safe point is left in `stopped` (and the load ends early).
+fn load(config: &Config, run_dir: &Path, device: Device, steps: &StartupSteps, stopped: &mut Option<DaemonError>) -> Result<AnyTeacher, String> {
     let weights = &config.teacher.weights;
     if !weights.exists() {
         return Err(format!("teacher.weights: {} does not exist", weights.display()));
     }
+    let stopped_early = "stopped at a safe point"; // never shown: `load_teacher` returns the stop
     let teacher = match config.teacher.kind {
         TeacherKind::Supervised => {
-            let teacher = SupervisedTeacher::load(weights, device).map_err(|e| e.to_string())?;
+            let teacher = SupervisedTeacher::load(weights, device).map_err(|e| format!("teacher.weights: {e}"))?;
+            if go_on(steps.safe_point(StartupPhase::LoadingTeacher), stopped).is_break() {
+                return Err(stopped_early.into());
+            }
             if let TextBankSource::File(path) = &config.banks.text {
                 return Err(format!("banks.text: a supervised teacher uses its classifier bank, not {}", path.display()));
             }
@@ -102,7 +127,10 @@ fn load(config: &Config, run_dir: &Path, device: Device) -> Result<AnyTeacher, S
                 TextBankSource::Prompts => Some(Templates::resolve(&config.banks.templates).map_err(|e| format!("banks.templates: {e}"))?),
                 _ => None,
             };
-            let clip = Clip::load(weights, LoadOptions { device, ..Default::default() }).map_err(|e| e.to_string())?;
+            let clip = Clip::load(weights, LoadOptions { device, ..Default::default() }).map_err(|e| format!("teacher.weights: {e}"))?;
+            if go_on(steps.safe_point(StartupPhase::LoadingTeacher), stopped).is_break() {
+                return Err(stopped_early.into());
+            }
             let bank = match &config.banks.text {
                 TextBankSource::File(path) => TextBank::load(path, Some(names.len())).map_err(|e| e.to_string())?,
                 TextBankSource::Prompts => {
@@ -112,10 +140,15 @@ fn load(config: &Config, run_dir: &Path, device: Device) -> Result<AnyTeacher, S
                     match cached_bank(&cache, &key, names.len()) {
                         Some(bank) => bank,
                         None => {
+                            if go_on(steps.enter(StartupPhase::ComputingTextBank), stopped).is_break() {
+                                return Err(stopped_early.into());
+                            }
                             tracing::info!(classes = names.len(), "computing the text bank from prompts");
                             let tokenizer = ClipTokenizer::load(None).map_err(|e| e.to_string())?;
-                            let bank = compute_text_bank(&clip, &tokenizer, &names, &templates, 256, |_, _| {})
-                                .map_err(|e| e.to_string())?;
+                            let bank = compute_text_bank(&clip, &tokenizer, &names, &templates, 256, |_, _| {
+                                go_on(steps.safe_point(StartupPhase::ComputingTextBank), stopped)
+                            })
+                            .map_err(|e| e.to_string())?;
                             save_with_key(&bank, &cache, &key).map_err(|e| e.to_string())?;
                             bank
                         }

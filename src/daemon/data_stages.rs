@@ -78,7 +78,7 @@ fn worker_context(config: &Config, source: &Arc<dyn SampleSource>) -> Result<Wor
     Ok(WorkerContext {
         source: source.clone(),
         augmenter: Augmenter::new(config.augmentation.clone()).map_err(|e| e.to_string())?,
-        decode: DecodeOptions::default(),
+        decode: DecodeOptions { max_pixels: config.data.max_pixels },
         seed: config.run.seed,
         view_epochs: (config.teacher.cache_views > 0).then_some(u64::from(config.teacher.cache_views)),
         stall_on: config.fault_injection.stall_sample,

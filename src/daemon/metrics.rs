@@ -63,7 +63,7 @@ impl MetricsWriter {
 
     /// Lists a sample that could not be used: its path, a tab, and why (the reason names it too).
     pub fn bad_sample(&mut self, path: &Path, reason: &str) -> std::io::Result<()> {
-        writeln!(self.bad_samples, "{}\t{reason}", path.display())?;
+        self.bad_samples.write_all(lgd_datasets::records::record_line(&path.display().to_string(), reason).as_bytes())?;
         self.bad_samples.flush()
     }
 }

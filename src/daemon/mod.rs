@@ -24,12 +24,14 @@ mod session_validation;
 pub mod signals;
 mod stage_clock;
 mod startup;
+mod startup_phase;
 mod student_stage;
 mod teacher_replay;
 pub mod status;
 
-pub use any_teacher::{guide_teacher, load_teacher, AnyTeacher};
+pub use any_teacher::{guide_teacher, AnyTeacher};
 pub use run::{train, TrainOptions, TrainSummary};
+pub use startup_phase::StartupPhase;
 
 /// Why the daemon could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -40,4 +42,8 @@ pub enum DaemonError {
     /// Training could not go on (the last good checkpoint is on disk).
     #[error("{0}")]
     Training(String),
+    /// SIGTERM/SIGINT arrived during start-up, which stopped at its next safe point: not a
+    /// failure (`train` turns it into a summary and a `stopped` status).
+    #[error("start-up stopped on request while {0}")]
+    StoppedDuringStartup(StartupPhase),
 }

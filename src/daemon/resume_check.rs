@@ -40,6 +40,7 @@ const HOW_IT_RUNS: &[&str] = &[
     "run.watch_config",
     "data.val",
     "data.max_bad_fraction",
+    "data.max_pixels",
     "teacher.own_stream",
     "augmentation.fast_decode",
     "augmentation.photometric",

@@ -20,11 +20,13 @@ use super::signals::Signals;
 use super::stage_clock::StageClock;
 use super::student_stage::StudentStage;
 use super::teacher_replay::TeacherReplay;
-use super::startup::{checkpoint_to_resume, open_training_data, prepare_run_dir, resume, startup};
+use super::startup::{checkpoint_to_resume, claim_run_dir, lock_run_dir, open_training_data, resume, startup};
+use super::startup_phase::{StartupPhase, StartupSteps};
 use super::status::{RunState, RunStatus, StatusBoard};
 use super::replica::Replica;
 use super::resume_check::ResumeTerms;
-use super::{load_teacher, DaemonError};
+use super::any_teacher::load_teacher;
+use super::DaemonError;
 use crate::checkpoint::{list_checkpoints, DataShape};
 use crate::config::{Config, DeviceSpec};
 use crate::eval::ValidationSet;
@@ -47,6 +49,8 @@ pub struct TrainSummary {
     pub data_wait_fraction: f64,
     /// The checkpoint to resume already ended the schedule: nothing was trained.
     pub already_finished: bool,
+    /// SIGTERM/SIGINT stopped start-up in this phase: nothing was trained.
+    pub stopped_during_startup: Option<StartupPhase>,
 }
 
 /// How `lgd train` was asked to start.
@@ -59,48 +63,56 @@ pub struct TrainOptions {
 
 /// Runs `config_path` in `run_dir` until its last epoch or a stop signal.
 pub fn train(config_path: &Path, run_dir: &Path, options: TrainOptions) -> Result<TrainSummary, DaemonError> {
+    // First thing: from here a signal is a request (see `startup_phase`), never the default
+    // action, which would kill a start-up that reads the data, the teacher and its bank.
+    let signals = Signals::install().map_err(|e| startup(format!("installing signal handlers: {e}")))?;
     let config = Config::load(config_path).map_err(|e| startup(e.to_string()))?;
     let replica = Replica::from_env()?;
     // Rank 0 (or a lone process) owns the run folder; another rank keeps its files in RUN/rank-N.
     let checkpoints_dir = run_dir;
     let run_dir = &replica.own_dir(checkpoints_dir);
-    let _lock = prepare_run_dir(run_dir)?;
-    std::fs::write(run_dir.join("config.toml"), config.to_toml()).map_err(|e| startup(format!("{}: {e}", run_dir.display())))?;
-    let device_spec = replica.device(config.run.device);
-    replica.batch(&config)?; // fails fast on a global batch the ranks cannot share
-    if let DeviceSpec::Cuda(index) = device_spec {
-        if (index as i64) >= tch::Cuda::device_count() {
-            return Err(startup(format!("run.device = \"cuda:{index}\" but this process sees {} CUDA devices (see `lgd info`)", tch::Cuda::device_count())));
-        }
-    }
-    if matches!(config.run.device, DeviceSpec::Cuda(_)) {
-        // Autotuned convolution algorithms: the shapes of a training run never change.
-        tch::Cuda::cudnn_set_benchmark(config.precision.cudnn_benchmark);
-    }
-    if config.teacher.own_stream && !matches!(device_spec, DeviceSpec::Cuda(_)) {
-        tracing::warn!("teacher.own_stream has no effect on the CPU: there are no streams to separate");
-    }
-    if config.fault_injection.any() {
-        tracing::warn!(faults = ?config.fault_injection, "fault injection is ON: this run fails on purpose");
-        crate::atomic_file::inject_delay_before_rename(Duration::from_millis(config.fault_injection.checkpoint_write_delay_ms));
-    }
+    let _lock = lock_run_dir(run_dir)?;
     let run_id = config.run.name.clone().unwrap_or_else(|| run_dir.file_name().map_or("run".into(), |n| n.to_string_lossy().into_owned()));
     let previous = RunStatus::read(run_dir).ok();
     let board = StatusBoard::new(run_dir, RunStatus::starting(run_id, &config.to_toml()));
     board.update(|s| s.last_checkpoint = list_checkpoints(checkpoints_dir).pop());
     board.persist();
-    let starting = Start { config, config_path, run_dir, checkpoints_dir, replica, device_spec, options };
+    let steps = StartupSteps::new(signals.clone(), board.clone(), config.fault_injection.hold_startup);
+    let starting = Start { config, config_path, run_dir, checkpoints_dir, replica, signals, options };
     // A start that fails leaves a status that says so, not one of a process that vanished.
-    let started = start(starting, board.clone()).inspect_err(|error| {
-        board.update(|s| (s.state, s.message) = (RunState::Failed, Some(error.to_string())));
-        board.persist();
-    })?;
+    let started = match start(starting, board.clone(), &steps) {
+        Err(DaemonError::StoppedDuringStartup(phase)) => return Ok(stopped_during_startup(phase, &board)),
+        Err(error) => {
+            board.update(|s| (s.state, s.message) = (RunState::Failed, Some(error.to_string())));
+            board.persist();
+            return Err(error);
+        }
+        Ok(started) => started,
+    };
     match started {
         Started::Session(mut session, _status_server) => {
             let ending = session.run();
             session.finish(ending) // the status server is served until here
         }
         Started::AlreadyFinished(ended) => Ok(already_finished(&ended, previous, &board)),
+    }
+}
+
+/// SIGTERM/SIGINT during start-up: it stopped at its next safe point, nothing trained.
+fn stopped_during_startup(phase: StartupPhase, board: &StatusBoard) -> TrainSummary {
+    let message = format!("stopped on request during start-up, while {phase}; nothing was trained");
+    tracing::info!(%phase, "{message}");
+    board.update(|s| (s.state, s.startup_phase, s.message) = (RunState::Stopped, Some(phase), Some(message)));
+    board.persist();
+    let status = board.snapshot();
+    TrainSummary {
+        steps: status.step,
+        last_checkpoint: status.last_checkpoint,
+        stopped_by_signal: true,
+        images_per_second: 0.0,
+        data_wait_fraction: 0.0,
+        already_finished: false,
+        stopped_during_startup: Some(phase),
     }
 }
 
@@ -135,6 +147,7 @@ fn already_finished(ended: &EndedAt, previous: Option<RunStatus>, board: &Status
             *s = RunStatus { pid: fresh.pid, config_digest: fresh.config_digest, ..before };
         }
         (s.state, s.step, s.epoch, s.total_steps) = (RunState::Finished, ended.step, ended.epoch, ended.step);
+        s.startup_phase = None;
         (s.last_checkpoint, s.message) = (Some(ended.checkpoint.clone()), Some(message));
     });
     board.persist();
@@ -145,6 +158,7 @@ fn already_finished(ended: &EndedAt, previous: Option<RunStatus>, board: &Status
         images_per_second: 0.0,
         data_wait_fraction: 0.0,
         already_finished: true,
+        stopped_during_startup: None,
     }
 }
 
@@ -156,15 +170,39 @@ struct Start<'a> {
     run_dir: &'a Path,
     checkpoints_dir: &'a Path,
     replica: Replica,
-    device_spec: DeviceSpec,
+    /// Installed first thing: start-up's safe points and, later, the loop read them.
+    signals: Signals,
     options: TrainOptions,
 }
 
-/// Loads the data, the teacher and the checkpoint to resume, and starts every stage and the
-/// status server (if configured).
-fn start(starting: Start<'_>, board: StatusBoard) -> Result<Started<'_>, DaemonError> {
-    let Start { config, config_path, run_dir, checkpoints_dir, replica, device_spec, options } = starting;
+/// Checks the inputs and the device, loads the data, the checkpoint to resume and the teacher,
+/// and starts every stage and the status server (if configured), with a safe point between each
+/// of these phases (`steps`).
+fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> Result<Started<'a>, DaemonError> {
+    let Start { config, config_path, run_dir, checkpoints_dir, replica, signals, options } = starting;
+    let device_spec = replica.device(config.run.device);
+    replica.batch(&config)?; // fails fast on a global batch the ranks cannot share
+    if let Some(why) = device_spec.missing_here() {
+        return Err(startup(why));
+    }
     let device = device_spec.to_tch();
+    if matches!(config.run.device, DeviceSpec::Cuda(_)) {
+        // Autotuned convolution algorithms: the shapes of a training run never change.
+        tch::Cuda::cudnn_set_benchmark(config.precision.cudnn_benchmark);
+    }
+    if config.teacher.own_stream && !matches!(device_spec, DeviceSpec::Cuda(_)) {
+        tracing::warn!("teacher.own_stream has no effect on the CPU: there are no streams to separate");
+    }
+    if config.fault_injection.any() {
+        tracing::warn!(faults = ?config.fault_injection, "fault injection is ON: this run fails on purpose");
+        crate::atomic_file::inject_delay_before_rename(Duration::from_millis(config.fault_injection.checkpoint_write_delay_ms));
+    }
+    steps.enter(StartupPhase::OpeningData)?;
+    // What `lgd check-config` reports, here fatal: every input, named by its field, before any loads.
+    let inputs = config.inputs_here();
+    if !inputs.is_empty() {
+        return Err(startup(inputs.all().join("; ")));
+    }
     let source = open_training_data(&config)?;
     let per_epoch = steps_per_epoch(source.len(), config.data.batch_size); // global batches
     if per_epoch == 0 {
@@ -177,6 +215,7 @@ fn start(starting: Start<'_>, board: StatusBoard) -> Result<Started<'_>, DaemonE
     }
     let classes = source.classes().len();
     let data_shape = DataShape { samples: source.len() as u64, classes: classes as u64 };
+    steps.enter(StartupPhase::ValidationSet)?;
     let validation = match &config.data.val {
         // Rank 0 validates; the other ranks wait for it in their next collective.
         Some(root) if replica.leads() && (config.validation.every_epochs > 0 || config.validation.every_steps > 0) => {
@@ -192,28 +231,37 @@ fn start(starting: Start<'_>, board: StatusBoard) -> Result<Started<'_>, DaemonE
         }
         _ => None,
     };
+    steps.enter(StartupPhase::CheckingCheckpoint)?;
     let terms = ResumeTerms { data: data_shape, steps_per_epoch: per_epoch, accept_changes: options.accept_changes };
     let resumed = checkpoint_to_resume(&config, checkpoints_dir, &terms)?;
     if let Some((path, state)) = resumed.as_ref().filter(|(_, state)| state.epoch >= config.schedule.epochs as u64) {
         let (step, epoch, epochs) = (state.step, state.epoch, config.schedule.epochs);
         return Ok(Started::AlreadyFinished(EndedAt { checkpoint: path.clone(), step, epoch, epochs }));
     }
-    // After the paths and the checkpoint are checked: loading a CLIP teacher takes a while.
-    let teacher = load_teacher(&config, run_dir, device)?;
+    // A stop asked for until here leaves the run folder as it was, but for the status.
+    steps.safe_point(StartupPhase::CheckingCheckpoint)?;
+    // Accepted: from here this start writes into the run folder (a refused one wrote nothing).
+    claim_run_dir(run_dir, &config)?;
+    // Before the teacher: a port already taken fails at once, not after minutes of loading.
+    let status_server = config.status.socket_addr().filter(|_| replica.leads()).map(|addr| StatusServer::start(addr, run_dir, board.clone(), signals.clone()));
+    let status_server = status_server.transpose().map_err(|e| startup(format!("status.addr: {e}")))?;
+    steps.enter(StartupPhase::LoadingTeacher)?;
+    let teacher = load_teacher(&config, run_dir, device, steps)?;
+    steps.enter(StartupPhase::BuildingTrainer)?;
     let mut trainer = Trainer::new(&config, teacher, per_epoch, device).map_err(|e| startup(e.to_string()))?;
     if let Some(resumed) = resumed {
         resume(&mut trainer, resumed)?;
     }
+    steps.enter(StartupPhase::JoiningGroup)?;
     replica.join(&mut trainer, &config)?;
-    let signals = Signals::install().map_err(|e| startup(format!("installing signal handlers: {e}")))?;
-    let status_server = config.status.socket_addr().filter(|_| replica.leads()).map(|addr| StatusServer::start(addr, run_dir, board.clone(), signals.clone()));
-    let status_server = status_server.transpose().map_err(|e| startup(e.to_string()))?;
+    steps.enter(StartupPhase::StartingStages)?;
     let metrics = MetricsWriter::open(run_dir, config.logging.tensorboard, trainer.step).and_then(MetricsSink::start).map_err(startup)?;
     // From where the trainer stands: a resume under another batch size or data moved its position.
     let epochs_left = (config.schedule.epochs as u64).saturating_sub(trainer.epoch);
     let total_steps = trainer.step + (epochs_left * per_epoch).saturating_sub(trainer.step_in_epoch);
     board.update(|s| {
         (s.state, s.step, s.epoch, s.total_steps, s.steps_per_epoch) = (RunState::Training, trainer.step, trainer.epoch, total_steps, per_epoch);
+        s.startup_phase = None; // a stop request from here is the loop's, at its first step boundary
     });
     board.persist();
     tracing::info!(run = %run_dir.display(), steps_per_epoch = per_epoch, start_step = trainer.step, "training");

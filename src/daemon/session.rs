@@ -82,6 +82,9 @@ impl Session<'_> {
         if self.student.step_count() == 0 {
             self.validate();
         }
+        // SIGUSR1 before the first step (during start-up, say): this process has nothing new to
+        // save yet, so the checkpoint is written at the first step boundary instead.
+        let mut deferred_checkpoint = false;
         loop {
             let mut requests = self.signals.take();
             let file_changed = self.watch.as_mut().is_some_and(|w| w.changed());
@@ -102,6 +105,13 @@ impl Session<'_> {
             if requests.reload {
                 self.reload();
             }
+            let first_step_taken = self.student.step_count() > self.started_at_step;
+            if requests.checkpoint && !first_step_taken && !deferred_checkpoint {
+                tracing::info!("checkpoint asked for before the first step: it is written at the first step boundary");
+            }
+            deferred_checkpoint |= requests.checkpoint && !first_step_taken;
+            requests.checkpoint = (requests.checkpoint || deferred_checkpoint) && first_step_taken;
+            deferred_checkpoint &= !first_step_taken;
             if requests.stop {
                 self.record_unrecorded()?;
                 return self.settled_ending(Ending::Requested);
@@ -225,9 +235,10 @@ impl Session<'_> {
         }
         let (count, samples) = (self.reported_bad.len(), self.source.len());
         self.board.update(|s| s.bad_samples = count);
-        if count as f64 > self.config.data.max_bad_fraction * samples as f64 {
+        let allowed = self.config.data.bad_files_allowed(samples);
+        if count > allowed {
             return Err(DaemonError::Training(format!(
-                "{count} of {samples} training files could not be used, more than data.max_bad_fraction = {}; they are listed in {}",
+                "{count} of {samples} training files could not be used, more than data.max_bad_fraction = {} allows ({allowed}); they are listed in {}",
                 self.config.data.max_bad_fraction,
                 self.run_dir.join("bad_samples.txt").display()
             )));
@@ -304,6 +315,7 @@ impl Session<'_> {
             images_per_second,
             data_wait_fraction: self.clock.waiting.as_secs_f64() / training,
             already_finished: false,
+            stopped_during_startup: None,
         };
         let bound = self.clock.bound_by();
         let (state, message) = match &ending {

@@ -19,9 +19,10 @@ pub(super) fn startup(message: impl Into<String>) -> DaemonError {
     DaemonError::Startup(message.into())
 }
 
-/// Creates the run folder, checks it is writable, takes its lock (held while the returned file
-/// lives) and removes temporary files a killed process left behind.
-pub(super) fn prepare_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
+/// Creates the run folder, checks it is writable and takes its lock (held while the returned
+/// file lives). Nothing in the folder changes yet: a start that is refused (a resume under
+/// changes, a stop during start-up) leaves it as it was, but for the status that says why.
+pub(super) fn lock_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
     if run_dir.exists() && !run_dir.is_dir() {
         return Err(startup(format!("run folder {} is a file, not a folder: name another --run-dir", run_dir.display())));
     }
@@ -44,7 +45,14 @@ pub(super) fn prepare_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
             holder.trim()
         )));
     }
+    Ok(lock)
+}
+
+/// The start is accepted (the checkpoint to resume agrees with it): this process takes the run
+/// folder over: its pid, the config in force, and no partial checkpoint a killed process left.
+pub(super) fn claim_run_dir(run_dir: &Path, config: &Config) -> Result<(), DaemonError> {
     let _ = std::fs::write(run_dir.join("pid"), std::process::id().to_string());
+    std::fs::write(run_dir.join("config.toml"), config.to_toml()).map_err(|e| startup(format!("{}: {e}", run_dir.display())))?;
     if let Ok(entries) = std::fs::read_dir(run_dir.join("checkpoints")) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -54,7 +62,7 @@ pub(super) fn prepare_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
             }
         }
     }
-    Ok(lock)
+    Ok(())
 }
 
 /// The training samples: an image folder or a packed dataset.

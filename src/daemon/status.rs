@@ -130,6 +130,10 @@ pub struct RunStatus {
     pub validating: Option<ValidationProgress>,
     /// Why the run stopped, or the latest warning worth a human's eye.
     pub message: Option<String>,
+    /// While starting: the phase of start-up in progress; once stopped during start-up, the phase
+    /// it stopped in (absent otherwise, and from older status files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_phase: Option<super::StartupPhase>,
     /// Recent logged steps, oldest first.
     pub history: VecDeque<HistoryPoint>,
 }
@@ -172,6 +176,7 @@ impl RunStatus {
             validation: None,
             validating: None,
             message: None,
+            startup_phase: None,
             history: VecDeque::new(),
         }
     }

@@ -91,6 +91,9 @@ pub fn render(status: &RunStatus, liveness: Liveness, now: f64) -> String {
     };
     line("run", &status.run_id);
     line("state", &process);
+    if let Some(phase) = status.startup_phase {
+        line("start-up", &phase.to_string());
+    }
     line("updated", &format!("{} ago", duration(now - status.updated_unix)));
     let progress = if status.total_steps > 0 {
         let share = 100.0 * status.step as f64 / status.total_steps as f64;

@@ -63,23 +63,33 @@ pub fn spawn_train(dir: &Path) -> (Child, Receiver<String>) {
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
+    (child, lines_of(stderr))
+}
+
+/// The lines of a child's output, on a channel, as they come.
+pub fn lines_of(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });
-    (child, rx)
+    rx
 }
 
 /// Waits for a log line containing `needle`; panics with the lines seen after `timeout`.
 pub fn wait_for(lines: &Receiver<String>, needle: &str, timeout: Duration) -> String {
+    wait_for_after(lines, needle, timeout).0
+}
+
+/// Waits for a log line containing `needle`; returns it and the lines before it.
+pub fn wait_for_after(lines: &Receiver<String>, needle: &str, timeout: Duration) -> (String, Vec<String>) {
     let deadline = Instant::now() + timeout;
     let mut seen = Vec::new();
     while Instant::now() < deadline {
         if let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
             if line.contains(needle) {
-                return line;
+                return (line, seen);
             }
             seen.push(line);
         }

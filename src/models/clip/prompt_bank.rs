@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use lgd_datasets::classnames::{ClassNames, Templates};
@@ -28,6 +29,14 @@ pub enum PromptBankError {
     /// The bank could not be built or written.
     #[error(transparent)]
     Bank(#[from] BankError),
+    /// The progress callback asked to stop (a stop request during `lgd train`'s start-up).
+    #[error("stopped after {done} of {total} prompts")]
+    Stopped {
+        /// Prompts embedded.
+        done: usize,
+        /// Prompts in all.
+        total: usize,
+    },
     /// The teacher file could not be hashed.
     #[error("{path}: {source}")]
     Io {
@@ -67,14 +76,15 @@ pub fn cached_bank(path: &Path, key: &str, classes: usize) -> Option<TextBank> {
     (metadata.get(CACHE_KEY).map(String::as_str) == Some(key)).then(|| TextBank::load(path, Some(classes)).ok())?
 }
 
-/// Computes T `[D, C]`, embedding `batch` prompts at a time; `progress(done, total)` after each batch.
+/// Computes T `[D, C]`, embedding `batch` prompts at a time; `progress(done, total)` after each
+/// batch, which stops the computation (`PromptBankError::Stopped`) by breaking.
 pub fn compute_text_bank(
     clip: &Clip,
     tokenizer: &ClipTokenizer,
     names: &ClassNames,
     templates: &Templates,
     batch: usize,
-    mut progress: impl FnMut(usize, usize),
+    mut progress: impl FnMut(usize, usize) -> ControlFlow<()>,
 ) -> Result<TextBank, PromptBankError> {
     let prompts: Vec<String> = names.names().iter().flat_map(|name| templates.render(name)).collect();
     let total = prompts.len();
@@ -82,7 +92,10 @@ pub fn compute_text_bank(
     for chunk in prompts.chunks(batch.max(1)) {
         let tokens = tokenizer.tokenize_batch(chunk, Overflow::Error)?; // [n, 77]
         embeddings.push(clip.encode_text(&tokens)); // [n, D]
-        progress(embeddings.iter().map(|e| e.size()[0] as usize).sum(), total);
+        let done = embeddings.iter().map(|e| e.size()[0] as usize).sum();
+        if progress(done, total).is_break() {
+            return Err(PromptBankError::Stopped { done, total });
+        }
     }
     let all = Tensor::cat(&embeddings, 0); // [C·K, D]
     let (classes, per_class) = (names.len() as i64, templates.templates().len() as i64);
