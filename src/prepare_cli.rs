@@ -32,6 +32,9 @@ pub enum Prepare {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Largest width·height an image may declare; larger ones are skipped (decompression-bomb guard).
+        #[arg(long, default_value_t = lgd_datasets::decode::DEFAULT_MAX_PIXELS)]
+        max_pixels: u64,
         /// Test hook: abort the process (no clean-up, as a kill) after this many samples.
         #[arg(long, hide = true)]
         abort_after: Option<usize>,
@@ -138,12 +141,13 @@ fn bar(len: u64, what: &str) -> anyhow::Result<indicatif::ProgressBar> {
 /// Runs one `lgd prepare` subcommand.
 pub fn run(command: Prepare) -> anyhow::Result<()> {
     match command {
-        Prepare::Pack { src, out, max_side, quality, shard_size, threads, abort_after } => {
+        Prepare::Pack { src, out, max_side, quality, shard_size, threads, max_pixels, abort_after } => {
             let encoding = match (max_side, quality) {
                 (None, None) => Encoding::Original,
                 (max_side, quality) => Encoding::Jpeg { max_side: max_side.unwrap_or(0), quality: quality.unwrap_or(90) },
             };
-            let mut options = PackOptions { shard_size, encoding, ..Default::default() };
+            let decode = lgd_datasets::decode::DecodeOptions { max_pixels };
+            let mut options = PackOptions { shard_size, encoding, decode, ..Default::default() };
             options.threads = threads.unwrap_or(options.threads);
             let source = FolderSource::open(&src)?;
             pack(&source, &out, &options, abort_after)?;
@@ -217,6 +221,9 @@ fn pack(source: &dyn SampleSource, out: &Path, options: &PackOptions, abort_afte
     }
     if summary.skipped.len() > SHOWN {
         tracing::warn!("… and {} more skipped samples", summary.skipped.len() - SHOWN);
+    }
+    for class in &summary.empty_classes {
+        tracing::warn!(%class, "class left empty: every one of its files was skipped, so the pack has no sample of it");
     }
     tracing::info!(
         out = %out.display(),

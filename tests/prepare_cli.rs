@@ -180,3 +180,22 @@ fn split_subset_and_classnames_commands_write_their_trees() {
     assert!(text(&o).contains("split: the output folder is not empty"), "{}", text(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_class_left_empty_by_skipped_files_is_warned_of() {
+    let dir = support::scratch("prepare-empty-class");
+    let (src, out) = (dir.join("src"), dir.join("packed"));
+    image_folder(&src, 2, 3);
+    std::fs::create_dir_all(src.join("c2")).unwrap();
+    std::fs::write(src.join("c2/only.jpg"), b"not an image").unwrap();
+    let o = lgd(&[&"prepare", &"pack", &src, &out]);
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    let warning = log.lines().find(|l| l.contains("class left empty")).unwrap_or_else(|| panic!("no warning:\n{log}"));
+    assert!(warning.contains("\"class\":\"c2\"") && warning.contains("WARN"), "{warning}");
+    assert_eq!(log.matches("class left empty").count(), 1, "c0 keeps its good files: {log}");
+    let listed = std::fs::read_to_string(out.join("skipped.txt")).unwrap();
+    assert_eq!(listed.lines().collect::<Vec<_>>().len(), 2, "c0/broken.jpg and c2/only.jpg: {listed}");
+    assert!(listed.starts_with("c0/broken.jpg\t") && listed.contains("\nc2/only.jpg\tnot an image"), "{listed}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

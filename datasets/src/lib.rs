@@ -6,6 +6,7 @@
 //! - [`decode`]: image bytes → RGB as PIL's `convert("RGB")`, with the decompression-bomb guard.
 //! - [`image_folder`]: `root/<class>/*` datasets indexed in torchvision `ImageFolder` order.
 //! - [`packed`]: the memory-mapped packed format (shards + checksummed index), its builder and verifier.
+//! - [`records`]: the one-line-per-file reports of unusable files (`bad_samples.txt`, `skipped.txt`).
 //! - [`idx`]: IDX files (Fashion-MNIST) as a pack source or an image folder.
 //! - [`tools`]: the original's dataset tools (Caltech-256 split, ImageNet subset, class names from folders).
 //! - [`augment`]: torchvision-exact training (MoCo v1/v2, SimCLR, SwAV) and evaluation transforms,
@@ -22,6 +23,7 @@ pub mod guidance;
 pub mod idx;
 pub mod image_folder;
 pub mod packed;
+pub mod records;
 pub mod rgb;
 pub mod tools;
 pub mod training_view;

@@ -27,24 +27,31 @@ pub struct AugmentationConfig {
     /// Probability that ColorJitter is applied.
     pub jitter_p: f64,
     /// ColorJitter brightness strength (factor in [1 − s, 1 + s]).
+    #[serde(serialize_with = "as_written::scalar")]
     pub brightness: f32,
     /// ColorJitter contrast strength.
+    #[serde(serialize_with = "as_written::scalar")]
     pub contrast: f32,
     /// ColorJitter saturation strength.
+    #[serde(serialize_with = "as_written::scalar")]
     pub saturation: f32,
     /// ColorJitter hue strength (shift in [−h, h]), at most 0.5.
+    #[serde(serialize_with = "as_written::scalar")]
     pub hue: f32,
     /// Probability of RandomGrayscale.
     pub grayscale_p: f64,
     /// Probability that GaussianBlur is applied.
     pub blur_p: f64,
     /// GaussianBlur sigma range (PIL radius), drawn uniformly.
+    #[serde(serialize_with = "as_written::array")]
     pub blur_sigma: [f32; 2],
     /// Probability of a horizontal flip.
     pub flip_p: f64,
     /// Normalisation mean per channel (the teacher's: CLIP).
+    #[serde(serialize_with = "as_written::array")]
     pub mean: [f32; 3],
     /// Normalisation standard deviation per channel.
+    #[serde(serialize_with = "as_written::array")]
     pub std: [f32; 3],
     /// Evaluation: shorter side after resizing.
     pub eval_resize: usize,
@@ -155,6 +162,25 @@ impl From<Overrides> for AugmentationConfig {
             fast_decode: o.fast_decode.unwrap_or(d.fast_decode),
             photometric: o.photometric.unwrap_or(d.photometric),
         }
+    }
+}
+
+/// `f32` fields serialised as the shortest decimal that reads back as the same `f32` (0.4, not
+/// the 0.4000000059604645 of its widening to `f64`), so a printed or saved config shows what the
+/// user wrote.
+mod as_written {
+    use serde::{Serialize, Serializer};
+
+    fn widened(value: f32) -> f64 {
+        value.to_string().parse().unwrap_or(f64::from(value))
+    }
+
+    pub fn scalar<S: Serializer>(value: &f32, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(widened(*value))
+    }
+
+    pub fn array<S: Serializer, const N: usize>(values: &[f32; N], serializer: S) -> Result<S::Ok, S::Error> {
+        values.map(widened).serialize(serializer)
     }
 }
 

@@ -60,7 +60,8 @@ pub enum DecodeError {
     /// The header announces more pixels than allowed (a decompression bomb, or a wrong limit).
     #[error(
         "{path}: {width}x{height} = {pixels} pixels exceeds the limit of {max_pixels} \
-         (decompression-bomb guard; raise `max_pixels` if the image is genuine)"
+         (decompression-bomb guard; if the image is genuine, raise the limit: `data.max_pixels` \
+         for lgd train, `--max-pixels` for lgd prepare pack)"
     )]
     TooLarge {
         /// The file.

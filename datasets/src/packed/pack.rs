@@ -17,7 +17,8 @@ use super::format::{encode_index, Encoding, IndexMeta, Record, ShardInfo, INDEX_
 use super::journal::{shard_file, write_atomic, DoneSample, DoneShard, Journal, SkippedSample};
 use super::source::SampleSource;
 
-/// File listing the skipped source samples of a finished pack (one per line: index, reason).
+/// File listing the skipped source samples of a finished pack (one per line: name, tab, reason;
+/// see [`crate::records`]).
 pub const SKIPPED_FILE: &str = "skipped.txt";
 
 /// How to build a pack.
@@ -85,6 +86,9 @@ pub struct PackSummary {
     pub skipped: Vec<Skipped>,
     /// Source samples an earlier, interrupted run had already handled.
     pub resumed_at: usize,
+    /// Classes of the source left without a sample because every one of theirs was skipped:
+    /// their label is still in the pack, but nothing trains on it.
+    pub empty_classes: Vec<String>,
 }
 
 fn validate(options: &PackOptions) -> Result<(), PackError> {
@@ -281,7 +285,7 @@ fn write_index(
     }
     let mut listing = String::new();
     for s in &skipped {
-        listing.push_str(&format!("{}\t{}\n", s.source_index, s.reason));
+        listing.push_str(&crate::records::record_line(&s.name, &s.reason));
     }
     write_atomic(&out.join(SKIPPED_FILE), listing.as_bytes())?;
     let meta = IndexMeta {
@@ -291,7 +295,14 @@ fn write_index(
     };
     let samples: Vec<(Record, &str)> = names.iter().map(|(r, n)| (*r, n.as_str())).collect();
     write_atomic(&out.join(INDEX_FILE), &encode_index(&meta, &samples))?;
+    let mut packed_per_class = vec![0usize; source.classes().len()];
+    for (record, _) in &names {
+        packed_per_class[record.label as usize] += 1;
+    }
+    let had_samples: std::collections::BTreeSet<u32> = skipped.iter().map(|s| source.label(s.source_index)).collect();
+    let empty_classes = had_samples.into_iter().filter(|&label| packed_per_class[label as usize] == 0).map(|label| source.classes()[label as usize].clone()).collect();
     Ok(PackSummary {
+        empty_classes,
         samples: names.len(),
         shards: shards.len(),
         bytes: shards.iter().map(|s| s.size).sum(),
