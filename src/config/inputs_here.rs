@@ -97,10 +97,8 @@ impl Config {
 fn list_problem(here: &mut InputsHere, field: &str, list: &str, error: String) {
     let line = format!("{field}: {error}");
     let path = Path::new(list);
-    if path.components().count() > 1 || path.extension().is_some() {
-        if !path.exists() {
-            return here.missing.push(line);
-        }
+    if (path.components().count() > 1 || path.extension().is_some()) && !path.exists() {
+        return here.missing.push(line);
     }
     here.unusable.push(line);
 }
