@@ -106,14 +106,19 @@ enum Command {
     Bench(BenchCommand),
     /// Write a student from a checkpoint (any format lgd reads) in another layout.
     Export {
-        /// The checkpoint: safetensors, torch.save zip/legacy, LGD training checkpoint.
+        /// A run folder (its newest checkpoint that verifies), an `lgd train` checkpoint
+        /// (`RUN/checkpoints/step-….safetensors`, `best.safetensors`), or any weight file lgd reads
+        /// (the original LGD's .pth.tar, a torchvision state dict, safetensors).
         checkpoint: PathBuf,
-        /// The output layout.
+        /// The output layout (mmdet/mmseg take ResNet-18/34/50 and MobileNetV2 students).
         #[arg(long, value_enum)]
         format: ExportFormat,
         /// The output file.
         #[arg(long)]
         out: PathBuf,
+        /// Keep the LGD projection head too, as `lgd_head.*` (beside `state_dict` for mmdet/mmseg).
+        #[arg(long)]
+        head: bool,
     },
     /// Download one of OpenAI's CLIP checkpoints (resumable; SHA-256 verified).
     FetchClip {
@@ -264,9 +269,21 @@ fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Resu
             let here = if missing.is_empty() { "every input it names is here" } else { "but inputs it names are missing here (see above)" };
             tracing::info!(file = %file.display(), scaled_lr = config.scaled_lr(), "config is valid, {here}");
         }
-        Command::Export { checkpoint, format, out } => {
-            let summary = lgd::export::export(&checkpoint, format, &out)?;
-            tracing::info!(out = %out.display(), written = summary.written, left_out = summary.left_out, "exported");
+        Command::Export { checkpoint, format, out, head } => {
+            let summary = lgd::export::export(&checkpoint, format, &out, head)?;
+            for line in &summary.left_out {
+                tracing::info!("{line}");
+            }
+            tracing::info!(
+                "exported {} ({} backbone{}) from {} to {}: {} tensors",
+                summary.arch.torchvision_name(),
+                format.name(),
+                if head { " and head" } else { "" },
+                summary.origin,
+                out.display(),
+                summary.written
+            );
+            tracing::info!("load it with: {}", summary.load_line);
         }
         Command::Bank { teacher, classnames, templates, out, batch, device } => {
             text_bank(&teacher, &classnames, &templates, &out, batch, device)?;
