@@ -387,7 +387,8 @@ fn every_command_of_the_readme_and_the_guides_runs() {
     w.run(&["lgd plot runs/r18"]);
     assert!(w.dir.join("runs/r18/curves.png").exists());
     w.run(&["lgd export runs/r18/checkpoints/step-….safetensors --format torchvision --out r18.pth"]);
-    torch_loads(&w.dir.join("r18.pth"));
+    // Judged at the end, so that every other command has run whatever the export's state.
+    let export_loads = torchvision_loads(&w.dir.join("r18.pth"));
 
     // training.md: the resumed run goes on from the newest checkpoint; one epoch more ends it.
     let step = lgd::daemon::status::RunStatus::read(&w.dir.join("runs/r18")).unwrap().step;
@@ -411,6 +412,9 @@ fn every_command_of_the_readme_and_the_guides_runs() {
         "documented commands this test neither runs nor skips (add each to this test):\n{}",
         uncovered.join("\n")
     );
+    if let Err(error) = export_loads {
+        panic!("the README's export (`lgd export … --format torchvision --out r18.pth`) does not load into torchvision's ResNet-18:\n{error}");
+    }
     println!("{} documented commands in {:.0?}:", w.covered.len(), started.elapsed());
     for (command, how) in &w.covered {
         println!("  {command}\n      {how}");
@@ -418,14 +422,19 @@ fn every_command_of_the_readme_and_the_guides_runs() {
     let _ = std::fs::remove_dir_all(&w.dir);
 }
 
-/// `torch.load(weights_only=True)` reads the file (the project's Python).
-fn torch_loads(file: &Path) {
-    let output = StdCommand::new(support::python())
-        .args(["-c", "import sys, torch; d = torch.load(sys.argv[1], weights_only=True); assert len(d) > 0"])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+/// `torch.load(weights_only=True)` reads the file and torchvision's ResNet-18 takes its tensors:
+/// every key is one of the model's, and only the classifier (`fc.`) may be missing.
+fn torchvision_loads(file: &Path) -> Result<(), String> {
+    let script = "import sys, torch, torchvision\n\
+        state = torch.load(sys.argv[1], weights_only=True)\n\
+        missing, unexpected = torchvision.models.resnet18().load_state_dict(state, strict=False)\n\
+        assert not unexpected, f'keys torchvision does not know: {unexpected[:5]} ({len(unexpected)})'\n\
+        assert all(k.startswith('fc.') for k in missing), f'missing: {missing[:5]}'\n";
+    let output = StdCommand::new(support::python()).args(["-c", script]).arg(file).output().unwrap();
+    match output.status.success() {
+        true => Ok(()),
+        false => Err(String::from_utf8_lossy(&output.stderr).into_owned()),
+    }
 }
 
 /// docs/operating.md's commands against the live run (its `[status]` server is up).
