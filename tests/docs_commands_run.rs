@@ -387,7 +387,9 @@ fn every_command_of_the_readme_and_the_guides_runs() {
     w.run(&["lgd plot runs/r18"]);
     assert!(w.dir.join("runs/r18/curves.png").exists());
     w.run(&["lgd export runs/r18/checkpoints/step-….safetensors --format torchvision --out r18.pth"]);
-    // Judged at the end, so that every other command has run whatever the export's state.
+    // Judged at the end, so that every other command has run whatever the export's state. The
+    // export of main at 5420750 fails it: it writes the training checkpoint's own names
+    // (`model.…`, `bank.visual`, `bank.seen`, …), which torchvision does not know (issue 28).
     let export_loads = torchvision_loads(&w.dir.join("r18.pth"));
 
     // training.md: the resumed run goes on from the newest checkpoint; one epoch more ends it.
