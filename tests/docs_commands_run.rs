@@ -302,6 +302,16 @@ impl World {
     }
 }
 
+/// A test that fails while the daemon runs must not leave it training.
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some((child, _)) = &mut self.daemon {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Each `--option` of an `lgd` command line is listed by its subcommand's `--help` (or `lgd --help`
 /// for the global ones); the rank command after `lgd launch … --` is checked the same way.
 fn options_exist(line: &str) {
