@@ -451,6 +451,8 @@ fn torchvision_loads(file: &Path) -> Result<(), String> {
 
 /// docs/operating.md's commands against the live run (its `[status]` server is up).
 fn operating_guide_live(w: &mut World) {
+    let curl = StdCommand::new("bash").args(["-c", "command -v curl"]).output().unwrap();
+    assert!(curl.status.success(), "docs/operating.md's commands use curl, which is not installed here (apt-get install curl)");
     let (json, _) = w.run(&["lgd status runs/r18 --json"]);
     let json: serde_json::Value = serde_json::from_str(&json).expect("status --json prints JSON");
     assert_eq!(json["state"], "training");
