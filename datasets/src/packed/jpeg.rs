@@ -1,12 +1,13 @@
 //! Baseline JPEG encoding by libjpeg-turbo: the encoder half of the library whose decoder the
 //! training views already use (mozjpeg's build, compiled by `mozjpeg-sys`, SIMD with `nasm`).
 //!
-//! Why this encoder: on the benchmark's photos it is the fastest at hand and writes what OpenCV
-//! (FFCV's encoder) writes, so packs compare byte for byte — see ARCHITECTURE.md ("Re-encoding a
-//! pack") for the figures against `jpeg-encoder` and `image`'s encoder. mozjpeg's own extensions
+//! Why this encoder: on the benchmark's photos it is the fastest at hand, and it codes as OpenCV
+//! (FFCV's encoder, libjpeg-turbo too) does — same tables, same Huffman coding — so pack sizes
+//! compare like with like; see ARCHITECTURE.md ("Re-encoding a pack") for the figures against
+//! `jpeg-encoder` and `image`'s encoder. mozjpeg's own extensions
 //! (trellis quantisation, progressive scans, its quantisation tables) are switched off with the
-//! `JCP_FASTEST` profile: they cost several times the encode time for ~10 % fewer bytes, and a
-//! progressive file could not be decoded window by window (`decode::jpeg_region`). What remains
+//! `JCP_FASTEST` profile: they trade encode time for bytes, and the training views' window decode
+//! (`decode::jpeg_region`) would have to entropy-decode a progressive file whole. What remains
 //! is libjpeg-turbo's default: the standard (Annex K) tables scaled by quality, ISLOW DCT, standard
 //! Huffman tables, and chroma as [`Chroma`] says.
 
