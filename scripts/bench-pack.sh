@@ -15,7 +15,9 @@
 # Needs target/release/lgd (`make build`) and FFCV in its own environment, named by FFCV_PYTHON
 # (default /tmp/ffcv-venv/bin/python): Debian's libturbojpeg0-dev, libopencv-dev and pkg-config,
 # then `pip install "numpy<2" numba opencv-python pkgconfig cython`, `pip install
-# --no-build-isolation ffcv`, and a torch that imports in that environment.
+# --no-build-isolation ffcv` and `pip install --no-deps pytorch_pfn_extras terminaltables fastprogress
+# psutil assertpy tqdm`, and a torch that imports there (for the BENCHMARKS.md figures: a .pth file
+# naming the project's .venv site-packages, read after the venv's own numpy 1.26).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 lgd=${LGD:-$root/target/release/lgd}
