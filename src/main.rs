@@ -153,9 +153,10 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchCommand {
-    /// img/s of read → decode → MoCo-v2 view → normalised f32 over an image folder, all on the CPU.
+    /// img/s of read → decode → MoCo-v2 view → normalised f32 over an image folder or a packed
+    /// dataset, all on the CPU.
     Data {
-        /// The image folder (root/<class>/<images>).
+        /// An image folder (root/<class>/<images>) or a packed dataset (`lgd prepare pack`).
         #[arg(long)]
         data: PathBuf,
         /// Worker threads.
