@@ -12,11 +12,13 @@ CARGO ?= cargo
 
 .PHONY: setup build test demo faults chaos
 
-## setup: create .venv with torch 2.11.0 and the test oracles, fetch CLIP's BPE vocabulary, install
+## setup: create .venv with torch 2.11.0 and the test oracles (mmdetection/mmsegmentation for the
+## export tests among them), fetch CLIP's BPE vocabulary, install
 ## nasm for libjpeg-turbo's SIMD code, unpack the Gloo and CUDA headers the c10d process groups
 ## are compiled against (each step does nothing when already up to date)
 setup:
 	@bash scripts/setup-venv.sh
+	@bash scripts/setup-mmlab.sh
 	@bash scripts/fetch-clip-vocab.sh
 	@bash scripts/install-nasm.sh
 	@bash scripts/fetch-gloo-headers.sh

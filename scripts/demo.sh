@@ -122,8 +122,8 @@ cat <<EOF
 Run folder: $run
   metrics.jsonl      loss parts, lr, img/s and validation records (one JSON object per line)
 $curves
-  checkpoints/       resumable checkpoints; export one with
-                     $lgd export $run/checkpoints/<file> --format torchvision --out student.pth
+  checkpoints/       resumable checkpoints; export the newest one's ResNet-18 backbone with
+                     $lgd export $run --format torchvision --out student.pth
   bad_samples.txt    files that could not be decoded (empty here)
   eval/              the table's figures as JSON (lgd eval agreement|linear|knn --out …)
 EOF

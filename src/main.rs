@@ -112,14 +112,19 @@ enum Command {
     Bench(BenchCommand),
     /// Write a student from a checkpoint (any format lgd reads) in another layout.
     Export {
-        /// The checkpoint: safetensors, torch.save zip/legacy, LGD training checkpoint.
+        /// A run folder (its newest checkpoint that verifies), an `lgd train` checkpoint
+        /// (`RUN/checkpoints/step-….safetensors`, `best.safetensors`), or any weight file lgd reads
+        /// (the original LGD's .pth.tar, a torchvision state dict, safetensors).
         checkpoint: PathBuf,
-        /// The output layout.
+        /// The output layout (mmdet/mmseg take ResNet-18/34/50 and MobileNetV2 students).
         #[arg(long, value_enum)]
         format: ExportFormat,
         /// The output file.
         #[arg(long)]
         out: PathBuf,
+        /// Keep the LGD projection head too, as `lgd_head.*` (beside `state_dict` for mmdet/mmseg).
+        #[arg(long)]
+        head: bool,
     },
     /// Download one of OpenAI's CLIP checkpoints (resumable; SHA-256 verified).
     FetchClip {
@@ -154,9 +159,10 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchCommand {
-    /// img/s of read → decode → MoCo-v2 view → normalised f32 over an image folder, all on the CPU.
+    /// img/s of read → decode → MoCo-v2 view → normalised f32 over an image folder or a packed
+    /// dataset, all on the CPU.
     Data {
-        /// The image folder (root/<class>/<images>).
+        /// An image folder (root/<class>/<images>) or a packed dataset (`lgd prepare pack`).
         #[arg(long)]
         data: PathBuf,
         /// Worker threads.
@@ -279,9 +285,21 @@ fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Resu
             let file = file.or(config).expect("clap requires one of them");
             return check_config_command::run(&file);
         }
-        Command::Export { checkpoint, format, out } => {
-            let summary = lgd::export::export(&checkpoint, format, &out)?;
-            tracing::info!(out = %out.display(), written = summary.written, left_out = summary.left_out, "exported");
+        Command::Export { checkpoint, format, out, head } => {
+            let summary = lgd::export::export(&checkpoint, format, &out, head)?;
+            for line in &summary.left_out {
+                tracing::info!("{line}");
+            }
+            tracing::info!(
+                "exported {} ({} backbone{}) from {} to {}: {} tensors",
+                summary.arch.torchvision_name(),
+                format.name(),
+                if head { " and head" } else { "" },
+                summary.origin,
+                out.display(),
+                summary.written
+            );
+            tracing::info!("load it with: {}", summary.load_line);
         }
         Command::Bank { teacher, classnames, templates, out, batch, device } => {
             text_bank(&teacher, &classnames, &templates, &out, batch, device)?;

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 use lgd_datasets::classnames::ClassNames;
 use lgd_datasets::idx::IdxSource;
-use lgd_datasets::packed::{self, Encoding, FolderSource, PackOptions, PackSummary, SampleSource};
+use lgd_datasets::packed::{self, Chroma, Encoding, FolderSource, PackOptions, PackSummary, SampleSource};
 use lgd_datasets::tools::{self, Placement};
 
 #[derive(Subcommand)]
@@ -26,6 +26,10 @@ pub enum Prepare {
         /// Re-encode as JPEG at this quality (1–100; 90 when only --max-side is given).
         #[arg(long)]
         quality: Option<u8>,
+        /// Re-encode as JPEG with this chroma resolution: 420 (the default when re-encoding:
+        /// colour planes at half width and height, as cameras and FFCV write) or 444 (full).
+        #[arg(long, value_enum)]
+        chroma: Option<ChromaArg>,
         /// Close a shard before it grows past this size (bytes; K, M, G suffixes allowed).
         #[arg(long, default_value = "256M", value_parser = parse_bytes)]
         shard_size: u64,
@@ -111,6 +115,17 @@ pub enum Prepare {
 }
 
 /// What `lgd prepare idx` writes.
+/// `--chroma` values.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ChromaArg {
+    /// 4:2:0: colour planes at half width and height.
+    #[value(name = "420")]
+    Yuv420,
+    /// 4:4:4: colour planes at full resolution.
+    #[value(name = "444")]
+    Yuv444,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum IdxFormat {
     /// A packed dataset (PNG-encoded samples).
@@ -141,10 +156,17 @@ fn bar(len: u64, what: &str) -> anyhow::Result<indicatif::ProgressBar> {
 /// Runs one `lgd prepare` subcommand.
 pub fn run(command: Prepare) -> anyhow::Result<()> {
     match command {
-        Prepare::Pack { src, out, max_side, quality, shard_size, threads, max_pixels, abort_after } => {
-            let encoding = match (max_side, quality) {
-                (None, None) => Encoding::Original,
-                (max_side, quality) => Encoding::Jpeg { max_side: max_side.unwrap_or(0), quality: quality.unwrap_or(90) },
+        Prepare::Pack { src, out, max_side, quality, chroma, shard_size, threads, max_pixels, abort_after } => {
+            let encoding = match (max_side, quality, chroma) {
+                (None, None, None) => Encoding::Original,
+                (max_side, quality, chroma) => Encoding::Jpeg {
+                    max_side: max_side.unwrap_or(0),
+                    quality: quality.unwrap_or(90),
+                    chroma: match chroma {
+                        Some(ChromaArg::Yuv444) => Chroma::Yuv444,
+                        Some(ChromaArg::Yuv420) | None => Chroma::Yuv420,
+                    },
+                },
             };
             let decode = lgd_datasets::decode::DecodeOptions { max_pixels };
             let mut options = PackOptions { shard_size, encoding, decode, ..Default::default() };

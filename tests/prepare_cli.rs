@@ -1,13 +1,15 @@
 //! `lgd prepare …` as a user meets it: pack, verify (and its report of a damaged sample), a pack
-//! killed mid-way and run again, IDX conversion, the split tools, and errors naming the path.
+//! killed mid-way and run again, re-encoding's chroma and `lgd bench data` on the result, IDX
+//! conversion, the split tools, and errors naming the path.
 
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use lgd_datasets::packed::encode::encode_jpeg;
-use lgd_datasets::packed::PackedDataset;
+use lgd_datasets::packed::jpeg::encode_jpeg;
+use lgd_datasets::packed::sampling::sampling_factors;
+use lgd_datasets::packed::{Chroma, PackedDataset};
 use lgd_datasets::RgbImage;
 
 /// Runs `lgd` with JSON logs (one object per line, no colour codes), so tests can read fields.
@@ -33,7 +35,7 @@ fn image_folder(root: &Path, classes: usize, per_class: usize) {
             let (w, h) = (60 + 9 * i, 40 + 4 * c);
             let data = (0..w * h).flat_map(|p| [(p % w * 4) as u8, (p / w * 5) as u8, (c * 40 + i) as u8]).collect();
             let img = RgbImage::from_raw(w, h, data).unwrap();
-            std::fs::write(dir.join(format!("{i:03}.jpg")), encode_jpeg(&img, 90).unwrap()).unwrap();
+            std::fs::write(dir.join(format!("{i:03}.jpg")), encode_jpeg(&img, 90, Chroma::Yuv420).unwrap()).unwrap();
         }
     }
     std::fs::write(root.join("c0/broken.jpg"), b"\xFF\xD8\xFF garbage").unwrap();
@@ -118,6 +120,31 @@ fn a_killed_pack_resumes_and_ends_identical_to_an_uninterrupted_one() {
     assert_eq!(files(&killed), files(&whole));
     let o = lgd(&[&"prepare", &"verify", &killed]);
     assert!(o.status.success(), "{}", text(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn reencoding_writes_420_unless_444_is_asked_and_bench_data_reads_the_pack() {
+    let dir = support::scratch("prepare-chroma");
+    let src = dir.join("src");
+    image_folder(&src, 2, 3);
+    for (extra, luma) in [(None, (2, 2)), (Some("420"), (2, 2)), (Some("444"), (1, 1))] {
+        let out = dir.join(format!("pack-{}", extra.unwrap_or("default")));
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"prepare", &"pack", &src, &out, &"--max-side", &"48"];
+        if let Some(chroma) = &extra {
+            args.extend_from_slice(&[&"--chroma", chroma]);
+        }
+        let o = lgd(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        let data = PackedDataset::open(&out).unwrap();
+        for i in 0..data.len() {
+            assert_eq!(sampling_factors(data.get(i).unwrap().0), Some(vec![luma, (1, 1), (1, 1)]), "{extra:?}: sample {i}");
+        }
+        let o = lgd(&[&"bench", &"data", &"--data", &out, &"--images", &"4"]);
+        assert!(o.status.success() && text(&o).contains("packed dataset: 1 threads, 4 images"), "{}", text(&o));
+    }
+    let o = lgd(&[&"prepare", &"pack", &src, &dir.join("bad"), &"--chroma", &"422"]);
+    assert_eq!(o.status.code(), Some(2), "clap refuses an unknown chroma: {}", text(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -1,7 +1,9 @@
-//! torchvision MobileNetV2 keys → the MobileNetV2 backbone layouts of mmdetection 2.x and
-//! mmsegmentation 0.x (the versions the original used for transfer).
+//! torchvision MobileNetV2 keys → the MobileNetV2 backbone layouts of mmdetection and
+//! mmsegmentation (the same in mmdet 2.x/3.x and mmseg 0.x/1.x; checked against mmdet 3.3.0 and
+//! mmseg 1.2.2 by tests/export_loads_in_mmdet_mmseg.rs).
 //!
-//! `features.0` → `conv1`, `features.18` → `conv2`; inverted residuals `features.1..17` grouped into
+//! `features.0` → `conv1`; `features.18` (the last 1x1 conv to 1280) → `conv2` in mmdet, while
+//! mmseg's network has no such layer (it ends at layer7). Inverted residuals `features.1..17` grouped into
 //! layer1..7 as (1), (2–3), (4–6), (7–10), (11–13), (14–16), (17), indexed from 0 inside a layer. A
 //! torchvision Conv-BN-ReLU6 unit `X.0`/`X.1` becomes `….conv`/`….bn`; a block's final projection is
 //! a bare conv `conv.k` and BN `conv.k+1`. mmdet names the units `expand_conv` (absent for expansion
@@ -10,9 +12,9 @@
 /// Which library's layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MmLab {
-    /// mmdetection 2.x.
+    /// mmdetection.
     Detection,
-    /// mmsegmentation 0.x.
+    /// mmsegmentation.
     Segmentation,
 }
 
@@ -32,11 +34,15 @@ fn unit(prefix: &str, part: &str, rest: &str) -> Option<String> {
     }
 }
 
-/// Maps one torchvision backbone key; `None` for keys outside the backbone (the head).
+/// Maps one torchvision backbone key; `None` for keys the layout has no place for (the head, and
+/// mmseg's missing `features.18`).
 pub fn map_key(key: &str, layout: MmLab) -> Option<String> {
     let rest = key.strip_prefix("features.")?;
     let (feature, rest) = rest.split_once('.')?;
     let feature: usize = feature.parse().ok()?;
+    if feature == 18 && layout == MmLab::Segmentation {
+        return None;
+    }
     if feature == 0 || feature == 18 {
         let (part, rest) = rest.split_once('.')?;
         return unit(if feature == 0 { "conv1" } else { "conv2" }, part, rest);
@@ -83,5 +89,6 @@ mod tests {
         assert_eq!(det("features.10.conv.0.0.weight").unwrap(), "layer4.3.expand_conv.conv.weight");
         assert_eq!(seg("features.17.conv.3.weight").unwrap(), "layer7.0.conv.2.bn.weight");
         assert_eq!(det("classifier.0.weight"), None);
+        assert_eq!(seg("features.18.0.weight"), None, "mmseg's MobileNetV2 has no conv2");
     }
 }

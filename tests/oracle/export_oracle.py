@@ -1,27 +1,34 @@
-"""Loads files written by `lgd export` the way users do, and reports what it found.
+"""Loads files written by `lgd export --format torchvision|safetensors` the way users do, and
+reports what it found.
 
-usage: export_oracle.py DIR ARCH
-  DIR/torchvision.pth  -> torch.load(weights_only=True), head keys set aside, loaded with strict=True
-                          into torchvision.models.ARCH with an Identity classifier; features of
-                          DIR/input.safetensors["x"] in eval mode compared with ["features"]
-  DIR/mmdet.pth, DIR/mmseg.pth (MobileNetV2 only) -> key lists and shapes
-writes DIR/report.json
+usage: export_oracle.py CASES.json REPORT.json
+  CASES.json: [{"file": …, "arch": …, "input": …}] where input is a safetensors file with "x"
+  (images [B, 3, H, W]) and "features" (lgd's pooled backbone features of x, [B, F]).
+  Each file is read with torch.load(weights_only=True) (safetensors.torch.load_file for .safetensors),
+  `lgd_head.*` keys are set aside, and the rest is loaded with strict=True into
+  torchvision.models.ARCH whose classifier is replaced by Identity — the one-line load the docs show.
+  The features of x in eval mode are compared with lgd's.
 """
 
 import json
 import sys
-from pathlib import Path
 
 import torch
 import torchvision
 from safetensors.torch import load_file
 
 
-def main():
-    d, arch = Path(sys.argv[1]), sys.argv[2]
-    sd = torch.load(d / "torchvision.pth", weights_only=True)
-    head = "fc." if arch.startswith("resnet") else "classifier."
-    backbone = {k: v for k, v in sd.items() if not k.startswith(head)}
+def load(path):
+    if path.endswith(".safetensors"):
+        return load_file(path)
+    return torch.load(path, weights_only=True)
+
+
+def check(case):
+    arch = case["arch"]
+    state = load(case["file"])
+    head = {k: v for k, v in state.items() if k.startswith("lgd_head.")}
+    backbone = {k: v for k, v in state.items() if not k.startswith("lgd_head.")}
     model = getattr(torchvision.models, arch)(weights=None)
     if arch.startswith("resnet"):
         model.fc = torch.nn.Identity()
@@ -29,20 +36,26 @@ def main():
         model.classifier = torch.nn.Identity()
     model.load_state_dict(backbone, strict=True)
     model.eval()
-    data = load_file(str(d / "input.safetensors"))
+    data = load_file(case["input"])
     with torch.no_grad():
         features = model(data["x"])
-    report = {
-        "head_keys": sorted(k for k in sd if k.startswith(head)),
+    return {
+        "file": case["file"],
+        "arch": arch,
+        "keys": len(state),
+        "head_keys": sorted(head),
+        "head_shapes": {k: list(v.shape) for k, v in head.items()},
         "max_feature_diff": float((features - data["features"]).abs().max()),
-        "backbone_keys": len(backbone),
+        "feature_spread": float(data["features"].std()),
     }
-    for name in ["mmdet", "mmseg"]:
-        path = d / f"{name}.pth"
-        if path.exists():
-            loaded = torch.load(path, weights_only=True)
-            report[name] = {k: list(v.shape) for k, v in loaded["state_dict"].items()}
-    (d / "report.json").write_text(json.dumps(report))
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        cases = json.load(f)
+    report = [check(case) for case in cases]
+    with open(sys.argv[2], "w") as f:
+        json.dump(report, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-//! `lgd bench data`: throughput of the full CPU training-view path over an image folder.
+//! `lgd bench data`: throughput of the full CPU training-view path over an image folder or a
+//! packed dataset ([`samples`]).
 //!
 //! What is timed is what a decode/augment worker does for one sample, with nothing moved off the
-//! CPU: read the file, draw the view's parameters of (seed, epoch 0, index) from its header, decode
+//! CPU: read the file (or take the sample's slice of a mapped shard), draw the view's parameters of (seed, epoch 0, index) from its header, decode
 //! what the view needs (the crop's window with `fast_decode`, the whole image as PIL would
 //! without), apply the view and write the normalised C×H×W f32 slot. `threads` workers share one
 //! atomic counter of sample indices and each owns its buffers, as the pipeline's workers do.
@@ -13,6 +14,7 @@
 //! synthetic ImageNet-like folder both can run on.
 
 pub mod images;
+mod samples;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,9 +23,11 @@ use std::time::{Duration, Instant};
 
 use crate::augment::{AugmentationConfig, Augmenter, InvalidConfig, PhotometricPlace, Workspace};
 use crate::decode::DecodeOptions;
-use crate::image_folder::{FolderError, ImageFolder};
+use crate::image_folder::FolderError;
+use crate::packed::PackError;
 use crate::rgb::RgbImage;
 use crate::training_view::decode_for_view;
+use samples::Samples;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -50,6 +54,9 @@ pub enum BenchError {
     /// The image folder could not be indexed.
     #[error(transparent)]
     Folder(#[from] FolderError),
+    /// The packed dataset could not be opened.
+    #[error(transparent)]
+    Packed(#[from] PackError),
     /// The augmentation config is invalid.
     #[error(transparent)]
     Config(#[from] InvalidConfig),
@@ -89,6 +96,8 @@ pub struct BenchReport {
     pub cpu: Option<Duration>,
     /// Whether only the crops' windows were decoded (`fast_decode`).
     pub fast_decode: bool,
+    /// Whether the samples came from a packed dataset (else from an image folder's files).
+    pub packed: bool,
 }
 
 impl BenchReport {
@@ -125,7 +134,7 @@ impl std::fmt::Display for BenchReport {
         let per = |d: Duration| 1e3 * d.as_secs_f64() / self.images.max(1) as f64;
         write!(
             f,
-            "lgd (Rust) MoCo-v2 {}{}: {} threads, {} images in {:.2} s: {:.0} img/s, {:.0} img/s/core, \
+            "lgd (Rust) MoCo-v2 {}{}, {}: {} threads, {} images in {:.2} s: {:.0} img/s, {:.0} img/s/core, \
              {} img/CPU-s (per image on one worker: read+decode {:.2} ms, view {:.2} ms, {} {:.2} ms; \
              {} bad)",
             match self.photometric {
@@ -133,6 +142,7 @@ impl std::fmt::Display for BenchReport {
                 PhotometricPlace::Device => "CPU part (photometric + normalise on the device)",
             },
             if self.fast_decode { "" } else { " (full decode)" },
+            if self.packed { "packed dataset" } else { "image folder" },
             self.threads,
             self.images,
             self.elapsed.as_secs_f64(),
@@ -161,13 +171,13 @@ struct Totals {
     first_error: Option<String>,
 }
 
-/// Runs the benchmark over the image folder at `root`.
+/// Runs the benchmark over `root`: a packed dataset (a folder with `index.lgdpack`) or an image
+/// folder.
 pub fn run(root: &Path, opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     if opts.threads == 0 {
         return Err(BenchError::Empty("--threads must be at least 1"));
     }
-    let folder = ImageFolder::open(root)?;
-    let files: Vec<&Path> = folder.samples().iter().map(|(p, _)| p.as_path()).collect();
+    let files = Samples::open(root)?;
     let count = opts.images.unwrap_or(files.len().max(200));
     if count == 0 {
         return Err(BenchError::Empty("--images must be at least 1"));
@@ -197,13 +207,14 @@ pub fn run(root: &Path, opts: &BenchOptions) -> Result<BenchReport, BenchError> 
         cpu,
         fast_decode: opts.augmentation.fast_decode,
         photometric: opts.augmentation.photometric,
+        packed: files.is_packed(),
     })
 }
 
-/// Processes sample indices `range` (file = index mod the number of files) on `opts.threads`
+/// Processes sample indices `range` (sample = index mod the number of samples) on `opts.threads`
 /// scoped workers pulling from one counter.
 fn process(
-    files: &[&Path],
+    files: &Samples,
     augmenter: &Augmenter,
     opts: &BenchOptions,
     range: std::ops::Range<usize>,
@@ -226,12 +237,12 @@ fn process(
                     if i >= range.end {
                         break;
                     }
-                    let path = files[i % files.len()];
                     let t0 = Instant::now();
-                    let source = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display())).and_then(|bytes| {
-                        decode_for_view(augmenter, &bytes, path, &options, (opts.seed, 0, i as u64))
-                            .map_err(|e| e.to_string())
-                    });
+                    let source = files
+                        .with_bytes(i % files.len(), |bytes, path| {
+                            decode_for_view(augmenter, bytes, path, &options, (opts.seed, 0, i as u64)).map_err(|e| e.to_string())
+                        })
+                        .and_then(|decoded| decoded);
                     let source = match source {
                         Ok(source) => source,
                         Err(e) => {

@@ -140,7 +140,7 @@ unsafe fn decode_window(
 
 /// libjpeg's fatal errors: unwind to `catch_unwind` without running the panic hook (no message
 /// on stderr; the caller falls back to the full decoder, which reports the file).
-extern "C-unwind" fn error_exit(_cinfo: &mut jpeg_common_struct) {
+pub(crate) extern "C-unwind" fn error_exit(_cinfo: &mut jpeg_common_struct) {
     resume_unwind(Box::new("libjpeg error"));
 }
 

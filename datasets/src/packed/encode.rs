@@ -5,15 +5,13 @@
 
 use std::path::Path;
 
-use image::codecs::jpeg::JpegEncoder;
-use image::ExtendedColorType;
-
-use crate::augment::resize::resized_crop;
+use crate::augment::resize::{resized_box_into, ResizeScratch};
 use crate::augment::CropBox;
-use crate::decode::{decode, DecodeOptions};
+use crate::decode::{checked_dimensions, decode_region, DecodeOptions};
 use crate::rgb::RgbImage;
 
 use super::format::Encoding;
+use super::jpeg::encode_jpeg;
 
 /// The size an image of `width`×`height` gets when its longer side is capped at `max_side`,
 /// keeping the aspect ratio (rounded, at least 1 pixel); unchanged when already small enough.
@@ -29,34 +27,46 @@ pub fn capped_size(width: usize, height: usize, max_side: usize) -> (usize, usiz
 
 /// Checks that `bytes` decode and returns what to store: the bytes themselves, or the image
 /// re-encoded as `encoding` says. The error is a message naming `name`.
+///
+/// Decoding is the training views' own ([`decode_region`]): libjpeg-turbo for a JPEG, the full
+/// decoder for other formats and for any JPEG libjpeg-turbo warns about, so a file is packed
+/// exactly when the data path can read it. The whole image is the crop; libjpeg-turbo's DCT
+/// scaling applies when the stored size is at most half the original's (it entropy-decodes every
+/// block whatever the scale, so the check is as strict as a full-size decode); and the resize is
+/// the data path's ([`resized_box_into`], PIL's antialiased bilinear).
 pub fn prepare_sample(bytes: Vec<u8>, name: &str, encoding: Encoding, decode_options: &DecodeOptions) -> Result<Vec<u8>, String> {
-    let image = decode(&bytes, Path::new(name), decode_options).map_err(|e| e.to_string())?;
+    let path = Path::new(name);
+    let (width, height) = checked_dimensions(&bytes, path, decode_options).map_err(|e| e.to_string())?;
+    let (width, height) = (width as usize, height as usize);
+    let whole = CropBox { top: 0, left: 0, height, width };
     match encoding {
-        Encoding::Original => Ok(bytes),
-        Encoding::Jpeg { max_side, quality } => {
-            let (w, h) = capped_size(image.width(), image.height(), max_side as usize);
-            let image = if (w, h) == (image.width(), image.height()) {
-                image
+        Encoding::Original => {
+            // Only the verdict is wanted: the smallest DCT scale costs the least.
+            decode_region(&bytes, path, decode_options, whole, 1).map_err(|e| e.to_string())?;
+            Ok(bytes)
+        }
+        Encoding::Jpeg { max_side, quality, chroma } => {
+            let (w, h) = capped_size(width, height, max_side as usize);
+            let region = decode_region(&bytes, path, decode_options, whole, w.min(h)).map_err(|e| e.to_string())?;
+            let image = if region.scale == 1 && (w, h) == (width, height) {
+                region.image
             } else {
-                let whole = CropBox { top: 0, left: 0, height: image.height(), width: image.width() };
-                resized_crop(&image, whole, w, h)
+                let mut out = RgbImage::new(0, 0);
+                resized_box_into(&region.image, region.crop, w, h, &mut ResizeScratch::default(), &mut out);
+                out
             };
-            encode_jpeg(&image, quality).map_err(|e| format!("{name}: cannot encode as JPEG: {e}"))
+            encode_jpeg(&image, quality, chroma).map_err(|e| format!("{name}: cannot encode as JPEG: {e}"))
         }
     }
-}
-
-/// Baseline JPEG of an RGB image at `quality` (1..=100).
-pub fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, image::ImageError> {
-    let mut out = Vec::new();
-    let mut encoder = JpegEncoder::new_with_quality(&mut out, quality);
-    encoder.encode(image.as_raw(), image.width() as u32, image.height() as u32, ExtendedColorType::Rgb8)?;
-    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::augment::resize::resized_crop;
+    use crate::decode::decode;
+    use crate::packed::format::Chroma;
+    use image::ExtendedColorType;
 
     #[test]
     fn capped_size_keeps_the_aspect_and_leaves_small_images_alone() {
@@ -84,7 +94,7 @@ mod tests {
         let opts = DecodeOptions::default();
         let kept = prepare_sample(png.clone(), "a.png", Encoding::Original, &opts).unwrap();
         assert_eq!(kept, png);
-        let jpeg = prepare_sample(png, "a.png", Encoding::Jpeg { max_side: 48, quality: 95 }, &opts).unwrap();
+        let jpeg = prepare_sample(png, "a.png", Encoding::Jpeg { max_side: 48, quality: 95, chroma: Chroma::Yuv444 }, &opts).unwrap();
         let back = decode(&jpeg, Path::new("a.jpg"), &opts).unwrap();
         assert_eq!((back.width(), back.height()), (48, 32));
         let small = resized_crop(&img, CropBox { top: 0, left: 0, height: h, width: w }, 48, 32);

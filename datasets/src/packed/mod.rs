@@ -8,6 +8,8 @@
 //! - [`reader`]: [`PackedDataset`], a finished pack mapped for reading.
 //! - [`source`]: what a pack is built from ([`SampleSource`]; image folders via [`FolderSource`]).
 //! - [`encode`]: per-sample check (must decode) and optional resize + JPEG re-encoding.
+//! - [`jpeg`]: the JPEG encoder (libjpeg-turbo), 4:2:0 or 4:4:4 chroma.
+//! - [`sampling`]: a JPEG's chroma sampling factors, read from its frame header.
 //! - [`journal`]: progress records that make an interrupted build resumable.
 //! - [`pack`]: the build itself.
 //! - [`verify`]: every sample against its checksum.
@@ -16,14 +18,16 @@
 pub mod encode;
 pub mod error;
 pub mod format;
+pub mod jpeg;
 pub mod journal;
 pub mod pack;
 pub mod reader;
+pub mod sampling;
 pub mod source;
 pub mod verify;
 
 pub use error::PackError;
-pub use format::Encoding;
+pub use format::{Chroma, Encoding};
 pub use pack::{pack, PackOptions, PackSummary, Progress, Skipped};
 pub use reader::PackedDataset;
 pub use source::{FolderSource, SampleSource};

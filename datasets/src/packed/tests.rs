@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 
-use super::encode::encode_jpeg;
+use super::jpeg::encode_jpeg;
 use super::format::INDEX_FILE;
 use super::journal::PROGRESS_DIR;
 use super::*;
@@ -47,7 +47,7 @@ fn image_folder(root: &Path, classes: usize, per_class: usize) -> usize {
         for i in 0..per_class {
             let img = picture(40 + 7 * i, 30 + 5 * c, c * 100 + i);
             if i % 2 == 0 {
-                std::fs::write(dir.join(format!("img{i:03}.jpg")), encode_jpeg(&img, 90).unwrap()).unwrap();
+                std::fs::write(dir.join(format!("img{i:03}.jpg")), encode_jpeg(&img, 90, Chroma::Yuv420).unwrap()).unwrap();
             } else {
                 std::fs::write(dir.join(format!("img{i:03}.png")), png(&img)).unwrap();
             }
@@ -56,7 +56,7 @@ fn image_folder(root: &Path, classes: usize, per_class: usize) -> usize {
     let first = root.join("class0");
     std::fs::write(first.join("bad0_empty.jpg"), b"").unwrap();
     std::fs::write(first.join("bad1_text.png"), b"this is not a picture").unwrap();
-    let jpeg = encode_jpeg(&picture(64, 64, 1), 90).unwrap();
+    let jpeg = encode_jpeg(&picture(64, 64, 1), 90, Chroma::Yuv420).unwrap();
     std::fs::write(first.join("bad2_truncated.jpg"), &jpeg[..jpeg.len() / 3]).unwrap();
     3
 }
@@ -209,18 +209,18 @@ fn reencoding_caps_the_side_and_shrinks_the_pack() {
     }
     let source = FolderSource::open(&dir.join("src")).unwrap();
     let original = pack(&source, &dir.join("orig"), &options(1 << 20), &mut |_| {}).unwrap();
-    let opts = PackOptions { encoding: Encoding::Jpeg { max_side: 64, quality: 85 }, ..options(1 << 20) };
+    let opts = PackOptions { encoding: Encoding::Jpeg { max_side: 64, quality: 85, chroma: Chroma::Yuv420 }, ..options(1 << 20) };
     let small = pack(&source, &dir.join("small"), &opts, &mut |_| {}).unwrap();
     println!("4 PNGs ~300x200: original {} bytes, JPEG q85 max side 64: {} bytes", original.bytes, small.bytes);
     assert!(small.bytes * 5 < original.bytes);
     let data = PackedDataset::open(&dir.join("small")).unwrap();
-    assert_eq!(data.encoding(), Encoding::Jpeg { max_side: 64, quality: 85 });
+    assert_eq!(data.encoding(), Encoding::Jpeg { max_side: 64, quality: 85, chroma: Chroma::Yuv420 });
     for i in 0..4 {
         let img = decode(data.get(i).unwrap().0, Path::new("x"), &DecodeOptions::default()).unwrap();
         assert_eq!(img.width(), 64, "sample {i}");
         assert_eq!(img.height(), (200.0 * 64.0 / (300.0 + 10.0 * i as f64)).round() as usize);
     }
-    let bad = PackOptions { encoding: Encoding::Jpeg { max_side: 0, quality: 0 }, ..options(1) };
+    let bad = PackOptions { encoding: Encoding::Jpeg { max_side: 0, quality: 0, chroma: Chroma::Yuv420 }, ..options(1) };
     let e = pack(&source, &dir.join("bad"), &bad, &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("--quality"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
