@@ -96,7 +96,12 @@ pub fn load_line(format: ExportFormat, arch: StudentArch, file: &str, head_kept:
                 StudentArch::Resnet50 => "type='ResNet', depth=50".to_owned(),
                 _ => "type='MobileNetV2'".to_owned(),
             };
-            format!("backbone=dict({backbone}, init_cfg=dict(type='Pretrained', checkpoint='{file}'))")
+            let config = format!("backbone=dict({backbone}, init_cfg=dict(type='Pretrained', checkpoint='{file}'))");
+            if head_kept {
+                format!("{config}; the head: torch.load('{file}', weights_only=True)['lgd_head']")
+            } else {
+                config
+            }
         }
     }
 }
@@ -121,5 +126,14 @@ mod tests {
         assert_eq!(layout.fate("layer3.2.downsample.1.running_var"), Fate::Written("layer3.2.downsample.1.running_var".into()));
         assert_eq!(Layout::of(ExportFormat::Mmseg, StudentArch::EfficientnetB0), None);
         assert_eq!(Layout::of(ExportFormat::Torchvision, StudentArch::MobilenetV3Large), Some(Layout::Torchvision));
+    }
+
+    #[test]
+    fn load_lines_say_where_a_kept_head_is() {
+        let mm = load_line(ExportFormat::Mmdet, StudentArch::MobilenetV2, "m.pth", true);
+        assert!(mm.ends_with("the head: torch.load('m.pth', weights_only=True)['lgd_head']"), "{mm}");
+        let tv = load_line(ExportFormat::Torchvision, StudentArch::Resnet18, "r.pth", true);
+        assert!(tv.contains("if not k.startswith('lgd_head.')"), "{tv}");
+        assert!(!load_line(ExportFormat::Mmseg, StudentArch::Resnet50, "r.pth", false).contains("head"));
     }
 }
