@@ -41,6 +41,17 @@ fn case(dir: &Path, prefix: &str, arch: &str) -> Value {
     json!({"reference": file("torchvision"), "arch": arch, "mmdet": file("mmdet"), "mmseg": file("mmseg")})
 }
 
+/// Runs the mmlab oracle over `cases` and holds every entry of its report to the bounds.
+fn mmlab_check(dir: &Path, cases: Vec<Value>) {
+    std::fs::write(dir.join("cases.json"), Value::Array(cases).to_string()).unwrap();
+    support::run_oracle("export_mmlab_oracle.py", &[Path::new("check"), &dir.join("cases.json"), &dir.join("report.json")]);
+    let report: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    for entry in &report {
+        println!("{entry}");
+        check_report(entry);
+    }
+}
+
 fn check_report(entry: &Value) {
     let arch = entry["arch"].as_str().unwrap();
     for (library, stages) in [("mmdet", if arch == "mobilenet_v2" { 8 } else { 4 }), ("mmseg", if arch == "mobilenet_v2" { 7 } else { 4 })] {
@@ -79,13 +90,7 @@ fn trained_students_load_in_mmdet_and_mmseg_backbones() {
         assert!(entry["max_feature_diff"].as_f64().unwrap() <= 1e-5, "{entry}");
     }
 
-    std::fs::write(dir.join("cases.json"), Value::Array(cases).to_string()).unwrap();
-    support::run_oracle("export_mmlab_oracle.py", &[Path::new("check"), &dir.join("cases.json"), &dir.join("report.json")]);
-    let report: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
-    for entry in &report {
-        println!("{entry}");
-        check_report(entry);
-    }
+    mmlab_check(&dir, cases);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -103,12 +108,6 @@ fn torchvision_backbones_with_random_batch_norms_map_exactly() {
         entry["reference"] = json!(dir.join(format!("{arch}-source.pth")));
         cases.push(entry);
     }
-    std::fs::write(dir.join("cases.json"), Value::Array(cases).to_string()).unwrap();
-    support::run_oracle("export_mmlab_oracle.py", &[Path::new("check"), &dir.join("cases.json"), &dir.join("report.json")]);
-    let report: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
-    for entry in &report {
-        println!("{entry}");
-        check_report(entry);
-    }
+    mmlab_check(&dir, cases);
     std::fs::remove_dir_all(&dir).unwrap();
 }
