@@ -286,20 +286,9 @@ fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Resu
             return check_config_command::run(&file);
         }
         Command::Export { checkpoint, format, out, head } => {
-            let summary = lgd::export::export(&checkpoint, format, &out, head)?;
-            for line in &summary.left_out {
+            for line in lgd::export::export(&checkpoint, format, &out, head)?.lines() {
                 tracing::info!("{line}");
             }
-            tracing::info!(
-                "exported {} ({} backbone{}) from {} to {}: {} tensors",
-                summary.arch.torchvision_name(),
-                format.name(),
-                if head { " and head" } else { "" },
-                summary.origin,
-                out.display(),
-                summary.written
-            );
-            tracing::info!("load it with: {}", summary.load_line);
         }
         Command::Bank { teacher, classnames, templates, out, batch, device } => {
             text_bank(&teacher, &classnames, &templates, &out, batch, device)?;

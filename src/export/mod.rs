@@ -141,8 +141,17 @@ pub struct ExportSummary {
     pub written: usize,
     /// One line per group of tensors left out, saying which and why.
     pub left_out: Vec<String>,
+    /// What was written where, in words.
+    pub wrote: String,
     /// How to load the file.
     pub load_line: String,
+}
+
+impl ExportSummary {
+    /// The lines a user reads: what was left out and why, what was written, how to load it.
+    pub fn lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.left_out.iter().cloned().chain([self.wrote.clone(), format!("load it with: {}", self.load_line)])
+    }
 }
 
 /// Reads the student of `checkpoint` (a file or a run folder) and writes it to `out` in `format`,
@@ -195,10 +204,13 @@ pub fn export(checkpoint: &Path, format: ExportFormat, out: &Path, keep_head: bo
 
     write(format, out, arch, &backbone, &head)?;
     let file = out.display().to_string();
+    let written = backbone.len() + head.len();
+    let what = if keep_head { "backbone and head" } else { "backbone" };
     Ok(ExportSummary {
         arch,
+        wrote: format!("exported {arch_name} ({} {what}) from {} to {file}: {written} tensors", format.name(), student.origin),
         origin: student.origin,
-        written: backbone.len() + head.len(),
+        written,
         left_out,
         load_line: load_line(format, arch, &file, keep_head),
     })
