@@ -108,7 +108,12 @@ fn nccl_includes(torch: &Libtorch) -> Option<Vec<PathBuf>> {
     let site = torch.lib.parent()?.parent()?; // site-packages/torch/lib → site-packages
     let fetched = Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/cuda-headers/nvidia/cu13/include");
     let dirs = vec![site.join("nvidia/cu13/include"), fetched.clone(), site.join("nvidia/nccl/include")];
-    let needed = [dirs[0].join("cuda_runtime_api.h"), fetched.join("nv/target"), fetched.join("crt/host_config.h"), dirs[2].join("nccl.h")];
+    let needed = [
+        dirs[0].join("cuda_runtime_api.h"),
+        fetched.join("nv/target"),
+        fetched.join("crt/host_config.h"),
+        dirs[2].join("nccl.h"),
+    ];
     if let Some(missing) = needed.iter().find(|p| !p.exists()) {
         println!("cargo:warning=NCCL backend left out: {} not found (run `bash scripts/fetch-cuda-headers.sh`, which `make setup` does)", missing.display());
         return None;

@@ -26,7 +26,11 @@ pub fn run(file: &Path) -> anyhow::Result<ExitCode> {
         tracing::error!(file = %file.display(), "config is valid, but lgd train would refuse the inputs above");
         return Ok(ExitCode::FAILURE);
     }
-    let here = if inputs.missing.is_empty() { "every input it names is here" } else { "but inputs it names are missing here (see above)" };
+    let here = if inputs.missing.is_empty() {
+        "every input it names is here"
+    } else {
+        "but inputs it names are missing here (see above)"
+    };
     tracing::info!(file = %file.display(), scaled_lr = config.scaled_lr(), "config is valid, {here}");
     Ok(ExitCode::SUCCESS)
 }

@@ -50,7 +50,8 @@ mod tests {
     fn causes_the_messages_do_not_hold_are_all_kept_in_order() {
         let error = Err::<(), _>(HidesItsCause { source: not_found() }).context("loading the teacher").unwrap_err();
         assert_eq!(one_line(&error), format!("loading the teacher: reading the weights: {}", not_found()));
-        let wrapped = Err::<(), _>(SaysItsCause { path: "b.pt".into(), source: not_found() }).context("export").unwrap_err();
+        let wrapped =
+            Err::<(), _>(SaysItsCause { path: "b.pt".into(), source: not_found() }).context("export").unwrap_err();
         assert_eq!(one_line(&wrapped), format!("export: b.pt: {}", not_found()));
     }
 }

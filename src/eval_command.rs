@@ -8,7 +8,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use lgd::config::DeviceSpec;
 use lgd::daemon::guide_teacher;
 use lgd::eval::augmented_probe::{augmented_probe, AugmentedProbeSetup};
-use lgd::eval::command::{agreement, knn, load_student, splits, teacher_embed, zero_shot_logits, Backbone, LoadedStudent, StudentSource};
+use lgd::eval::command::{
+    agreement, knn, load_student, splits, teacher_embed, zero_shot_logits, Backbone, LoadedStudent, StudentSource,
+};
 use lgd::eval::linear_probe::{linear_probe, ProbeConfig};
 use lgd::eval::logistic_regression::sweep_and_fit;
 use lgd::eval::metrics::top1_top5;
@@ -163,7 +165,9 @@ fn prepare(common: &Common, embed_dim: Option<i64>, need_student: bool, need_tra
     } else {
         ([0.481_454_66, 0.457_827_5, 0.408_210_73], [0.268_629_54, 0.261_302_6, 0.275_777_1])
     };
-    let load = |dir: &PathBuf| ValidationSet::load(dir, common.resize, common.crop, mean, std, common.max_images).map_err(anyhow::Error::msg);
+    let load = |dir: &PathBuf| {
+        ValidationSet::load(dir, common.resize, common.crop, mean, std, common.max_images).map_err(anyhow::Error::msg)
+    };
     let train = need_train.then(|| load(&train_dir)).transpose()?;
     let val = load(&val_dir)?;
     let classes = val.classes() as i64;
@@ -174,13 +178,21 @@ impl Prepared {
     fn backbone(&self, features: Features) -> anyhow::Result<Backbone<'_>> {
         Ok(match features {
             Features::Student => Backbone::Student(&self.student.as_ref().context("no student loaded")?.student),
-            Features::Teacher => Backbone::Teacher(self.teacher.as_ref().context("--features teacher needs --teacher WEIGHTS")?),
+            Features::Teacher => {
+                Backbone::Teacher(self.teacher.as_ref().context("--features teacher needs --teacher WEIGHTS")?)
+            }
             Features::Pixels => Backbone::Pixels,
         })
     }
 
     /// Features and labels of a split, with a progress bar.
-    fn extract(&self, backbone: &Backbone, set: &ValidationSet, split: &str, device: tch::Device) -> (tch::Tensor, tch::Tensor) {
+    fn extract(
+        &self,
+        backbone: &Backbone,
+        set: &ValidationSet,
+        split: &str,
+        device: tch::Device,
+    ) -> (tch::Tensor, tch::Tensor) {
         let progress = images_bar(set.len() as u64, &format!("features of {split}"));
         let extracted = backbone.extract(set, device, |n| progress.inc(n as u64));
         progress.finish_and_clear();
@@ -218,7 +230,13 @@ fn metrics_writer(results: Option<&Path>) -> anyhow::Result<Option<std::fs::File
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    Ok(Some(std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| path.display().to_string())?))
+    Ok(Some(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| path.display().to_string())?,
+    ))
 }
 
 fn feature_name(features: Features) -> &'static str {
@@ -240,9 +258,15 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
             let val = p.extract(&backbone, &p.val, "val", device);
             let (top1, top5) = knn((&train.0, &train.1), (&val.0, &val.1), p.classes);
             let value = json!({"knn": {"top1": top1, "top5": top5, "k": 20, "temperature": 0.07, "features": feature_name(features)}});
-            report(results_path(&common, "knn").as_deref(), value, format!("knn ({}): top-1 {:.2} %, top-5 {:.2} %", feature_name(features), top1 * 100.0, top5 * 100.0))
+            report(
+                results_path(&common, "knn").as_deref(),
+                value,
+                format!("knn ({}): top-1 {:.2} %, top-5 {:.2} %", feature_name(features), top1 * 100.0, top5 * 100.0),
+            )
         }
-        EvalCommand::Linear { common, features, method, epochs, batch, workers } => linear(common, features, method, epochs, batch, workers),
+        EvalCommand::Linear { common, features, method, epochs, batch, workers } => {
+            linear(common, features, method, epochs, batch, workers)
+        }
         EvalCommand::ZeroShot { common, bank } => {
             let bank_width = TextBank::load(&bank, None)?.dim();
             let p = prepare(&common, Some(bank_width), true, false)?;
@@ -267,8 +291,13 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
             let p = prepare(&common, None, true, false)?;
             let student = &p.student.as_ref().expect("loaded").student;
             let teacher = p.teacher.as_ref().expect("loaded");
-            let report_value = agreement(student, teacher, &p.val, common.device.to_tch()).map_err(anyhow::Error::msg)?;
-            let mut line = format!("agreement: {:.2} % (mean KL {:.3})", report_value.top1_agreement * 100.0, report_value.mean_kl);
+            let report_value =
+                agreement(student, teacher, &p.val, common.device.to_tch()).map_err(anyhow::Error::msg)?;
+            let mut line = format!(
+                "agreement: {:.2} % (mean KL {:.3})",
+                report_value.top1_agreement * 100.0,
+                report_value.mean_kl
+            );
             if let (Some(s), Some(t)) = (report_value.student_top1, report_value.teacher_top1) {
                 line += &format!("; zero-shot top-1 student {:.2} %, teacher {:.2} %", s * 100.0, t * 100.0);
             }
@@ -277,7 +306,14 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
     }
 }
 
-fn linear(common: Common, features: Features, method: ProbeMethod, epochs: u64, batch: i64, workers: usize) -> anyhow::Result<()> {
+fn linear(
+    common: Common,
+    features: Features,
+    method: ProbeMethod,
+    epochs: u64,
+    batch: i64,
+    workers: usize,
+) -> anyhow::Result<()> {
     let device = common.device.to_tch();
     let cached = !matches!(method, ProbeMethod::Full);
     let p = prepare(&common, None, matches!(features, Features::Student), cached)?;
@@ -304,9 +340,22 @@ fn linear(common: Common, features: Features, method: ProbeMethod, epochs: u64, 
             });
             progress.finish_and_clear();
             let (given, solved) = probe.features;
-            let merged = if solved < given { format!(", {given} features solved as {solved} distinct ones") } else { String::new() };
-            let line = format!("linear probe ({name}, L-BFGS, λ {:.0e}{merged}): top-1 {:.2} %, top-5 {:.2} %", probe.penalty, probe.top1 * 100.0, probe.top5 * 100.0);
-            report(results.as_deref(), json!({"linear": {"method": "lbfgs", "features": name, "top1": probe.top1, "top5": probe.top5, "penalty": probe.penalty, "sweep": probe.sweep, "features_given": probe.features.0, "features_solved": probe.features.1}}), line)
+            let merged = if solved < given {
+                format!(", {given} features solved as {solved} distinct ones")
+            } else {
+                String::new()
+            };
+            let line = format!(
+                "linear probe ({name}, L-BFGS, λ {:.0e}{merged}): top-1 {:.2} %, top-5 {:.2} %",
+                probe.penalty,
+                probe.top1 * 100.0,
+                probe.top5 * 100.0
+            );
+            report(
+                results.as_deref(),
+                json!({"linear": {"method": "lbfgs", "features": name, "top1": probe.top1, "top5": probe.top5, "penalty": probe.penalty, "sweep": probe.sweep, "features_given": probe.features.0, "features_solved": probe.features.1}}),
+                line,
+            )
         }
         ProbeMethod::Sgd | ProbeMethod::Full => {
             let progress = bar(epochs, "linear probe", "epochs");
@@ -321,17 +370,27 @@ fn linear(common: Common, features: Features, method: ProbeMethod, epochs: u64, 
                 linear_probe(&train.0, &train.1, &val.0, &val.1, p.classes, config, on_epoch)
             } else {
                 let identity = match (&common.checkpoint, common.random_init) {
-                    _ if !matches!(features, Features::Student) => format!("{name} {}", common.teacher.as_ref().map(|t| t.display().to_string()).unwrap_or_default()),
+                    _ if !matches!(features, Features::Student) => format!(
+                        "{name} {}",
+                        common.teacher.as_ref().map(|t| t.display().to_string()).unwrap_or_default()
+                    ),
                     (Some(path), _) => format!("checkpoint {}", path.display()),
                     (None, arch) => format!("random-init {arch:?}"),
                 };
-                let state = results.as_ref().map(|r| r.with_extension("probe.safetensors")).unwrap_or_else(|| PathBuf::from("linear-probe.probe.safetensors"));
+                let state = results
+                    .as_ref()
+                    .map(|r| r.with_extension("probe.safetensors"))
+                    .unwrap_or_else(|| PathBuf::from("linear-probe.probe.safetensors"));
                 let setup = AugmentedProbeSetup {
                     train: p.train_dir.clone(),
                     crop: common.crop,
                     mean: p.mean,
                     std: p.std,
-                    workers: if workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { workers },
+                    workers: if workers == 0 {
+                        std::thread::available_parallelism().map_or(2, |n| n.get())
+                    } else {
+                        workers
+                    },
                     state: state.clone(),
                     backbone: identity,
                 };
@@ -342,8 +401,17 @@ fn linear(common: Common, features: Features, method: ProbeMethod, epochs: u64, 
             progress.finish_and_clear();
             let last = history.last().copied().context("no epoch ran")?;
             let method_name = if cached { "sgd" } else { "full" };
-            let line = format!("linear probe ({name}, {method_name}): top-1 {:.2} %, top-5 {:.2} % after {} epochs", last.top1 * 100.0, last.top5 * 100.0, last.epoch);
-            report(results.as_deref(), json!({"linear": {"method": method_name, "features": name, "epochs": history}}), line)
+            let line = format!(
+                "linear probe ({name}, {method_name}): top-1 {:.2} %, top-5 {:.2} % after {} epochs",
+                last.top1 * 100.0,
+                last.top5 * 100.0,
+                last.epoch
+            );
+            report(
+                results.as_deref(),
+                json!({"linear": {"method": method_name, "features": name, "epochs": history}}),
+                line,
+            )
         }
     }
 }

@@ -44,7 +44,9 @@ pub fn run(args: LaunchArgs, log_format: LogFormat, log_level: &str) -> anyhow::
 /// The launcher's `--log-format` and `--log-level` put before a rank command that sets neither,
 /// so `lgd --log-format json launch … -- train …` logs JSON from every rank.
 fn with_logging(command: Vec<OsString>, format: LogFormat, level: &str) -> Vec<OsString> {
-    let sets = |flag: &str| command.iter().any(|a| a.to_str().is_some_and(|a| a == flag || a.starts_with(&format!("{flag}="))));
+    let sets = |flag: &str| {
+        command.iter().any(|a| a.to_str().is_some_and(|a| a == flag || a.starts_with(&format!("{flag}="))))
+    };
     let mut full: Vec<OsString> = Vec::new();
     if !sets("--log-format") {
         let name = clap::ValueEnum::to_possible_value(&format).map_or("text".to_owned(), |v| v.get_name().to_owned());
@@ -64,4 +66,3 @@ fn launch(plan: &LaunchPlan, command: &[OsString]) -> anyhow::Result<ExitCode> {
     // Codes are 0..=255 or 128 + a signal number, so the fallback is never taken.
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
-

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod check_config_command;
+mod error_line;
 mod eval_command;
+mod eval_progress;
 mod launch_command;
 mod train_command;
-mod eval_progress;
-mod error_line;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -20,7 +20,11 @@ use lgd::logging::{self, LogFormat};
 use lgd_datasets::augment::{AugmentationConfig, PhotometricPlace};
 
 #[derive(Parser)]
-#[command(name = "lgd", version, about = "Language-Guided Distillation: pre-train small image models from a frozen teacher")]
+#[command(
+    name = "lgd",
+    version,
+    about = "Language-Guided Distillation: pre-train small image models from a frozen teacher"
+)]
 struct Cli {
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value = "text", global = true)]
@@ -275,7 +279,9 @@ fn hide_in_subcommands(command: clap::Command, globals: &[clap::Arg]) -> clap::C
 
 fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Train { config, run_dir, accept_changes } => train_command::run(&config, &run_dir, accept_changes, log_format)?,
+        Command::Train { config, run_dir, accept_changes } => {
+            train_command::run(&config, &run_dir, accept_changes, log_format)?
+        }
         Command::Launch(args) => return launch_command::run(args, log_format, log_level),
         Command::Status { run_dir, run_dir_flag, json } => {
             let run_dir = run_dir.or(run_dir_flag).expect("clap requires one of them");
@@ -304,16 +310,41 @@ fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Resu
         Command::Bench(BenchCommand::Photometric { device, batch, size, batches }) => {
             let device = device.to_tch();
             if let tch::Device::Cuda(index) = device {
-                anyhow::ensure!((index as i64) < tch::Cuda::device_count(), "no CUDA device {index} (this process sees {})", tch::Cuda::device_count());
+                anyhow::ensure!(
+                    (index as i64) < tch::Cuda::device_count(),
+                    "no CUDA device {index} (this process sees {})",
+                    tch::Cuda::device_count()
+                );
             }
-            let options = lgd::photometric::bench::PhotometricBenchOptions { device, batch: batch as usize, size: size as usize, batches: batches as usize };
+            let options = lgd::photometric::bench::PhotometricBenchOptions {
+                device,
+                batch: batch as usize,
+                size: size as usize,
+                batches: batches as usize,
+            };
             println!("{}", lgd::photometric::bench::run(&options));
         }
         Command::Bench(BenchCommand::MakeImages { out, count, seed }) => {
             let s = lgd_datasets::bench::images::make_images(&out, count, seed)?;
-            println!("{} JPEGs, {:.0} KB on average, in {}", s.files, s.bytes as f64 / 1024.0 / s.files.max(1) as f64, out.display());
+            println!(
+                "{} JPEGs, {:.0} KB on average, in {}",
+                s.files,
+                s.bytes as f64 / 1024.0 / s.files.max(1) as f64,
+                out.display()
+            );
         }
-        Command::Bench(BenchCommand::Step { device, batch, steps, warmup, precision, channels_last, teacher, student, classes, json }) => {
+        Command::Bench(BenchCommand::Step {
+            device,
+            batch,
+            steps,
+            warmup,
+            precision,
+            channels_last,
+            teacher,
+            student,
+            classes,
+            json,
+        }) => {
             let options = lgd::bench_step::StepBenchOptions {
                 device,
                 batch: batch as usize,
@@ -360,7 +391,12 @@ fn fetch_clip(model: Option<&str>, url: Option<&str>, out: &std::path::Path) -> 
     if fetched.already_present {
         tracing::info!("{path} is already present with the published SHA-256 {}; nothing to do", source.sha256);
     } else {
-        tracing::info!(bytes = fetched.bytes, resumed_from = fetched.resumed_from, "{path} downloaded; SHA-256 {} verified", source.sha256);
+        tracing::info!(
+            bytes = fetched.bytes,
+            resumed_from = fetched.resumed_from,
+            "{path} downloaded; SHA-256 {} verified",
+            source.sha256
+        );
     }
     Ok(())
 }

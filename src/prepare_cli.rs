@@ -149,7 +149,10 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
 
 fn bar(len: u64, what: &str) -> anyhow::Result<indicatif::ProgressBar> {
     let bar = indicatif::ProgressBar::new(len).with_message(what.to_owned());
-    bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} ({per_sec}, {eta} left)").context("progress bar template")?);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} ({per_sec}, {eta} left)")
+            .context("progress bar template")?,
+    );
     Ok(bar)
 }
 
@@ -182,12 +185,23 @@ pub fn run(command: Prepare) -> anyhow::Result<()> {
             })?;
             bar.finish_and_clear();
             for shard in &report.bad_shards {
-                println!("shard {}: {} bytes, the index recorded {}", shard.path.display(), shard.actual, shard.expected);
+                println!(
+                    "shard {}: {} bytes, the index recorded {}",
+                    shard.path.display(),
+                    shard.actual,
+                    shard.expected
+                );
             }
             for bad in &report.bad {
                 println!("sample {} ({}): {}", bad.index, bad.path, bad.problem);
             }
-            anyhow::ensure!(report.is_ok(), "{}: {} of {} samples are damaged (listed above)", dir.display(), report.bad.len(), report.samples);
+            anyhow::ensure!(
+                report.is_ok(),
+                "{}: {} of {} samples are damaged (listed above)",
+                dir.display(),
+                report.bad.len(),
+                report.samples
+            );
             tracing::info!(dir = %dir.display(), samples = report.samples, bytes = report.bytes, "every sample matches its checksum");
         }
         Prepare::Idx { images, labels, out, classnames, format, shard_size } => {
@@ -225,7 +239,12 @@ pub fn run(command: Prepare) -> anyhow::Result<()> {
 }
 
 /// Packs with a progress bar and reports what was skipped.
-fn pack(source: &dyn SampleSource, out: &Path, options: &PackOptions, abort_after: Option<usize>) -> anyhow::Result<()> {
+fn pack(
+    source: &dyn SampleSource,
+    out: &Path,
+    options: &PackOptions,
+    abort_after: Option<usize>,
+) -> anyhow::Result<()> {
     let bar = bar(source.len() as u64, "samples")?;
     let mut started_at = None;
     let summary: PackSummary = packed::pack(source, out, options, &mut |p| {

@@ -51,7 +51,13 @@ pub struct TeacherCache {
 
 impl TeacherCache {
     /// Opens `path`, keeping what it holds when its header matches, else starting it afresh.
-    pub fn open(path: &Path, samples: usize, views: usize, dim: usize, fingerprint: [u8; 32]) -> Result<Self, TeacherCacheError> {
+    pub fn open(
+        path: &Path,
+        samples: usize,
+        views: usize,
+        dim: usize,
+        fingerprint: [u8; 32],
+    ) -> Result<Self, TeacherCacheError> {
         let fail = |message: String| TeacherCacheError { path: path.to_owned(), message };
         let mut header = [0u8; HEADER];
         header[..8].copy_from_slice(MAGIC);
@@ -61,7 +67,13 @@ impl TeacherCache {
         header[32..64].copy_from_slice(&fingerprint);
         let entries = samples.checked_mul(views).ok_or_else(|| fail("size overflows".into()))?;
         let length = HEADER + entries * STAMP + entries * dim * 2;
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(|e| fail(e.to_string()))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| fail(e.to_string()))?;
         let current = file.metadata().map_err(|e| fail(e.to_string()))?.len();
         let mut existing = [0u8; HEADER];
         let matches = current == length as u64 && {
@@ -72,7 +84,9 @@ impl TeacherCache {
             if current > 0 {
                 tracing::info!(path = %path.display(), "teacher cache was written for another setting or by another version of lgd: starting it afresh");
             }
-            file.set_len(0).and_then(|()| file.set_len(length as u64)).map_err(|e| fail(format!("cannot size it to {length} bytes: {e}")))?;
+            file.set_len(0)
+                .and_then(|()| file.set_len(length as u64))
+                .map_err(|e| fail(format!("cannot size it to {length} bytes: {e}")))?;
         }
         reserve_blocks(&file, length).map_err(|e| fail(format!("cannot reserve its {length} bytes on disk: {e}")))?;
         // SAFETY: the run folder is locked by this process (daemon start-up); nothing else maps
@@ -85,7 +99,12 @@ impl TeacherCache {
     }
 
     fn entry(&self, sample: usize, view: usize) -> usize {
-        assert!(sample < self.samples && view < self.views, "cache entry ({sample}, {view}) outside {}x{}", self.samples, self.views);
+        assert!(
+            sample < self.samples && view < self.views,
+            "cache entry ({sample}, {view}) outside {}x{}",
+            self.samples,
+            self.views
+        );
         sample * self.views + view
     }
 
@@ -192,7 +211,10 @@ mod tests {
         drop(cache);
         let cache = TeacherCache::open(&path, 10, 2, 8, [1; 32]).unwrap();
         let back = cache.lookup(&[1, 4], 1, Device::Cpu).unwrap();
-        assert!(back.equal(&Tensor::cat(&[replayed.get(2).unsqueeze(0), replayed.get(0).unsqueeze(0)], 0)), "rows in the asked order");
+        assert!(
+            back.equal(&Tensor::cat(&[replayed.get(2).unsqueeze(0), replayed.get(0).unsqueeze(0)], 0)),
+            "rows in the asked order"
+        );
         drop(cache);
         let other = TeacherCache::open(&path, 10, 2, 8, [2; 32]).unwrap();
         assert!(other.lookup(&[4], 1, Device::Cpu).is_none(), "another fingerprint starts afresh");
@@ -217,10 +239,16 @@ mod tests {
         let mut cache = TeacherCache::open(&path, samples, views, dim, [7; 32]).unwrap();
         use std::os::unix::fs::MetadataExt;
         let metadata = std::fs::metadata(&path).unwrap();
-        assert!(metadata.blocks() * 512 >= metadata.len(), "the file's blocks are reserved: {} of {} bytes", metadata.blocks() * 512, metadata.len());
+        assert!(
+            metadata.blocks() * 512 >= metadata.len(),
+            "the file's blocks are reserved: {} of {} bytes",
+            metadata.blocks() * 512,
+            metadata.len()
+        );
         let _stored = cache.store(&[0, 1, 2, 3], 1, &Tensor::randn([4, 8], (Kind::Float, Device::Cpu)));
         cache.flush().unwrap();
-        let (row_of_1, stamp_of_2, row_of_3) = (cache.row_at(cache.entry(1, 1)), cache.stamp_at(cache.entry(2, 1)), cache.row_at(cache.entry(3, 1)));
+        let (row_of_1, stamp_of_2, row_of_3) =
+            (cache.row_at(cache.entry(1, 1)), cache.stamp_at(cache.entry(2, 1)), cache.row_at(cache.entry(3, 1)));
         drop(cache);
         overwrite(&path, row_of_1, &[0; 16]); // sample 1: the row never reached the disk
         overwrite(&path, stamp_of_2, &[0; 8]); // sample 2: the stamp never did
@@ -228,7 +256,10 @@ mod tests {
         let cache = TeacherCache::open(&path, samples, views, dim, [7; 32]).unwrap();
         assert!(cache.lookup(&[0], 1, Device::Cpu).is_some(), "an intact row still replays");
         for sample in [1, 2, 3] {
-            assert!(cache.lookup(&[0, sample], 1, Device::Cpu).is_none(), "sample {sample}'s damaged entry was replayed");
+            assert!(
+                cache.lookup(&[0, sample], 1, Device::Cpu).is_none(),
+                "sample {sample}'s damaged entry was replayed"
+            );
         }
         assert!(cache.lookup(&[4], 1, Device::Cpu).is_none(), "a slot never written");
         std::fs::remove_dir_all(&dir).unwrap();

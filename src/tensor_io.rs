@@ -91,9 +91,15 @@ fn in_words(error: &safetensors::SafeTensorError) -> String {
     match error {
         E::HeaderTooSmall => "shorter than the 8 bytes that give its header's length".into(),
         E::HeaderTooLarge | E::InvalidHeaderStart => "its first bytes are not a safetensors header".into(),
-        E::InvalidHeaderLength => "its header runs past the end of the file: truncated (an interrupted copy or download?)".into(),
-        E::MetadataIncompleteBuffer => "the tensors' data is shorter than its header says: truncated (an interrupted copy or download?)".into(),
-        E::InvalidHeader | E::InvalidHeaderDeserialization => "its header is not the JSON a safetensors file holds".into(),
+        E::InvalidHeaderLength => {
+            "its header runs past the end of the file: truncated (an interrupted copy or download?)".into()
+        }
+        E::MetadataIncompleteBuffer => {
+            "the tensors' data is shorter than its header says: truncated (an interrupted copy or download?)".into()
+        }
+        E::InvalidHeader | E::InvalidHeaderDeserialization => {
+            "its header is not the JSON a safetensors file holds".into()
+        }
         other => format!("{other:?}"),
     }
 }
@@ -101,7 +107,8 @@ fn in_words(error: &safetensors::SafeTensorError) -> String {
 /// Reads every tensor of a safetensors file onto the CPU.
 pub fn read_safetensors(path: &Path) -> Result<TensorFile> {
     let bytes = std::fs::read(path).map_err(|source| TensorIoError::Io { path: path.into(), source })?;
-    let format_error = |e: safetensors::SafeTensorError| TensorIoError::Format { path: path.into(), message: in_words(&e) };
+    let format_error =
+        |e: safetensors::SafeTensorError| TensorIoError::Format { path: path.into(), message: in_words(&e) };
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(format_error)?;
     let metadata = header.metadata().clone().unwrap_or_default();
     let file = SafeTensors::deserialize(&bytes).map_err(format_error)?;
@@ -141,11 +148,7 @@ impl View for &HostBytes {
 }
 
 /// Writes named tensors and metadata to `path` atomically (see [`write_atomically`]).
-pub fn write_safetensors(
-    path: &Path,
-    tensors: &[(&str, &Tensor)],
-    metadata: &HashMap<String, String>,
-) -> Result<()> {
+pub fn write_safetensors(path: &Path, tensors: &[(&str, &Tensor)], metadata: &HashMap<String, String>) -> Result<()> {
     let mut host = Vec::with_capacity(tensors.len());
     for (name, tensor) in tensors {
         let kind = tensor.kind();
@@ -202,9 +205,14 @@ mod tests {
     #[test]
     fn a_truncated_file_is_called_truncated() {
         let path = std::env::temp_dir().join(format!("lgd-truncated-{}.safetensors", std::process::id()));
-        write_safetensors(&path, &[("a", &Tensor::zeros([64, 64], (Kind::Float, Device::Cpu)))], &HashMap::new()).unwrap();
+        write_safetensors(&path, &[("a", &Tensor::zeros([64, 64], (Kind::Float, Device::Cpu)))], &HashMap::new())
+            .unwrap();
         let bytes = std::fs::read(&path).unwrap();
-        for (keep, expected) in [(bytes.len() - 100, "the tensors' data is shorter than its header says: truncated"), (20, "its header runs past the end of the file: truncated"), (5, "shorter than the 8 bytes")] {
+        for (keep, expected) in [
+            (bytes.len() - 100, "the tensors' data is shorter than its header says: truncated"),
+            (20, "its header runs past the end of the file: truncated"),
+            (5, "shorter than the 8 bytes"),
+        ] {
             std::fs::write(&path, &bytes[..keep]).unwrap();
             let err = read_safetensors(&path).unwrap_err().to_string();
             assert!(err.contains(expected), "{keep} bytes: {err}");

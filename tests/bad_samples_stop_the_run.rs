@@ -34,7 +34,9 @@ fn train_with(dir: &std::path::Path, data: &str) -> (bool, String) {
 fn bad_files_are_listed_and_too_many_stop_the_run() {
     let dir = support::scratch("bad-samples");
     support::write_image_folder(&dir.join("data"), &["a", "b"], 5);
-    for (name, bytes) in [("a/zero.ppm", &b""[..]), ("b/text.ppm", b"hello"), ("b/truncated.ppm", b"P6\n40 40\n255\n\x01\x02")] {
+    for (name, bytes) in
+        [("a/zero.ppm", &b""[..]), ("b/text.ppm", b"hello"), ("b/truncated.ppm", b"P6\n40 40\n255\n\x01\x02")]
+    {
         std::fs::write(dir.join("data").join(name), bytes).unwrap();
     }
     let (ok, stderr) = train(&dir, 0.5);
@@ -67,7 +69,13 @@ fn one_bad_file_never_stops_a_run_and_max_pixels_is_the_bomb_guard() {
     let (ok, stderr) = train_with(&dir, "max_pixels = 1400\nmax_bad_fraction = 1.0");
     assert!(ok, "{stderr}");
     let listed = std::fs::read_to_string(dir.join("run/bad_samples.txt")).unwrap();
-    assert!(!listed.is_empty() && !listed.contains("a/0.ppm\t") && !listed.contains("b/0.ppm\t"), "only the wider images:\n{listed}");
-    assert!(listed.lines().all(|l| l.contains("exceeds the limit of 1400") && l.contains("data.max_pixels")), "{listed}");
+    assert!(
+        !listed.is_empty() && !listed.contains("a/0.ppm\t") && !listed.contains("b/0.ppm\t"),
+        "only the wider images:\n{listed}"
+    );
+    assert!(
+        listed.lines().all(|l| l.contains("exceeds the limit of 1400") && l.contains("data.max_pixels")),
+        "{listed}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -10,8 +10,21 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const SMALL: [&str; 13] =
-    ["--device", "cpu", "--teacher", "tiny", "--batch", "4", "--steps", "3", "--warmup", "1", "--json", "--classes", "1000"];
+const SMALL: [&str; 13] = [
+    "--device",
+    "cpu",
+    "--teacher",
+    "tiny",
+    "--batch",
+    "4",
+    "--steps",
+    "3",
+    "--warmup",
+    "1",
+    "--json",
+    "--classes",
+    "1000",
+];
 
 fn json_of(output: &Output, what: &str) -> Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -24,7 +37,9 @@ fn check_figures(report: &Value, side: &str) {
     for (field, expected) in [("device", "cpu"), ("teacher", "tiny"), ("student", "resnet18")] {
         assert_eq!(report[field], expected, "{field}: {report}");
     }
-    for (field, expected) in [("batch", 4), ("steps", 3), ("warmup", 1), ("image_size", 64), ("embed_dim", 32), ("classes", 1000)] {
+    for (field, expected) in
+        [("batch", 4), ("steps", 3), ("warmup", 1), ("image_size", 64), ("embed_dim", 32), ("classes", 1000)]
+    {
         assert_eq!(report[field], expected, "{field}: {report}");
     }
     for field in ["precision", "channels_last", "skipped_steps"] {
@@ -45,7 +60,11 @@ fn lgd_bench_step_prints_its_figures_as_json() {
         .unwrap();
     let report = json_of(&output, "lgd bench step");
     check_figures(&report, "lgd");
-    assert_eq!((report["precision"].as_str(), report["channels_last"].as_bool()), (Some("fp32"), Some(true)), "{report}");
+    assert_eq!(
+        (report["precision"].as_str(), report["channels_last"].as_bool()),
+        (Some("fp32"), Some(true)),
+        "{report}"
+    );
 }
 
 fn twin(args: &[&str]) -> Output {
@@ -67,12 +86,23 @@ fn torch_twin_prints_the_same_figures_and_refuses_fp16_on_the_cpu() {
 
     let refused = twin(&["--config", "original"]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(!refused.status.success() && stderr.contains("needs a CUDA device") && stderr.contains("--precision fp32"), "{stderr}");
+    assert!(
+        !refused.status.success() && stderr.contains("needs a CUDA device") && stderr.contains("--precision fp32"),
+        "{stderr}"
+    );
 
-    let original = json_of(&twin(&["--config", "original", "--precision", "fp32"]), "--config original --precision fp32");
+    let original =
+        json_of(&twin(&["--config", "original", "--precision", "fp32"]), "--config original --precision fp32");
     check_figures(&original, "torch-original");
-    assert_eq!((original["precision"].as_str(), original["vectorised_bank"].as_bool()), (Some("fp32"), Some(false)), "{original}");
-    assert!(original["notes"][0].as_str().is_some_and(|n| n.contains("fp16 replaced by fp32")), "the override is reported: {original}");
+    assert_eq!(
+        (original["precision"].as_str(), original["vectorised_bank"].as_bool()),
+        (Some("fp32"), Some(false)),
+        "{original}"
+    );
+    assert!(
+        original["notes"][0].as_str().is_some_and(|n| n.contains("fp16 replaced by fp32")),
+        "the override is reported: {original}"
+    );
 }
 
 fn original_end_to_end(data: &std::path::Path, extra: &[&str]) -> Output {
@@ -94,10 +124,16 @@ fn original_end_to_end_twin_feeds_its_step_from_a_dataloader() {
     let args = ["--precision", "fp32", "--batch", "4", "--warmup", "1", "--steps", "3"];
     let report = json_of(&original_end_to_end(&data, &args), "bench_end_to_end_torch.py");
     assert_eq!(report["side"], "torch-original-end-to-end", "{report}");
-    for (field, expected) in [("images", 10), ("batch", 4), ("workers", 2), ("steps", 3), ("warmup", 1), ("classes", 1000)] {
+    for (field, expected) in
+        [("images", 10), ("batch", 4), ("workers", 2), ("steps", 3), ("warmup", 1), ("classes", 1000)]
+    {
         assert_eq!(report[field], expected, "{field}: {report}");
     }
-    assert_eq!((report["vectorised_bank"].as_bool(), report["channels_last"].as_bool()), (Some(false), Some(false)), "{report}");
+    assert_eq!(
+        (report["vectorised_bank"].as_bool(), report["channels_last"].as_bool()),
+        (Some(false), Some(false)),
+        "{report}"
+    );
     for field in ["images_per_second", "seconds", "warmup_seconds"] {
         assert!(report[field].as_f64().is_some_and(|v| v > 0.0), "{field} not > 0: {report}");
     }

@@ -27,7 +27,10 @@ fn the_best_validation_is_kept_beside_the_last_checkpoints() {
     std::fs::write(&guidance, "a: tench\nb: goldfish\nc: great white shark\n").unwrap();
     let config = support::daemon::cpu_config(&dir, 6, "[validation]\nevery_epochs = 1\n")
         .replace("batch_size = 4", &format!("batch_size = 4\nval = \"{val}\""))
-        .replace("text = \"teacher_classifier\"", &format!("text = \"teacher_classifier\"\nguidance = \"{}\"", guidance.display()))
+        .replace(
+            "text = \"teacher_classifier\"",
+            &format!("text = \"teacher_classifier\"\nguidance = \"{}\"", guidance.display()),
+        )
         .replace("keep_last = 50", "keep_last = 1\nkeep_best = true")
         .replace("every_epochs = 0", "every_epochs = 1");
     std::fs::write(dir.join("run.toml"), config).unwrap();
@@ -43,8 +46,13 @@ fn the_best_validation_is_kept_beside_the_last_checkpoints() {
     // The first validation reaching the highest score: later ties do not replace it.
     let best = scores.iter().fold(scores[0], |best, &s| if s.1 > best.1 { s } else { best });
     println!("validations (step, student top-1) {scores:?}; best {best:?}");
-    let record: Value = serde_json::from_str(&std::fs::read_to_string(run.join("checkpoints/best.json")).unwrap()).unwrap();
-    assert_eq!((record["metric"].as_str(), record["step"].as_u64(), record["value"].as_f64()), (Some("student_top1"), Some(best.0), Some(best.1)), "{record}");
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("checkpoints/best.json")).unwrap()).unwrap();
+    assert_eq!(
+        (record["metric"].as_str(), record["step"].as_u64(), record["value"].as_f64()),
+        (Some("student_top1"), Some(best.0), Some(best.1)),
+        "{record}"
+    );
     let kept = TrainingState::load(&run.join("checkpoints/best.safetensors")).unwrap();
     assert_eq!(kept.step, best.0, "the best file holds the weights of the step it names");
     let newest: Vec<u64> = list_checkpoints(&run).iter().map(|p| TrainingState::load(p).unwrap().step).collect();

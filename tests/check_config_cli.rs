@@ -53,10 +53,7 @@ fn missing_file_is_named() {
 
 #[test]
 fn json_logs_are_one_object_per_line() {
-    let output = lgd()
-        .args(["--log-format", "json", "check-config", "/nonexistent/run.toml"])
-        .output()
-        .unwrap();
+    let output = lgd().args(["--log-format", "json", "check-config", "/nonexistent/run.toml"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     let line = stderr.lines().next().expect("one log line");
     let record: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
@@ -66,8 +63,16 @@ fn json_logs_are_one_object_per_line() {
 
 #[test]
 fn the_file_may_also_be_given_as_lgd_train_takes_it() {
-    let with_flag = lgd().args(["check-config", "--config", "configs/imagenet-r18-clip-rn50.toml"]).current_dir(support::root()).output().unwrap();
-    let positional = lgd().args(["check-config", "configs/imagenet-r18-clip-rn50.toml"]).current_dir(support::root()).output().unwrap();
+    let with_flag = lgd()
+        .args(["check-config", "--config", "configs/imagenet-r18-clip-rn50.toml"])
+        .current_dir(support::root())
+        .output()
+        .unwrap();
+    let positional = lgd()
+        .args(["check-config", "configs/imagenet-r18-clip-rn50.toml"])
+        .current_dir(support::root())
+        .output()
+        .unwrap();
     assert!(with_flag.status.success(), "{}", String::from_utf8_lossy(&with_flag.stderr));
     assert_eq!(with_flag.stdout, positional.stdout);
     let both = lgd().args(["check-config", "a.toml", "--config", "b.toml"]).output().unwrap();

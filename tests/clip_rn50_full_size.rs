@@ -37,7 +37,9 @@ fn rn50_archive_loads_and_embeds_to_1024() {
     let cosine = (autocast.to_kind(Kind::Float) * &t).sum_dim_intlist(1, false, None::<Kind>).min().double_value(&[]);
     let layout = teacher.embed(&to_channels_last(&expected["images"]).unwrap());
     let layout_diff = (&layout - &t).abs().max().double_value(&[]);
-    println!("RN50 teacher: bf16 autocast cosine to fp32 >= {cosine:.4}; channels_last input max diff {layout_diff:.1e}");
+    println!(
+        "RN50 teacher: bf16 autocast cosine to fp32 >= {cosine:.4}; channels_last input max diff {layout_diff:.1e}"
+    );
     assert!(cosine > 0.99 && layout_diff < 1e-4);
 
     let narrow = TextBank::new(normalize_rows(&Tensor::randn([3, 512], (Kind::Float, Device::Cpu))).tr()).unwrap();

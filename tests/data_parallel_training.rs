@@ -29,7 +29,11 @@ fn setup(name: &str, extra: &str) -> PathBuf {
 
 fn train_command(dir: &Path, run: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lgd"));
-    command.args(["--log-format", "json", "train", "--config"]).arg(dir.join("run.toml")).arg("--run-dir").arg(dir.join(run));
+    command
+        .args(["--log-format", "json", "train", "--config"])
+        .arg(dir.join("run.toml"))
+        .arg("--run-dir")
+        .arg(dir.join(run));
     command
 }
 
@@ -46,11 +50,17 @@ fn spawn_rank(dir: &Path, rank: usize, world: usize, port: u16) -> Child {
 
 fn wait_success(child: &mut Child, log: &Path) {
     let status = child.wait().unwrap();
-    assert!(status.success(), "{} exited with {status}:\n{}", log.display(), std::fs::read_to_string(log).unwrap_or_default());
+    assert!(
+        status.success(),
+        "{} exited with {status}:\n{}",
+        log.display(),
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 fn bank_digest(log: &str) -> String {
-    let line = log.lines().find(|l| l.contains("visual_bank_sha256")).unwrap_or_else(|| panic!("no finished line:\n{log}"));
+    let line =
+        log.lines().find(|l| l.contains("visual_bank_sha256")).unwrap_or_else(|| panic!("no finished line:\n{log}"));
     let value: serde_json::Value = serde_json::from_str(line).unwrap();
     value["visual_bank_sha256"].as_str().unwrap_or_else(|| panic!("{line}")).to_owned()
 }
@@ -60,7 +70,10 @@ fn bank_digest(log: &str) -> String {
 fn assert_every_line_is_json(whose: &str, log: &str) {
     for line in log.lines() {
         let parsed = serde_json::from_str::<serde_json::Value>(line);
-        assert!(parsed.is_ok_and(|value| value.is_object()), "{whose}'s JSON log has a line that is no JSON object: {line}");
+        assert!(
+            parsed.is_ok_and(|value| value.is_object()),
+            "{whose}'s JSON log has a line that is no JSON object: {line}"
+        );
     }
 }
 
@@ -101,7 +114,10 @@ fn two_ranks_with_batch_b_match_one_process_with_batch_2b() {
     let losses = |path: PathBuf| -> Vec<(u64, f64)> {
         let text = std::fs::read_to_string(&path).unwrap();
         let records = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap());
-        records.filter(|r| r.get("loss").is_some()).map(|r| (r["step"].as_u64().unwrap(), r["loss"].as_f64().unwrap())).collect()
+        records
+            .filter(|r| r.get("loss").is_some())
+            .map(|r| (r["step"].as_u64().unwrap(), r["loss"].as_f64().unwrap()))
+            .collect()
     };
     let expected = losses(dir.join("single/metrics.jsonl"));
     assert_eq!(expected.len(), 5);
@@ -109,7 +125,11 @@ fn two_ranks_with_batch_b_match_one_process_with_batch_2b() {
         let logged = losses(path.clone());
         assert_eq!(logged.len(), expected.len(), "{}", path.display());
         for ((step, loss), (_, single)) in logged.iter().zip(&expected) {
-            assert!((loss - single).abs() <= 1e-5, "{} step {step}: loss {loss} vs one process {single}", path.display());
+            assert!(
+                (loss - single).abs() <= 1e-5,
+                "{} step {step}: loss {loss} vs one process {single}",
+                path.display()
+            );
         }
     }
 }
@@ -159,12 +179,16 @@ fn a_killed_rank_ends_the_other_at_once() {
 fn a_hung_rank_ends_the_other_within_the_timeout() {
     // SIGSTOP: the peer's sockets stay open, so only the group's timeout can end the wait. The
     // step's own watchdog, set shorter, waits it out: the group's error names the cause.
-    let (took, log) = rank_1_outlives_rank_0("dp-hang", "[guards]\nstall_timeout_s = 5\n", |first| signal(first, "STOP"));
+    let (took, log) =
+        rank_1_outlives_rank_0("dp-hang", "[guards]\nstall_timeout_s = 5\n", |first| signal(first, "STOP"));
     println!("rank 1 failed {:.1} s after rank 0 was stopped (timeout 15 s)", took.as_secs_f64());
     // The wait under way when the peer froze may have begun up to a step earlier, so the time
     // since SIGSTOP is not a bound; libtorch's message says it was the timeout.
     assert!(log.contains("collective failed") && log.contains("timed out"), "the cause is in the log:\n{log}");
-    assert!(!log.contains("student optimisation stalled"), "the step's watchdog fired before the group's timeout:\n{log}");
+    assert!(
+        !log.contains("student optimisation stalled"),
+        "the step's watchdog fired before the group's timeout:\n{log}"
+    );
 }
 
 fn wait_for_log(log: &Path, needle: &str, child: &mut Child) -> String {
@@ -222,7 +246,10 @@ fn a_signal_to_one_rank_is_acted_on_by_all_and_both_resume_from_rank_0s_checkpoi
     signal(&first, "TERM");
     wait_success(&mut first, &log0);
     wait_success(&mut second, &log1);
-    assert_eq!(bank_digest(&std::fs::read_to_string(&log0).unwrap()), bank_digest(&std::fs::read_to_string(&log1).unwrap()));
+    assert_eq!(
+        bank_digest(&std::fs::read_to_string(&log0).unwrap()),
+        bank_digest(&std::fs::read_to_string(&log1).unwrap())
+    );
 }
 
 #[test]
@@ -249,7 +276,18 @@ fn torchrun_no_python_runs_two_ranks_of_lgd_train() {
 fn lgd_launch_runs_two_ranks_of_lgd_train() {
     let dir = setup("dp-launch", "");
     let output = Command::new(env!("CARGO_BIN_EXE_lgd"))
-        .args(["--log-format", "json", "launch", "--nproc-per-node", "2", "--master-port", "0", "--", "train", "--config"])
+        .args([
+            "--log-format",
+            "json",
+            "launch",
+            "--nproc-per-node",
+            "2",
+            "--master-port",
+            "0",
+            "--",
+            "train",
+            "--config",
+        ])
         .arg(dir.join("run.toml"))
         .arg("--run-dir")
         .arg(dir.join("run"))

@@ -56,7 +56,10 @@ fn blocks() -> Vec<Block> {
         for (n, line) in text.lines().enumerate() {
             let fence = line.trim_start().strip_prefix("```");
             match (fence, open.take()) {
-                (Some(lang), None) => open = Some(Block { file: file.clone(), line: n + 2, lang: lang.trim().into(), text: String::new() }),
+                (Some(lang), None) => {
+                    open =
+                        Some(Block { file: file.clone(), line: n + 2, lang: lang.trim().into(), text: String::new() })
+                }
                 (Some(_), Some(block)) => blocks.push(block),
                 (None, Some(mut block)) => {
                     block.text.push_str(line);
@@ -196,7 +199,10 @@ impl World {
         if line.contains("step-….safetensors") {
             line = line.replace("step-….safetensors", &self.newest_step_checkpoint());
         }
-        assert!(!line.contains('…') && !line.contains("<") || line.contains("<<"), "a placeholder this test cannot fill: {line}");
+        assert!(
+            !line.contains('…') && !line.contains("<") || line.contains("<<"),
+            "a placeholder this test cannot fill: {line}"
+        );
         line
     }
 
@@ -335,7 +341,8 @@ fn options_exist(line: &str) {
     let global = help(&[]);
     for part in parts {
         let words: Vec<&str> = part.iter().take_while(|t| !t.starts_with('-')).copied().collect();
-        let words: Vec<&str> = words.into_iter().filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-')).collect();
+        let words: Vec<&str> =
+            words.into_iter().filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-')).collect();
         let text = help(&words);
         for option in part.iter().filter(|t| t.starts_with("--")) {
             let name = option.split('=').next().unwrap();
@@ -351,7 +358,10 @@ fn every_command_of_the_readme_and_the_guides_runs() {
     let started = Instant::now();
 
     // README: the two commands, and the build.
-    w.skip("make demo", "downloads (PyPI, Debian) and 20–30 minutes; its commands are run below and in tests/eval_commands.rs");
+    w.skip(
+        "make demo",
+        "downloads (PyPI, Debian) and 20–30 minutes; its commands are run below and in tests/eval_commands.rs",
+    );
     w.skip("make test", "the suite this test belongs to");
     w.skip("make build", "cargo built the binary under test, which is on PATH here");
     w.skip("export PATH=$PWD/target/release:$PATH", "the binary under test is on PATH here");
@@ -381,7 +391,11 @@ fn every_command_of_the_readme_and_the_guides_runs() {
     w.wait_for_log("training");
     w.wait_for_log("step=3");
     let pid = std::fs::read_to_string(w.dir.join("runs/r18/pid")).unwrap();
-    assert_eq!(pid.trim(), w.daemon.as_ref().unwrap().0.id().to_string(), "runs/r18/pid names the daemon the README signals");
+    assert_eq!(
+        pid.trim(),
+        w.daemon.as_ref().unwrap().0.id().to_string(),
+        "runs/r18/pid names the daemon the README signals"
+    );
     w.run(&["kill -USR1 $(cat runs/r18/pid)"]);
     w.wait_for_log("checkpointing: checkpoint written");
     w.edit_config("logging.every_steps", "2");
@@ -440,14 +454,21 @@ fn every_command_of_the_readme_and_the_guides_runs() {
 /// the working folder (where the documented commands wrote their files); the first failure, or
 /// that no block names `file`.
 fn python_blocks_run(w: &World, document: &str, file: &str) -> Result<(), String> {
-    let chosen: Vec<Block> = blocks().into_iter().filter(|b| b.file == document && b.lang == "python" && b.text.contains(file)).collect();
+    let chosen: Vec<Block> =
+        blocks().into_iter().filter(|b| b.file == document && b.lang == "python" && b.text.contains(file)).collect();
     if chosen.is_empty() {
         return Err(format!("{document} has no ```python block that loads {file}"));
     }
     for block in chosen {
         let output = StdCommand::new(support::python()).args(["-c", &block.text]).current_dir(&w.dir).output().unwrap();
         if !output.status.success() {
-            return Err(format!("{}:{}:\n{}\n{}", block.file, block.line, block.text, String::from_utf8_lossy(&output.stderr)));
+            return Err(format!(
+                "{}:{}:\n{}\n{}",
+                block.file,
+                block.line,
+                block.text,
+                String::from_utf8_lossy(&output.stderr)
+            ));
         }
     }
     Ok(())
@@ -456,7 +477,10 @@ fn python_blocks_run(w: &World, document: &str, file: &str) -> Result<(), String
 /// docs/operating.md's commands against the live run (its `[status]` server is up).
 fn operating_guide_live(w: &mut World) {
     let curl = StdCommand::new("bash").args(["-c", "command -v curl"]).output().unwrap();
-    assert!(curl.status.success(), "docs/operating.md's commands use curl, which is not installed here (apt-get install curl)");
+    assert!(
+        curl.status.success(),
+        "docs/operating.md's commands use curl, which is not installed here (apt-get install curl)"
+    );
     let (json, _) = w.run(&["lgd status runs/r18 --json"]);
     let json: serde_json::Value = serde_json::from_str(&json).expect("status --json prints JSON");
     assert_eq!(json["state"], "training");
@@ -505,7 +529,11 @@ fn guides(w: &mut World) {
         "lgd bench make-images --out bench-images --count 12",
         "12 images",
     );
-    w.run_reduced("lgd bench data --data bench-images --threads 2", "lgd bench data --data bench-images --threads 2 --images 24", "24 views");
+    w.run_reduced(
+        "lgd bench data --data bench-images --threads 2",
+        "lgd bench data --data bench-images --threads 2 --images 24",
+        "24 views",
+    );
     w.run_reduced(
         "lgd bench data --data bench-images --threads 2 --full-decode",
         "lgd bench data --data bench-images --threads 2 --full-decode --images 24",
@@ -540,7 +568,9 @@ fn guides(w: &mut World) {
     // evaluation.md, on the run trained above
     let c = "runs/r18/checkpoints/best.safetensors";
     assert!(w.dir.join(c).exists(), "validation kept a best checkpoint");
-    let (out, _) = w.run(&[&format!("lgd eval zero-shot --checkpoint {c} --data data/imagenet --bank weights/rn50-imagenet.safetensors")]);
+    let (out, _) = w.run(&[&format!(
+        "lgd eval zero-shot --checkpoint {c} --data data/imagenet --bank weights/rn50-imagenet.safetensors"
+    )]);
     assert!(!out.trim().is_empty(), "one readable line on stdout");
     w.run(&[&format!("lgd eval knn --checkpoint {c} --data data/imagenet")]);
     w.run(&[&format!("lgd eval linear --checkpoint {c} --data data/imagenet --method lbfgs")]);
@@ -558,7 +588,12 @@ fn guides(w: &mut World) {
     w.run(&["lgd export runs/r18/checkpoints/best.safetensors --format safetensors --out r18.safetensors"]);
     w.run(&["lgd export runs/r18 --format torchvision --head --out r18-head.pth"]);
     let (_, log) = w.run(&["lgd export runs/r18 --format mmdet --out r18-mmdet.pth"]);
-    assert!(log.contains("backbone=dict(type='ResNet', depth=18, init_cfg=dict(type='Pretrained', checkpoint='r18-mmdet.pth'))"), "{log}");
+    assert!(
+        log.contains(
+            "backbone=dict(type='ResNet', depth=18, init_cfg=dict(type='Pretrained', checkpoint='r18-mmdet.pth'))"
+        ),
+        "{log}"
+    );
     w.skip(
         "lgd export runs/mnv2 --format mmseg --out mnv2-mmseg.pth",
         "needs a MobileNetV2 run; tests/export_loads_in_mmdet_mmseg.rs trains one, exports it so and loads it in mmsegmentation",
@@ -584,7 +619,12 @@ fn toml_snippets_check(w: &World) {
         merge(&mut config, &snippet);
         let file = w.dir.join(format!("snippet-{i}.toml"));
         std::fs::write(&file, toml::to_string(&config).unwrap()).unwrap();
-        let output = StdCommand::new(env!("CARGO_BIN_EXE_lgd")).arg("check-config").arg(&file).current_dir(&w.dir).output().unwrap();
+        let output = StdCommand::new(env!("CARGO_BIN_EXE_lgd"))
+            .arg("check-config")
+            .arg(&file)
+            .current_dir(&w.dir)
+            .output()
+            .unwrap();
         assert!(
             output.status.success(),
             "{}:{}: the snippet does not pass check-config:\n{}",
@@ -616,7 +656,9 @@ fn examples_in_help_name_real_options() {
         }
         let commands = help.split("Commands:").nth(1).unwrap_or("");
         for line in commands.lines().skip(1).take_while(|l| l.is_empty() || l.starts_with(' ')) {
-            let Some(name) = line.strip_prefix("  ").filter(|l| !l.starts_with(' ')).and_then(|l| l.split_whitespace().next()) else {
+            let Some(name) =
+                line.strip_prefix("  ").filter(|l| !l.starts_with(' ')).and_then(|l| l.split_whitespace().next())
+            else {
                 continue;
             };
             if name != "help" {
@@ -647,7 +689,11 @@ fn every_link_between_the_documents_resolves() {
             }
             if let Some(fragment) = fragment {
                 let content = std::fs::read_to_string(&file).unwrap();
-                let anchors: Vec<String> = content.lines().filter_map(|l| l.strip_prefix('#')).map(|h| anchor(h.trim_start_matches('#'))).collect();
+                let anchors: Vec<String> = content
+                    .lines()
+                    .filter_map(|l| l.strip_prefix('#'))
+                    .map(|h| anchor(h.trim_start_matches('#')))
+                    .collect();
                 if !anchors.iter().any(|a| a == fragment) {
                     broken.push(format!("{}: {target} (no such heading)", path.display()));
                 }

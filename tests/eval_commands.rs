@@ -31,7 +31,8 @@ fn informative_classes_are_found_and_uninformative_ones_are_not() {
     assert!(knn["knn"]["top1"].as_f64().unwrap() >= 0.95, "{knn}");
     let pixels = eval(&good, "knn", &["--features", "pixels"]);
     assert!(pixels["knn"]["top1"].as_f64().unwrap() >= 0.95, "{pixels}");
-    let last_epoch = |v: &serde_json::Value| v["linear"]["epochs"].as_array().unwrap().last().unwrap()["top1"].as_f64().unwrap();
+    let last_epoch =
+        |v: &serde_json::Value| v["linear"]["epochs"].as_array().unwrap().last().unwrap()["top1"].as_f64().unwrap();
     let sgd = eval(&good, "linear", &["--method", "sgd", "--epochs", "30"]);
     assert!(last_epoch(&sgd) >= 0.95, "{sgd}");
     let full = eval(&good, "linear", &["--method", "full", "--epochs", "15", "--batch", "16", "--workers", "1"]);
@@ -61,7 +62,8 @@ fn a_data_folder_without_its_splits_is_refused_naming_the_missing_one() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
-    let expected = format!("--data: {} has no `val` folder (it takes a folder holding `train/` and `val/`)", dir.display());
+    let expected =
+        format!("--data: {} has no `val` folder (it takes a folder holding `train/` and `val/`)", dir.display());
     assert!(stderr.contains(&expected), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }

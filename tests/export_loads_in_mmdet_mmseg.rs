@@ -44,7 +44,10 @@ fn case(dir: &Path, prefix: &str, arch: &str) -> Value {
 /// Runs the mmlab oracle over `cases` and holds every entry of its report to the bounds.
 fn mmlab_check(dir: &Path, cases: Vec<Value>) {
     std::fs::write(dir.join("cases.json"), Value::Array(cases).to_string()).unwrap();
-    support::run_oracle("export_mmlab_oracle.py", &[Path::new("check"), &dir.join("cases.json"), &dir.join("report.json")]);
+    support::run_oracle(
+        "export_mmlab_oracle.py",
+        &[Path::new("check"), &dir.join("cases.json"), &dir.join("report.json")],
+    );
     let report: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     for entry in &report {
         println!("{entry}");
@@ -54,13 +57,18 @@ fn mmlab_check(dir: &Path, cases: Vec<Value>) {
 
 fn check_report(entry: &Value) {
     let arch = entry["arch"].as_str().unwrap();
-    for (library, stages) in [("mmdet", if arch == "mobilenet_v2" { 8 } else { 4 }), ("mmseg", if arch == "mobilenet_v2" { 7 } else { 4 })] {
+    for (library, stages) in
+        [("mmdet", if arch == "mobilenet_v2" { 8 } else { 4 }), ("mmseg", if arch == "mobilenet_v2" { 7 } else { 4 })]
+    {
         let result = &entry[library];
         assert_eq!(result["stages"], json!(stages), "{arch} {library}: every stage compared: {result}");
         for how in ["max_diff_init_cfg", "max_diff_strict"] {
             assert!(result[how].as_f64().unwrap() <= 1e-5, "{arch} {library} {how}: {result}");
         }
-        assert!(result["max_diff_with_swapped_tensors"].as_f64().unwrap() > 1e-3, "{arch} {library}: the check must see a broken mapping: {result}");
+        assert!(
+            result["max_diff_with_swapped_tensors"].as_f64().unwrap() > 1e-3,
+            "{arch} {library}: the check must see a broken mapping: {result}"
+        );
     }
 }
 
@@ -76,7 +84,10 @@ fn trained_students_load_in_mmdet_and_mmseg_backbones() {
         let run = train_student(&arch_dir, arch);
         let log = export_all(&arch_dir, &run, "trained");
         if arch == StudentArch::MobilenetV2 {
-            assert!(log.contains("left out features.18.* (6 tensors): mmsegmentation's MobileNetV2 ends at layer7"), "{log}");
+            assert!(
+                log.contains("left out features.18.* (6 tensors): mmsegmentation's MobileNetV2 ends at layer7"),
+                "{log}"
+            );
         }
         lgd_features(&newest_checkpoint(&run), &arch_dir.join("input.safetensors"));
         torchvision.push(json!({"file": arch_dir.join("trained-torchvision.pth"), "arch": name, "input": arch_dir.join("input.safetensors")}));

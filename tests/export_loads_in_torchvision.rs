@@ -50,8 +50,18 @@ fn every_trained_student_exports_and_loads_strictly_in_torchvision() {
 
         let log = exported(&arch_dir, &["run", "--format", "torchvision", "--out", "tv.pth"]);
         let head = arch.head_prefix();
-        assert!(log.contains(&format!("left out the LGD projection head ({head}.0.bias, {head}.0.weight, {head}.2.bias, {head}.2.weight)")), "{log}");
-        assert!(log.contains(&format!("{name}(); m.{head} = torch.nn.Identity(); m.load_state_dict(torch.load('tv.pth', weights_only=True))")), "{log}");
+        assert!(
+            log.contains(&format!(
+                "left out the LGD projection head ({head}.0.bias, {head}.0.weight, {head}.2.bias, {head}.2.weight)"
+            )),
+            "{log}"
+        );
+        assert!(
+            log.contains(&format!(
+                "{name}(); m.{head} = torch.nn.Identity(); m.load_state_dict(torch.load('tv.pth', weights_only=True))"
+            )),
+            "{log}"
+        );
         exported(&arch_dir, &[checkpoint.to_str().unwrap(), "--format", "safetensors", "--out", "tv.safetensors"]);
         for file in ["tv.pth", "tv.safetensors"] {
             cases.push(json!({"file": arch_dir.join(file), "arch": name, "input": arch_dir.join("input.safetensors")}));
@@ -62,7 +72,10 @@ fn every_trained_student_exports_and_loads_strictly_in_torchvision() {
         println!("{case}");
         assert_eq!(case["head_keys"], json!([]), "backbone only by default: {case}");
         assert!(case["max_feature_diff"].as_f64().unwrap() <= 1e-5, "{case}");
-        assert!(case["feature_spread"].as_f64().unwrap() > 1e-4, "features that vary, or equality proves little: {case}");
+        assert!(
+            case["feature_spread"].as_f64().unwrap() > 1e-4,
+            "features that vary, or equality proves little: {case}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -76,12 +89,16 @@ fn best_checkpoint_exports_with_its_head_on_request() {
     let best = run.join("checkpoints/best.safetensors");
     std::fs::copy(newest_checkpoint(&run), &best).unwrap();
     lgd_features(&best, &dir.join("input.safetensors"));
-    let log = exported(&dir, &["run/checkpoints/best.safetensors", "--format", "torchvision", "--out", "head.pth", "--head"]);
+    let log =
+        exported(&dir, &["run/checkpoints/best.safetensors", "--format", "torchvision", "--out", "head.pth", "--head"]);
     assert!(!log.contains("left out"), "{log}");
     assert!(log.contains("if not k.startswith('lgd_head.')"), "the load line sets the head aside: {log}");
     let cases = json!([{"file": dir.join("head.pth"), "arch": "mobilenet_v2", "input": dir.join("input.safetensors")}]);
     let report = &torchvision_report(&dir, &cases)[0];
-    assert_eq!(report["head_keys"], json!(["lgd_head.0.bias", "lgd_head.0.weight", "lgd_head.2.bias", "lgd_head.2.weight"]));
+    assert_eq!(
+        report["head_keys"],
+        json!(["lgd_head.0.bias", "lgd_head.0.weight", "lgd_head.2.bias", "lgd_head.2.weight"])
+    );
     assert_eq!(report["head_shapes"]["lgd_head.0.weight"], json!([1280, 1280]));
     assert!(report["max_feature_diff"].as_f64().unwrap() <= 1e-5, "{report}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -110,7 +127,10 @@ fn the_original_lgd_layout_still_exports_its_backbone() {
     assert!(log.contains(&format!("{} tensors", weights.len() - 4)), "{log}");
     // mmdetection's ResNet takes torchvision's names: the same backbone, wrapped in `state_dict`.
     let log = exported(&dir, &["checkpoint.pth.tar", "--format", "mmdet", "--out", "det.pth"]);
-    assert!(log.contains("backbone=dict(type='ResNet', depth=18, init_cfg=dict(type='Pretrained', checkpoint='det.pth'))"), "{log}");
+    assert!(
+        log.contains("backbone=dict(type='ResNet', depth=18, init_cfg=dict(type='Pretrained', checkpoint='det.pth'))"),
+        "{log}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -132,7 +152,8 @@ fn exports_that_would_not_load_are_refused_and_write_nothing() {
     );
 
     // A stray tensor: no architecture has it, so no file would load strictly.
-    let mut state: BTreeMap<String, SaveValue> = weights.iter().map(|(k, t)| (k.clone(), SaveValue::Tensor(t))).collect();
+    let mut state: BTreeMap<String, SaveValue> =
+        weights.iter().map(|(k, t)| (k.clone(), SaveValue::Tensor(t))).collect();
     let stray = Tensor::zeros([3], (Kind::Float, Device::Cpu));
     state.insert("features.1.0.block.9.weight".into(), SaveValue::Tensor(&stray));
     write_torch_file(&dir.join("stray.pth"), &SaveValue::Dict(state)).unwrap();
@@ -143,15 +164,28 @@ fn exports_that_would_not_load_are_refused_and_write_nothing() {
     );
 
     // A tensor gone: the same, naming it.
-    let mut state: BTreeMap<String, SaveValue> = weights.iter().map(|(k, t)| (k.clone(), SaveValue::Tensor(t))).collect();
+    let mut state: BTreeMap<String, SaveValue> =
+        weights.iter().map(|(k, t)| (k.clone(), SaveValue::Tensor(t))).collect();
     state.remove("features.8.1.running_var");
     write_torch_file(&dir.join("short.pth"), &SaveValue::Dict(state)).unwrap();
-    refused(&["short.pth", "--format", "safetensors", "--out", "short.safetensors"], "short.safetensors", "`features.8.1.running_var` of torchvision's efficientnet_b0 is missing");
+    refused(
+        &["short.pth", "--format", "safetensors", "--out", "short.safetensors"],
+        "short.safetensors",
+        "`features.8.1.running_var` of torchvision's efficientnet_b0 is missing",
+    );
 
     // A backbone alone has no head to keep; a folder without checkpoints has nothing to export.
     exported(&dir, &["checkpoint.pth.tar", "--format", "torchvision", "--out", "backbone.pth"]);
-    refused(&["backbone.pth", "--format", "torchvision", "--out", "again.pth", "--head"], "again.pth", "--head: the checkpoint holds no head under `classifier.*`");
+    refused(
+        &["backbone.pth", "--format", "torchvision", "--out", "again.pth", "--head"],
+        "again.pth",
+        "--head: the checkpoint holds no head under `classifier.*`",
+    );
     std::fs::create_dir_all(dir.join("empty-run")).unwrap();
-    refused(&["empty-run", "--format", "torchvision", "--out", "none.pth"], "none.pth", "empty-run: no checkpoint to export");
+    refused(
+        &["empty-run", "--format", "torchvision", "--out", "none.pth"],
+        "none.pth",
+        "empty-run: no checkpoint to export",
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

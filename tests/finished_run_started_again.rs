@@ -19,7 +19,8 @@ fn a_finished_run_started_again_trains_nothing_and_keeps_its_status() {
     let dir = support::scratch("finished-run-started-again");
     support::write_image_folder(&dir.join("data"), &["a", "b"], 8);
     // 16 images, batch 4: 4 steps an epoch; checkpoints at step 3 and at the end.
-    let config = support::daemon::cpu_config(&dir, 1, "").replace("every_epochs = 0", "every_epochs = 0\nevery_steps = 3");
+    let config =
+        support::daemon::cpu_config(&dir, 1, "").replace("every_epochs = 0", "every_epochs = 0\nevery_steps = 3");
     std::fs::write(dir.join("run.toml"), &config).unwrap();
     let first = support::daemon::train_to_end(&dir);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
@@ -33,7 +34,10 @@ fn a_finished_run_started_again_trains_nothing_and_keeps_its_status() {
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success(), "{stderr}");
     let last = checkpoints.last().unwrap().display().to_string();
-    assert!(stderr.contains(&format!("already finished: {last} is at step 4, the end of epoch 1 (schedule.epochs = 1)")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("already finished: {last} is at step 4, the end of epoch 1 (schedule.epochs = 1)")),
+        "{stderr}"
+    );
     assert!(stderr.contains("lgd train: already finished, nothing to train"), "{stderr}");
     assert!(!stderr.contains("img/s"), "no speed is claimed for a run that trained nothing: {stderr}");
     assert_eq!(list_checkpoints(&run), checkpoints, "no checkpoint written");
@@ -54,7 +58,11 @@ fn a_finished_run_started_again_trains_nothing_and_keeps_its_status() {
     assert!(!failed.status.success(), "{}", String::from_utf8_lossy(&failed.stderr));
     let after_failure = status(&run);
     assert_eq!(after_failure["state"], "failed", "{after_failure}");
-    assert_eq!(after_failure["last_checkpoint"].as_str(), Some(last.as_str()), "the checkpoint resumed from: {after_failure}");
+    assert_eq!(
+        after_failure["last_checkpoint"].as_str(),
+        Some(last.as_str()),
+        "the checkpoint resumed from: {after_failure}"
+    );
 
     std::fs::write(dir.join("run.toml"), &longer).unwrap();
     let extended = support::daemon::train_to_end(&dir);

@@ -31,7 +31,16 @@ fn every_rank_runs_the_command_and_all_passing_gives_0() {
 #[test]
 fn the_launchers_log_format_reaches_the_ranks() {
     let output = lgd()
-        .args(["--log-format", "json", "launch", "--nproc-per-node", "2", "--", "check-config", "configs/imagenet-r18-clip-rn50.toml"])
+        .args([
+            "--log-format",
+            "json",
+            "launch",
+            "--nproc-per-node",
+            "2",
+            "--",
+            "check-config",
+            "configs/imagenet-r18-clip-rn50.toml",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -43,7 +52,16 @@ fn the_launchers_log_format_reaches_the_ranks() {
     }
     // A rank command that sets its own format keeps it.
     let output = lgd()
-        .args(["--log-format", "json", "launch", "--", "--log-format", "text", "check-config", "configs/imagenet-r18-clip-rn50.toml"])
+        .args([
+            "--log-format",
+            "json",
+            "launch",
+            "--",
+            "--log-format",
+            "text",
+            "check-config",
+            "configs/imagenet-r18-clip-rn50.toml",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -54,7 +72,8 @@ fn the_launchers_log_format_reaches_the_ranks() {
 
 #[test]
 fn a_failing_rank_gives_its_exit_code_and_is_named() {
-    let output = lgd().args(["launch", "--nproc-per-node", "2", "--", "check-config", "/nonexistent.toml"]).output().unwrap();
+    let output =
+        lgd().args(["launch", "--nproc-per-node", "2", "--", "check-config", "/nonexistent.toml"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "check-config's own failure code: {stderr}");
     assert!(stderr.contains("/nonexistent.toml"), "the ranks' errors reach the terminal: {stderr}");

@@ -20,8 +20,11 @@ fn fit_matches_pytorch_lbfgs() {
     let features = centres.index_select(0, &labels) + Tensor::randn([400, 12], (Kind::Float, Device::Cpu)) * 1.5 + 4.0;
     // A repeat, a copy ×4 (equal once standardised, bit for bit) and a constant feature.
     let constant = Tensor::full([400, 1], 7.0, (Kind::Float, Device::Cpu));
-    let with_copies = Tensor::cat(&[features.shallow_clone(), features.narrow(1, 0, 5), constant, features.narrow(1, 3, 6) * 4.0], 1);
-    for (features, solved_on, penalty) in [(&features, 12, 1e-1), (&features, 12, 1e-4), (&with_copies, 12, 1e-1), (&with_copies, 12, 1e-4)] {
+    let with_copies =
+        Tensor::cat(&[features.shallow_clone(), features.narrow(1, 0, 5), constant, features.narrow(1, 3, 6) * 4.0], 1);
+    for (features, solved_on, penalty) in
+        [(&features, 12, 1e-1), (&features, 12, 1e-4), (&with_copies, 12, 1e-1), (&with_copies, 12, 1e-4)]
+    {
         let inputs = [
             ("features", features),
             ("labels", &labels),

@@ -22,9 +22,12 @@ fn replay(tensors: &BTreeMap<String, Tensor>, steps: usize) -> BTreeMap<&'static
     let text = TextBank::new(tensors["T"].shallow_clone()).unwrap();
     let momentum = tensors["momentum"].double_value(&[0]);
     let classes = text.classes();
-    let mut visual =
-        VisualBank::from_parts(tensors["V0"].copy(), Tensor::zeros([classes], (Kind::Bool, tch::Device::Cpu)), momentum)
-            .unwrap();
+    let mut visual = VisualBank::from_parts(
+        tensors["V0"].copy(),
+        Tensor::zeros([classes], (Kind::Bool, tch::Device::Cpu)),
+        momentum,
+    )
+    .unwrap();
     let objective = LgdLoss::default();
     let mut worst: BTreeMap<&'static str, f64> = BTreeMap::new();
     for k in 0..steps {

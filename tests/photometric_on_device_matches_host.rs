@@ -24,7 +24,8 @@ fn photos(test: &str) -> Vec<RgbImage> {
         .map(|name| decode_file(&dir.join(format!("{name}.png")), &DecodeOptions::default()).unwrap())
         .collect();
     // Synthetic: saturated primaries, greys and ties between channels, where the HSV cases split.
-    let synthetic: Vec<u8> = (0..97 * 61).flat_map(|i| [(i * 37 % 256) as u8, (i * 11 % 3 * 127) as u8, (i % 256) as u8]).collect();
+    let synthetic: Vec<u8> =
+        (0..97 * 61).flat_map(|i| [(i * 37 % 256) as u8, (i * 11 % 3 * 127) as u8, (i % 256) as u8]).collect();
     images.push(RgbImage::from_raw(97, 61, synthetic).unwrap());
     images
 }
@@ -75,9 +76,15 @@ fn every_recipe_gives_the_host_bytes() {
         let config = AugmentationConfig { output_size: SIDE, ..AugmentationConfig::for_recipe(recipe) };
         let blurs = config.blur_p > 0.0;
         let (differing, fired) = compare(config, &images);
-        println!("{recipe:?}: {differing} of {} bytes differ; hue/grey/blur/flip fired {fired:?} of 64", 64 * SIDE * SIDE * 3);
+        println!(
+            "{recipe:?}: {differing} of {} bytes differ; hue/grey/blur/flip fired {fired:?} of 64",
+            64 * SIDE * SIDE * 3
+        );
         assert_eq!(differing, 0, "{recipe:?}");
-        assert!(fired[0] > 0 && fired[1] > 0 && fired[3] > 0, "{recipe:?}: every operation ran on some view: {fired:?}");
+        assert!(
+            fired[0] > 0 && fired[1] > 0 && fired[3] > 0,
+            "{recipe:?}: every operation ran on some view: {fired:?}"
+        );
         assert_eq!(fired[2] > 0, blurs, "{recipe:?}: views were blurred exactly when the recipe blurs");
     }
 }
@@ -99,7 +106,8 @@ fn strong_and_disabled_settings_too() {
         ..AugmentationConfig::for_recipe(Recipe::Mocov2)
     };
     assert_eq!(compare(strong, &images).0, 0);
-    let off = AugmentationConfig { output_size: SIDE, jitter_p: 0.0, grayscale_p: 0.0, blur_p: 0.0, ..Default::default() };
+    let off =
+        AugmentationConfig { output_size: SIDE, jitter_p: 0.0, grayscale_p: 0.0, blur_p: 0.0, ..Default::default() };
     assert_eq!(compare(off, &images).0, 0);
 }
 

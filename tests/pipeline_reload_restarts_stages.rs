@@ -62,8 +62,16 @@ fn new_pipeline_capacities_apply_live_and_change_nothing_learned() {
     let reloaded = support::scratch("pipeline-reload");
     let smaller = "[pipeline]\ndecode_workers = 1\ndecoded_samples = 4\nhost_batches = 1\ndevice_batches = 1\nteacher_outputs = 1\n";
     let (with_reload, log) = losses(&reloaded, Some(smaller));
-    let applied = log.iter().find(|l| l.contains("config reloaded")).unwrap_or_else(|| panic!("no reload line:\n{}", log.join("\n")));
-    for change in ["pipeline.decode_workers: 2 -> 1", "pipeline.host_batches: 3 -> 1", "pipeline.device_batches: 2 -> 1", "pipeline.teacher_outputs: 2 -> 1"] {
+    let applied = log
+        .iter()
+        .find(|l| l.contains("config reloaded"))
+        .unwrap_or_else(|| panic!("no reload line:\n{}", log.join("\n")));
+    for change in [
+        "pipeline.decode_workers: 2 -> 1",
+        "pipeline.host_batches: 3 -> 1",
+        "pipeline.device_batches: 2 -> 1",
+        "pipeline.teacher_outputs: 2 -> 1",
+    ] {
         assert!(applied.contains(change), "{change} missing from {applied}");
     }
     let restarted = log.iter().find(|l| l.contains("data stages restarted")).expect("the stages restart");

@@ -9,7 +9,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn plot(run_dir: &Path, out: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lgd")).arg("plot").arg(run_dir).arg("--out").arg(out).args(extra).output().expect("starting lgd")
+    Command::new(env!("CARGO_BIN_EXE_lgd"))
+        .arg("plot")
+        .arg(run_dir)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("starting lgd")
 }
 
 /// 300 steps logged every 20, validation every 100 with top-1 from step 200 on, one broken line.
@@ -104,7 +111,8 @@ fn an_empty_run_folder_is_refused_with_the_file_named() {
 fn without_out_the_png_goes_into_the_run_folder() {
     let dir = support::scratch("plot-default-out");
     std::fs::write(dir.join("metrics.jsonl"), synthetic_metrics()).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_lgd")).args(["plot", "--run-dir"]).arg(&dir).output().expect("starting lgd");
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_lgd")).args(["plot", "--run-dir"]).arg(&dir).output().expect("starting lgd");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let (width, height, _) = decode(&dir.join("curves.png"));
     assert_eq!((width, height), (1600, 1000));

@@ -49,11 +49,7 @@ fn channels_last_and_bf16_keep_the_step_s_meaning() {
         losses.push((a, b, c));
     }
     let (a, b) = (reference.state().unwrap(), nhwc.state().unwrap());
-    let worst = a
-        .model
-        .iter()
-        .map(|(name, t)| (t - &b.model[name]).abs().max().double_value(&[]))
-        .fold(0.0, f64::max);
+    let worst = a.model.iter().map(|(name, t)| (t - &b.model[name]).abs().max().double_value(&[])).fold(0.0, f64::max);
     println!("precision: losses (fp32, channels_last, bf16) {losses:?}; max parameter diff NCHW vs NHWC {worst:.1e}");
     assert!(worst < 1e-4, "channels_last changed the parameters by {worst}");
     for (fp32, nhwc, bf16) in losses {
@@ -91,7 +87,9 @@ fn fp16_steps_through_its_scaler_and_a_nonfinite_loss_changes_nothing() {
     let after = snapshot(&fp16);
     assert_eq!(after.scaler, before.scaler, "the scaler is left alone");
     // Batch-norm statistics are not among them: the forward pass keeps them, as torch's does.
-    let statistics = |name: &str| name.ends_with("running_mean") || name.ends_with("running_var") || name.ends_with("num_batches_tracked");
+    let statistics = |name: &str| {
+        name.ends_with("running_mean") || name.ends_with("running_var") || name.ends_with("num_batches_tracked")
+    };
     for (name, tensor) in before.model.iter().filter(|(name, _)| !statistics(name)) {
         assert!(tensor.equal(&after.model[name]), "parameter {name} moved");
     }
@@ -100,5 +98,8 @@ fn fp16_steps_through_its_scaler_and_a_nonfinite_loss_changes_nothing() {
     }
     assert!(before.visual_bank.equal(&after.visual_bank) && before.seen.equal(&after.seen), "the bank moved");
     assert_eq!(after.step, 2, "the position moves on");
-    println!("precision: fp16 step 1 {}, scale {scale}; the NaN step 2 changed nothing", if applied { "applied" } else { "skipped" });
+    println!(
+        "precision: fp16 step 1 {}, scale {scale}; the NaN step 2 changed nothing",
+        if applied { "applied" } else { "skipped" }
+    );
 }

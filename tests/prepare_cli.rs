@@ -43,9 +43,7 @@ fn image_folder(root: &Path, classes: usize, per_class: usize) {
 
 /// The numeric field `name` of the first JSON log line that has it.
 fn log_field(log: &str, name: &str) -> Option<u64> {
-    log.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find_map(|v| v[name].as_u64())
+    log.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find_map(|v| v[name].as_u64())
 }
 
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -138,7 +136,11 @@ fn reencoding_writes_420_unless_444_is_asked_and_bench_data_reads_the_pack() {
         assert!(o.status.success(), "{}", text(&o));
         let data = PackedDataset::open(&out).unwrap();
         for i in 0..data.len() {
-            assert_eq!(sampling_factors(data.get(i).unwrap().0), Some(vec![luma, (1, 1), (1, 1)]), "{extra:?}: sample {i}");
+            assert_eq!(
+                sampling_factors(data.get(i).unwrap().0),
+                Some(vec![luma, (1, 1), (1, 1)]),
+                "{extra:?}: sample {i}"
+            );
         }
         let o = lgd(&[&"bench", &"data", &"--data", &out, &"--images", &"4"]);
         assert!(o.status.success() && text(&o).contains("packed dataset: 1 threads, 4 images"), "{}", text(&o));
@@ -153,7 +155,11 @@ fn missing_source_and_non_pack_folders_are_named() {
     let dir = support::scratch("prepare-errors");
     let o = lgd(&[&"prepare", &"pack", &dir.join("nope"), &dir.join("out")]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains(&format!("{}: cannot read the dataset folder", dir.join("nope").display())), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("{}: cannot read the dataset folder", dir.join("nope").display())),
+        "{}",
+        text(&o)
+    );
     std::fs::create_dir_all(dir.join("empty")).unwrap();
     let o = lgd(&[&"prepare", &"pack", &dir.join("empty"), &dir.join("out")]);
     assert!(text(&o).contains("no class folders"), "{}", text(&o));
@@ -176,7 +182,17 @@ fn idx_becomes_a_packed_dataset_or_an_image_folder() {
     let data = PackedDataset::open(&dir.join("packed")).unwrap();
     assert_eq!((data.len(), data.classes()[9].as_str()), (12, "Ankle boot"));
     assert_eq!(data.get(11).unwrap().1, 1);
-    let o = lgd(&[&"prepare", &"idx", &images, &label_file, &dir.join("folder"), &"--classnames", &"fashion_mnist", &"--format", &"folder"]);
+    let o = lgd(&[
+        &"prepare",
+        &"idx",
+        &images,
+        &label_file,
+        &dir.join("folder"),
+        &"--classnames",
+        &"fashion_mnist",
+        &"--format",
+        &"folder",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(dir.join("folder/0.T-shirt_top/00.png").is_file());
     let o = lgd(&[&"prepare", &"idx", &label_file, &images, &dir.join("x"), &"--classnames", &"fashion_mnist"]);
@@ -194,16 +210,48 @@ fn split_subset_and_classnames_commands_write_their_trees() {
             std::fs::write(src.join(name).join(format!("{i}.jpg")), "x").unwrap();
         }
     }
-    let o = lgd(&[&"prepare", &"caltech-split", &src, &dir.join("split"), &"--train-per-class", &"3", &"--classes", &"3", &"--seed", &"1"]);
+    let o = lgd(&[
+        &"prepare",
+        &"caltech-split",
+        &src,
+        &dir.join("split"),
+        &"--train-per-class",
+        &"3",
+        &"--classes",
+        &"3",
+        &"--seed",
+        &"1",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!((log_field(&text(&o), "train"), log_field(&text(&o), "val")), (Some(9), Some(9)), "{}", text(&o));
-    let o = lgd(&[&"prepare", &"imagenet-subset", &src, &dir.join("sub"), &"--per-class", &"2", &"--seed", &"1", &"--copy"]);
+    let o = lgd(&[
+        &"prepare",
+        &"imagenet-subset",
+        &src,
+        &dir.join("sub"),
+        &"--per-class",
+        &"2",
+        &"--seed",
+        &"1",
+        &"--copy",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read_dir(dir.join("sub/002.american-flag")).unwrap().count(), 2);
     let o = lgd(&[&"prepare", &"classnames", &dir.join("split/train"), &"--out", &dir.join("names.txt")]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(dir.join("names.txt")).unwrap(), "ak47\namerican flag\nfaces easy\n");
-    let o = lgd(&[&"prepare", &"caltech-split", &src, &dir.join("split"), &"--seed", &"1", &"--classes", &"3", &"--train-per-class", &"3"]);
+    let o = lgd(&[
+        &"prepare",
+        &"caltech-split",
+        &src,
+        &dir.join("split"),
+        &"--seed",
+        &"1",
+        &"--classes",
+        &"3",
+        &"--train-per-class",
+        &"3",
+    ]);
     assert!(text(&o).contains("split: the output folder is not empty"), "{}", text(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }

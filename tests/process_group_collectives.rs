@@ -13,7 +13,14 @@ fn free_port() -> u16 {
 }
 
 fn rendezvous(port: u16, rank: usize, world_size: usize) -> Rendezvous {
-    Rendezvous { master_addr: "127.0.0.1".into(), master_port: port, rank, world_size, local_rank: rank, local_world_size: world_size }
+    Rendezvous {
+        master_addr: "127.0.0.1".into(),
+        master_port: port,
+        rank,
+        world_size,
+        local_rank: rank,
+        local_world_size: world_size,
+    }
 }
 
 /// Runs `body(rank, group)` on `world` threads joined into one group; returns their results.
@@ -22,7 +29,9 @@ fn on_ranks<T: Send + 'static>(world: usize, body: fn(usize, DataParallel) -> T)
     let threads: Vec<_> = (0..world)
         .map(|rank| {
             std::thread::spawn(move || {
-                let group = ProcessGroup::connect(&rendezvous(port, rank, world), Backend::Gloo, Duration::from_secs(60)).unwrap();
+                let group =
+                    ProcessGroup::connect(&rendezvous(port, rank, world), Backend::Gloo, Duration::from_secs(60))
+                        .unwrap();
                 body(rank, DataParallel::new(group, 64, tch::Device::Cpu))
             })
         })
@@ -41,9 +50,12 @@ fn ddp_reducer_averages_gradients_broadcast_and_gather_over_gloo() {
         assert!(lgd::torch_ext::is_channels_last(&weight).unwrap());
         let bias = Tensor::zeros([3], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
         let mut group = group;
-        group.reduce_gradients_of(&[("weight".into(), weight.shallow_clone()), ("bias".into(), bias.shallow_clone())]).unwrap();
+        group
+            .reduce_gradients_of(&[("weight".into(), weight.shallow_clone()), ("bias".into(), bias.shallow_clone())])
+            .unwrap();
         for pass in 0..2 {
-            let x = Tensor::arange(2 * 3 * 4 * 5, (Kind::Float, tch::Device::Cpu)).view([2, 3, 4, 5]) * (r + 1.0 + pass as f64);
+            let x = Tensor::arange(2 * 3 * 4 * 5, (Kind::Float, tch::Device::Cpu)).view([2, 3, 4, 5])
+                * (r + 1.0 + pass as f64);
             for p in [&weight, &bias] {
                 let mut grad = p.grad();
                 if grad.defined() {
@@ -53,8 +65,13 @@ fn ddp_reducer_averages_gradients_broadcast_and_gather_over_gloo() {
             group.before_backward().unwrap();
             ((&weight * &x).sum(Kind::Float) + (&bias * (r + 1.0)).sum(Kind::Float)).backward();
             // Means of rank 0's (1 + pass)·x and rank 1's (2 + pass)·x, and of 1 and 2.
-            let expected = Tensor::arange(2 * 3 * 4 * 5, (Kind::Float, tch::Device::Cpu)).view([2, 3, 4, 5]) * (1.5 + pass as f64);
-            assert!(weight.grad().allclose(&expected, 0.0, 0.0, false), "rank {rank}, pass {pass}: {}", weight.grad().view([-1]).narrow(0, 0, 4));
+            let expected =
+                Tensor::arange(2 * 3 * 4 * 5, (Kind::Float, tch::Device::Cpu)).view([2, 3, 4, 5]) * (1.5 + pass as f64);
+            assert!(
+                weight.grad().allclose(&expected, 0.0, 0.0, false),
+                "rank {rank}, pass {pass}: {}",
+                weight.grad().view([-1]).narrow(0, 0, 4)
+            );
             assert_eq!(Vec::<f32>::try_from(&bias.grad()).unwrap(), vec![1.5; 3], "rank {rank}, pass {pass}");
         }
         // Rank 0's values everywhere, bool flags included.
@@ -102,9 +119,12 @@ fn an_unreachable_master_or_a_missing_rank_fails_within_the_timeout() {
 fn ranks_started_with_different_world_sizes_are_told_so() {
     let port = free_port();
     let timeout = Duration::from_secs(5);
-    let first = std::thread::spawn(move || ProcessGroup::connect(&rendezvous(port, 0, 2), Backend::Gloo, timeout).map(|_| ()).map_err(|e| e.to_string()));
+    let first = std::thread::spawn(move || {
+        ProcessGroup::connect(&rendezvous(port, 0, 2), Backend::Gloo, timeout).map(|_| ()).map_err(|e| e.to_string())
+    });
     std::thread::sleep(Duration::from_millis(300));
-    let second = ProcessGroup::connect(&rendezvous(port, 1, 3), Backend::Gloo, timeout).map(|_| ()).unwrap_err().to_string();
+    let second =
+        ProcessGroup::connect(&rendezvous(port, 1, 3), Backend::Gloo, timeout).map(|_| ()).unwrap_err().to_string();
     assert!(second.contains("WORLD_SIZE mismatch: this rank (1) has 3, rank 0 has 2"), "{second}");
     let first = first.join().unwrap();
     assert!(first.is_err(), "rank 0 cannot form a group of 2 without rank 1");

@@ -47,7 +47,11 @@ fn a_resume_refused_for_another_batch_size_changes_nothing_but_the_status() {
     assert!(ok, "{stderr}");
     let run = dir.join("run");
     let before = contents(&run);
-    assert!(before.contains_key(Path::new("config.toml")) && before.keys().any(|p| p.starts_with("checkpoints")), "{:?}", before.keys());
+    assert!(
+        before.contains_key(Path::new("config.toml")) && before.keys().any(|p| p.starts_with("checkpoints")),
+        "{:?}",
+        before.keys()
+    );
 
     let refused = config.replace("\nepochs = 1\n", "\nepochs = 2\n").replace("batch_size = 4", "batch_size = 8");
     std::fs::write(dir.join("run.toml"), refused).unwrap();
@@ -74,12 +78,24 @@ fn inputs_of_the_wrong_kind_fail_train_and_check_config_naming_the_field() {
     let weights = support::lite0_weights().display().to_string();
     let data = dir.join("data").display().to_string();
     let cases = [
-        (config.replace(&weights, &dir.join("weights-folder").display().to_string()), "teacher.weights: ", "is a folder, but a file is expected"),
-        (config.replace(&data, &dir.join("data-file").display().to_string()), "data.train: ", "is a file, but a folder is expected"),
+        (
+            config.replace(&weights, &dir.join("weights-folder").display().to_string()),
+            "teacher.weights: ",
+            "is a folder, but a file is expected",
+        ),
+        (
+            config.replace(&data, &dir.join("data-file").display().to_string()),
+            "data.train: ",
+            "is a file, but a folder is expected",
+        ),
     ];
     for (text, field, why) in cases {
         std::fs::write(dir.join("run.toml"), &text).unwrap();
-        let checked = std::process::Command::new(env!("CARGO_BIN_EXE_lgd")).arg("check-config").arg(dir.join("run.toml")).output().unwrap();
+        let checked = std::process::Command::new(env!("CARGO_BIN_EXE_lgd"))
+            .arg("check-config")
+            .arg(dir.join("run.toml"))
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&checked.stderr);
         assert_eq!(checked.status.code(), Some(1), "check-config catches what train refuses: {stderr}");
         assert!(stderr.contains(field) && stderr.contains(why), "{stderr}");
@@ -100,9 +116,16 @@ fn no_cuda_for_the_default_device_fails_at_once_with_a_status_saying_why() {
     support::write_image_folder(&dir.join("data"), &["a", "b"], 8);
     let config = support::daemon::cpu_config(&dir, 1, "").replace("device = \"cpu\"\n", "");
     std::fs::write(dir.join("run.toml"), &config).unwrap();
-    let checked = std::process::Command::new(env!("CARGO_BIN_EXE_lgd")).arg("check-config").arg(dir.join("run.toml")).output().unwrap();
+    let checked = std::process::Command::new(env!("CARGO_BIN_EXE_lgd"))
+        .arg("check-config")
+        .arg(dir.join("run.toml"))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&checked.stderr);
-    assert!(checked.status.success() && stderr.contains("WARN") && stderr.contains("run.device: cuda:0"), "a warning: the config may run elsewhere: {stderr}");
+    assert!(
+        checked.status.success() && stderr.contains("WARN") && stderr.contains("run.device: cuda:0"),
+        "a warning: the config may run elsewhere: {stderr}"
+    );
     let (ok, stderr) = train(&dir);
     assert!(!ok && stderr.contains("run.device: cuda:0"), "{stderr}");
     let said = status(&dir.join("run"));
@@ -117,7 +140,11 @@ fn a_status_port_already_taken_fails_before_the_teacher_loads() {
     support::write_image_folder(&dir.join("data"), &["a", "b"], 8);
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    std::fs::write(dir.join("run.toml"), support::daemon::cpu_config(&dir, 1, &format!("[status]\naddr = \"{addr}\"\n"))).unwrap();
+    std::fs::write(
+        dir.join("run.toml"),
+        support::daemon::cpu_config(&dir, 1, &format!("[status]\naddr = \"{addr}\"\n")),
+    )
+    .unwrap();
     let (ok, stderr) = train(&dir);
     assert!(!ok && stderr.contains("status.addr") && stderr.contains(&addr.to_string()), "{stderr}");
     let said = status(&dir.join("run"));

@@ -53,7 +53,8 @@ fn batch(step: u64) -> Tensor {
 }
 
 fn trainer(weights: &Path) -> Trainer<SupervisedTeacher> {
-    Trainer::new(&config(), SupervisedTeacher::load(weights, Device::Cpu).unwrap(), STEPS_PER_EPOCH, Device::Cpu).unwrap()
+    Trainer::new(&config(), SupervisedTeacher::load(weights, Device::Cpu).unwrap(), STEPS_PER_EPOCH, Device::Cpu)
+        .unwrap()
 }
 
 fn run(trainer: &mut Trainer<SupervisedTeacher>, steps: std::ops::Range<u64>) {

@@ -37,7 +37,8 @@ fn a_resume_that_would_not_continue_its_run_is_refused_unless_accepted() {
     let dir = support::scratch("resume-under-changes");
     support::write_image_folder(&dir.join("data"), &["a", "b"], 20);
     // 40 images, batch 4: 10 steps; the checkpoint of step 7 stands at image 28 of the epoch.
-    let config = support::daemon::cpu_config(&dir, 1, "").replace("every_epochs = 0", "every_epochs = 0\nevery_steps = 7");
+    let config =
+        support::daemon::cpu_config(&dir, 1, "").replace("every_epochs = 0", "every_epochs = 0\nevery_steps = 7");
     std::fs::write(dir.join("run.toml"), &config).unwrap();
     let trained = train(&dir, &[]);
     assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));

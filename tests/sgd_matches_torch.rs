@@ -26,7 +26,8 @@ fn sgd_follows_torch_optim_sgd() {
         let mut sgd = Sgd::new(&vs, SgdConfig { momentum: 0.9, dampening: 0.0, weight_decay: 1e-4, nesterov });
         for (step, lr) in lrs.iter().enumerate() {
             sgd.zero_grad().unwrap();
-            let loss = (&a * &t[&format!("grad{step}.a")]).sum(Kind::Float) + (&b * &t[&format!("grad{step}.b")]).sum(Kind::Float);
+            let loss = (&a * &t[&format!("grad{step}.a")]).sum(Kind::Float)
+                + (&b * &t[&format!("grad{step}.b")]).sum(Kind::Float);
             loss.backward();
             sgd.step(*lr).unwrap();
             // A step flagged on the device as not to be applied (NaN gradients here) changes
@@ -41,7 +42,10 @@ fn sgd_follows_torch_optim_sgd() {
             worst = worst.max(diff(param, &t[&format!("final.{variant}.{name}")]));
             worst = worst.max(diff(&sgd.state()[name], &t[&format!("momentum.{variant}.{name}")]));
         }
-        println!("sgd {variant}: max |lgd - torch| over parameters and momentum after {} steps: {worst:.1e}", lrs.len());
+        println!(
+            "sgd {variant}: max |lgd - torch| over parameters and momentum after {} steps: {worst:.1e}",
+            lrs.len()
+        );
         assert!(worst <= 1e-6, "{variant}: {worst}");
     }
     std::fs::remove_dir_all(&dir).unwrap();

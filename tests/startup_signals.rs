@@ -51,7 +51,11 @@ fn sigterm_while_held(dir: &Path, hold: &str, extra: &str) {
     assert!(exit.success(), "{hold}: SIGTERM during start-up exits 0: {exit:?}");
     wait_for(&lines, "stopped on request during start-up", MINUTE);
     let stopped = status(&dir.join("run"));
-    assert_eq!((stopped["state"].as_str(), stopped["startup_phase"].as_str()), (Some("stopped"), Some(hold)), "{stopped}");
+    assert_eq!(
+        (stopped["state"].as_str(), stopped["startup_phase"].as_str()),
+        (Some("stopped"), Some(hold)),
+        "{stopped}"
+    );
     assert!(!dir.join("run/checkpoints").exists(), "{hold}: nothing trained, nothing saved");
 }
 
@@ -60,7 +64,10 @@ fn sigterm_before_and_while_the_teacher_loads_stops_start_up_with_exit_0() {
     let dir = support::scratch("startup-sigterm");
     support::write_image_folder(&dir.join("data"), &["a", "b", "c"], 4);
     sigterm_while_held(&dir, "checking_checkpoint", "");
-    assert!(!dir.join("run/config.toml").exists(), "stopped before the start was accepted: nothing written but the status");
+    assert!(
+        !dir.join("run/config.toml").exists(),
+        "stopped before the start was accepted: nothing written but the status"
+    );
     sigterm_while_held(&dir, "loading_teacher", "");
     let report = Command::new(env!("CARGO_BIN_EXE_lgd")).arg("status").arg(dir.join("run")).output().unwrap();
     let report = String::from_utf8_lossy(&report.stdout);
@@ -74,7 +81,11 @@ fn sigterm_while_the_text_bank_is_computed_stops_start_up_with_exit_0() {
     support::run_oracle("clip_towers_oracle.py", &[&dir]); // a tiny random CLIP: dir/rn.pt
     support::write_image_folder(&dir.join("data"), &["a", "b", "c"], 4);
     std::fs::write(dir.join("names.txt"), "goldfish\ngreat white shark\nespresso\n").unwrap();
-    let clip = format!("[teacher]\nkind = \"clip\"\nweights = \"{}\"\n[banks]\nclassnames = \"{}\"\n", dir.join("rn.pt").display(), dir.join("names.txt").display());
+    let clip = format!(
+        "[teacher]\nkind = \"clip\"\nweights = \"{}\"\n[banks]\nclassnames = \"{}\"\n",
+        dir.join("rn.pt").display(),
+        dir.join("names.txt").display()
+    );
     let text = config(&dir, "computing_text_bank", "");
     let teacher = text.find("[teacher]").unwrap();
     let augmentation = text.find("[augmentation]").unwrap();
@@ -84,7 +95,11 @@ fn sigterm_while_the_text_bank_is_computed_stops_start_up_with_exit_0() {
     signal(child.id(), "TERM");
     assert!(exit_within_a_minute(&mut child).success());
     let stopped = status(&dir.join("run"));
-    assert_eq!((stopped["state"].as_str(), stopped["startup_phase"].as_str()), (Some("stopped"), Some("computing_text_bank")), "{stopped}");
+    assert_eq!(
+        (stopped["state"].as_str(), stopped["startup_phase"].as_str()),
+        (Some("stopped"), Some("computing_text_bank")),
+        "{stopped}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -111,11 +126,16 @@ fn sighup_during_start_up_rereads_the_config_before_the_first_step() {
     std::fs::write(dir.join("run.toml"), config(&dir, "building_trainer", "")).unwrap();
     let (mut child, lines) = spawn_train(&dir);
     wait_for(&lines, "start-up held until a signal arrives", MINUTE);
-    std::fs::write(dir.join("run.toml"), config(&dir, "building_trainer", "[loss]\nteacher_temperature = 0.02\n")).unwrap();
+    std::fs::write(dir.join("run.toml"), config(&dir, "building_trainer", "[loss]\nteacher_temperature = 0.02\n"))
+        .unwrap();
     signal(child.id(), "HUP");
     let (reloaded, before) = support::daemon::wait_for_after(&lines, "config reloaded", MINUTE);
     assert!(reloaded.contains("loss.teacher_temperature: 0.01 -> 0.02"), "{reloaded}");
-    assert!(!before.iter().any(|line| line.contains("\"message\":\"step\"")), "a step before the reload:\n{}", before.join("\n"));
+    assert!(
+        !before.iter().any(|line| line.contains("\"message\":\"step\"")),
+        "a step before the reload:\n{}",
+        before.join("\n")
+    );
     wait_for(&lines, "\"message\":\"step\"", MINUTE);
     signal(child.id(), "TERM");
     assert!(exit_within_a_minute(&mut child).success());
@@ -128,7 +148,18 @@ fn sigterm_to_lgd_launch_during_start_up_stops_every_rank_with_exit_0() {
     support::write_image_folder(&dir.join("data"), &["a", "b", "c"], 4);
     std::fs::write(dir.join("run.toml"), config(&dir, "loading_teacher", "")).unwrap();
     let mut launcher = Command::new(env!("CARGO_BIN_EXE_lgd"))
-        .args(["--log-format", "json", "launch", "--nproc-per-node", "2", "--master-port", "0", "--", "train", "--config"])
+        .args([
+            "--log-format",
+            "json",
+            "launch",
+            "--nproc-per-node",
+            "2",
+            "--master-port",
+            "0",
+            "--",
+            "train",
+            "--config",
+        ])
         .arg(dir.join("run.toml"))
         .arg("--run-dir")
         .arg(dir.join("run"))
@@ -143,7 +174,12 @@ fn sigterm_to_lgd_launch_during_start_up_stops_every_rank_with_exit_0() {
     assert!(exit.success(), "every rank stopped cleanly, so the launch exits 0: {exit:?}");
     for run in [dir.join("run"), dir.join("run/rank-1")] {
         let stopped = status(&run);
-        assert_eq!((stopped["state"].as_str(), stopped["startup_phase"].as_str()), (Some("stopped"), Some("loading_teacher")), "{}: {stopped}", run.display());
+        assert_eq!(
+            (stopped["state"].as_str(), stopped["startup_phase"].as_str()),
+            (Some("stopped"), Some("loading_teacher")),
+            "{}: {stopped}",
+            run.display()
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

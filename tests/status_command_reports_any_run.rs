@@ -27,12 +27,27 @@ fn finished_run_dead_process_and_missing_file() {
 
     let text = stdout(&lgd_status(&[], &run));
     println!("{text}");
-    for expected in ["run             run\n", "state           finished (pid", "has exited)", "step 3 of 3 (100.0 %)", "loss            ", "decode", "train step", "host batches", "bad samples     0", "skipped steps   0", "step-0000000003"] {
+    for expected in [
+        "run             run\n",
+        "state           finished (pid",
+        "has exited)",
+        "step 3 of 3 (100.0 %)",
+        "loss            ",
+        "decode",
+        "train step",
+        "host batches",
+        "bad samples     0",
+        "skipped steps   0",
+        "step-0000000003",
+    ] {
         assert!(text.contains(expected), "`{expected}` missing:\n{text}");
     }
     assert!(!text.contains("not running"), "a finished run is not a crashed one");
     let flagged = Command::new(env!("CARGO_BIN_EXE_lgd")).args(["status", "--run-dir"]).arg(&run).output().unwrap();
-    assert!(stdout(&flagged).contains("step 3 of 3 (100.0 %)"), "`--run-dir DIR`, as lgd train takes it, reads the same");
+    assert!(
+        stdout(&flagged).contains("step 3 of 3 (100.0 %)"),
+        "`--run-dir DIR`, as lgd train takes it, reads the same"
+    );
     let json: serde_json::Value = serde_json::from_str(&stdout(&lgd_status(&["--json"], &run))).unwrap();
     assert_eq!(json["state"], "finished");
     assert_eq!(json["step"], 3);

@@ -27,8 +27,10 @@ fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> Reply {
     write!(stream, "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\n\r\n").unwrap();
     let mut raw = String::new();
     stream.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP reply from {method} {path}: {raw}"));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad status line: {head}"));
+    let (head, body) =
+        raw.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP reply from {method} {path}: {raw}"));
+    let status =
+        head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad status line: {head}"));
     Reply { status, head: head.to_owned(), body: body.to_owned() }
 }
 
@@ -121,7 +123,11 @@ fn status_endpoints_tokens_and_the_dashboard_in_a_browser() {
     assert!(addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"), "the bound port is written: {addr}");
     let token = std::fs::read_to_string(run.join("status_token")).unwrap();
     assert_eq!(token.len(), 64, "32 random bytes, hex");
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(run.join("status_token")).unwrap().permissions()) & 0o777, 0o600);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(run.join("status_token")).unwrap().permissions())
+            & 0o777,
+        0o600
+    );
     wait_for(&lines, "\"step\":3", minute);
 
     let status = get_json(&addr, "/status");
@@ -131,14 +137,25 @@ fn status_endpoints_tokens_and_the_dashboard_in_a_browser() {
     assert!(status["step"].as_u64().unwrap() >= 3);
     assert_eq!(status["total_steps"], 3000);
     assert!(status["history"].as_array().unwrap().len() >= 3);
-    let names = |key: &str| -> Vec<String> { status[key].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect() };
-    assert_eq!(names("stages"), ["decode", "device stage", "train step", "bank maintenance", "validation", "checkpoint"]);
+    let names = |key: &str| -> Vec<String> {
+        status[key].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(
+        names("stages"),
+        ["decode", "device stage", "train step", "bank maintenance", "validation", "checkpoint"]
+    );
     assert_eq!(names("queues"), ["decoded samples", "host batches", "device stage", "teacher outputs"]);
 
     let metrics = http(&addr, "GET", "/metrics", None);
     assert_eq!(metrics.status, 200);
     assert!(metrics.head.to_lowercase().contains("content-type: text/plain; version=0.0.4"), "{}", metrics.head);
-    for expected in ["# TYPE lgd_step_total counter\n", "\nlgd_step_total ", "lgd_loss{part=\"text\"} ", "lgd_stage_busy_ratio{stage=\"train step\"} ", "lgd_queue_depth{queue=\"host batches\"} "] {
+    for expected in [
+        "# TYPE lgd_step_total counter\n",
+        "\nlgd_step_total ",
+        "lgd_loss{part=\"text\"} ",
+        "lgd_stage_busy_ratio{stage=\"train step\"} ",
+        "lgd_queue_depth{queue=\"host batches\"} ",
+    ] {
         assert!(metrics.body.contains(expected), "`{expected}` missing from /metrics:\n{}", metrics.body);
     }
     assert_eq!(http(&addr, "GET", "/nowhere", None).status, 404);
@@ -159,7 +176,11 @@ fn status_endpoints_tokens_and_the_dashboard_in_a_browser() {
     wait_for(&lines, "\"message\":\"step\"", minute);
     assert!(get_json(&addr, "/status")["last_checkpoint"].as_str().is_some_and(|p| p.contains("step-")));
 
-    std::fs::write(dir.join("run.toml"), cpu_config(&dir, 1000, &format!("[loss]\nteacher_temperature = 0.02\n{server}"))).unwrap();
+    std::fs::write(
+        dir.join("run.toml"),
+        cpu_config(&dir, 1000, &format!("[loss]\nteacher_temperature = 0.02\n{server}")),
+    )
+    .unwrap();
     assert_eq!(http(&addr, "POST", "/reload", Some(&token)).status, 202);
     let line = wait_for(&lines, "config reloaded", minute);
     assert!(line.contains("loss.teacher_temperature: 0.01 -> 0.02"), "{line}");
@@ -172,7 +193,10 @@ fn status_endpoints_tokens_and_the_dashboard_in_a_browser() {
 
     let page = http(&addr, "GET", "/", None);
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("<canvas") && !page.body.contains("http://") && !page.body.contains("https://"), "self-contained");
+    assert!(
+        page.body.contains("<canvas") && !page.body.contains("http://") && !page.body.contains("https://"),
+        "self-contained"
+    );
 
     let url = format!("http://{addr}/");
     let profile = dir.join("chromium-profile");
@@ -183,7 +207,9 @@ fn status_endpoints_tokens_and_the_dashboard_in_a_browser() {
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no data-rendered in the DOM:\n{dom_text}\n{}", String::from_utf8_lossy(&dom.stderr)));
+        .unwrap_or_else(|| {
+            panic!("no data-rendered in the DOM:\n{dom_text}\n{}", String::from_utf8_lossy(&dom.stderr))
+        });
     println!("dashboard drew {rendered} history points");
     assert!(rendered >= 3, "the curves were drawn from /status's history");
 

@@ -7,8 +7,8 @@ mod support;
 use std::path::PathBuf;
 
 use lgd::models::teacher::{SupervisedTeacher, Teacher};
-use lgd::torch_ext::{module_to_channels_last, to_channels_last, AutocastGuard};
 use lgd::tensor_io::read_safetensors;
+use lgd::torch_ext::{module_to_channels_last, to_channels_last, AutocastGuard};
 use tch::{Device, Kind, Tensor};
 
 #[test]
@@ -43,7 +43,9 @@ fn lite0_logits_top1_embedding_and_bank_match_the_reference() {
     println!("lite0: bank top-1 {bank_top1:?}");
 
     // Frozen teacher under the training settings: bf16 autocast and channels_last.
-    let cosine = |a: &Tensor, b: &Tensor| (a.to_kind(Kind::Float) * b).sum_dim_intlist(1, false, None::<Kind>).min().double_value(&[]);
+    let cosine = |a: &Tensor, b: &Tensor| {
+        (a.to_kind(Kind::Float) * b).sum_dim_intlist(1, false, None::<Kind>).min().double_value(&[])
+    };
     let autocast = {
         let _guard = AutocastGuard::new(Device::Cpu, Kind::BFloat16).unwrap();
         teacher.embed(x)
@@ -83,7 +85,11 @@ fn guided_bank_has_a_column_per_category_from_its_imagenet_namesakes() {
     let mean = (column(841) + column(474)) / 2.0;
     let pullover = &mean / mean.norm();
     assert!((bank.select(1, 2) - pullover).abs().max().double_value(&[]) < 1e-6);
-    let err = lgd::daemon::guide_teacher(SupervisedTeacher::load(&support::lite0_weights(), Device::Cpu).unwrap(), "fashion_mnist", "fashion_mnist_imagenet")
-        .unwrap_err();
+    let err = lgd::daemon::guide_teacher(
+        SupervisedTeacher::load(&support::lite0_weights(), Device::Cpu).unwrap(),
+        "fashion_mnist",
+        "fashion_mnist_imagenet",
+    )
+    .unwrap_err();
     assert!(err.contains("10 names, but the teacher has 1000 classes"), "{err}");
 }

@@ -24,7 +24,13 @@ fn train(dir: &Path, data: &Path, seed: u64) -> Vec<(f64, u64, u64)> {
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|r| r.get("loss").is_some())
-        .map(|r| (r["loss"].as_f64().unwrap(), r["teacher_cache"]["hits"].as_u64().unwrap(), r["teacher_cache"]["misses"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["loss"].as_f64().unwrap(),
+                r["teacher_cache"]["hits"].as_u64().unwrap(),
+                r["teacher_cache"]["misses"].as_u64().unwrap(),
+            )
+        })
         .collect()
 }
 

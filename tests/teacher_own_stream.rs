@@ -11,7 +11,8 @@ fn own_stream_on_the_cpu_is_named_and_changes_nothing() {
     let config = support::daemon::cpu_config(&dir, 1, "");
     let mut losses = Vec::new();
     for own_stream in [false, true] {
-        let text = if own_stream { config.replace("[teacher]\n", "[teacher]\nown_stream = true\n") } else { config.clone() };
+        let text =
+            if own_stream { config.replace("[teacher]\n", "[teacher]\nown_stream = true\n") } else { config.clone() };
         std::fs::write(dir.join("run.toml"), &text).unwrap();
         let _ = std::fs::remove_dir_all(dir.join("run"));
         let output = support::daemon::train_to_end(&dir);
@@ -21,7 +22,10 @@ fn own_stream_on_the_cpu_is_named_and_changes_nothing() {
         let kept = std::fs::read_to_string(dir.join("run/config.toml")).unwrap();
         assert_eq!(kept.contains("own_stream = true"), own_stream, "{kept}");
         let metrics = std::fs::read_to_string(dir.join("run/metrics.jsonl")).unwrap();
-        let run: Vec<f64> = metrics.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64()).collect();
+        let run: Vec<f64> = metrics
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64())
+            .collect();
         losses.push(run);
     }
     assert!(!losses[0].is_empty());

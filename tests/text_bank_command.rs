@@ -52,7 +52,10 @@ fn bank_matches_open_clip_and_is_cached() {
     std::fs::write(dir.join("templates3.txt"), "a drawing of a {}.\n").unwrap();
     let missing = dir.join("nowhere/vocab.txt.gz");
     let (ok, stderr) = run_bank(&dir, "templates3.txt", Some(&missing));
-    assert!(!ok && stderr.contains(&*missing.to_string_lossy()) && stderr.contains("LGD_CLIP_VOCAB"), "a missing vocabulary is named: {stderr}");
+    assert!(
+        !ok && stderr.contains(&*missing.to_string_lossy()) && stderr.contains("LGD_CLIP_VOCAB"),
+        "a missing vocabulary is named: {stderr}"
+    );
     let copied = dir.join("vocab.txt.gz");
     std::fs::copy(lgd::models::clip::default_vocab_path(), &copied).unwrap();
     let (ok, stderr) = run_bank(&dir, "templates3.txt", Some(&copied));

@@ -74,11 +74,27 @@ fn bad_input_fails_fast_with_one_line_naming_the_culprit() {
     let dir = support::scratch("daemon-bad");
     support::write_image_folder(&dir.join("data"), &["a"], 4);
     let cases = [
-        ("missing teacher", config(&dir, "").replace(&support::lite0_weights().display().to_string(), "/nonexistent/lite0.pth"), "teacher.weights: /nonexistent/lite0.pth does not exist"),
-        ("missing data", config(&dir, "").replace(&dir.join("data").display().to_string(), "/nonexistent/data"), "data.train"),
+        (
+            "missing teacher",
+            config(&dir, "").replace(&support::lite0_weights().display().to_string(), "/nonexistent/lite0.pth"),
+            "teacher.weights: /nonexistent/lite0.pth does not exist",
+        ),
+        (
+            "missing data",
+            config(&dir, "").replace(&dir.join("data").display().to_string(), "/nonexistent/data"),
+            "data.train",
+        ),
         ("tiny data", config(&dir, "").replace("batch_size = 4", "batch_size = 64"), "fewer than one batch of 64"),
-        ("missing val split", config(&dir, "").replace("batch_size = 4", "val = \"/nonexistent/val\"\nbatch_size = 4"), "data.val: /nonexistent/val does not exist here"),
-        ("bad value", config(&dir, "").replace("keep_last = 50", "keep_last = 0"), "checkpoint.keep_last: must be >= 1"),
+        (
+            "missing val split",
+            config(&dir, "").replace("batch_size = 4", "val = \"/nonexistent/val\"\nbatch_size = 4"),
+            "data.val: /nonexistent/val does not exist here",
+        ),
+        (
+            "bad value",
+            config(&dir, "").replace("keep_last = 50", "keep_last = 0"),
+            "checkpoint.keep_last: must be >= 1",
+        ),
     ];
     for (what, text, expected) in cases {
         std::fs::write(dir.join("run.toml"), text).unwrap();
@@ -90,11 +106,19 @@ fn bad_input_fails_fast_with_one_line_naming_the_culprit() {
     std::fs::write(dir.join("blocker"), b"a file, not a folder").unwrap();
     std::fs::write(dir.join("run.toml"), config(&dir, "")).unwrap();
     let train_in = |run_dir: &Path| {
-        let output = Command::new(env!("CARGO_BIN_EXE_lgd")).args(["train", "--config"]).arg(dir.join("run.toml")).arg("--run-dir").arg(run_dir).output();
+        let output = Command::new(env!("CARGO_BIN_EXE_lgd"))
+            .args(["train", "--config"])
+            .arg(dir.join("run.toml"))
+            .arg("--run-dir")
+            .arg(run_dir)
+            .output();
         String::from_utf8_lossy(&output.unwrap().stderr).into_owned()
     };
     assert!(train_in(&dir.join("blocker/run")).contains("run folder"), "unwritable run folder is named");
     let stderr = train_in(&dir.join("blocker"));
-    assert!(stderr.contains(&format!("run folder {} is a file, not a folder", dir.join("blocker").display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("run folder {} is a file, not a folder", dir.join("blocker").display())),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

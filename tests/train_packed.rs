@@ -11,7 +11,11 @@ fn a_packed_dataset_trains() {
     support::write_image_folder(&dir.join("images"), &["a", "b"], 6);
     support::write_image_folder(&dir.join("val-images"), &["a", "b"], 3);
     for (from, to) in [("images", "packed"), ("val-images", "packed-val")] {
-        let pack = Command::new(env!("CARGO_BIN_EXE_lgd")).args(["prepare", "pack", from, to]).current_dir(&dir).output().unwrap();
+        let pack = Command::new(env!("CARGO_BIN_EXE_lgd"))
+            .args(["prepare", "pack", from, to])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
         assert!(pack.status.success(), "{}", String::from_utf8_lossy(&pack.stderr));
     }
     let config = format!(
@@ -30,8 +34,11 @@ fn a_packed_dataset_trains() {
     assert!(train.status.success(), "{stderr}");
     assert!(stderr.contains("finished after 6 steps"), "12 packed samples, batch 4, 2 epochs: {stderr}");
     let metrics = std::fs::read_to_string(dir.join("run/metrics.jsonl")).unwrap();
-    let validations: Vec<serde_json::Value> =
-        metrics.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).filter(|r| r.get("validation").is_some()).collect();
+    let validations: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r.get("validation").is_some())
+        .collect();
     assert_eq!(validations.len(), 3, "at start and after each epoch");
     assert!(validations.iter().all(|v| v["validation"]["images"] == 6), "the 6 packed val images: {validations:?}");
 

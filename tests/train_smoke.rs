@@ -61,7 +61,10 @@ fn smoke_config_trains_and_the_loss_falls() {
     assert!(events["scalars"]["stage_busy/decode"].is_array(), "per-stage utilisation is logged");
     assert!(events["scalars"]["memory/host_rss_mib"].is_array(), "the resident set is logged");
     let logged: Vec<&serde_json::Value> = records.iter().filter(|r| r.get("loss").is_some()).collect();
-    assert!(logged.iter().all(|r| r["memory"]["host_rss_bytes"].as_u64().is_some_and(|b| b > 0)), "host RSS in every step record");
+    assert!(
+        logged.iter().all(|r| r["memory"]["host_rss_bytes"].as_u64().is_some_and(|b| b > 0)),
+        "host RSS in every step record"
+    );
     assert!(logged.iter().all(|r| r["memory"]["gpu"].is_null()), "no GPU figures on a CPU run");
 
     let status = lgd::daemon::status::RunStatus::read(&dir.join("run")).unwrap();
@@ -80,6 +83,9 @@ fn smoke_config_trains_and_the_loss_falls() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
-    assert!(stderr.contains("banks.classnames: class-name list `classnames.txt` is neither a built-in list"), "{stderr}");
+    assert!(
+        stderr.contains("banks.classnames: class-name list `classnames.txt` is neither a built-in list"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

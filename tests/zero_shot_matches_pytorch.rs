@@ -18,7 +18,8 @@ fn zero_shot_logits_match_the_oracle() {
     tch::manual_seed(9);
     let vars = VarStore::new(Device::Cpu);
     let student = Student::new(&vars.root(), StudentArch::Resnet18, 64, StudentOptions::default());
-    let bank = TextBank::new(normalize_rows(&Tensor::randn([7, 64], (Kind::Float, Device::Cpu))).tr().contiguous()).unwrap();
+    let bank =
+        TextBank::new(normalize_rows(&Tensor::randn([7, 64], (Kind::Float, Device::Cpu))).tr().contiguous()).unwrap();
     let images = Tensor::randn([6, 3, 64, 64], (Kind::Float, Device::Cpu));
     let weights = state_dict(&vars);
     let mut named: Vec<(String, &Tensor)> = weights.iter().map(|(k, t)| (format!("student.{k}"), t)).collect();

@@ -96,7 +96,8 @@ impl HostBuffer {
     /// The elements for writing, when they are `T`s.
     pub fn as_mut_slice<T: Pixel>(&mut self) -> Option<&mut [T]> {
         // SAFETY: as above, and `&mut self` makes this the only access.
-        (T::ELEMENT == self.element).then(|| unsafe { std::slice::from_raw_parts_mut(self.data.cast::<T>(), self.count) })
+        (T::ELEMENT == self.element)
+            .then(|| unsafe { std::slice::from_raw_parts_mut(self.data.cast::<T>(), self.count) })
     }
 
     /// The owner, when it is an `O` (the device stage takes a tensor-backed batch as it is).

@@ -38,10 +38,18 @@ pub enum BatchPixels {
 impl BatchPixels {
     /// A batch of `batch` slots of `sample_values` values each, of the same kind as `first`, in
     /// memory from `memory` (every slot is written before the batch is handed on).
-    pub(crate) fn shaped_like(first: &SamplePixels, batch: usize, sample_values: usize, memory: &dyn BatchMemory) -> Result<Self, String> {
+    pub(crate) fn shaped_like(
+        first: &SamplePixels,
+        batch: usize,
+        sample_values: usize,
+        memory: &dyn BatchMemory,
+    ) -> Result<Self, String> {
         Ok(match first {
             SamplePixels::Normalized(_) => Self::Normalized(memory.allocate(Element::F32, batch * sample_values)?),
-            SamplePixels::Raw { view, .. } => Self::Raw { rgb: memory.allocate(Element::U8, batch * sample_values)?, views: vec![view.clone(); batch] },
+            SamplePixels::Raw { view, .. } => Self::Raw {
+                rgb: memory.allocate(Element::U8, batch * sample_values)?,
+                views: vec![view.clone(); batch],
+            },
         })
     }
 

@@ -131,7 +131,8 @@ impl DataPipeline {
             threads.push(spawn("lgd-sampler", move || sample(samples, plan, jobs_tx, &stop, &assembled, window)));
         }
         for worker in 0..workers {
-            let (jobs, produced, context, stats) = (jobs_rx.clone(), produced_tx.clone(), context.clone(), stats.clone());
+            let (jobs, produced, context, stats) =
+                (jobs_rx.clone(), produced_tx.clone(), context.clone(), stats.clone());
             let stop = stop.clone();
             threads.push(spawn(&format!("lgd-decode-{worker}"), move || {
                 while let Some(job) = receive_unless_stopped(&jobs, &stop) {
@@ -141,7 +142,12 @@ impl DataPipeline {
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| context.produce(job)));
                     let item = result.unwrap_or_else(|panic| {
                         let message = crate::stage_actor::panic_message(panic.as_ref());
-                        Produced { job, pixels: Err(format!("decode worker panicked: {message}")), label: 0, bad: Vec::new() }
+                        Produced {
+                            job,
+                            pixels: Err(format!("decode worker panicked: {message}")),
+                            label: 0,
+                            bad: Vec::new(),
+                        }
                     });
                     stats.end(worker);
                     if !send_unless_stopped(&produced, item, &stop) {
@@ -161,7 +167,16 @@ impl DataPipeline {
             }));
         }
         let capacities = (sizing.decoded_samples, sizing.host_batches);
-        Self { batches: Some(batches_rx), stop, completed, delivered: std::cell::Cell::new(0), threads, stats, capacities, decoded }
+        Self {
+            batches: Some(batches_rx),
+            stop,
+            completed,
+            delivered: std::cell::Cell::new(0),
+            threads,
+            stats,
+            capacities,
+            decoded,
+        }
     }
 
     /// The next batch in order; `None` once the planned epochs are done, an error if a stage died.
@@ -285,7 +300,11 @@ fn sample(samples: usize, plan: DataPlan, jobs: Sender<Job>, stop: &AtomicBool, 
                 }
                 sequence += 1;
             }
-            if !send_unless_stopped(&jobs, Job { epoch, position, index: order[plan.shard.global_position(position, plan.batch)] }, stop) {
+            if !send_unless_stopped(
+                &jobs,
+                Job { epoch, position, index: order[plan.shard.global_position(position, plan.batch)] },
+                stop,
+            ) {
                 return;
             }
         }
@@ -326,20 +345,36 @@ fn assemble(
         let pixels = match item.pixels {
             Ok(pixels) => pixels,
             Err(message) => {
-                send_unless_stopped(&batches, Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }), stop);
+                send_unless_stopped(
+                    &batches,
+                    Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }),
+                    stop,
+                );
                 return;
             }
         };
         let entry = match partial.entry(key) {
             std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-            std::collections::btree_map::Entry::Vacant(slot) => match BatchPixels::shaped_like(&pixels, plan.batch, sample_len, plan.memory.as_ref()) {
-                Ok(batch_pixels) => slot.insert(Partial { pixels: batch_pixels, labels: vec![0; plan.batch], indices: vec![0; plan.batch], filled: 0, bad: Vec::new() }),
-                Err(error) => {
-                    let message = format!("no memory to assemble the batch in: {error}");
-                    send_unless_stopped(&batches, Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }), stop);
-                    return;
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                match BatchPixels::shaped_like(&pixels, plan.batch, sample_len, plan.memory.as_ref()) {
+                    Ok(batch_pixels) => slot.insert(Partial {
+                        pixels: batch_pixels,
+                        labels: vec![0; plan.batch],
+                        indices: vec![0; plan.batch],
+                        filled: 0,
+                        bad: Vec::new(),
+                    }),
+                    Err(error) => {
+                        let message = format!("no memory to assemble the batch in: {error}");
+                        send_unless_stopped(
+                            &batches,
+                            Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }),
+                            stop,
+                        );
+                        return;
+                    }
                 }
-            },
+            }
         };
         entry.bad.extend(item.bad);
         entry.pixels.put(slot, pixels);
@@ -348,7 +383,14 @@ fn assemble(
         entry.filled += 1;
         while partial.get(&next).is_some_and(|p| p.filled == plan.batch) {
             let done = partial.remove(&next).expect("checked above");
-            let batch = HostBatch { epoch: next.0, step_in_epoch: next.1, pixels: done.pixels, labels: done.labels, indices: done.indices, bad: done.bad };
+            let batch = HostBatch {
+                epoch: next.0,
+                step_in_epoch: next.1,
+                pixels: done.pixels,
+                labels: done.labels,
+                indices: done.indices,
+                bad: done.bad,
+            };
             if !send_unless_stopped(&batches, Ok(batch), stop) {
                 return;
             }

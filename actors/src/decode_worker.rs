@@ -77,15 +77,11 @@ impl WorkerContext {
             // Probe sequence: the sample itself, then fixed strides away from it.
             let index = (job.index + attempt * 7919) % len;
             let path = self.source.describe(index);
-            let result = self
-                .source
-                .read(index)
-                .map_err(|e| format!("unreadable: {e}"))
-                .and_then(|(bytes, label)| {
-                    decode_for_view(&self.augmenter, &bytes, &path, &self.decode, (self.seed, view_epoch, index as u64))
-                        .map(|source| (source, label))
-                        .map_err(|e| e.to_string())
-                });
+            let result = self.source.read(index).map_err(|e| format!("unreadable: {e}")).and_then(|(bytes, label)| {
+                decode_for_view(&self.augmenter, &bytes, &path, &self.decode, (self.seed, view_epoch, index as u64))
+                    .map(|source| (source, label))
+                    .map_err(|e| e.to_string())
+            });
             match result {
                 Ok((source, label)) => {
                     let mut view = lgd_datasets::RgbImage::new(0, 0);

@@ -74,7 +74,10 @@ mod tests {
     #[test]
     fn zero_capacity_is_named() {
         let config = PipelineConfig { host_batches: 0, ..Default::default() };
-        assert_eq!(config.validate(), vec![("host_batches".to_owned(), "must be >= 1 (a channel needs room for one item)".to_owned())]);
+        assert_eq!(
+            config.validate(),
+            vec![("host_batches".to_owned(), "must be >= 1 (a channel needs room for one item)".to_owned())]
+        );
         assert!(PipelineConfig::default().validate().is_empty());
     }
 

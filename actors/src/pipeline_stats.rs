@@ -34,7 +34,11 @@ pub struct BusyWorker {
 impl PipelineStats {
     /// Stats for `workers` decode threads.
     pub fn new(workers: usize) -> Self {
-        Self { epoch: Instant::now(), busy_nanos: AtomicU64::new(0), workers: (0..workers).map(|_| WorkerSlot::default()).collect() }
+        Self {
+            epoch: Instant::now(),
+            busy_nanos: AtomicU64::new(0),
+            workers: (0..workers).map(|_| WorkerSlot::default()).collect(),
+        }
     }
 
     fn now_nanos(&self) -> u64 {

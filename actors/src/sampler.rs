@@ -63,7 +63,10 @@ mod tests {
         let shards = [Shard { rank: 0, count }, Shard { rank: 1, count }];
         // Global batch k is positions 6k..6k+6: rank 0 takes the first 3, rank 1 the next 3.
         for step in 0..4 {
-            let together: Vec<usize> = shards.iter().flat_map(|s| (0..batch).map(move |i| s.global_position(step * batch + i, batch))).collect();
+            let together: Vec<usize> = shards
+                .iter()
+                .flat_map(|s| (0..batch).map(move |i| s.global_position(step * batch + i, batch)))
+                .collect();
             let expected: Vec<usize> = (step * 6..step * 6 + 6).collect();
             assert_eq!(together, expected);
         }

@@ -55,7 +55,11 @@ impl<W: StageWork> Actor for StageActor<W> {
     }
 
     /// A panic in the work reaches the consumer as an error (its channel would otherwise just close).
-    async fn on_panic(&mut self, _: WeakActorRef<Self>, error: PanicError) -> Result<ControlFlow<ActorStopReason>, Infallible> {
+    async fn on_panic(
+        &mut self,
+        _: WeakActorRef<Self>,
+        error: PanicError,
+    ) -> Result<ControlFlow<ActorStopReason>, Infallible> {
         let _ = self.outputs.try_send(Err(format!("{} panicked: {error}", self.name)));
         Ok(ControlFlow::Break(ActorStopReason::Panicked(error)))
     }
@@ -107,7 +111,11 @@ impl<W: StageWork> StageHandle<W> {
         mailbox: (MailboxSender<StageActor<W>>, MailboxReceiver<StageActor<W>>),
         outputs: Sender<StageOutput<W>>,
     ) -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("lgd-kameo").enable_time().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("lgd-kameo")
+            .enable_time()
+            .build()?;
         let busy_nanos = Arc::new(AtomicU64::new(0));
         let stage = StageActor { name, work, outputs, busy_nanos: busy_nanos.clone() };
         let prepared = PreparedActor::new(mailbox);
@@ -221,14 +229,26 @@ mod tests {
     }
 
     fn host(step: u64) -> HostBatch {
-        HostBatch { epoch: 0, step_in_epoch: step, pixels: BatchPixels::normalized_from(&[]), labels: Vec::new(), indices: Vec::new(), bad: Vec::new() }
+        HostBatch {
+            epoch: 0,
+            step_in_epoch: step,
+            pixels: BatchPixels::normalized_from(&[]),
+            labels: Vec::new(),
+            indices: Vec::new(),
+            bad: Vec::new(),
+        }
     }
 
-    fn start(panic_at: Option<u64>, mailbox_capacity: usize, outputs_capacity: usize) -> (StageHandle<Doubler>, crossbeam_channel::Receiver<StageOutput<Doubler>>, Arc<AtomicU64>) {
+    fn start(
+        panic_at: Option<u64>,
+        mailbox_capacity: usize,
+        outputs_capacity: usize,
+    ) -> (StageHandle<Doubler>, crossbeam_channel::Receiver<StageOutput<Doubler>>, Arc<AtomicU64>) {
         let started = Arc::new(AtomicU64::new(0));
         let (outputs, prepared) = crossbeam_channel::bounded(outputs_capacity);
         let work = Doubler { started: started.clone(), panic_at };
-        let stage = StageHandle::start(("doubling stage", "lgd-test-stage"), work, mailbox(mailbox_capacity), outputs).unwrap();
+        let stage =
+            StageHandle::start(("doubling stage", "lgd-test-stage"), work, mailbox(mailbox_capacity), outputs).unwrap();
         (stage, prepared, started)
     }
 
@@ -316,10 +336,18 @@ mod tests {
         }
     }
 
-    fn start_forwarder(copies: u64) -> (StageHandle<Forwarder>, crossbeam_channel::Receiver<StageOutput<Forwarder>>, Arc<AtomicU64>) {
+    fn start_forwarder(
+        copies: u64,
+    ) -> (StageHandle<Forwarder>, crossbeam_channel::Receiver<StageOutput<Forwarder>>, Arc<AtomicU64>) {
         let (inner, answers, started) = start(None, 1, 1);
         let (outputs, results) = crossbeam_channel::bounded(4);
-        let outer = StageHandle::start(("outer stage", "lgd-test-outer"), Forwarder { inner, answers, copies }, mailbox(4), outputs).unwrap();
+        let outer = StageHandle::start(
+            ("outer stage", "lgd-test-outer"),
+            Forwarder { inner, answers, copies },
+            mailbox(4),
+            outputs,
+        )
+        .unwrap();
         (outer, results, started)
     }
 

@@ -62,7 +62,13 @@ fn start_with(source: Memory, plan: DataPlan, workers: usize, config: Augmentati
     start_viewing(source, plan, workers, config, None)
 }
 
-fn start_viewing(source: Memory, plan: DataPlan, workers: usize, config: AugmentationConfig, view_epochs: Option<u64>) -> DataPipeline {
+fn start_viewing(
+    source: Memory,
+    plan: DataPlan,
+    workers: usize,
+    config: AugmentationConfig,
+    view_epochs: Option<u64>,
+) -> DataPipeline {
     let context = WorkerContext {
         source: Arc::new(source),
         augmenter: Augmenter::new(config).unwrap(),
@@ -76,7 +82,16 @@ fn start_viewing(source: Memory, plan: DataPlan, workers: usize, config: Augment
 }
 
 fn plan(start_epoch: u64, start_step: u64) -> DataPlan {
-    DataPlan { batch: 4, image_size: 16, start_epoch, start_step, epochs: 2, seed: 11, shard: Shard::WHOLE, memory: Arc::new(Heap) }
+    DataPlan {
+        batch: 4,
+        image_size: 16,
+        start_epoch,
+        start_step,
+        epochs: 2,
+        seed: 11,
+        shard: Shard::WHOLE,
+        memory: Arc::new(Heap),
+    }
 }
 
 #[test]
@@ -86,12 +101,17 @@ fn batches_arrive_in_order_with_the_sampled_labels() {
     while let Some(batch) = pipeline.next() {
         let batch = batch.unwrap();
         let order = epoch_order(18, 11, batch.epoch);
-        let expected: Vec<u32> = (0..4).map(|slot| (order[batch.step_in_epoch as usize * 4 + slot] % 3) as u32).collect();
+        let expected: Vec<u32> =
+            (0..4).map(|slot| (order[batch.step_in_epoch as usize * 4 + slot] % 3) as u32).collect();
         assert_eq!(batch.labels, expected, "labels follow the epoch order");
         assert_eq!(batch.pixels.normalized().map(<[f32]>::len), Some(4 * 3 * 16 * 16));
         seen.push((batch.epoch, batch.step_in_epoch));
     }
-    assert_eq!(seen, vec![(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (1, 2), (1, 3)], "18 samples: 4 full batches");
+    assert_eq!(
+        seen,
+        vec![(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (1, 2), (1, 3)],
+        "18 samples: 4 full batches"
+    );
     pipeline.shutdown();
 }
 
@@ -129,7 +149,10 @@ fn raw_views_carry_what_the_device_stage_needs() {
 }
 
 /// Pixels of every sample of `epoch`, by dataset index.
-fn views_of(batches: &[lgd_actors::data_pipeline::HostBatch], epoch: u64) -> std::collections::BTreeMap<usize, Vec<f32>> {
+fn views_of(
+    batches: &[lgd_actors::data_pipeline::HostBatch],
+    epoch: u64,
+) -> std::collections::BTreeMap<usize, Vec<f32>> {
     let values = 3 * 16 * 16;
     batches
         .iter()
@@ -154,7 +177,10 @@ fn cached_view_epochs_repeat_their_views() {
     assert_eq!(first.len(), 12);
     assert_eq!(third, first, "epoch 2 replays epoch 0's views");
     assert_ne!(second, first, "epoch 1 has views of its own");
-    let orders: Vec<Vec<usize>> = [0, 2].iter().map(|&e| batches.iter().filter(|b| b.epoch == e).flat_map(|b| b.indices.clone()).collect()).collect();
+    let orders: Vec<Vec<usize>> = [0, 2]
+        .iter()
+        .map(|&e| batches.iter().filter(|b| b.epoch == e).flat_map(|b| b.indices.clone()).collect())
+        .collect();
     assert_ne!(orders[0], orders[1], "the sample order is still the epoch's own");
 }
 
@@ -323,7 +349,11 @@ fn an_unread_pipeline_decodes_only_what_its_capacities_hold() {
     };
     let ahead = settled(&reads);
     assert!(ahead >= 2 * batch, "the pipeline fills its batch queue before waiting ({ahead} reads)");
-    assert!(ahead <= bound_in_batches * batch, "{ahead} samples read ahead, the capacities hold {}", bound_in_batches * batch);
+    assert!(
+        ahead <= bound_in_batches * batch,
+        "{ahead} samples read ahead, the capacities hold {}",
+        bound_in_batches * batch
+    );
     for taken in 1..=3 {
         pipeline.next().unwrap().unwrap();
         let ahead = settled(&reads);

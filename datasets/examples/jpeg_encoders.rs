@@ -25,7 +25,8 @@ type Encoder = fn(&RgbImage, u8) -> Vec<u8>;
 fn image_crate(img: &RgbImage, q: u8) -> Vec<u8> {
     let mut out = Vec::new();
     let mut e = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q);
-    e.encode(img.as_raw(), img.width() as u32, img.height() as u32, image::ExtendedColorType::Rgb8).expect("image encodes");
+    e.encode(img.as_raw(), img.width() as u32, img.height() as u32, image::ExtendedColorType::Rgb8)
+        .expect("image encodes");
     out
 }
 
@@ -33,7 +34,8 @@ fn jpeg_encoder_crate(img: &RgbImage, q: u8, factor: jpeg_encoder::SamplingFacto
     let mut out = Vec::new();
     let mut e = jpeg_encoder::Encoder::new(&mut out, q);
     e.set_sampling_factor(factor);
-    e.encode(img.as_raw(), img.width() as u16, img.height() as u16, jpeg_encoder::ColorType::Rgb).expect("jpeg-encoder encodes");
+    e.encode(img.as_raw(), img.width() as u16, img.height() as u16, jpeg_encoder::ColorType::Rgb)
+        .expect("jpeg-encoder encodes");
     out
 }
 
@@ -78,8 +80,17 @@ fn main() {
     }
     let n = files.len().max(1) as f64;
     let ms = |d: Duration| 1e3 * d.as_secs_f64() / n;
-    println!("{} files, {:.1} MB, max side {max_side}, quality {quality}, one thread", files.len(), source_bytes as f64 / 1e6);
-    println!("decode: image/zune-jpeg {:.2} ms, libjpeg-turbo {:.2} ms; resize {:.2} ms (per image)", ms(zune), ms(turbo), ms(resize));
+    println!(
+        "{} files, {:.1} MB, max side {max_side}, quality {quality}, one thread",
+        files.len(),
+        source_bytes as f64 / 1e6
+    );
+    println!(
+        "decode: image/zune-jpeg {:.2} ms, libjpeg-turbo {:.2} ms; resize {:.2} ms (per image)",
+        ms(zune),
+        ms(turbo),
+        ms(resize)
+    );
     for (k, (name, _)) in encoders.iter().enumerate() {
         println!("{name:<44} {:>6.2} ms/image {:>8.1} MB", ms(time[k]), bytes[k] as f64 / 1e6);
     }

@@ -10,7 +10,11 @@ fn main() {
     };
     let seed = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
     match lgd_datasets::bench::images::make_images(std::path::Path::new(out), count, seed) {
-        Ok(s) => println!("{} files, {:.0} KB on average, in {out}", s.files, s.bytes as f64 / 1024.0 / s.files.max(1) as f64),
+        Ok(s) => println!(
+            "{} files, {:.0} KB on average, in {out}",
+            s.files,
+            s.bytes as f64 / 1024.0 / s.files.max(1) as f64
+        ),
         Err(e) => {
             eprintln!("error: {e}");
             std::process::exit(1);

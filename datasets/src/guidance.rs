@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use crate::classnames::ClassNames;
 
 /// Built-in guidance lists.
-const BUILTIN_GUIDANCE: &[(&str, &str)] = &[("fashion_mnist_imagenet", include_str!("../data/guidance/fashion_mnist_imagenet.txt"))];
+const BUILTIN_GUIDANCE: &[(&str, &str)] =
+    &[("fashion_mnist_imagenet", include_str!("../data/guidance/fashion_mnist_imagenet.txt"))];
 
 /// Why a guidance list could not be had or used.
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +88,8 @@ impl Guidance {
             }
             let syntax = || GuidanceError::Syntax { path: origin.into(), line: index + 1, text: line_text.to_owned() };
             let (category, classes) = line_text.split_once(':').ok_or_else(syntax)?;
-            let classes: Vec<String> = classes.split(';').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
+            let classes: Vec<String> =
+                classes.split(';').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
             if category.trim().is_empty() || classes.is_empty() {
                 return Err(syntax());
             }
@@ -144,7 +146,10 @@ mod tests {
     fn errors_name_the_line_at_fault() {
         let names = ClassNames::parse("cat\ndog\n", Path::new("n")).unwrap();
         let unknown = Guidance::parse("# pets\nfeline: cat\ncanine: dog; wolf\n", Path::new("g.txt")).unwrap();
-        assert_eq!(unknown.indices(&names).unwrap_err().to_string(), "g.txt:3: `wolf` is not one of the teacher's class names");
+        assert_eq!(
+            unknown.indices(&names).unwrap_err().to_string(),
+            "g.txt:3: `wolf` is not one of the teacher's class names"
+        );
         let syntax = Guidance::parse("feline cat\n", Path::new("g.txt")).unwrap_err().to_string();
         assert!(syntax.starts_with("g.txt:1: expected"), "{syntax}");
         assert!(Guidance::parse("feline:\n", Path::new("g.txt")).is_err());

@@ -175,7 +175,12 @@ impl IdxSource {
     /// Image `index` as an 8-bit grey PNG.
     pub fn png(&self, index: usize) -> Result<Vec<u8>, image::ImageError> {
         let mut out = Vec::new();
-        PngEncoder::new(&mut out).write_image(self.pixels(index), self.cols as u32, self.rows as u32, ExtendedColorType::L8)?;
+        PngEncoder::new(&mut out).write_image(
+            self.pixels(index),
+            self.cols as u32,
+            self.rows as u32,
+            ExtendedColorType::L8,
+        )?;
         Ok(out)
     }
 
@@ -190,7 +195,10 @@ impl IdxSource {
     /// Writes `out/<NN.class>/<index>.png` for every image; `out` must be new or empty.
     /// Returns the number of files written.
     pub fn write_folder(&self, out: &Path, progress: &mut dyn FnMut(usize, usize)) -> Result<usize, IdxError> {
-        let write = |path: &Path| { let path = path.to_owned(); move |source| IdxError::Write { path, source } };
+        let write = |path: &Path| {
+            let path = path.to_owned();
+            move |source| IdxError::Write { path, source }
+        };
         if std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(false) {
             return Err(IdxError::OutputNotEmpty { path: out.to_owned() });
         }
@@ -201,7 +209,9 @@ impl IdxSource {
         let digits = self.len().max(2).to_string().len();
         for index in 0..self.len() {
             let path = out.join(self.folder_name(self.labels[index] as usize)).join(format!("{index:0digits$}.png"));
-            let png = self.png(index).map_err(|e| IdxError::Write { path: path.clone(), source: std::io::Error::other(e) })?;
+            let png = self
+                .png(index)
+                .map_err(|e| IdxError::Write { path: path.clone(), source: std::io::Error::other(e) })?;
             std::fs::write(&path, png).map_err(write(&path))?;
             progress(index + 1, self.len());
         }
@@ -238,7 +248,14 @@ impl SampleSource for IdxSource {
 }
 
 /// Writes IDX files (for tests and tools): images `count`×`rows`×`cols` and their labels.
-pub fn write_idx(images: &Path, labels: &Path, rows: usize, cols: usize, pixels: &[u8], label_data: &[u8]) -> std::io::Result<()> {
+pub fn write_idx(
+    images: &Path,
+    labels: &Path,
+    rows: usize,
+    cols: usize,
+    pixels: &[u8],
+    label_data: &[u8],
+) -> std::io::Result<()> {
     let mut out = IMAGES_MAGIC.to_be_bytes().to_vec();
     for d in [label_data.len(), rows, cols] {
         out.extend_from_slice(&(d as u32).to_be_bytes());
@@ -283,7 +300,13 @@ mod tests {
     fn grey(bytes: &[u8]) -> Vec<u8> {
         let img = decode(bytes, Path::new("x.png"), &DecodeOptions::default()).unwrap();
         assert_eq!((img.width(), img.height()), (28, 28));
-        img.as_raw().chunks(3).map(|p| { assert!(p[0] == p[1] && p[1] == p[2]); p[0] }).collect()
+        img.as_raw()
+            .chunks(3)
+            .map(|p| {
+                assert!(p[0] == p[1] && p[1] == p[2]);
+                p[0]
+            })
+            .collect()
     }
 
     #[test]

@@ -17,7 +17,9 @@ pub fn record_line(path: &str, reason: &str) -> String {
 fn without_subject<'a>(reason: &'a str, path: &str) -> &'a str {
     let subject = format!("{path}: ");
     match reason.find(&subject) {
-        Some(at) if at == 0 || (reason[..at].ends_with('/') && !reason[..at].contains(": ")) => &reason[at + subject.len()..],
+        Some(at) if at == 0 || (reason[..at].ends_with('/') && !reason[..at].contains(": ")) => {
+            &reason[at + subject.len()..]
+        }
         _ => reason,
     }
 }
@@ -30,7 +32,10 @@ mod tests {
     fn one_line_per_file_with_the_path_once() {
         assert_eq!(record_line("/d/a.jpg", "/d/a.jpg: truncated JPEG\n"), "/d/a.jpg\ttruncated JPEG\n");
         assert_eq!(record_line("a/b.png", "/data/a/b.png: cannot read: denied"), "a/b.png\tcannot read: denied\n");
-        assert_eq!(record_line("x.png", "x.png: cannot decode (PNG):\n  bad\tCRC\r\n"), "x.png\tcannot decode (PNG):; bad CRC\n");
+        assert_eq!(
+            record_line("x.png", "x.png: cannot decode (PNG):\n  bad\tCRC\r\n"),
+            "x.png\tcannot decode (PNG):; bad CRC\n"
+        );
         assert_eq!(record_line("/d/c.jpg", "unreadable: No such file"), "/d/c.jpg\tunreadable: No such file\n");
         // A path that merely appears later in the reason stays.
         assert_eq!(record_line("b.png", "other: see b.png: x"), "b.png\tother: see b.png: x\n");

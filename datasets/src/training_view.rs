@@ -69,7 +69,8 @@ mod tests {
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90).encode_image(&img).unwrap();
         let path = Path::new("x.jpg");
-        let slow = Augmenter::new(AugmentationConfig { output_size: 32, fast_decode: false, ..Default::default() }).unwrap();
+        let slow =
+            Augmenter::new(AugmentationConfig { output_size: 32, fast_decode: false, ..Default::default() }).unwrap();
         let fast = Augmenter::new(AugmentationConfig { output_size: 32, ..Default::default() }).unwrap();
         let mut windows = 0;
         for index in 0..20 {

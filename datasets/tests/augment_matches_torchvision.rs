@@ -29,7 +29,8 @@ fn f(p: &Value, k: &str) -> f32 {
 
 fn jitter_params(p: &Value) -> JitterParams {
     let ops = [JitterOp::Brightness, JitterOp::Contrast, JitterOp::Saturation, JitterOp::Hue];
-    let order: Vec<JitterOp> = p["order"].as_array().unwrap().iter().map(|v| ops[v.as_u64().unwrap() as usize]).collect();
+    let order: Vec<JitterOp> =
+        p["order"].as_array().unwrap().iter().map(|v| ops[v.as_u64().unwrap() as usize]).collect();
     JitterParams {
         order: [order[0], order[1], order[2], order[3]],
         brightness: Some(f(p, "brightness")),
@@ -76,8 +77,7 @@ fn run(op: &str, p: &Value, img: &RgbImage) -> RgbImage {
 fn every_operation_matches_torchvision_pil_within_2_levels() {
     let dir = common::scratch("ops");
     common::run_oracle("ops.py", &[&dir]);
-    let cases: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
+    let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
     assert!(cases.len() > 100, "oracle wrote {} cases", cases.len());
     let mut failures = Vec::new();
     let mut worst = 1.0f64;

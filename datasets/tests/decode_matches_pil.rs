@@ -13,8 +13,7 @@ use serde_json::Value;
 fn every_layout_decodes_like_pil_convert_rgb() {
     let dir = common::scratch("decode");
     common::run_oracle("decode.py", &[&dir]);
-    let files: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("files.json")).unwrap()).unwrap();
+    let files: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(dir.join("files.json")).unwrap()).unwrap();
     assert!(files.len() >= 19, "oracle wrote {} files", files.len());
     let mut failures = Vec::new();
     for f in &files {

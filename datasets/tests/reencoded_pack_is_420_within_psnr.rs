@@ -39,7 +39,8 @@ fn a_reencoded_pack_holds_420_jpegs_that_decode_within_the_psnr_bound() {
         let out = dir.join(format!("{chroma}").replace(':', ""));
         // Max side 512: the generator's images are 300–640 wide, so some are shrunk and some not.
         let encoding = Encoding::Jpeg { max_side: 512, quality: 90, chroma };
-        let summary = pack(&source, &out, &PackOptions { encoding, threads: 2, ..Default::default() }, &mut |_| {}).unwrap();
+        let summary =
+            pack(&source, &out, &PackOptions { encoding, threads: 2, ..Default::default() }, &mut |_| {}).unwrap();
         assert_eq!(summary.samples, 6);
         bytes.push(summary.bytes);
         let data = PackedDataset::open(&out).unwrap();
@@ -53,7 +54,11 @@ fn a_reencoded_pack_holds_420_jpegs_that_decode_within_the_psnr_bound() {
             let (w, h) = capped_size(original.width(), original.height(), 512);
             assert_eq!((stored.width(), stored.height()), (w, h), "{chroma}: sample {i}");
             let whole = CropBox { top: 0, left: 0, height: original.height(), width: original.width() };
-            let reference = if (w, h) == (original.width(), original.height()) { original } else { resized_crop(&original, whole, w, h) };
+            let reference = if (w, h) == (original.width(), original.height()) {
+                original
+            } else {
+                resized_crop(&original, whole, w, h)
+            };
             worst = worst.min(psnr(&stored, &reference));
         }
         println!("{chroma}: {} bytes, worst PSNR {worst:.1} dB", summary.bytes);

@@ -19,7 +19,14 @@ const DRAWS: u64 = 20_000;
 fn sampled_parameters_match_torchvision_by_ks_test() {
     let dir = common::scratch("samplers");
     // MoCo's 0.2 on every size; SimCLR's 0.08 and SwAV's 0.14 on a photo-like and an elongated one.
-    let sizes = [(0.2, 500usize, 375usize), (0.2, 1000, 260), (0.2, 150, 700), (0.08, 500, 375), (0.08, 1000, 260), (0.14, 500, 375)];
+    let sizes = [
+        (0.2, 500usize, 375usize),
+        (0.2, 1000, 260),
+        (0.2, 150, 700),
+        (0.08, 500, 375),
+        (0.08, 1000, 260),
+        (0.14, 500, 375),
+    ];
     for (scale, w, h) in sizes {
         let mut csv = String::from("top,left,height,width\n");
         let mut full_short_side = 0;
@@ -29,10 +36,15 @@ fn sampled_parameters_match_torchvision_by_ks_test() {
             full_short_side += usize::from(b.height == h.min(w) || b.width == w.min(h));
         }
         // The elongated sizes exercise the centred fallback (whole short side) a good part of the time.
-        println!("rrc {w}x{h} scale {scale}: {:.1}% of boxes span the whole short side", 100.0 * full_short_side as f64 / DRAWS as f64);
+        println!(
+            "rrc {w}x{h} scale {scale}: {:.1}% of boxes span the whole short side",
+            100.0 * full_short_side as f64 / DRAWS as f64
+        );
         std::fs::write(dir.join(format!("rrc_{w}x{h}_{scale}.csv")), csv).unwrap();
     }
-    for (name, recipe) in [("mocov1", Recipe::Mocov1), ("mocov2", Recipe::Mocov2), ("simclr", Recipe::Simclr), ("swav", Recipe::Swav)] {
+    for (name, recipe) in
+        [("mocov1", Recipe::Mocov1), ("mocov2", Recipe::Mocov2), ("simclr", Recipe::Simclr), ("swav", Recipe::Swav)]
+    {
         let aug = Augmenter::new(AugmentationConfig::for_recipe(recipe)).unwrap();
         std::fs::write(dir.join(format!("view_{name}.csv")), view_draws(&aug)).unwrap();
     }

@@ -132,8 +132,7 @@ impl TrainingState {
             metadata.insert("lgd.data".into(), format!("{samples} {classes}"));
         }
         if let Some(folder) = path.parent() {
-            std::fs::create_dir_all(folder)
-                .map_err(|source| TensorIoError::Io { path: folder.to_owned(), source })?;
+            std::fs::create_dir_all(folder).map_err(|source| TensorIoError::Io { path: folder.to_owned(), source })?;
         }
         let named: Vec<(&str, &Tensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
         write_safetensors(path, &named, &metadata)?;
@@ -156,7 +155,10 @@ impl TrainingState {
             None => None,
             Some(text) => {
                 let (scale, tracker) = text.split_once(' ').ok_or_else(|| format("bad `lgd.scaler`"))?;
-                Some((scale.parse().map_err(|_| format("bad scale"))?, tracker.parse().map_err(|_| format("bad tracker"))?))
+                Some((
+                    scale.parse().map_err(|_| format("bad scale"))?,
+                    tracker.parse().map_err(|_| format("bad tracker"))?,
+                ))
             }
         };
         let data = match file.metadata.get("lgd.data") {

@@ -52,7 +52,15 @@ impl DistributedSection {
     }
 
     pub(super) fn validate(&self, problems: &mut Problems) {
-        problems.require(self.timeout_s.is_finite() && self.timeout_s >= 1.0, "distributed.timeout_s", "must be at least 1 second");
-        problems.require(self.bucket_mb.is_finite() && self.bucket_mb > 0.0, "distributed.bucket_mb", "must be a positive number of MB");
+        problems.require(
+            self.timeout_s.is_finite() && self.timeout_s >= 1.0,
+            "distributed.timeout_s",
+            "must be at least 1 second",
+        );
+        problems.require(
+            self.bucket_mb.is_finite() && self.bucket_mb > 0.0,
+            "distributed.bucket_mb",
+            "must be a positive number of MB",
+        );
     }
 }

@@ -32,7 +32,11 @@ pub struct GuardsSection {
 
 impl Default for GuardsSection {
     fn default() -> Self {
-        Self { max_consecutive_nonfinite: 20, stall_timeout_s: 600.0, on_checkpoint_failure: CheckpointFailurePolicy::Continue }
+        Self {
+            max_consecutive_nonfinite: 20,
+            stall_timeout_s: 600.0,
+            on_checkpoint_failure: CheckpointFailurePolicy::Continue,
+        }
     }
 }
 

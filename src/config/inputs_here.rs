@@ -52,8 +52,12 @@ impl InputsHere {
             Ok(meta) => meta,
         };
         let readable = match kind {
-            Kind::File if meta.is_dir() => return self.unusable.push(format!("{field}: {shown} is a folder, but a file is expected")),
-            Kind::Folder if !meta.is_dir() => return self.unusable.push(format!("{field}: {shown} is a file, but a folder is expected")),
+            Kind::File if meta.is_dir() => {
+                return self.unusable.push(format!("{field}: {shown} is a folder, but a file is expected"))
+            }
+            Kind::Folder if !meta.is_dir() => {
+                return self.unusable.push(format!("{field}: {shown} is a file, but a folder is expected"))
+            }
             Kind::File => std::fs::File::open(path).map(drop),
             Kind::Folder => std::fs::read_dir(path).map(drop),
         };
@@ -136,7 +140,10 @@ mod tests {
         let here = config.inputs_here();
         assert!(here.missing.is_empty(), "{here:?}");
         assert_eq!(here.unusable.len(), 1, "{here:?}");
-        assert!(here.unusable[0].starts_with("banks.templates: ") && here.unusable[0].contains("{}"), "a template without its slot: {here:?}");
+        assert!(
+            here.unusable[0].starts_with("banks.templates: ") && here.unusable[0].contains("{}"),
+            "a template without its slot: {here:?}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -22,7 +22,9 @@ pub use device::DeviceSpec;
 pub use distributed::{BackendChoice, DistributedSection};
 pub use guards::{CheckpointFailurePolicy, FaultInjectionSection, GuardsSection, StatusSection};
 pub use inputs_here::InputsHere;
-pub use model::{BanksSection, BatchNormMode, LossSection, StudentArch, StudentSection, TeacherKind, TeacherSection, TextBankSource};
+pub use model::{
+    BanksSection, BatchNormMode, LossSection, StudentArch, StudentSection, TeacherKind, TeacherSection, TextBankSource,
+};
 pub use operations::{CheckpointSection, LoggingSection, ResumePolicy, RunSection, ValidationSection};
 pub use problems::FieldProblem;
 pub use training::{
@@ -170,12 +172,24 @@ impl Config {
         if self.data.val.is_none() {
             // Fields a user writes only to validate: without a split they would do nothing, silently.
             let v = &self.validation;
-            for (field, set) in [("validation.every_steps", v.every_steps > 0), ("validation.every_epochs", v.every_epochs > 1), ("validation.max_images", v.max_images > 0)] {
-                problems.require(!set, field, "is set, but data.val is not: there is no split to validate on (set data.val, or leave it out)");
+            for (field, set) in [
+                ("validation.every_steps", v.every_steps > 0),
+                ("validation.every_epochs", v.every_epochs > 1),
+                ("validation.max_images", v.max_images > 0),
+            ] {
+                problems.require(
+                    !set,
+                    field,
+                    "is set, but data.val is not: there is no split to validate on (set data.val, or leave it out)",
+                );
             }
         }
         if self.run.device == DeviceSpec::Cpu && self.precision.autocast == Autocast::Fp16 {
-            problems.require(false, "precision.autocast", "fp16 with a gradient scaler needs a CUDA device; use bf16 or fp32 on cpu");
+            problems.require(
+                false,
+                "precision.autocast",
+                "fp16 with a gradient scaler needs a CUDA device; use bf16 or fp32 on cpu",
+            );
         }
         if self.run.device == DeviceSpec::Cpu && self.distributed.backend == BackendChoice::Nccl {
             problems.require(false, "distributed.backend", "nccl needs a CUDA device; use gloo (or auto) on cpu");

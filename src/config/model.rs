@@ -162,21 +162,25 @@ impl Default for LossSection {
 
 impl TeacherSection {
     pub(super) fn validate(&self, problems: &mut Problems) {
-        problems.require(!self.weights.as_os_str().is_empty(), "teacher.weights", "must name the teacher's weights file");
+        problems.require(
+            !self.weights.as_os_str().is_empty(),
+            "teacher.weights",
+            "must name the teacher's weights file",
+        );
         if let Some(dim) = self.embed_dim {
             problems.require(dim > 0, "teacher.embed_dim", "must be > 0");
         }
-        problems.require(self.cache_views <= 1000, "teacher.cache_views", "must be at most 1000 views per image (0: no cache)");
+        problems.require(
+            self.cache_views <= 1000,
+            "teacher.cache_views",
+            "must be at most 1000 views per image (0: no cache)",
+        );
     }
 }
 
 impl BanksSection {
     pub(super) fn validate(&self, teacher: TeacherKind, problems: &mut Problems) {
-        problems.require(
-            (0.0..=1.0).contains(&self.visual_momentum),
-            "banks.visual_momentum",
-            "must be in [0, 1]",
-        );
+        problems.require((0.0..=1.0).contains(&self.visual_momentum), "banks.visual_momentum", "must be in [0, 1]");
         problems.require(!self.classnames.is_empty(), "banks.classnames", "must name a built-in list or a file");
         problems.require(!self.templates.is_empty(), "banks.templates", "must name a built-in list or a file");
         problems.require(

@@ -61,7 +61,13 @@ fn resolved_config_round_trips_through_toml() {
 fn printed_floats_are_what_the_user_wrote() {
     let c = parse(&format!("{MINIMAL}[augmentation]\nbrightness = 0.3\nblur_sigma = [0.2, 1.7]\n")).unwrap();
     let text = c.to_toml();
-    for written in ["brightness = 0.3\n", "contrast = 0.4\n", "hue = 0.1\n", "blur_sigma = [0.2, 1.7]\n", "mean = [0.48145467, 0.4578275, 0.40821072]\n"] {
+    for written in [
+        "brightness = 0.3\n",
+        "contrast = 0.4\n",
+        "hue = 0.1\n",
+        "blur_sigma = [0.2, 1.7]\n",
+        "mean = [0.48145467, 0.4578275, 0.40821072]\n",
+    ] {
         assert!(text.contains(written), "`{}` not in:\n{text}", written.trim());
     }
     assert!(!text.contains("000000"), "float noise:\n{text}");
@@ -178,8 +184,12 @@ fn fp16_on_cpu_is_refused() {
 
 #[test]
 fn validation_settings_without_a_val_split_are_refused() {
-    let err = parse(&(MINIMAL.to_owned() + "[validation]\nevery_steps = 100\nmax_images = 500\n")).unwrap_err().to_string();
-    assert!(err.contains("validation.every_steps: is set, but data.val is not") && err.contains("validation.max_images"), "{err}");
+    let err =
+        parse(&(MINIMAL.to_owned() + "[validation]\nevery_steps = 100\nmax_images = 500\n")).unwrap_err().to_string();
+    assert!(
+        err.contains("validation.every_steps: is set, but data.val is not") && err.contains("validation.max_images"),
+        "{err}"
+    );
     // The defaults, or validation switched off, ask for nothing.
     assert!(parse(MINIMAL).is_ok());
     assert!(parse(&(MINIMAL.to_owned() + "[validation]\nevery_epochs = 0\n")).is_ok());

@@ -91,7 +91,14 @@ pub struct OptimizerSection {
 
 impl Default for OptimizerSection {
     fn default() -> Self {
-        Self { kind: OptimizerKind::Sgd, lr: 0.03, reference_batch: 256, momentum: 0.9, weight_decay: 1e-4, nesterov: false }
+        Self {
+            kind: OptimizerKind::Sgd,
+            lr: 0.03,
+            reference_batch: 256,
+            momentum: 0.9,
+            weight_decay: 1e-4,
+            nesterov: false,
+        }
     }
 }
 
@@ -174,7 +181,12 @@ pub struct PrecisionSection {
 
 impl Default for PrecisionSection {
     fn default() -> Self {
-        Self { autocast: Autocast::Bf16, channels_last: true, cudnn_benchmark: true, grad_scaler: GradScalerSection::default() }
+        Self {
+            autocast: Autocast::Bf16,
+            channels_last: true,
+            cudnn_benchmark: true,
+            grad_scaler: GradScalerSection::default(),
+        }
     }
 }
 
@@ -182,11 +194,7 @@ impl DataSection {
     pub(super) fn validate(&self, problems: &mut Problems) {
         problems.require(!self.train.as_os_str().is_empty(), "data.train", "must name the training split");
         problems.require(self.batch_size >= 1, "data.batch_size", "must be >= 1");
-        problems.require(
-            (0.0..=1.0).contains(&self.max_bad_fraction),
-            "data.max_bad_fraction",
-            "must be in [0, 1]",
-        );
+        problems.require((0.0..=1.0).contains(&self.max_bad_fraction), "data.max_bad_fraction", "must be in [0, 1]");
         problems.require(self.max_pixels >= 1, "data.max_pixels", "must be >= 1");
     }
 }
@@ -201,11 +209,7 @@ impl OptimizerSection {
             "optimizer.weight_decay",
             "must be >= 0",
         );
-        problems.require(
-            !self.nesterov || self.momentum > 0.0,
-            "optimizer.nesterov",
-            "needs optimizer.momentum > 0",
-        );
+        problems.require(!self.nesterov || self.momentum > 0.0, "optimizer.nesterov", "needs optimizer.momentum > 0");
     }
 }
 

@@ -65,13 +65,21 @@ impl Teacher for AnyTeacher {
 
 /// The supervised teacher with one bank column per target category of `guidance` (class names of
 /// the teacher from `classnames`); unchanged when `guidance` is empty.
-pub fn guide_teacher(teacher: SupervisedTeacher, classnames: &str, guidance: &str) -> Result<SupervisedTeacher, String> {
+pub fn guide_teacher(
+    teacher: SupervisedTeacher,
+    classnames: &str,
+    guidance: &str,
+) -> Result<SupervisedTeacher, String> {
     if guidance.is_empty() {
         return Ok(teacher);
     }
     let names = ClassNames::resolve(classnames).map_err(|e| format!("banks.classnames: {e}"))?;
     if names.len() as i64 != teacher.bank().classes() {
-        return Err(format!("banks.classnames: {} names, but the teacher has {} classes", names.len(), teacher.bank().classes()));
+        return Err(format!(
+            "banks.classnames: {} names, but the teacher has {} classes",
+            names.len(),
+            teacher.bank().classes()
+        ));
     }
     let guidance = Guidance::resolve(guidance).map_err(|e| format!("banks.guidance: {e}"))?;
     let groups = guidance.indices(&names).map_err(|e| format!("banks.guidance: {e}"))?;
@@ -82,7 +90,12 @@ pub fn guide_teacher(teacher: SupervisedTeacher, classnames: &str, guidance: &st
 /// Loads the configured teacher; a CLIP bank computed from prompts is cached in the run folder.
 /// Start-up stops at the safe points of `steps` inside it: once the weights are read, and between
 /// batches of prompts.
-pub(super) fn load_teacher(config: &Config, run_dir: &Path, device: Device, steps: &StartupSteps) -> Result<AnyTeacher, DaemonError> {
+pub(super) fn load_teacher(
+    config: &Config,
+    run_dir: &Path,
+    device: Device,
+    steps: &StartupSteps,
+) -> Result<AnyTeacher, DaemonError> {
     let mut stopped = None;
     let loaded = load(config, run_dir, device, steps, &mut stopped).map_err(DaemonError::Startup);
     match stopped {
@@ -103,7 +116,13 @@ fn go_on(safe_point: Result<(), DaemonError>, stopped: &mut Option<DaemonError>)
 }
 
 /// The loading itself; a stop at a safe point is left in `stopped` (and the load ends early).
-fn load(config: &Config, run_dir: &Path, device: Device, steps: &StartupSteps, stopped: &mut Option<DaemonError>) -> Result<AnyTeacher, String> {
+fn load(
+    config: &Config,
+    run_dir: &Path,
+    device: Device,
+    steps: &StartupSteps,
+    stopped: &mut Option<DaemonError>,
+) -> Result<AnyTeacher, String> {
     let weights = &config.teacher.weights;
     if !weights.exists() {
         return Err(format!("teacher.weights: {} does not exist", weights.display()));
@@ -116,7 +135,10 @@ fn load(config: &Config, run_dir: &Path, device: Device, steps: &StartupSteps, s
                 return Err(stopped_early.into());
             }
             if let TextBankSource::File(path) = &config.banks.text {
-                return Err(format!("banks.text: a supervised teacher uses its classifier bank, not {}", path.display()));
+                return Err(format!(
+                    "banks.text: a supervised teacher uses its classifier bank, not {}",
+                    path.display()
+                ));
             }
             Frozen::Supervised(guide_teacher(teacher, &config.banks.classnames, &config.banks.guidance)?)
         }
@@ -124,10 +146,13 @@ fn load(config: &Config, run_dir: &Path, device: Device, steps: &StartupSteps, s
             // The lists first: a typo in their paths fails before the weights load.
             let names = ClassNames::resolve(&config.banks.classnames).map_err(|e| format!("banks.classnames: {e}"))?;
             let templates = match config.banks.text {
-                TextBankSource::Prompts => Some(Templates::resolve(&config.banks.templates).map_err(|e| format!("banks.templates: {e}"))?),
+                TextBankSource::Prompts => {
+                    Some(Templates::resolve(&config.banks.templates).map_err(|e| format!("banks.templates: {e}"))?)
+                }
                 _ => None,
             };
-            let clip = Clip::load(weights, LoadOptions { device, ..Default::default() }).map_err(|e| format!("teacher.weights: {e}"))?;
+            let clip = Clip::load(weights, LoadOptions { device, ..Default::default() })
+                .map_err(|e| format!("teacher.weights: {e}"))?;
             if go_on(steps.safe_point(StartupPhase::LoadingTeacher), stopped).is_break() {
                 return Err(stopped_early.into());
             }
@@ -164,9 +189,12 @@ fn load(config: &Config, run_dir: &Path, device: Device, steps: &StartupSteps, s
     let teacher = AnyTeacher(Arc::new(teacher));
     if let Some(dim) = config.teacher.embed_dim {
         if dim != teacher.embed_dim() {
-            return Err(format!("teacher.embed_dim = {dim}, but {} embeds to {}", weights.display(), teacher.embed_dim()));
+            return Err(format!(
+                "teacher.embed_dim = {dim}, but {} embeds to {}",
+                weights.display(),
+                teacher.embed_dim()
+            ));
         }
     }
     Ok(teacher)
 }
-

@@ -150,7 +150,12 @@ impl Checkpointer {
     }
 
     /// Queues `state` as the best checkpoint, `score` as the one to beat from now on.
-    pub(super) fn save_best(&mut self, state: TrainingState, score: BestScore, config: &Config) -> Result<(), DaemonError> {
+    pub(super) fn save_best(
+        &mut self,
+        state: TrainingState,
+        score: BestScore,
+        config: &Config,
+    ) -> Result<(), DaemonError> {
         self.best = Some(score);
         self.queue(state, Target::Best(score), config)
     }
@@ -229,8 +234,10 @@ impl Checkpointer {
                 if !best && self.queued_at == Some(step) {
                     self.queued_at = self.saved_at; // a later request for this step tries again
                 }
-                let previous = self.last.as_ref().map_or_else(|| "none written yet".to_owned(), |p| p.display().to_string());
-                let message = format!("checkpoint at step {step} failed, the previous one is intact ({previous}): {error}");
+                let previous =
+                    self.last.as_ref().map_or_else(|| "none written yet".to_owned(), |p| p.display().to_string());
+                let message =
+                    format!("checkpoint at step {step} failed, the previous one is intact ({previous}): {error}");
                 match config.guards.on_checkpoint_failure {
                     CheckpointFailurePolicy::Continue => {
                         tracing::error!("{message}; training goes on (guards.on_checkpoint_failure = \"continue\")");
@@ -355,14 +362,22 @@ mod tests {
             let _ = weights.shallow_clone().g_add_scalar_(1.0);
         }
         checkpoints.wait(&config).unwrap();
-        assert_eq!((checkpoints.saved_at, checkpoints.failures, checkpoints.stopped), (Some(5), 1, false), "step 4 failed, training went on");
+        assert_eq!(
+            (checkpoints.saved_at, checkpoints.failures, checkpoints.stopped),
+            (Some(5), 1, false),
+            "step 4 failed, training went on"
+        );
         let kept: Vec<(u64, Vec<f32>)> = crate::checkpoint::list_checkpoints(&dir)
             .iter()
             .map(|p| TrainingState::load(p).unwrap())
             .inspect(|s| assert_eq!(s.data, Some(SHAPE), "every checkpoint names its training data"))
             .map(|s| (s.step, Vec::<f32>::try_from(&s.model["w"]).unwrap()))
             .collect();
-        assert_eq!(kept, vec![(3, vec![2.0; 3]), (5, vec![4.0; 3])], "each file holds its own step's weights; keep_last = 2");
+        assert_eq!(
+            kept,
+            vec![(3, vec![2.0; 3]), (5, vec![4.0; 3])],
+            "each file holds its own step's weights; keep_last = 2"
+        );
         assert_eq!(checkpoints.last, Some(checkpoint_path(&dir, 5)));
         drop(checkpoints);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -392,7 +407,10 @@ mod tests {
         drop(checkpoints);
 
         let resumed = Checkpointer::new(&dir, 7, 1, SHAPE).unwrap();
-        assert!(!resumed.beats_best(&BestScore { metric: "student_top1", value: 0.65, step: 8 }), "0.7 from best.json still stands");
+        assert!(
+            !resumed.beats_best(&BestScore { metric: "student_top1", value: 0.65, step: 8 }),
+            "0.7 from best.json still stands"
+        );
         assert!(resumed.beats_best(&BestScore { metric: "student_top1", value: 0.75, step: 8 }));
         drop(resumed);
         std::fs::remove_dir_all(&dir).unwrap();

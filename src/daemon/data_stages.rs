@@ -16,9 +16,9 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use lgd_actors::awake_wait::recv_within_running_time;
 use lgd_actors::data_pipeline::{DataPipeline, DataPlan, Next};
 use lgd_actors::decode_worker::WorkerContext;
-use lgd_actors::stage_actor::{self, StageHandle, StageOutput};
 use lgd_actors::pipeline_stats::PipelineStats;
 use lgd_actors::source::SampleSource;
+use lgd_actors::stage_actor::{self, StageHandle, StageOutput};
 use lgd_datasets::augment::pipeline::Augmenter;
 use lgd_datasets::decode::DecodeOptions;
 use tch::{Device, Kind};
@@ -90,11 +90,17 @@ type DeviceStage = (StageHandle<TeacherWork>, Receiver<StageOutput<TeacherWork>>
 
 /// Starts the data pipeline at (epoch, step in epoch) and the device stage behind it; every
 /// channel of the two is created here or in `DataPipeline::start`.
-fn start_stages(parts: &StageParts, config: &Config, (epoch, step_in_epoch): (u64, u64)) -> Result<(DataPipeline, DeviceStage), String> {
+fn start_stages(
+    parts: &StageParts,
+    config: &Config,
+    (epoch, step_in_epoch): (u64, u64),
+) -> Result<(DataPipeline, DeviceStage), String> {
     let batch = parts.replica.batch(config).map_err(|e| e.to_string())?;
     let per_epoch = lgd_actors::sampler::steps_per_epoch(parts.source.len(), config.data.batch_size);
     if step_in_epoch >= per_epoch {
-        return Err(format!("cannot start the data at batch {step_in_epoch} of epoch {epoch}: its epochs have {per_epoch} batches"));
+        return Err(format!(
+            "cannot start the data at batch {step_in_epoch} of epoch {epoch}: its epochs have {per_epoch} batches"
+        ));
     }
     let plan = DataPlan {
         batch,
@@ -123,7 +129,8 @@ fn start_stages(parts: &StageParts, config: &Config, (epoch, step_in_epoch): (u6
     };
     let mailbox = stage_actor::mailbox::<TeacherWork>(sizing.device_batches);
     let (outputs, prepared) = bounded::<StageOutput<TeacherWork>>(sizing.teacher_outputs);
-    let stage = StageHandle::start(("device stage", "lgd-device-stage"), work, mailbox, outputs).map_err(|e| format!("starting the device stage: {e}"))?;
+    let stage = StageHandle::start(("device stage", "lgd-device-stage"), work, mailbox, outputs)
+        .map_err(|e| format!("starting the device stage: {e}"))?;
     Ok((pipeline, (stage, prepared)))
 }
 
@@ -132,7 +139,17 @@ impl DataStages {
     pub(super) fn start(parts: StageParts, config: &Config, position: (u64, u64)) -> Result<Self, String> {
         let (pipeline, (stage, prepared)) = start_stages(&parts, config, position)?;
         let capacities = (config.pipeline.device_batches, config.pipeline.teacher_outputs);
-        Ok(Self { parts, pipeline, stage, prepared, capacities, in_flight: 0, exhausted: false, failed: None, earlier_busy: Duration::ZERO })
+        Ok(Self {
+            parts,
+            pipeline,
+            stage,
+            prepared,
+            capacities,
+            in_flight: 0,
+            exhausted: false,
+            failed: None,
+            earlier_busy: Duration::ZERO,
+        })
     }
 
     /// The next prepared batch. Waits for the data pipeline (at most `stall`) only when the device
@@ -172,9 +189,9 @@ impl DataStages {
             Ok(Err(error)) => return Prepared::Failed(error),
             Err(RecvTimeoutError::Timeout) => {
                 return Prepared::Failed(format!(
-                    "the device stage (upload, photometric, teacher) prepared nothing for {:.0} s (guards.stall_timeout_s)",
-                    stall.as_secs_f64()
-                ))
+                "the device stage (upload, photometric, teacher) prepared nothing for {:.0} s (guards.stall_timeout_s)",
+                stall.as_secs_f64()
+            ))
             }
             Err(RecvTimeoutError::Disconnected) => return Prepared::Failed("the device stage stopped".into()),
         };
@@ -247,7 +264,11 @@ impl DataStages {
         vec![
             QueueStatus { name: "decoded samples".into(), depth: self.pipeline.decoded_waiting(), capacity: decoded },
             QueueStatus { name: "host batches".into(), depth: self.pipeline.ready(), capacity: batches },
-            QueueStatus { name: "device stage".into(), depth: self.in_flight.saturating_sub(self.prepared.len()), capacity: self.capacities.0 + 1 },
+            QueueStatus {
+                name: "device stage".into(),
+                depth: self.in_flight.saturating_sub(self.prepared.len()),
+                capacity: self.capacities.0 + 1,
+            },
             QueueStatus { name: "teacher outputs".into(), depth: self.prepared.len(), capacity: self.capacities.1 },
         ]
     }

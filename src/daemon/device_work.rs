@@ -68,10 +68,13 @@ impl StageWork for TeacherWork {
             use_own_stream(self.device).map_err(|e| format!("device stage: {e}"))?;
         }
         let images = self.photometric.batch(&host.pixels, self.side);
-        let compute = || teacher_keys(&self.teacher, &images, self.autocast, self.channels_last).map_err(|e| format!("teacher: {e}"));
+        let compute = || {
+            teacher_keys(&self.teacher, &images, self.autocast, self.channels_last).map_err(|e| format!("teacher: {e}"))
+        };
         let (keys, replayed) = match &self.replay {
             Some(replay) => {
-                let mut replay = replay.lock().map_err(|_| "the teacher-output cache was poisoned by a panic".to_owned())?;
+                let mut replay =
+                    replay.lock().map_err(|_| "the teacher-output cache was poisoned by a panic".to_owned())?;
                 let (keys, replayed) = replay.keys(&host, self.device, compute)?;
                 (keys, Some(replayed))
             }

@@ -43,7 +43,12 @@ impl MetricsWriter {
                 Some(writer)
             }
         };
-        Ok(Self { metrics: open("metrics.jsonl")?, bad_samples: open("bad_samples.txt")?, path: run_dir.join("metrics.jsonl"), tensorboard })
+        Ok(Self {
+            metrics: open("metrics.jsonl")?,
+            bad_samples: open("bad_samples.txt")?,
+            path: run_dir.join("metrics.jsonl"),
+            tensorboard,
+        })
     }
 
     /// Writes scalars for TensorBoard (when enabled) and flushes them.
@@ -63,7 +68,8 @@ impl MetricsWriter {
 
     /// Lists a sample that could not be used: its path, a tab, and why (the reason names it too).
     pub fn bad_sample(&mut self, path: &Path, reason: &str) -> std::io::Result<()> {
-        self.bad_samples.write_all(lgd_datasets::records::record_line(&path.display().to_string(), reason).as_bytes())?;
+        self.bad_samples
+            .write_all(lgd_datasets::records::record_line(&path.display().to_string(), reason).as_bytes())?;
         self.bad_samples.flush()
     }
 }
@@ -85,7 +91,9 @@ impl StageWork for MetricsWriter {
     fn run(&mut self, item: MetricsItem) -> Result<(), String> {
         match item {
             MetricsItem::Record(value) => self.record(&value).map_err(|e| format!("{}: {e}", self.path.display())),
-            MetricsItem::BadSample(path, reason) => self.bad_sample(&path, &reason).map_err(|e| format!("bad_samples.txt: {e}")),
+            MetricsItem::BadSample(path, reason) => {
+                self.bad_sample(&path, &reason).map_err(|e| format!("bad_samples.txt: {e}"))
+            }
             MetricsItem::Scalars(step, values) => {
                 let values: Vec<(&str, f64)> = values.iter().map(|(tag, value)| (tag.as_str(), *value)).collect();
                 self.scalars(step, &values).map_err(|e| format!("TensorBoard events: {e}"))

@@ -25,9 +25,9 @@ pub mod signals;
 mod stage_clock;
 mod startup;
 mod startup_phase;
+pub mod status;
 mod student_stage;
 mod teacher_replay;
-pub mod status;
 
 pub use any_teacher::{guide_teacher, AnyTeacher};
 pub use run::{train, TrainOptions, TrainSummary};

@@ -117,7 +117,9 @@ mod tests {
         assert_eq!(guard.settle(), vec![(2, 1), (3, 2), (5, 1), (6, 2)]);
         assert_eq!((guard.total, guard.streak(), guard.first_bad_step()), (4, 2, Some(5)));
         assert!(guard.settle().is_empty(), "each verdict is read once");
-        let due = (0..MAX_UNREAD as u64).map(|step| guard.keep((6 + step, 0, 6 + step), Tensor::from(false))).collect::<Vec<_>>();
+        let due = (0..MAX_UNREAD as u64)
+            .map(|step| guard.keep((6 + step, 0, 6 + step), Tensor::from(false)))
+            .collect::<Vec<_>>();
         assert_eq!(due.iter().filter(|d| **d).count(), 1, "settling is asked for once the guard holds {MAX_UNREAD}");
         assert!(*due.last().unwrap());
     }

@@ -43,10 +43,16 @@ mod tests {
         // libtorch's CPU allocator, for real: 2^50 floats.
         let cpu = Tensor::f_empty([1 << 50], (Kind::Float, Device::Cpu)).map(|_| ()).unwrap_err().to_string();
         let hinted = with_memory_hint(cpu.clone(), &config("cpu", "fp32"));
-        assert!(hinted.starts_with(&cpu) && hinted.contains("`data.batch_size` (now 96)") && hinted.contains("--accept-changes"), "{hinted}");
+        assert!(
+            hinted.starts_with(&cpu)
+                && hinted.contains("`data.batch_size` (now 96)")
+                && hinted.contains("--accept-changes"),
+            "{hinted}"
+        );
         assert!(!hinted.contains("bf16"), "no precision advice on a CPU: {hinted}");
         // The CUDA caching allocator's words (c10's OutOfMemoryError), under fp32 and fp16.
-        let cuda = "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 139.80 GiB".to_owned();
+        let cuda =
+            "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 139.80 GiB".to_owned();
         assert!(with_memory_hint(cuda.clone(), &config("cuda", "fp32")).contains("`precision.autocast = \"bf16\"`"));
         assert!(!with_memory_hint(cuda, &config("cuda", "fp16")).contains("bf16"));
         let other = "shape '[4, 8]' is invalid for input of size 3".to_owned();

@@ -85,11 +85,8 @@ pub fn reload(path: &Path, current: &Config) -> ReloadOutcome {
     if changed.is_empty() {
         return ReloadOutcome::Unchanged;
     }
-    let refused: Vec<String> = changed
-        .iter()
-        .filter(|(field, _, _)| !listed(field, RELOADABLE))
-        .map(|(field, _, _)| field.clone())
-        .collect();
+    let refused: Vec<String> =
+        changed.iter().filter(|(field, _, _)| !listed(field, RELOADABLE)).map(|(field, _, _)| field.clone()).collect();
     if !refused.is_empty() {
         return ReloadOutcome::Refused(refused);
     }

@@ -73,7 +73,9 @@ impl Replica {
     pub(super) fn batch(&self, config: &Config) -> Result<usize, DaemonError> {
         let (global, world) = (config.data.batch_size, self.world_size());
         if global % world != 0 {
-            return Err(startup(format!("data.batch_size = {global} is the global batch and must divide evenly over WORLD_SIZE = {world} ranks")));
+            return Err(startup(format!(
+                "data.batch_size = {global} is the global batch and must divide evenly over WORLD_SIZE = {world} ranks"
+            )));
         }
         if world > 1 && config.teacher.cache_views > 0 {
             return Err(startup("teacher.cache_views: the teacher-output cache is for single-process runs; set it to 0 with several ranks"));
@@ -95,7 +97,12 @@ impl Replica {
         let group = ProcessGroup::connect(rendezvous, backend, timeout).map_err(|e| startup(e.to_string()))?;
         let replica = DataParallel::new(group, config.distributed.bucket_bytes(), device.to_tch());
         trainer.join(replica).map_err(|e| startup(format!("joining the group: {e}")))?;
-        tracing::info!(rank = rendezvous.rank, world_size = rendezvous.world_size, step = trainer.step, "replica in step with rank 0");
+        tracing::info!(
+            rank = rendezvous.rank,
+            world_size = rendezvous.world_size,
+            step = trainer.step,
+            "replica in step with rank 0"
+        );
         Ok(())
     }
 }
@@ -103,9 +110,16 @@ impl Replica {
 /// With several ranks, the step's losses and the log interval's mean loss averaged over them (the
 /// global batch's, what one process with the global batch would log); called at log intervals
 /// only, by every rank alike.
-pub(super) fn global_losses(trainer: &Trainer<AnyTeacher>, report: StepReport, mean_loss: Tensor) -> Result<(StepReport, Tensor), DaemonError> {
+pub(super) fn global_losses(
+    trainer: &Trainer<AnyTeacher>,
+    report: StepReport,
+    mean_loss: Tensor,
+) -> Result<(StepReport, Tensor), DaemonError> {
     let Some(group) = trainer.data_parallel() else { return Ok((report, mean_loss)) };
-    let parts = Tensor::stack(&[&report.loss, &report.image_loss, &report.text_loss, &mean_loss.to_kind(report.loss.kind())], 0);
+    let parts = Tensor::stack(
+        &[&report.loss, &report.image_loss, &report.text_loss, &mean_loss.to_kind(report.loss.kind())],
+        0,
+    );
     let mean = group.mean_over_ranks(&parts).map_err(|e| DaemonError::Training(e.to_string()))?;
     Ok((StepReport { loss: mean.get(0), image_loss: mean.get(1), text_loss: mean.get(2), ..report }, mean.get(3)))
 }

@@ -67,7 +67,12 @@ pub(super) struct ResumeTerms {
 
 /// Checks `state` (read from `path`) against `config` and `terms`; on success its position is
 /// one this start's data pipeline can begin at.
-pub(super) fn check_resume(path: &Path, state: &mut TrainingState, config: &Config, terms: &ResumeTerms) -> Result<(), DaemonError> {
+pub(super) fn check_resume(
+    path: &Path,
+    state: &mut TrainingState,
+    config: &Config,
+    terms: &ResumeTerms,
+) -> Result<(), DaemonError> {
     let before = Config::parse(&state.config, path)
         .inspect_err(|e| tracing::warn!(checkpoint = %path.display(), "this version of lgd cannot read the checkpoint's config ({e}); it is not compared with this one"))
         .ok();
@@ -108,7 +113,8 @@ pub(super) fn check_resume(path: &Path, state: &mut TrainingState, config: &Conf
         tracing::info!(checkpoint = %path.display(), "resuming with changes to how the run runs: {}", runs.join("; "));
     }
     let old_batch = before.map_or(config.data.batch_size, |b| b.data.batch_size);
-    let (epoch, step_in_epoch) = position(state.epoch, state.step_in_epoch, old_batch, config.data.batch_size, terms.steps_per_epoch);
+    let (epoch, step_in_epoch) =
+        position(state.epoch, state.step_in_epoch, old_batch, config.data.batch_size, terms.steps_per_epoch);
     if (epoch, step_in_epoch) != (state.epoch, state.step_in_epoch) {
         tracing::warn!(
             "the checkpoint stood at batch {} of epoch {} (image {} of its order); under this config the run goes on at batch {} of {} of epoch {}",
@@ -129,7 +135,11 @@ pub(super) fn check_resume(path: &Path, state: &mut TrainingState, config: &Conf
 /// seen again), or at the next epoch when that lies past the epoch's `per_epoch` batches.
 fn position(epoch: u64, step: u64, old_batch: usize, batch: usize, per_epoch: u64) -> (u64, u64) {
     let step = step * old_batch as u64 / batch as u64;
-    if step < per_epoch { (epoch, step) } else { (epoch + 1, 0) }
+    if step < per_epoch {
+        (epoch, step)
+    } else {
+        (epoch + 1, 0)
+    }
 }
 
 #[cfg(test)]
@@ -158,7 +168,12 @@ mod tests {
         }
     }
 
-    fn check(state: &mut TrainingState, config_text: &str, data: DataShape, accept_changes: bool) -> Result<(), String> {
+    fn check(
+        state: &mut TrainingState,
+        config_text: &str,
+        data: DataShape,
+        accept_changes: bool,
+    ) -> Result<(), String> {
         let config = Config::parse(config_text, Path::new("run.toml")).unwrap();
         let steps_per_epoch = data.samples / config.data.batch_size as u64;
         let terms = ResumeTerms { data, steps_per_epoch, accept_changes };
@@ -180,12 +195,17 @@ mod tests {
 
     #[test]
     fn its_data_and_models_may_not_change_unless_accepted() {
-        let refused = check(&mut checkpoint(7, Some(DATA)), &CONFIG.replace("batch_size = 4", "batch_size = 8"), DATA, false).unwrap_err();
+        let refused =
+            check(&mut checkpoint(7, Some(DATA)), &CONFIG.replace("batch_size = 4", "batch_size = 8"), DATA, false)
+                .unwrap_err();
         assert!(refused.starts_with("step-17.safetensors: "), "{refused}");
         assert!(refused.contains("(data.batch_size: 4 -> 8)") && refused.contains("--accept-changes"), "{refused}");
-        let model = check(&mut checkpoint(7, Some(DATA)), &CONFIG.replace("\"resnet18\"", "\"mobilenet_v2\""), DATA, false).unwrap_err();
+        let model =
+            check(&mut checkpoint(7, Some(DATA)), &CONFIG.replace("\"resnet18\"", "\"mobilenet_v2\""), DATA, false)
+                .unwrap_err();
         assert!(model.contains("(student.arch: \"resnet18\" -> \"mobilenet_v2\")"), "{model}");
-        let data = check(&mut checkpoint(7, Some(DATA)), CONFIG, DataShape { samples: 38, classes: 2 }, false).unwrap_err();
+        let data =
+            check(&mut checkpoint(7, Some(DATA)), CONFIG, DataShape { samples: 38, classes: 2 }, false).unwrap_err();
         assert!(data.contains("the training data: 40 images in 2 classes then, 38 in 2 now"), "{data}");
     }
 

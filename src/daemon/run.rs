@@ -9,23 +9,23 @@ use std::time::{Duration, Instant};
 
 use lgd_actors::sampler::steps_per_epoch;
 
+use super::any_teacher::load_teacher;
 use super::checkpointing::Checkpointer;
 use super::config_watch::ConfigWatch;
 use super::data_stages::{DataStages, StageParts};
 use super::metrics::{MetricsSink, MetricsWriter};
 use super::nonfinite::NonFiniteGuard;
 use super::progress::Progress;
+use super::replica::Replica;
+use super::resume_check::ResumeTerms;
 use super::session::Session;
 use super::signals::Signals;
 use super::stage_clock::StageClock;
-use super::student_stage::StudentStage;
-use super::teacher_replay::TeacherReplay;
 use super::startup::{checkpoint_to_resume, claim_run_dir, lock_run_dir, open_training_data, resume, startup};
 use super::startup_phase::{StartupPhase, StartupSteps};
 use super::status::{RunState, RunStatus, StatusBoard};
-use super::replica::Replica;
-use super::resume_check::ResumeTerms;
-use super::any_teacher::load_teacher;
+use super::student_stage::StudentStage;
+use super::teacher_replay::TeacherReplay;
 use super::DaemonError;
 use crate::checkpoint::{list_checkpoints, DataShape};
 use crate::config::{Config, DeviceSpec};
@@ -72,7 +72,11 @@ pub fn train(config_path: &Path, run_dir: &Path, options: TrainOptions) -> Resul
     let checkpoints_dir = run_dir;
     let run_dir = &replica.own_dir(checkpoints_dir);
     let _lock = lock_run_dir(run_dir)?;
-    let run_id = config.run.name.clone().unwrap_or_else(|| run_dir.file_name().map_or("run".into(), |n| n.to_string_lossy().into_owned()));
+    let run_id = config
+        .run
+        .name
+        .clone()
+        .unwrap_or_else(|| run_dir.file_name().map_or("run".into(), |n| n.to_string_lossy().into_owned()));
     let previous = RunStatus::read(run_dir).ok();
     let board = StatusBoard::new(run_dir, RunStatus::starting(run_id, &config.to_toml()));
     board.update(|s| s.last_checkpoint = list_checkpoints(checkpoints_dir).pop());
@@ -195,7 +199,9 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     }
     if config.fault_injection.any() {
         tracing::warn!(faults = ?config.fault_injection, "fault injection is ON: this run fails on purpose");
-        crate::atomic_file::inject_delay_before_rename(Duration::from_millis(config.fault_injection.checkpoint_write_delay_ms));
+        crate::atomic_file::inject_delay_before_rename(Duration::from_millis(
+            config.fault_injection.checkpoint_write_delay_ms,
+        ));
     }
     steps.enter(StartupPhase::OpeningData)?;
     // What `lgd check-config` reports, here fatal: every input, named by its field, before any loads.
@@ -220,8 +226,9 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
         // Rank 0 validates; the other ranks wait for it in their next collective.
         Some(root) if replica.leads() && (config.validation.every_epochs > 0 || config.validation.every_steps > 0) => {
             let a = &config.augmentation;
-            let set = ValidationSet::load(root, a.eval_resize, a.eval_crop, a.mean, a.std, config.validation.max_images)
-                .map_err(startup)?;
+            let set =
+                ValidationSet::load(root, a.eval_resize, a.eval_crop, a.mean, a.std, config.validation.max_images)
+                    .map_err(startup)?;
             tracing::info!(root = %root.display(), images = set.len(), "validation set (decoded at each validation)");
             Some(set)
         }
@@ -243,7 +250,11 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     // Accepted: from here this start writes into the run folder (a refused one wrote nothing).
     claim_run_dir(run_dir, &config)?;
     // Before the teacher: a port already taken fails at once, not after minutes of loading.
-    let status_server = config.status.socket_addr().filter(|_| replica.leads()).map(|addr| StatusServer::start(addr, run_dir, board.clone(), signals.clone()));
+    let status_server = config
+        .status
+        .socket_addr()
+        .filter(|_| replica.leads())
+        .map(|addr| StatusServer::start(addr, run_dir, board.clone(), signals.clone()));
     let status_server = status_server.transpose().map_err(|e| startup(format!("status.addr: {e}")))?;
     steps.enter(StartupPhase::LoadingTeacher)?;
     let teacher = load_teacher(&config, run_dir, device, steps)?;
@@ -255,18 +266,22 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     steps.enter(StartupPhase::JoiningGroup)?;
     replica.join(&mut trainer, &config)?;
     steps.enter(StartupPhase::StartingStages)?;
-    let metrics = MetricsWriter::open(run_dir, config.logging.tensorboard, trainer.step).and_then(MetricsSink::start).map_err(startup)?;
+    let metrics = MetricsWriter::open(run_dir, config.logging.tensorboard, trainer.step)
+        .and_then(MetricsSink::start)
+        .map_err(startup)?;
     // From where the trainer stands: a resume under another batch size or data moved its position.
     let epochs_left = (config.schedule.epochs as u64).saturating_sub(trainer.epoch);
     let total_steps = trainer.step + (epochs_left * per_epoch).saturating_sub(trainer.step_in_epoch);
     board.update(|s| {
-        (s.state, s.step, s.epoch, s.total_steps, s.steps_per_epoch) = (RunState::Training, trainer.step, trainer.epoch, total_steps, per_epoch);
+        (s.state, s.step, s.epoch, s.total_steps, s.steps_per_epoch) =
+            (RunState::Training, trainer.step, trainer.epoch, total_steps, per_epoch);
         s.startup_phase = None; // a stop request from here is the loop's, at its first step boundary
     });
     board.persist();
     tracing::info!(run = %run_dir.display(), steps_per_epoch = per_epoch, start_step = trainer.step, "training");
     let session_watch = config.run.watch_config.then(|| ConfigWatch::new(config_path));
-    let teacher_replay = TeacherReplay::open(run_dir, &config, source.len(), trainer.teacher().embed_dim())?.map(|r| Arc::new(Mutex::new(r)));
+    let teacher_replay = TeacherReplay::open(run_dir, &config, source.len(), trainer.teacher().embed_dim())?
+        .map(|r| Arc::new(Mutex::new(r)));
     let parts = StageParts {
         source: source.clone(),
         replica: replica.clone(),

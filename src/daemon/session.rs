@@ -12,9 +12,8 @@ use tch::Device;
 use super::checkpointing::Checkpointer;
 use super::config_watch::ConfigWatch;
 use super::data_stages::{DataStages, Prepared};
-use super::teacher_replay::TeacherReplay;
-use super::metrics::MetricsSink;
 use super::interval_loss::IntervalLoss;
+use super::metrics::MetricsSink;
 use super::nonfinite::NonFiniteGuard;
 use super::out_of_memory::with_memory_hint;
 use super::progress::Progress;
@@ -22,8 +21,9 @@ use super::reload::{reload, ReloadOutcome};
 use super::run::TrainSummary;
 use super::signals::Signals;
 use super::stage_clock::StageClock;
-use super::student_stage::StudentStage;
 use super::status::{config_digest, RunState, StatusBoard};
+use super::student_stage::StudentStage;
+use super::teacher_replay::TeacherReplay;
 use super::DaemonError;
 use crate::config::Config;
 use crate::eval::ValidationSet;
@@ -97,7 +97,9 @@ impl Session<'_> {
                 let asked = [requests.stop, requests.checkpoint, requests.reload];
                 let agreed = self
                     .student
-                    .call(move |trainer| trainer.data_parallel().map(|group| group.any_of(&asked).map_err(|e| e.to_string())))?
+                    .call(move |trainer| {
+                        trainer.data_parallel().map(|group| group.any_of(&asked).map_err(|e| e.to_string()))
+                    })?
                     .expect("a replica has its group")
                     .map_err(DaemonError::Training)?;
                 (requests.stop, requests.checkpoint, requests.reload) = (agreed[0], agreed[1], agreed[2]);
@@ -149,13 +151,18 @@ impl Session<'_> {
                 return self.stop_nonfinite(streak);
             }
             self.collect_checkpoints()?;
-            let (step, epoch, epoch_done) = (self.student.step_count(), self.student.epoch(), self.student.step_in_epoch() == 0);
+            let (step, epoch, epoch_done) =
+                (self.student.step_count(), self.student.epoch(), self.student.step_in_epoch() == 0);
             let v = &self.config.validation;
-            if (v.every_steps > 0 && step % v.every_steps == 0) || (epoch_done && v.every_epochs > 0 && epoch % v.every_epochs as u64 == 0) {
+            if (v.every_steps > 0 && step % v.every_steps == 0)
+                || (epoch_done && v.every_epochs > 0 && epoch % v.every_epochs as u64 == 0)
+            {
                 self.validate();
             }
             let c = &self.config.checkpoint;
-            if (c.every_steps > 0 && step % c.every_steps == 0) || (epoch_done && c.every_epochs > 0 && epoch % c.every_epochs as u64 == 0) {
+            if (c.every_steps > 0 && step % c.every_steps == 0)
+                || (epoch_done && c.every_epochs > 0 && epoch % c.every_epochs as u64 == 0)
+            {
                 self.checkpoint()?;
             }
         }
@@ -167,7 +174,10 @@ impl Session<'_> {
         }
         let start = Instant::now();
         if let Some((replay, _, _)) = &self.teacher_replay {
-            replay.lock().map_err(|_| DaemonError::Training("the teacher-output cache was poisoned by a panic".into()))?.flush()?;
+            replay
+                .lock()
+                .map_err(|_| DaemonError::Training("the teacher-output cache was poisoned by a panic".into()))?
+                .flush()?;
         }
         let result = self.checkpoints.save(&self.student, &self.config);
         self.clock.checkpointing += start.elapsed();
@@ -205,17 +215,22 @@ impl Session<'_> {
                     // New capacities or workers: both stages start again where the trainer stands.
                     let position = (self.student.epoch(), self.student.step_in_epoch());
                     if let Err(error) = self.data.restart(&new, position, SHUTDOWN_GRACE) {
-                        tracing::error!("restarting the data stages for the new [pipeline] failed, old [pipeline] kept: {error}");
+                        tracing::error!(
+                            "restarting the data stages for the new [pipeline] failed, old [pipeline] kept: {error}"
+                        );
                         new.pipeline = self.config.pipeline.clone();
                     }
                 }
                 let digest = config_digest(&new.to_toml());
-                self.board.update(|s| (s.config_digest, s.message) = (digest, Some(format!("config reloaded: {}", diff.join("; ")))));
+                self.board.update(|s| {
+                    (s.config_digest, s.message) = (digest, Some(format!("config reloaded: {}", diff.join("; "))))
+                });
                 self.config = new;
             }
             ReloadOutcome::Unchanged => tracing::info!("config reloaded: no change"),
             ReloadOutcome::Refused(fields) => {
-                let message = format!("reload refused: {} cannot change while training; old config kept", fields.join(", "));
+                let message =
+                    format!("reload refused: {} cannot change while training; old config kept", fields.join(", "));
                 tracing::warn!(fields = %fields.join(", "), "{message}");
                 self.board.update(|s| s.message = Some(message));
             }
@@ -248,7 +263,8 @@ impl Session<'_> {
 
     pub(super) fn images_per_second(&self) -> f64 {
         let batch = self.config.data.batch_size;
-        ((self.student.step_count() - self.started_at_step) as usize * batch) as f64 / self.clock.training_time().as_secs_f64().max(1e-9)
+        ((self.student.step_count() - self.started_at_step) as usize * batch) as f64
+            / self.clock.training_time().as_secs_f64().max(1e-9)
     }
 
     /// Time bank maintenance spent working (zero once the student stage is gone).

@@ -47,7 +47,8 @@ impl Session<'_> {
     /// streak, and the step checkpoints taken during it removed.
     pub(super) fn stop_nonfinite(&mut self, streak: u32) -> Result<Ending, DaemonError> {
         let first = self.nonfinite.first_bad_step().unwrap_or(self.student.step_count());
-        let state = self.student.call(|trainer| trainer.state().map_err(|e| e.to_string()))?.map_err(DaemonError::Training)?;
+        let state =
+            self.student.call(|trainer| trainer.state().map_err(|e| e.to_string()))?.map_err(DaemonError::Training)?;
         let state = self.nonfinite.rewind(state);
         let rewound_to = state.step;
         if self.leads {
@@ -56,14 +57,19 @@ impl Session<'_> {
         // Checkpoints taken during the streak hold the same weights at a later position; remove
         // them so that `resume = "auto"` retries from before the streak.
         for path in crate::checkpoint::list_checkpoints(self.run_dir) {
-            let step = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.strip_prefix("step-")).and_then(|s| s.parse::<u64>().ok());
+            let step = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.strip_prefix("step-"))
+                .and_then(|s| s.parse::<u64>().ok());
             let rewound_saved = self.checkpoints.saved_at == Some(rewound_to);
             if rewound_saved && step.is_some_and(|step| step > rewound_to) && std::fs::remove_file(&path).is_ok() {
                 tracing::info!(path = %path.display(), "removed a checkpoint taken during the non-finite streak");
             }
         }
         let path = self.checkpoints.last.clone().filter(|_| self.checkpoints.saved_at == Some(rewound_to));
-        let written = path.map_or_else(|| "no checkpoint could be written".to_owned(), |p| format!("checkpoint {}", p.display()));
+        let written =
+            path.map_or_else(|| "no checkpoint could be written".to_owned(), |p| format!("checkpoint {}", p.display()));
         Ok(Ending::Guarded(format!(
             "{streak} consecutive non-finite losses (steps {first} to {}, guards.max_consecutive_nonfinite); stopped with {written} from before step {first}",
             self.student.step_count()

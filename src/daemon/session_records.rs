@@ -18,11 +18,19 @@ use crate::train::StepReport;
 impl Session<'_> {
     /// Records the step just taken (in a replica, with every rank's losses: all ranks call it at
     /// the same step).
-    pub(super) fn record_step(&mut self, report: StepReport, epoch: u64, compute_start: Instant) -> Result<(), DaemonError> {
+    pub(super) fn record_step(
+        &mut self,
+        report: StepReport,
+        epoch: u64,
+        compute_start: Instant,
+    ) -> Result<(), DaemonError> {
         self.unrecorded = None;
         let mean_loss = self.interval_loss.take(self.device);
-        let (report, mean_loss) =
-            if self.student.is_replica() { self.student.call(move |trainer| global_losses(trainer, report, mean_loss))?? } else { (report, mean_loss) };
+        let (report, mean_loss) = if self.student.is_replica() {
+            self.student.call(move |trainer| global_losses(trainer, report, mean_loss))??
+        } else {
+            (report, mean_loss)
+        };
         self.log_step(&report, &mean_loss, epoch, compute_start);
         Ok(())
     }
@@ -71,7 +79,12 @@ impl Session<'_> {
         ];
         let stage_tags: Vec<(String, f64)> = stages
             .iter()
-            .flat_map(|s| [(format!("stage_busy/{}", s.name), s.busy_fraction), (format!("stage_wait/{}", s.name), s.wait_fraction)])
+            .flat_map(|s| {
+                [
+                    (format!("stage_busy/{}", s.name), s.busy_fraction),
+                    (format!("stage_wait/{}", s.name), s.wait_fraction),
+                ]
+            })
             .chain(queues.iter().map(|q| (format!("queue_depth/{}", q.name), q.depth as f64)))
             .collect();
         scalars.extend(stage_tags.iter().map(|(tag, value)| (tag.as_str(), *value)));
@@ -101,5 +114,4 @@ impl Session<'_> {
             self.persisted_at = Instant::now();
         }
     }
-
 }

@@ -44,7 +44,13 @@ impl Session<'_> {
         self.board.update(|s| s.state = RunState::Validating);
         let start = Instant::now();
         let (signals, classes, device) = (self.signals.clone(), self.classes, self.device);
-        let mut reporter = Reporter { of: set.len(), every: REPORT_EVERY, bar: self.progress.clone(), board: self.board.clone(), last: start };
+        let mut reporter = Reporter {
+            of: set.len(),
+            every: REPORT_EVERY,
+            bar: self.progress.clone(),
+            board: self.board.clone(),
+            last: start,
+        };
         // On the student's thread, which owns the student; the set goes there and comes back.
         let outcome = self.student.call(move |trainer| {
             let matches = trainer.teacher().bank().classes() as usize == classes;
@@ -99,8 +105,14 @@ impl Session<'_> {
         if self.config.checkpoint.keep_best && step > 0 {
             let score = BestScore::of(&result, step);
             if self.checkpoints.beats_best(&score) {
-                let state = self.student.call(|trainer| trainer.state().map_err(|e| e.to_string())).map_err(|e| e.to_string()).and_then(|state| state);
-                let saved = state.and_then(|state| self.checkpoints.save_best(state, score, &self.config).map_err(|e| e.to_string()));
+                let state = self
+                    .student
+                    .call(|trainer| trainer.state().map_err(|e| e.to_string()))
+                    .map_err(|e| e.to_string())
+                    .and_then(|state| state);
+                let saved = state.and_then(|state| {
+                    self.checkpoints.save_best(state, score, &self.config).map_err(|e| e.to_string())
+                });
                 if let Err(error) = saved {
                     tracing::error!("best checkpoint: {error}");
                 }
@@ -119,7 +131,13 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lgd-validation-progress-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let board = StatusBoard::new(&dir, RunStatus::starting("r".into(), "a = 1"));
-        let mut reporter = Reporter { of: 50_000, every: Duration::from_secs(3600), bar: Progress::new(10, 0), board: board.clone(), last: Instant::now() };
+        let mut reporter = Reporter {
+            of: 50_000,
+            every: Duration::from_secs(3600),
+            bar: Progress::new(10, 0),
+            board: board.clone(),
+            last: Instant::now(),
+        };
         reporter.at(32);
         assert!(!RunStatus::file(&dir).exists(), "not before the interval has passed");
         reporter.every = Duration::ZERO;

@@ -56,7 +56,11 @@ impl StageClock {
             stage("decode", decode_busy, 1.0 - decode_busy),
             // The device stage waits for host batches or for room in its output channel.
             stage("device stage", device_busy, 1.0 - device_busy),
-            stage("train step", self.computing.as_secs_f64() / wall, (self.waiting + self.teacher_wait).as_secs_f64() / wall),
+            stage(
+                "train step",
+                self.computing.as_secs_f64() / wall,
+                (self.waiting + self.teacher_wait).as_secs_f64() / wall,
+            ),
             // Bank maintenance waits for the step's keys when not busy.
             stage("bank maintenance", bank_busy.as_secs_f64() / wall, 1.0 - bank_busy.as_secs_f64() / wall),
             stage("validation", self.validating.as_secs_f64() / wall, 0.0),

@@ -24,11 +24,15 @@ pub(super) fn startup(message: impl Into<String>) -> DaemonError {
 /// changes, a stop during start-up) leaves it as it was, but for the status that says why.
 pub(super) fn lock_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
     if run_dir.exists() && !run_dir.is_dir() {
-        return Err(startup(format!("run folder {} is a file, not a folder: name another --run-dir", run_dir.display())));
+        return Err(startup(format!(
+            "run folder {} is a file, not a folder: name another --run-dir",
+            run_dir.display()
+        )));
     }
     std::fs::create_dir_all(run_dir).map_err(|e| startup(format!("run folder {}: {e}", run_dir.display())))?;
     let probe = run_dir.join(".lgd-write-probe");
-    std::fs::write(&probe, b"ok").map_err(|e| startup(format!("run folder {} is not writable: {e}", run_dir.display())))?;
+    std::fs::write(&probe, b"ok")
+        .map_err(|e| startup(format!("run folder {} is not writable: {e}", run_dir.display())))?;
     let _ = std::fs::remove_file(probe);
     let lock_path = run_dir.join("lock");
     let lock = File::options()
@@ -52,7 +56,8 @@ pub(super) fn lock_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
 /// folder over: its pid, the config in force, and no partial checkpoint a killed process left.
 pub(super) fn claim_run_dir(run_dir: &Path, config: &Config) -> Result<(), DaemonError> {
     let _ = std::fs::write(run_dir.join("pid"), std::process::id().to_string());
-    std::fs::write(run_dir.join("config.toml"), config.to_toml()).map_err(|e| startup(format!("{}: {e}", run_dir.display())))?;
+    std::fs::write(run_dir.join("config.toml"), config.to_toml())
+        .map_err(|e| startup(format!("{}: {e}", run_dir.display())))?;
     if let Ok(entries) = std::fs::read_dir(run_dir.join("checkpoints")) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -68,15 +73,23 @@ pub(super) fn claim_run_dir(run_dir: &Path, config: &Config) -> Result<(), Daemo
 /// The training samples: an image folder or a packed dataset.
 pub(super) fn open_training_data(config: &Config) -> Result<Arc<dyn SampleSource>, DaemonError> {
     Ok(match config.data.format {
-        DataFormat::Folder => Arc::new(ImageFolder::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?),
-        DataFormat::Packed => Arc::new(PackedDataset::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?),
+        DataFormat::Folder => {
+            Arc::new(ImageFolder::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?)
+        }
+        DataFormat::Packed => {
+            Arc::new(PackedDataset::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?)
+        }
     })
 }
 
 /// The checkpoint `checkpoint.resume` says to go on from, if any; broken newer checkpoints are named
 /// and skipped, and the one taken must agree with this start on what the run learns
 /// (`resume_check`). Read before the teacher loads, so that a refused start fails at once.
-pub(super) fn checkpoint_to_resume(config: &Config, run_dir: &Path, terms: &ResumeTerms) -> Result<Option<(PathBuf, TrainingState)>, DaemonError> {
+pub(super) fn checkpoint_to_resume(
+    config: &Config,
+    run_dir: &Path,
+    terms: &ResumeTerms,
+) -> Result<Option<(PathBuf, TrainingState)>, DaemonError> {
     let mut state = match &config.checkpoint.resume {
         ResumePolicy::Never => {
             if let Some(existing) = list_checkpoints(run_dir).last() {
@@ -94,7 +107,9 @@ pub(super) fn checkpoint_to_resume(config: &Config, run_dir: &Path, terms: &Resu
             }
             found
         }
-        ResumePolicy::File(path) => Some((path.clone(), TrainingState::load(path).map_err(|e| startup(e.to_string()))?)),
+        ResumePolicy::File(path) => {
+            Some((path.clone(), TrainingState::load(path).map_err(|e| startup(e.to_string()))?))
+        }
     };
     if let Some((path, state)) = &mut state {
         check_resume(path, state, config, terms)?;
@@ -103,7 +118,10 @@ pub(super) fn checkpoint_to_resume(config: &Config, run_dir: &Path, terms: &Resu
 }
 
 /// Restores the trainer from the checkpoint `checkpoint_to_resume` chose.
-pub(super) fn resume(trainer: &mut Trainer<AnyTeacher>, (path, state): (PathBuf, TrainingState)) -> Result<(), DaemonError> {
+pub(super) fn resume(
+    trainer: &mut Trainer<AnyTeacher>,
+    (path, state): (PathBuf, TrainingState),
+) -> Result<(), DaemonError> {
     tracing::info!(path = %path.display(), step = state.step, epoch = state.epoch, step_in_epoch = state.step_in_epoch, "resuming");
     trainer.restore(state).map_err(|e| startup(format!("cannot resume: {e}")))
 }

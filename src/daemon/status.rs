@@ -249,7 +249,14 @@ mod tests {
         let board = StatusBoard::new(&dir, RunStatus::starting("r".into(), "a = 1"));
         for step in 0..(HISTORY as u64 + 5) {
             board.update(|s| {
-                s.push_point(HistoryPoint { step, loss: 1.0, image_loss: 0.5, text_loss: 0.5, lr: 0.1, images_per_second: 9.0 })
+                s.push_point(HistoryPoint {
+                    step,
+                    loss: 1.0,
+                    image_loss: 0.5,
+                    text_loss: 0.5,
+                    lr: 0.1,
+                    images_per_second: 9.0,
+                })
             });
         }
         board.persist();

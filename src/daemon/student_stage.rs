@@ -74,7 +74,8 @@ impl StageWork for StudentWork {
             return Err(format!("student optimisation is unusable after {why}"));
         }
         let trainer = &mut self.trainer;
-        let (panic_at_step, stall_at_step, error_at_step, oom_at_step) = (self.panic_at_step, self.stall_at_step, self.error_at_step, self.oom_at_step);
+        let (panic_at_step, stall_at_step, error_at_step, oom_at_step) =
+            (self.panic_at_step, self.stall_at_step, self.error_at_step, self.oom_at_step);
         if matches!(job, StudentJob::Step { .. }) && self.warn_at_step == Some(trainer.step + 1) {
             crate::torch_ext::provoke_libtorch_warning();
         }
@@ -102,7 +103,8 @@ impl StageWork for StudentWork {
                 }
                 if oom_at_step == Some(step) {
                     // libtorch's own allocation failure, as a step's activations that do not fit.
-                    let _never = tch::Tensor::f_empty([1 << 50], (tch::Kind::Float, tch::Device::Cpu)).map_err(|e| e.to_string())?;
+                    let _never = tch::Tensor::f_empty([1 << 50], (tch::Kind::Float, tch::Device::Cpu))
+                        .map_err(|e| e.to_string())?;
                 }
                 failed_step = None;
                 Ok(StudentReply::Stepped(report, trainer.position()))
@@ -116,7 +118,9 @@ impl StageWork for StudentWork {
                 Err(format!("student optimisation panicked: {message}"))
             }
             (Ok(Err(error)), Some(step)) => {
-                self.poisoned = Some(format!("step {step} failed part-way (its batch-norm statistics or banks may hold part of it)"));
+                self.poisoned = Some(format!(
+                    "step {step} failed part-way (its batch-norm statistics or banks may hold part of it)"
+                ));
                 Err(error)
             }
             (Ok(result), _) => result,
@@ -153,8 +157,13 @@ impl StudentStage {
             warn_at_step: faults.libtorch_warning_step,
         };
         let (outputs, replies) = bounded::<StageOutput<StudentWork>>(1);
-        let stage = StageHandle::start(("student optimisation", "lgd-student"), work, stage_actor::mailbox::<StudentWork>(1), outputs)
-            .map_err(|e| DaemonError::Training(format!("starting student optimisation: {e}")))?;
+        let stage = StageHandle::start(
+            ("student optimisation", "lgd-student"),
+            work,
+            stage_actor::mailbox::<StudentWork>(1),
+            outputs,
+        )
+        .map_err(|e| DaemonError::Training(format!("starting student optimisation: {e}")))?;
         Ok(Self { stage: Some(stage), replies, position, replica, collective_wait, stuck_in: OnceCell::new() })
     }
 
@@ -162,7 +171,9 @@ impl StudentStage {
     /// stage counts as stuck and takes no more jobs.
     fn ask(&self, job: StudentJob, within: Option<Duration>) -> Result<StudentReply, DaemonError> {
         if let Some(step) = self.stuck_in.get() {
-            return Err(DaemonError::Training(format!("student optimisation is stuck in step {step} and takes no more work")));
+            return Err(DaemonError::Training(format!(
+                "student optimisation is stuck in step {step} and takes no more work"
+            )));
         }
         let stage = self.stage.as_ref().expect("the stage runs until dropped");
         stage.submit(job).map_err(|e| DaemonError::Training(e.to_string()))?;
@@ -186,7 +197,13 @@ impl StudentStage {
 
     /// One step on a prepared batch; waits for it, at most `stall` (`guards.stall_timeout_s`) and,
     /// in a replica, the group's timeout on top.
-    pub(super) fn step(&mut self, images: Tensor, keys: Tensor, ready: Option<ReadyEvent>, stall: Duration) -> Result<StepReport, DaemonError> {
+    pub(super) fn step(
+        &mut self,
+        images: Tensor,
+        keys: Tensor,
+        ready: Option<ReadyEvent>,
+        stall: Duration,
+    ) -> Result<StepReport, DaemonError> {
         match self.ask(StudentJob::Step { images, keys, ready }, Some(stall + self.collective_wait))? {
             StudentReply::Stepped(report, position) => {
                 self.position = position;
@@ -197,8 +214,13 @@ impl StudentStage {
     }
 
     /// Runs `call` on the trainer, on the stage's thread, between two steps.
-    pub(super) fn call<R: Send + 'static>(&self, call: impl FnOnce(&mut Trainer<AnyTeacher>) -> R + Send + 'static) -> Result<R, DaemonError> {
-        match self.ask(StudentJob::Call(Box::new(move |trainer| Box::new(call(trainer)) as Box<dyn Any + Send>)), None)? {
+    pub(super) fn call<R: Send + 'static>(
+        &self,
+        call: impl FnOnce(&mut Trainer<AnyTeacher>) -> R + Send + 'static,
+    ) -> Result<R, DaemonError> {
+        match self
+            .ask(StudentJob::Call(Box::new(move |trainer| Box::new(call(trainer)) as Box<dyn Any + Send>)), None)?
+        {
             StudentReply::Called(result) => Ok(*result.downcast::<R>().expect("a call is answered by its own result")),
             StudentReply::Stepped(..) => unreachable!("a call is answered by its result"),
         }

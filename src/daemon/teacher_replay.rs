@@ -48,7 +48,12 @@ impl TeacherReplay {
 
     /// The keys of `host`'s batch: replayed (`true`), or computed by `teacher` from its images
     /// and stored (`false`) — as they will be replayed, so both give the same keys.
-    pub fn keys<E>(&mut self, host: &HostBatch, device: Device, teacher: impl FnOnce() -> Result<Tensor, E>) -> Result<(Tensor, bool), E> {
+    pub fn keys<E>(
+        &mut self,
+        host: &HostBatch,
+        device: Device,
+        teacher: impl FnOnce() -> Result<Tensor, E>,
+    ) -> Result<(Tensor, bool), E> {
         let view = (host.epoch % self.cache.views() as u64) as usize;
         if let Some(keys) = self.cache.lookup(&host.indices, view, device) {
             return Ok((keys, true));

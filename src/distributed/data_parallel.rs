@@ -84,7 +84,11 @@ impl DataParallel {
         let values: Vec<i64> = flags.iter().map(|f| i64::from(*f)).collect();
         let mut tensor = Tensor::from_slice(&values).to_device(self.device);
         self.group.all_reduce_max(&mut tensor)?.wait()?;
-        Ok(Vec::<i64>::try_from(&tensor.to_device(Device::Cpu)).expect("an i64 vector").into_iter().map(|v| v != 0).collect())
+        Ok(Vec::<i64>::try_from(&tensor.to_device(Device::Cpu))
+            .expect("an i64 vector")
+            .into_iter()
+            .map(|v| v != 0)
+            .collect())
     }
 
     /// Fails unless every rank holds rank 0's `value` (named `what` in the error).
@@ -93,7 +97,10 @@ impl DataParallel {
         self.group.broadcast(&mut first, 0)?.wait()?;
         let expected = first.int64_value(&[0]);
         if expected != value {
-            return Err(DistributedError::Diverged(format!("rank {} has {what} = {value}, rank 0 has {expected}", self.rank())));
+            return Err(DistributedError::Diverged(format!(
+                "rank {} has {what} = {value}, rank 0 has {expected}",
+                self.rank()
+            )));
         }
         Ok(())
     }

@@ -30,15 +30,40 @@ struct RawReducer {
 }
 
 extern "C" {
-    fn lgd_pg_new(master_addr: *const c_char, port: c_int, rank: c_int, world_size: c_int, timeout_ms: i64, backend: c_int, out: *mut *mut RawGroup) -> c_int;
+    fn lgd_pg_new(
+        master_addr: *const c_char,
+        port: c_int,
+        rank: c_int,
+        world_size: c_int,
+        timeout_ms: i64,
+        backend: c_int,
+        out: *mut *mut RawGroup,
+    ) -> c_int;
     fn lgd_pg_free(group: *mut RawGroup);
     fn lgd_pg_allreduce_sum_start(group: *mut RawGroup, tensor: *mut C_tensor, out: *mut *mut RawWork) -> c_int;
     fn lgd_pg_allreduce_max_start(group: *mut RawGroup, tensor: *mut C_tensor, out: *mut *mut RawWork) -> c_int;
-    fn lgd_pg_broadcast_start(group: *mut RawGroup, tensor: *mut C_tensor, root: c_int, out: *mut *mut RawWork) -> c_int;
-    fn lgd_pg_allgather_start(group: *mut RawGroup, output: *mut C_tensor, input: *mut C_tensor, out: *mut *mut RawWork) -> c_int;
+    fn lgd_pg_broadcast_start(
+        group: *mut RawGroup,
+        tensor: *mut C_tensor,
+        root: c_int,
+        out: *mut *mut RawWork,
+    ) -> c_int;
+    fn lgd_pg_allgather_start(
+        group: *mut RawGroup,
+        output: *mut C_tensor,
+        input: *mut C_tensor,
+        out: *mut *mut RawWork,
+    ) -> c_int;
     fn lgd_pg_barrier_start(group: *mut RawGroup, out: *mut *mut RawWork) -> c_int;
     fn lgd_work_wait(work: *mut RawWork) -> c_int;
-    fn lgd_reducer_new(group: *mut RawGroup, params: *const *mut C_tensor, names: *const *const c_char, count: c_int, bucket_bytes: i64, out: *mut *mut RawReducer) -> c_int;
+    fn lgd_reducer_new(
+        group: *mut RawGroup,
+        params: *const *mut C_tensor,
+        names: *const *const c_char,
+        count: c_int,
+        bucket_bytes: i64,
+        out: *mut *mut RawReducer,
+    ) -> c_int;
     fn lgd_reducer_prepare(reducer: *mut RawReducer) -> c_int;
     fn lgd_reducer_free(reducer: *mut RawReducer);
 }
@@ -98,8 +123,10 @@ impl ProcessGroup {
     /// (within the timeout) when the master cannot be reached, a rank never arrives, or a rank was
     /// started with another world size.
     pub fn connect(rendezvous: &Rendezvous, backend: Backend, timeout: Duration) -> Result<Self, DistributedError> {
-        let addr = CString::new(rendezvous.master_addr.as_str())
-            .map_err(|_| DistributedError::Environment { variable: "MASTER_ADDR", problem: "contains a NUL byte".into() })?;
+        let addr = CString::new(rendezvous.master_addr.as_str()).map_err(|_| DistributedError::Environment {
+            variable: "MASTER_ADDR",
+            problem: "contains a NUL byte".into(),
+        })?;
         let mut raw = std::ptr::null_mut();
         // SAFETY: every pointer argument is valid for the call; on success `raw` is a new group.
         let status = unsafe {
@@ -139,17 +166,23 @@ impl ProcessGroup {
 
     /// Starts summing `tensor` over the ranks, in place.
     pub fn all_reduce_sum(&self, tensor: &mut Tensor) -> Result<Pending, DistributedError> {
-        self.start("all-reduce (sum)", |group, out| unsafe { lgd_pg_allreduce_sum_start(group, tensor.as_mut_ptr(), out) })
+        self.start("all-reduce (sum)", |group, out| unsafe {
+            lgd_pg_allreduce_sum_start(group, tensor.as_mut_ptr(), out)
+        })
     }
 
     /// Starts the element-wise maximum of `tensor` over the ranks, in place.
     pub fn all_reduce_max(&self, tensor: &mut Tensor) -> Result<Pending, DistributedError> {
-        self.start("all-reduce (max)", |group, out| unsafe { lgd_pg_allreduce_max_start(group, tensor.as_mut_ptr(), out) })
+        self.start("all-reduce (max)", |group, out| unsafe {
+            lgd_pg_allreduce_max_start(group, tensor.as_mut_ptr(), out)
+        })
     }
 
     /// Starts copying `root`'s `tensor` into every rank's, in place.
     pub fn broadcast(&self, tensor: &mut Tensor, root: usize) -> Result<Pending, DistributedError> {
-        self.start("broadcast", |group, out| unsafe { lgd_pg_broadcast_start(group, tensor.as_mut_ptr(), root as c_int, out) })
+        self.start("broadcast", |group, out| unsafe {
+            lgd_pg_broadcast_start(group, tensor.as_mut_ptr(), root as c_int, out)
+        })
     }
 
     /// Every rank's `input` (`[n, ...]`, the same shape on all ranks) stacked in rank order:
@@ -159,8 +192,10 @@ impl ProcessGroup {
         shape[0] *= self.world_size as i64;
         let mut output = Tensor::empty(shape.as_slice(), (input.kind(), input.device()));
         let mut input = input.contiguous();
-        self.start("all-gather", |group, out| unsafe { lgd_pg_allgather_start(group, output.as_mut_ptr(), input.as_mut_ptr(), out) })?
-            .wait()?;
+        self.start("all-gather", |group, out| unsafe {
+            lgd_pg_allgather_start(group, output.as_mut_ptr(), input.as_mut_ptr(), out)
+        })?
+        .wait()?;
         Ok(output)
     }
 
@@ -169,7 +204,11 @@ impl ProcessGroup {
         self.start("barrier", |group, out| unsafe { lgd_pg_barrier_start(group, out) })?.wait()
     }
 
-    fn start(&self, operation: &'static str, call: impl FnOnce(*mut RawGroup, *mut *mut RawWork) -> c_int) -> Result<Pending, DistributedError> {
+    fn start(
+        &self,
+        operation: &'static str,
+        call: impl FnOnce(*mut RawGroup, *mut *mut RawWork) -> c_int,
+    ) -> Result<Pending, DistributedError> {
         let mut raw = std::ptr::null_mut();
         // The closures pass live tensor handles and this live group; on success `raw` is new work.
         check(operation, call(self.raw.as_ptr(), &mut raw)).map_err(DistributedError::Collective)?;
@@ -193,15 +232,27 @@ unsafe impl Send for GradientReducer {}
 impl GradientReducer {
     /// Registers the hooks on `params` (named for libtorch's error messages), in buckets of about
     /// `bucket_bytes` (the first 1 MB, as DDP does, so that communication starts early).
-    pub fn new(group: &ProcessGroup, params: &[(String, Tensor)], bucket_bytes: usize) -> Result<Self, DistributedError> {
-        let names: Vec<CString> = params.iter().map(|(name, _)| CString::new(name.as_str()).expect("parameter names have no NUL")).collect();
+    pub fn new(
+        group: &ProcessGroup,
+        params: &[(String, Tensor)],
+        bucket_bytes: usize,
+    ) -> Result<Self, DistributedError> {
+        let names: Vec<CString> =
+            params.iter().map(|(name, _)| CString::new(name.as_str()).expect("parameter names have no NUL")).collect();
         let name_ptrs: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
         let tensor_ptrs: Vec<*mut C_tensor> = params.iter().map(|(_, t)| t.as_ptr() as *mut C_tensor).collect();
         let mut raw = std::ptr::null_mut();
         // SAFETY: the arrays hold `params.len()` live pointers for the call; the C++ side copies
         // the tensors (sharing storage) and the names.
         let status = unsafe {
-            lgd_reducer_new(group.raw.as_ptr(), tensor_ptrs.as_ptr(), name_ptrs.as_ptr(), params.len() as c_int, bucket_bytes as i64, &mut raw)
+            lgd_reducer_new(
+                group.raw.as_ptr(),
+                tensor_ptrs.as_ptr(),
+                name_ptrs.as_ptr(),
+                params.len() as c_int,
+                bucket_bytes as i64,
+                &mut raw,
+            )
         };
         check("gradient reducer", status).map_err(DistributedError::Collective)?;
         Ok(Self { raw: NonNull::new(raw).expect("the extension returned a reducer") })
@@ -210,7 +261,8 @@ impl GradientReducer {
     /// Arms the reducer for the next backward pass.
     pub fn prepare(&self) -> Result<(), DistributedError> {
         // SAFETY: a live reducer.
-        check("gradient reducer", unsafe { lgd_reducer_prepare(self.raw.as_ptr()) }).map_err(DistributedError::Collective)
+        check("gradient reducer", unsafe { lgd_reducer_prepare(self.raw.as_ptr()) })
+            .map_err(DistributedError::Collective)
     }
 }
 

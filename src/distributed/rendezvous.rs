@@ -32,10 +32,14 @@ impl Rendezvous {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, DistributedError> {
         let Some(world) = lookup("WORLD_SIZE") else { return Ok(None) };
         let number = |variable: &'static str, text: &str| {
-            text.trim().parse::<usize>().map_err(|_| DistributedError::Environment { variable, problem: format!("{text:?} is not a non-negative integer") })
+            text.trim().parse::<usize>().map_err(|_| DistributedError::Environment {
+                variable,
+                problem: format!("{text:?} is not a non-negative integer"),
+            })
         };
         let required = |variable: &'static str| {
-            lookup(variable).ok_or(DistributedError::Environment { variable, problem: "not set, but WORLD_SIZE is".into() })
+            lookup(variable)
+                .ok_or(DistributedError::Environment { variable, problem: "not set, but WORLD_SIZE is".into() })
         };
         let world_size = number("WORLD_SIZE", &world)?;
         if world_size == 0 {
@@ -43,7 +47,10 @@ impl Rendezvous {
         }
         let rank = number("RANK", &required("RANK")?)?;
         if rank >= world_size {
-            return Err(DistributedError::Environment { variable: "RANK", problem: format!("{rank} is not below WORLD_SIZE = {world_size}") });
+            return Err(DistributedError::Environment {
+                variable: "RANK",
+                problem: format!("{rank} is not below WORLD_SIZE = {world_size}"),
+            });
         }
         let local_rank = match lookup("LOCAL_RANK") {
             Some(text) => number("LOCAL_RANK", &text)?,
@@ -55,12 +62,10 @@ impl Rendezvous {
         };
         let master_addr = required("MASTER_ADDR")?;
         let port = required("MASTER_PORT")?;
-        let master_port = port
-            .trim()
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or(DistributedError::Environment { variable: "MASTER_PORT", problem: format!("{port:?} is not a TCP port (1-65535)") })?;
+        let master_port = port.trim().parse::<u16>().ok().filter(|p| *p > 0).ok_or(DistributedError::Environment {
+            variable: "MASTER_PORT",
+            problem: format!("{port:?} is not a TCP port (1-65535)"),
+        })?;
         Ok(Some(Self { master_addr, master_port, rank, world_size, local_rank, local_world_size }))
     }
 }
@@ -76,16 +81,29 @@ mod tests {
     #[test]
     fn torchrun_environment_is_read_and_checked() {
         assert_eq!(Rendezvous::from_lookup(lookup(&[])).unwrap(), None);
-        let full = [("WORLD_SIZE", "4"), ("RANK", "3"), ("LOCAL_RANK", "1"), ("LOCAL_WORLD_SIZE", "2"), ("MASTER_ADDR", "10.0.0.1"), ("MASTER_PORT", "29500")];
+        let full = [
+            ("WORLD_SIZE", "4"),
+            ("RANK", "3"),
+            ("LOCAL_RANK", "1"),
+            ("LOCAL_WORLD_SIZE", "2"),
+            ("MASTER_ADDR", "10.0.0.1"),
+            ("MASTER_PORT", "29500"),
+        ];
         let r = Rendezvous::from_lookup(lookup(&full)).unwrap().unwrap();
         assert_eq!((r.rank, r.world_size, r.local_rank, r.local_world_size), (3, 4, 1, 2));
         assert_eq!((r.master_port, r.master_addr.as_str()), (29500, "10.0.0.1"));
         let errors = [
             (&[("WORLD_SIZE", "2"), ("MASTER_ADDR", "a"), ("MASTER_PORT", "1")][..], "RANK: not set"),
-            (&[("WORLD_SIZE", "2"), ("RANK", "2"), ("MASTER_ADDR", "a"), ("MASTER_PORT", "1")][..], "RANK: 2 is not below WORLD_SIZE = 2"),
+            (
+                &[("WORLD_SIZE", "2"), ("RANK", "2"), ("MASTER_ADDR", "a"), ("MASTER_PORT", "1")][..],
+                "RANK: 2 is not below WORLD_SIZE = 2",
+            ),
             (&[("WORLD_SIZE", "two"), ("RANK", "0")][..], "WORLD_SIZE: \"two\""),
             (&[("WORLD_SIZE", "2"), ("RANK", "0"), ("MASTER_PORT", "1")][..], "MASTER_ADDR: not set"),
-            (&[("WORLD_SIZE", "2"), ("RANK", "0"), ("MASTER_ADDR", "a"), ("MASTER_PORT", "70000")][..], "MASTER_PORT: \"70000\""),
+            (
+                &[("WORLD_SIZE", "2"), ("RANK", "0"), ("MASTER_ADDR", "a"), ("MASTER_PORT", "70000")][..],
+                "MASTER_PORT: \"70000\"",
+            ),
         ];
         for (pairs, expected) in errors {
             let error = Rendezvous::from_lookup(lookup(pairs)).unwrap_err().to_string();

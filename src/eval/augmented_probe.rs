@@ -74,10 +74,17 @@ pub fn augmented_probe(
     let source = open_source(&setup.train).map_err(|e| format!("{}: {e}", setup.train.display()))?;
     let steps = steps_per_epoch(source.len(), config.batch as usize);
     if steps == 0 {
-        return Err(format!("{}: {} images, fewer than one batch of {}", setup.train.display(), source.len(), config.batch));
+        return Err(format!(
+            "{}: {} images, fewer than one batch of {}",
+            setup.train.display(),
+            source.len(),
+            config.batch
+        ));
     }
     let augmenter = Augmenter::new(probe_views(setup)).map_err(|e| e.to_string())?;
-    let features = backbone.features(&Tensor::zeros([1, 3, setup.crop as i64, setup.crop as i64], (Kind::Float, device))).size()[1];
+    let features = backbone
+        .features(&Tensor::zeros([1, 3, setup.crop as i64, setup.crop as i64], (Kind::Float, device)))
+        .size()[1];
     let mut probe = LinearProbe::new(features, classes, config, steps, device);
     let identity = fingerprint(&setup.backbone, features, classes, &config);
     let mut history = resume(&mut probe, &setup.state, &identity)?;
@@ -85,7 +92,14 @@ pub fn augmented_probe(
     if start_epoch >= config.epochs {
         return Ok(history);
     }
-    let context = WorkerContext { source: Arc::clone(&source), augmenter, decode: DecodeOptions::default(), seed: config.seed as u64, view_epochs: None, stall_on: None };
+    let context = WorkerContext {
+        source: Arc::clone(&source),
+        augmenter,
+        decode: DecodeOptions::default(),
+        seed: config.seed as u64,
+        view_epochs: None,
+        stall_on: None,
+    };
     let plan = DataPlan {
         batch: config.batch as usize,
         image_size: setup.crop,
@@ -120,7 +134,10 @@ pub fn augmented_probe(
 
 /// What must match for a saved state to be resumed.
 fn fingerprint(backbone: &str, features: i64, classes: i64, config: &ProbeConfig) -> String {
-    format!("backbone={backbone} features={features} classes={classes} epochs={} batch={} warmup={} seed={}", config.epochs, config.batch, config.warmup_epochs, config.seed)
+    format!(
+        "backbone={backbone} features={features} classes={classes} epochs={} batch={} warmup={} seed={}",
+        config.epochs, config.batch, config.warmup_epochs, config.seed
+    )
 }
 
 fn save(probe: &LinearProbe, path: &Path, history: &[ProbeEpoch], identity: &str) -> Result<(), String> {
@@ -142,10 +159,14 @@ fn resume(probe: &mut LinearProbe, path: &Path, expected: &str) -> Result<Vec<Pr
     let found = file.metadata.get("fingerprint").map(String::as_str).unwrap_or("none");
     let expected = expected.to_owned();
     if found != expected {
-        return Err(format!("{}: saved by a different probe ({found}; this one: {expected}); delete it to start over", path.display()));
+        return Err(format!(
+            "{}: saved by a different probe ({found}; this one: {expected}); delete it to start over",
+            path.display()
+        ));
     }
-    let history: Vec<ProbeEpoch> = serde_json::from_str(file.metadata.get("history").map(String::as_str).unwrap_or("[]"))
-        .map_err(|e| format!("{}: history: {e}", path.display()))?;
+    let history: Vec<ProbeEpoch> =
+        serde_json::from_str(file.metadata.get("history").map(String::as_str).unwrap_or("[]"))
+            .map_err(|e| format!("{}: history: {e}", path.display()))?;
     let tensors: BTreeMap<String, Tensor> = file.tensors;
     probe.load_state(&tensors).map_err(|e| format!("{}: {e}", path.display()))?;
     tracing::info!(state = %path.display(), epochs_done = history.len(), "linear probe resumed");

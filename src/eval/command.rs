@@ -51,10 +51,15 @@ pub fn load_student(source: &StudentSource, device: Device) -> Result<LoadedStud
         }
         StudentSource::Checkpoint(path) => {
             let state = TrainingState::load(path).map_err(|e| e.to_string())?;
-            let config = Config::parse(&state.config, path).map_err(|e| format!("{}: its config: {e}", path.display()))?;
+            let config =
+                Config::parse(&state.config, path).map_err(|e| format!("{}: its config: {e}", path.display()))?;
             let arch = config.student.arch;
             let head = format!("{}.2.weight", arch.head_prefix());
-            let embed_dim = state.model.get(&head).map(|w| w.size()[0]).ok_or_else(|| format!("{}: no `{head}`", path.display()))?;
+            let embed_dim = state
+                .model
+                .get(&head)
+                .map(|w| w.size()[0])
+                .ok_or_else(|| format!("{}: no `{head}`", path.display()))?;
             let vars = VarStore::new(device);
             let student = Student::new(&vars.root(), arch, embed_dim, StudentOptions::default());
             load_state_dict(&vars, &state.model, &path.display().to_string(), arch.torchvision_name(), |_| false)
@@ -108,10 +113,12 @@ pub fn embed(student: &Student, set: &ValidationSet, device: Device) -> (Tensor,
 /// The teacher's L2-normalised embeddings `[N, D]` of a set.
 pub fn teacher_embed(teacher: &impl Teacher, set: &ValidationSet, device: Device) -> Tensor {
     let mut embeddings = Vec::new();
-    tch::no_grad(|| set.pass(|images, _| {
-        embeddings.push(teacher.embed(&images.to_device(device)));
-        true
-    }));
+    tch::no_grad(|| {
+        set.pass(|images, _| {
+            embeddings.push(teacher.embed(&images.to_device(device)));
+            true
+        })
+    });
     Tensor::cat(&embeddings, 0)
 }
 
@@ -121,7 +128,12 @@ pub fn knn(train: (&Tensor, &Tensor), val: (&Tensor, &Tensor), classes: i64) -> 
 }
 
 /// Zero-shot logits 100·s·T `[N, C]` and the labels.
-pub fn zero_shot_logits(student: &Student, val: &ValidationSet, bank: &TextBank, device: Device) -> Result<(Tensor, Tensor), String> {
+pub fn zero_shot_logits(
+    student: &Student,
+    val: &ValidationSet,
+    bank: &TextBank,
+    device: Device,
+) -> Result<(Tensor, Tensor), String> {
     let (embeddings, labels) = embed(student, val, device);
     let width = embeddings.size()[1];
     if width != bank.dim() {
@@ -147,11 +159,20 @@ pub struct AgreementReport {
 
 /// Teacher agreement (argmax over the teacher's bank), the mean KL, and zero-shot top-1 of both
 /// when the bank has one column per class of `val`.
-pub fn agreement(student: &Student, teacher: &SupervisedTeacher, val: &ValidationSet, device: Device) -> Result<AgreementReport, String> {
+pub fn agreement(
+    student: &Student,
+    teacher: &SupervisedTeacher,
+    val: &ValidationSet,
+    device: Device,
+) -> Result<AgreementReport, String> {
     let bank = teacher.bank().tensor();
     let (embeddings, labels) = embed(student, val, device);
     if embeddings.size()[1] != teacher.embed_dim() {
-        return Err(format!("the student embeds to {} dimensions, the teacher to {}", embeddings.size()[1], teacher.embed_dim()));
+        return Err(format!(
+            "the student embeds to {} dimensions, the teacher to {}",
+            embeddings.size()[1],
+            teacher.embed_dim()
+        ));
     }
     let teacher_embeddings = teacher_embed(teacher, val, device);
     let student_logits = embeddings.matmul(bank) * 100.0;
@@ -160,7 +181,8 @@ pub fn agreement(student: &Student, teacher: &SupervisedTeacher, val: &Validatio
     let p = teacher_logits.log_softmax(1, Kind::Float);
     let q = student_logits.log_softmax(1, Kind::Float);
     let kl = (p.exp() * (&p - &q)).sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float);
-    let zero_shot = (teacher.bank().classes() == val.classes() as i64).then(|| (top1_top5(&student_logits, &labels).0, top1_top5(&teacher_logits, &labels).0));
+    let zero_shot = (teacher.bank().classes() == val.classes() as i64)
+        .then(|| (top1_top5(&student_logits, &labels).0, top1_top5(&teacher_logits, &labels).0));
     Ok(AgreementReport {
         top1_agreement: agree.to_kind(Kind::Float).mean(Kind::Float).double_value(&[]),
         mean_kl: kl.double_value(&[]),
@@ -176,7 +198,10 @@ pub fn splits(data: &Path) -> Result<(PathBuf, PathBuf), String> {
     for split in [&train, &val] {
         if !split.is_dir() {
             let name = split.file_name().unwrap().to_string_lossy();
-            return Err(format!("--data: {} has no `{name}` folder (it takes a folder holding `train/` and `val/`)", data.display()));
+            return Err(format!(
+                "--data: {} has no `{name}` folder (it takes a folder holding `train/` and `val/`)",
+                data.display()
+            ));
         }
     }
     Ok((train, val))

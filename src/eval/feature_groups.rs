@@ -37,7 +37,8 @@ impl FeatureGroups {
         let device = columns.device();
         let live: Vec<bool> = Vec::try_from(columns.abs().amax(1, false).gt(EQUAL_WITHIN)).expect("a bool per feature");
         // Equal columns have equal projections onto any direction: sort by one, then confirm.
-        let direction: Vec<f64> = (0..n).map(|i| ((i as u64).wrapping_mul(2_654_435_761) % 1_000_003) as f64 / 1_000_003.0 - 0.5).collect();
+        let direction: Vec<f64> =
+            (0..n).map(|i| ((i as u64).wrapping_mul(2_654_435_761) % 1_000_003) as f64 / 1_000_003.0 - 0.5).collect();
         let direction = Tensor::from_slice(&direction).to_device(device);
         let reach = EQUAL_WITHIN * direction.abs().sum(Kind::Double).double_value(&[]);
         let projection: Vec<f64> = Vec::try_from(columns.mv(&direction)).expect("a projection per column");
@@ -108,7 +109,11 @@ impl FeatureGroups {
     pub fn reduce(&self, values: &Tensor, dim: i64) -> Tensor {
         let mut shape = values.size();
         shape[dim as usize] = self.groups;
-        let summed = Tensor::zeros(&shape, (values.kind(), values.device())).index_add(dim, &self.group_of_kept, &values.index_select(dim, &self.kept));
+        let summed = Tensor::zeros(&shape, (values.kind(), values.device())).index_add(
+            dim,
+            &self.group_of_kept,
+            &values.index_select(dim, &self.kept),
+        );
         summed * self.scale_along(dim, shape.len())
     }
 
@@ -116,7 +121,11 @@ impl FeatureGroups {
     /// gets the group's weight over √k, a left-out column 0.
     pub fn expand(&self, weight: &Tensor) -> Tensor {
         let per_column = (weight * self.scale_along(0, 2)).index_select(0, &self.group_of_kept);
-        Tensor::zeros([self.features, weight.size()[1]], (weight.kind(), weight.device())).index_copy(0, &self.kept, &per_column)
+        Tensor::zeros([self.features, weight.size()[1]], (weight.kind(), weight.device())).index_copy(
+            0,
+            &self.kept,
+            &per_column,
+        )
     }
 
     fn scale_along(&self, dim: i64, rank: usize) -> Tensor {
@@ -143,7 +152,10 @@ mod tests {
         // Columns: 0, 1, copy of 0, zeros, 2, copy of 0 off by 1e-3 (not equal), copy of 2, 3.
         let zeros = Tensor::zeros([50, 1], (Kind::Double, Device::Cpu));
         let near = base.narrow(1, 0, 1) + 1e-3;
-        let x = Tensor::cat(&[base.narrow(1, 0, 2), base.narrow(1, 0, 1), zeros, base.narrow(1, 2, 1), near, base.narrow(1, 2, 2)], 1);
+        let x = Tensor::cat(
+            &[base.narrow(1, 0, 2), base.narrow(1, 0, 1), zeros, base.narrow(1, 2, 1), near, base.narrow(1, 2, 2)],
+            1,
+        );
         let groups = FeatureGroups::find(&x.tr().contiguous());
         assert_eq!(groups.counts(), (8, 5), "{{0, 2}}, {{1}}, {{4, 6}}, {{5}}, {{7}}; column 3 left out");
         // The reduced features are the columns' orthonormal coordinates: scores agree exactly for

@@ -7,7 +7,14 @@ use tch::{Kind, Tensor};
 use crate::objective::normalize_rows;
 
 /// Class scores `[N, C]` for `queries` `[N, F]` against `bank` `[M, F]` with labels `[M]`.
-pub fn knn_scores(bank: &Tensor, bank_labels: &Tensor, queries: &Tensor, classes: i64, k: i64, temperature: f64) -> Tensor {
+pub fn knn_scores(
+    bank: &Tensor,
+    bank_labels: &Tensor,
+    queries: &Tensor,
+    classes: i64,
+    k: i64,
+    temperature: f64,
+) -> Tensor {
     let bank = normalize_rows(&bank.to_kind(Kind::Float));
     let k = k.min(bank.size()[0]);
     let mut chunks = Vec::new();

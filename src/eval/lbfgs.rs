@@ -54,7 +54,8 @@ pub fn minimize(x0: Tensor, config: LbfgsConfig, mut objective: impl FnMut(&Tens
             direction = -&gradient;
             slope = direction.dot(&gradient).double_value(&[]);
         }
-        let mut step = if pairs.is_empty() { (1.0 / gradient.abs().sum(gradient.kind()).double_value(&[])).min(1.0) } else { 1.0 };
+        let mut step =
+            if pairs.is_empty() { (1.0 / gradient.abs().sum(gradient.kind()).double_value(&[])).min(1.0) } else { 1.0 };
         let (next, next_value, next_gradient) = loop {
             let candidate = &x + &direction * step;
             let (candidate_value, candidate_gradient) = objective(&candidate);

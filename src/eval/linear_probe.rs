@@ -68,7 +68,11 @@ impl LinearProbe {
     pub fn new(features: i64, classes: i64, config: ProbeConfig, steps_per_epoch: u64, device: Device) -> Self {
         tch::manual_seed(config.seed);
         let vars = VarStore::new(device);
-        let linear_config = nn::LinearConfig { ws_init: Init::Randn { mean: 0.0, stdev: 0.01 }, bs_init: Some(Init::Const(0.0)), bias: true };
+        let linear_config = nn::LinearConfig {
+            ws_init: Init::Randn { mean: 0.0, stdev: 0.01 },
+            bs_init: Some(Init::Const(0.0)),
+            bias: true,
+        };
         let linear = nn::linear(vars.root() / "fc", features, classes, linear_config);
         let sgd = Sgd::new(&vars, SgdConfig { momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: false });
         Self { vars, linear, sgd, config, steps_per_epoch }
@@ -80,7 +84,9 @@ impl LinearProbe {
         self.sgd.zero_grad().expect("dropping the probe's gradients");
         loss.backward();
         // Fails only if libtorch rejects the probe's own parameters with their own gradients.
-        self.sgd.step(learning_rate(&self.config, epoch, step, self.steps_per_epoch)).expect("fused SGD over the probe's parameters");
+        self.sgd
+            .step(learning_rate(&self.config, epoch, step, self.steps_per_epoch))
+            .expect("fused SGD over the probe's parameters");
     }
 
     /// Top-1/top-5 on `features` with `labels`.
@@ -106,7 +112,11 @@ impl LinearProbe {
         for (name, mut variable) in self.vars.variables() {
             let saved = state.get(&name).ok_or_else(|| format!("no `{name}` in the saved probe"))?;
             if saved.size() != variable.size() {
-                return Err(format!("`{name}` has shape {:?}, the probe {:?} (another backbone or dataset?)", saved.size(), variable.size()));
+                return Err(format!(
+                    "`{name}` has shape {:?}, the probe {:?} (another backbone or dataset?)",
+                    saved.size(),
+                    variable.size()
+                ));
             }
             tch::no_grad(|| variable.copy_(saved));
         }

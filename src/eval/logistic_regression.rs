@@ -79,11 +79,19 @@ impl Prepared {
         let x = (features.to_kind(Kind::Double) - &mean) / &std;
         let columns = x.tr().contiguous();
         let groups = FeatureGroups::find(&columns);
-        let (x, columns) = if groups.is_identity() { (x, columns) } else { (groups.reduce(&x, 1), groups.reduce(&columns, 0)) };
+        let (x, columns) =
+            if groups.is_identity() { (x, columns) } else { (groups.reduce(&x, 1), groups.reduce(&columns, 0)) };
         Self { mean, std, groups, x, columns }
     }
 
-    fn fit(&self, labels: &Tensor, classes: i64, penalty: f64, warm: Option<&LogisticRegression>, lbfgs: LbfgsConfig) -> LogisticRegression {
+    fn fit(
+        &self,
+        labels: &Tensor,
+        classes: i64,
+        penalty: f64,
+        warm: Option<&LogisticRegression>,
+        lbfgs: LbfgsConfig,
+    ) -> LogisticRegression {
         let onehot = labels.one_hot(classes).to_kind(Kind::Double);
         let f = self.x.size()[1];
         let start = match warm {
@@ -96,7 +104,16 @@ impl Prepared {
         let bias = result.x.narrow(0, f * classes, classes);
         let (features_in, solved_on) = self.groups.counts();
         let (mean, std) = (self.mean.shallow_clone(), self.std.shallow_clone());
-        LogisticRegression { weight, bias, mean, std, objective: result.value, iterations: result.iterations, features_in, solved_on }
+        LogisticRegression {
+            weight,
+            bias,
+            mean,
+            std,
+            objective: result.value,
+            iterations: result.iterations,
+            features_in,
+            solved_on,
+        }
     }
 }
 
@@ -104,7 +121,14 @@ impl LogisticRegression {
     /// Fits on `features` `[N, F]` with `labels` `[N]` in `0..classes` at penalty λ, starting
     /// from `warm` (a previous fit's parameters) when given. Copies of one standardised feature
     /// are solved as one ([`FeatureGroups`]); the weights come back over all `F` features.
-    pub fn fit(features: &Tensor, labels: &Tensor, classes: i64, penalty: f64, warm: Option<&LogisticRegression>, lbfgs: LbfgsConfig) -> Self {
+    pub fn fit(
+        features: &Tensor,
+        labels: &Tensor,
+        classes: i64,
+        penalty: f64,
+        warm: Option<&LogisticRegression>,
+        lbfgs: LbfgsConfig,
+    ) -> Self {
         Prepared::new(features).fit(labels, classes, penalty, warm, lbfgs)
     }
 
@@ -172,7 +196,8 @@ pub fn sweep_and_fit(
     }
     drop(prepared);
     // Ties go to the stronger penalty (the first one seen).
-    let (penalty, _) = sweep.iter().copied().fold((f64::NAN, -1.0), |best, (p, a)| if a > best.1 { (p, a) } else { best });
+    let (penalty, _) =
+        sweep.iter().copied().fold((f64::NAN, -1.0), |best, (p, a)| if a > best.1 { (p, a) } else { best });
     let model = LogisticRegression::fit(train, train_labels, classes, penalty, None, LbfgsConfig::default());
     let (top1, top5) = top1_top5(&model.scores(test), test_labels);
     ProbeReport { penalty, sweep, top1, top5, features: (model.features_in, model.solved_on) }

@@ -22,7 +22,9 @@ pub enum MmLab {
 const LAYER_STARTS: [usize; 8] = [1, 2, 4, 7, 11, 14, 17, 18];
 
 fn layer_of(feature: usize) -> Option<(usize, usize)> {
-    (0..7).find(|&l| (LAYER_STARTS[l]..LAYER_STARTS[l + 1]).contains(&feature)).map(|l| (l + 1, feature - LAYER_STARTS[l]))
+    (0..7)
+        .find(|&l| (LAYER_STARTS[l]..LAYER_STARTS[l + 1]).contains(&feature))
+        .map(|l| (l + 1, feature - LAYER_STARTS[l]))
 }
 
 /// "weight" of a conv, or a BN's parameter/buffer name, after the conv/bn split.
@@ -53,7 +55,11 @@ pub fn map_key(key: &str, layout: MmLab) -> Option<String> {
     let k: usize = k.parse().ok()?;
     // Expansion 1 only in features.1: units are [depthwise, project conv, project bn].
     let expands = feature != 1;
-    let units = if expands { ["expand_conv", "depthwise_conv", "linear_conv"].as_slice() } else { &["depthwise_conv", "linear_conv"] };
+    let units = if expands {
+        ["expand_conv", "depthwise_conv", "linear_conv"].as_slice()
+    } else {
+        &["depthwise_conv", "linear_conv"]
+    };
     let project = units.len() - 1; // torchvision index of the projection conv
     let name = |u: usize| match layout {
         MmLab::Detection => format!("layer{layer}.{index}.{}", units[u]),

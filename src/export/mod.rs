@@ -156,7 +156,12 @@ impl ExportSummary {
 
 /// Reads the student of `checkpoint` (a file or a run folder) and writes it to `out` in `format`,
 /// with the head (as `lgd_head.*`) only when `keep_head`.
-pub fn export(checkpoint: &Path, format: ExportFormat, out: &Path, keep_head: bool) -> Result<ExportSummary, ExportError> {
+pub fn export(
+    checkpoint: &Path,
+    format: ExportFormat,
+    out: &Path,
+    keep_head: bool,
+) -> Result<ExportSummary, ExportError> {
     let student = read_student(checkpoint)?;
     let arch = student.arch;
     let arch_name = arch.torchvision_name();
@@ -181,8 +186,10 @@ pub fn export(checkpoint: &Path, format: ExportFormat, out: &Path, keep_head: bo
             Fate::Unmapped => return Err(unmapped(format, arch, key, None, layout)),
         }
     }
-    let mut left_out: Vec<String> =
-        dropped.into_iter().map(|(why, keys)| format!("left out {} ({} tensors): {why}", group(&keys), keys.len())).collect();
+    let mut left_out: Vec<String> = dropped
+        .into_iter()
+        .map(|(why, keys)| format!("left out {} ({} tensors): {why}", group(&keys), keys.len()))
+        .collect();
 
     let prefix = arch.head_prefix();
     let head_keys: Vec<String> = student.head.keys().map(|k| format!("{prefix}.{k}")).collect();
@@ -208,7 +215,11 @@ pub fn export(checkpoint: &Path, format: ExportFormat, out: &Path, keep_head: bo
     let what = if keep_head { "backbone and head" } else { "backbone" };
     Ok(ExportSummary {
         arch,
-        wrote: format!("exported {arch_name} ({} {what}) from {} to {file}: {written} tensors", format.name(), student.origin),
+        wrote: format!(
+            "exported {arch_name} ({} {what}) from {} to {file}: {written} tensors",
+            format.name(),
+            student.origin
+        ),
         origin: student.origin,
         written,
         left_out,
@@ -271,7 +282,8 @@ fn write(
             // beside it without touching the backbone's strict load.
             let mut root = BTreeMap::from([("state_dict".to_owned(), SaveValue::Dict(values(backbone)))]);
             if !head.is_empty() {
-                let head = head.iter().map(|(k, t)| (k[HEAD_PREFIX.len()..].to_owned(), SaveValue::Tensor(t))).collect();
+                let head =
+                    head.iter().map(|(k, t)| (k[HEAD_PREFIX.len()..].to_owned(), SaveValue::Tensor(t))).collect();
                 root.insert("lgd_head".to_owned(), SaveValue::Dict(head));
             }
             write_torch_file(out, &SaveValue::Dict(root))?;

@@ -123,7 +123,10 @@ mod tests {
     #[test]
     fn resnets_keep_torchvision_names_and_other_students_do_not_fit_mmlab() {
         let layout = Layout::of(ExportFormat::Mmdet, StudentArch::Resnet50).unwrap();
-        assert_eq!(layout.fate("layer3.2.downsample.1.running_var"), Fate::Written("layer3.2.downsample.1.running_var".into()));
+        assert_eq!(
+            layout.fate("layer3.2.downsample.1.running_var"),
+            Fate::Written("layer3.2.downsample.1.running_var".into())
+        );
         assert_eq!(Layout::of(ExportFormat::Mmseg, StudentArch::EfficientnetB0), None);
         assert_eq!(Layout::of(ExportFormat::Torchvision, StudentArch::MobilenetV3Large), Some(Layout::Torchvision));
     }

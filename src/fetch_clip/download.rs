@@ -64,9 +64,16 @@ pub fn fetch(source: &Source, out_dir: &Path) -> Result<Fetched, FetchError> {
             let (start, total) = content_range(&response)
                 .ok_or_else(|| protocol(source, "a 206 answer without a usable Content-Range"))?;
             if start != have {
-                return Err(protocol(source, &format!("asked to resume at byte {have}, the server sent from byte {start}")));
+                return Err(protocol(
+                    source,
+                    &format!("asked to resume at byte {have}, the server sent from byte {start}"),
+                ));
             }
-            tracing::info!("{}: resuming at byte {have} of {}", source.file_name, total.map_or("?".into(), |t| t.to_string()));
+            tracing::info!(
+                "{}: resuming at byte {have} of {}",
+                source.file_name,
+                total.map_or("?".into(), |t| t.to_string())
+            );
             total
         }
         _ => {

@@ -92,7 +92,12 @@ fn supervise(workers: &mut [Worker], signals: &mut Signals, grace: Duration) -> 
             worker.exited = true;
             let code = exit_code(status);
             if code != 0 && first_failure.is_none() {
-                tracing::error!(rank = worker.rank, code, "rank {} failed first ({status}); stopping the other ranks", worker.rank);
+                tracing::error!(
+                    rank = worker.rank,
+                    code,
+                    "rank {} failed first ({status}); stopping the other ranks",
+                    worker.rank
+                );
                 first_failure = Some(code);
             }
         }

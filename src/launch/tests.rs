@@ -75,8 +75,9 @@ fn all_ranks_exiting_0_give_0_and_port_0_picks_one_free_port() {
     let dir = scratch("zero");
     let plan = LaunchPlan { nproc_per_node: 3, master_port: 0, ..Default::default() };
     assert_eq!(launch_sh(&plan, &dir, r#"echo "$MASTER_PORT" > "$D/port.$LOCAL_RANK""#).unwrap(), 0);
-    let ports: Vec<u16> =
-        (0..3).map(|r| std::fs::read_to_string(dir.join(format!("port.{r}"))).unwrap().trim().parse().unwrap()).collect();
+    let ports: Vec<u16> = (0..3)
+        .map(|r| std::fs::read_to_string(dir.join(format!("port.{r}"))).unwrap().trim().parse().unwrap())
+        .collect();
     assert!(ports[0] != 0 && ports.iter().all(|&p| p == ports[0]), "one real port for every rank: {ports:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -162,7 +163,10 @@ fn bad_plans_are_refused_before_anything_starts() {
         refused(LaunchPlan { nnodes: 2, node_rank: 2, ..plan() }, &args),
         LaunchError::NodeRankOutOfRange { node_rank: 2, nnodes: 2 }
     ));
-    assert!(matches!(refused(LaunchPlan { nnodes: 2, master_port: 0, ..plan() }, &args), LaunchError::FreePortNeedsOneNode));
+    assert!(matches!(
+        refused(LaunchPlan { nnodes: 2, master_port: 0, ..plan() }, &args),
+        LaunchError::FreePortNeedsOneNode
+    ));
     assert!(matches!(refused(plan(), &[]), LaunchError::NoCommand));
     let missing = launch(&plan(), Path::new("/nonexistent/lgd"), &args).unwrap_err();
     assert!(matches!(missing, LaunchError::Spawn { rank: 0, .. }), "{missing}");

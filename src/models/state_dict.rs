@@ -44,7 +44,12 @@ fn describe(error: &StateDictError) -> String {
     section(
         error.mis_shaped.len(),
         "mis-shaped",
-        error.mis_shaped.iter().take(LISTED).map(|(n, file, model)| format!("{n}: file {file:?} vs model {model:?}")).collect(),
+        error
+            .mis_shaped
+            .iter()
+            .take(LISTED)
+            .map(|(n, file, model)| format!("{n}: file {file:?} vs model {model:?}"))
+            .collect(),
     );
     text
 }
@@ -89,10 +94,7 @@ pub fn load_state_dict(
 
 /// Every variable of `vars` by name, on the CPU (a state dict in torchvision's naming).
 pub fn state_dict(vars: &VarStore) -> BTreeMap<String, Tensor> {
-    vars.variables()
-        .into_iter()
-        .map(|(name, tensor)| (name, tensor.detach().to_device(tch::Device::Cpu)))
-        .collect()
+    vars.variables().into_iter().map(|(name, tensor)| (name, tensor.detach().to_device(tch::Device::Cpu))).collect()
 }
 
 #[cfg(test)]

@@ -85,7 +85,11 @@ impl LgdLoss {
             let teacher_positive = (&t * &t).sum_dim_intlist(1, true, None::<Kind>);
             let image = Tensor::cat(&[teacher_positive, t.matmul(visual)], 1) / self.teacher_temperature;
             let text = t.matmul(text.tensor()) / self.teacher_temperature;
-            LgdTargets { visual: visual.shallow_clone(), image: image.softmax(1, None::<Kind>), text: text.softmax(1, None::<Kind>) }
+            LgdTargets {
+                visual: visual.shallow_clone(),
+                image: image.softmax(1, None::<Kind>),
+                text: text.softmax(1, None::<Kind>),
+            }
         })
     }
 

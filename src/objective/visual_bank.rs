@@ -60,7 +60,8 @@ impl VisualBank {
     /// show by it that they hold the same bank bit for bit.
     pub fn digest(&self) -> String {
         use sha2::{Digest, Sha256};
-        let columns = Vec::<f32>::try_from(&self.columns.to_device(tch::Device::Cpu).contiguous().view([-1])).expect("a float bank");
+        let columns = Vec::<f32>::try_from(&self.columns.to_device(tch::Device::Cpu).contiguous().view([-1]))
+            .expect("a float bank");
         let seen = Vec::<bool>::try_from(&self.seen.to_device(tch::Device::Cpu)).expect("bool flags");
         let mut hasher = Sha256::new();
         for value in columns {
@@ -106,8 +107,8 @@ impl VisualBank {
         }
         let keys = keys.to_kind(Kind::Float);
         let labels = text.assign(&keys); // [N]
-        // Counts by index_add, not bincount: CUDA's bincount reads the labels' min and max back to
-        // the host, a synchronisation inside every step. Float counts are exact up to 2^24 keys.
+                                         // Counts by index_add, not bincount: CUDA's bincount reads the labels' min and max back to
+                                         // the host, a synchronisation inside every step. Float counts are exact up to 2^24 keys.
         let options = (Kind::Float, keys.device());
         let counts = Tensor::zeros([classes], options).index_add(0, &labels, &Tensor::ones([keys.size()[0]], options)); // [C]
         let sums = Tensor::zeros([classes, dim], options).index_add(0, &labels, &keys);

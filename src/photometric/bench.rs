@@ -48,17 +48,26 @@ impl std::fmt::Display for PhotometricBenchReport {
 
 /// Runs the benchmark.
 pub fn run(options: &PhotometricBenchOptions) -> PhotometricBenchReport {
-    let config = AugmentationConfig { output_size: options.size, photometric: PhotometricPlace::Device, ..Default::default() };
+    let config =
+        AugmentationConfig { output_size: options.size, photometric: PhotometricPlace::Device, ..Default::default() };
     let augmenter = Augmenter::new(config.clone()).expect("the default recipe is valid");
     let stage = DevicePhotometric::new(&config, options.device);
     let side = options.size as i64;
     // Photo-like content: smooth gradients plus noise, so the hue and blur see varied pixels.
     tch::manual_seed(0);
     let ramp = Tensor::arange(side, (Kind::Float, Device::Cpu)) * (200.0 / side as f64);
-    let base = ramp.view([1, -1, 1, 1]) + ramp.view([1, 1, -1, 1]) * 0.2 + Tensor::from_slice(&[0.0f32, 30.0, 60.0]).view([1, 1, 1, 3]);
+    let base = ramp.view([1, -1, 1, 1])
+        + ramp.view([1, 1, -1, 1]) * 0.2
+        + Tensor::from_slice(&[0.0f32, 30.0, 60.0]).view([1, 1, 1, 3]);
     let noise = Tensor::rand([options.batch as i64, side, side, 3], (Kind::Float, Device::Cpu)) * 50.0;
-    let rgb: Vec<u8> = Vec::try_from((base + noise).clamp(0.0, 255.0).to_kind(Kind::Uint8).flatten(0, -1)).expect("u8 bytes");
-    let batch = |b: usize| BatchPixels::raw_from(&rgb, (0..options.batch).map(|i| augmenter.params_for(0, b as u64, i as u64, 500, 375)).collect());
+    let rgb: Vec<u8> =
+        Vec::try_from((base + noise).clamp(0.0, 255.0).to_kind(Kind::Uint8).flatten(0, -1)).expect("u8 bytes");
+    let batch = |b: usize| {
+        BatchPixels::raw_from(
+            &rgb,
+            (0..options.batch).map(|i| augmenter.params_for(0, b as u64, i as u64, 500, 375)).collect(),
+        )
+    };
     let sync = || {
         if let Device::Cuda(index) = options.device {
             tch::Cuda::synchronize(index as i64);

@@ -13,7 +13,8 @@ use tch::{Kind, Tensor};
 
 /// Blurs view i with `sigmas[i]` (> 0).
 pub(super) fn blur(x: &Tensor, sigmas: Vec<f32>) -> Tensor {
-    let kernels: Vec<BoxKernel> = sigmas.iter().map(|&s| BoxKernel::for_sigma(s).expect("a drawn blur sigma is > 0")).collect();
+    let kernels: Vec<BoxKernel> =
+        sigmas.iter().map(|&s| BoxKernel::for_sigma(s).expect("a drawn blur sigma is > 0")).collect();
     let reach = kernels.iter().map(|k| k.r + 1).max().unwrap_or(1);
     // weights[i][reach + k]: the weight of the tap at offset k for view i.
     let taps = 2 * reach + 1;

@@ -28,7 +28,8 @@ pub(super) struct HueTables {
 impl HueTables {
     pub(super) fn new(device: Device) -> Self {
         let t = hue_tables();
-        let bytes = |v: &[u8]| Tensor::from_slice(&v.iter().map(|&b| i64::from(b)).collect::<Vec<_>>()).to_device(device);
+        let bytes =
+            |v: &[u8]| Tensor::from_slice(&v.iter().map(|&b| i64::from(b)).collect::<Vec<_>>()).to_device(device);
         let source: Vec<i64> = SECTOR_SOURCE.iter().flatten().map(|&s| s as i64).collect();
         Self {
             hue: bytes(&t.hue),

@@ -45,7 +45,8 @@ pub struct DevicePhotometric {
 impl DevicePhotometric {
     /// The stage for `config`'s recipe and normalisation, with its tables on `device`.
     pub fn new(config: &AugmentationConfig, device: Device) -> Self {
-        let table: Vec<f32> = (0..3).flat_map(|c| (0..256).map(move |v| (v as f32 / 255.0 - config.mean[c]) / config.std[c])).collect();
+        let table: Vec<f32> =
+            (0..3).flat_map(|c| (0..256).map(move |v| (v as f32 / 255.0 - config.mean[c]) / config.std[c])).collect();
         let normalized = Tensor::from_slice(&table).to_device(device);
         let channel_offsets = Tensor::from_slice(&[0i64, 256, 512]).reshape([1, 3, 1, 1]).to_device(device);
         Self { recipe: config.recipe, normalized, channel_offsets, device, hue: hue::HueTables::new(device) }
@@ -123,7 +124,12 @@ fn factors<J>(params: &[J], pick: impl Fn(&J) -> Option<f32>) -> Vec<f32> {
 
 /// Runs `op` on the views for which `select` gives a parameter, with those parameters in order,
 /// and writes the results back in place; views without one are not touched.
-fn on_views<P>(x: &mut Tensor, views: &[ViewParams], select: impl Fn(&ViewParams) -> Option<P>, op: impl Fn(&Tensor, Vec<P>) -> Tensor) {
+fn on_views<P>(
+    x: &mut Tensor,
+    views: &[ViewParams],
+    select: impl Fn(&ViewParams) -> Option<P>,
+    op: impl Fn(&Tensor, Vec<P>) -> Tensor,
+) {
     let (index, params): (Vec<i64>, Vec<P>) =
         views.iter().enumerate().filter_map(|(i, v)| select(v).map(|p| (i as i64, p))).unzip();
     if index.is_empty() {

@@ -167,9 +167,7 @@ fn draw_panel(area: &Area, panel: &Panel, x_range: Range<f64>) -> Result<(), Plo
             .label(format!("{}{last}", curve.label))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
         if panel.dots {
-            chart
-                .draw_series(curve.points.iter().map(|&p| Circle::new(p, 4, color.filled())))
-                .map_err(draw_error)?;
+            chart.draw_series(curve.points.iter().map(|&p| Circle::new(p, 4, color.filled()))).map_err(draw_error)?;
         }
     }
     chart

@@ -144,7 +144,10 @@ mod tests {
         let curves = Curves::parse(text);
         assert_eq!(curves.training.len(), 1);
         assert_eq!(curves.training[&20].lr, Some(0.1));
-        assert_eq!(curves.validation[&40], ValidationPoint { agreement: Some(0.31), student_top1: None, teacher_top1: Some(0.6) });
+        assert_eq!(
+            curves.validation[&40],
+            ValidationPoint { agreement: Some(0.31), student_top1: None, teacher_top1: Some(0.6) }
+        );
         let lines: Vec<usize> = curves.malformed.iter().map(|m| m.line).collect();
         assert_eq!(lines, vec![3, 5, 6]);
         assert_eq!(curves.last_step(), Some(40));
@@ -153,10 +156,14 @@ mod tests {
     #[test]
     fn a_resumed_run_overrides_repeated_steps_and_non_finite_values_are_dropped() {
         let text = concat!(
-            r#"{"step":10,"loss":5.0}"#, "\n",
-            r#"{"step":20,"loss":4.0}"#, "\n",
-            r#"{"step":10,"loss":4.5}"#, "\n",
-            r#"{"step":30,"loss":"NaN","lr":0.05}"#, "\n",
+            r#"{"step":10,"loss":5.0}"#,
+            "\n",
+            r#"{"step":20,"loss":4.0}"#,
+            "\n",
+            r#"{"step":10,"loss":4.5}"#,
+            "\n",
+            r#"{"step":30,"loss":"NaN","lr":0.05}"#,
+            "\n",
         );
         let curves = Curves::parse(text);
         assert_eq!(curves.training_series(|p| p.loss), vec![(10.0, 4.5), (20.0, 4.0)]);

@@ -79,7 +79,12 @@ pub fn addr_file(run_dir: &Path) -> PathBuf {
 impl StatusServer {
     /// Binds `addr` (on the caller's thread, so a taken port is a start-up error) and serves `board`
     /// and `signals` from a thread of its own.
-    pub fn start(addr: SocketAddr, run_dir: &Path, board: StatusBoard, signals: Signals) -> Result<Self, StatusServerError> {
+    pub fn start(
+        addr: SocketAddr,
+        run_dir: &Path,
+        board: StatusBoard,
+        signals: Signals,
+    ) -> Result<Self, StatusServerError> {
         let (listener, bound) = bind(addr)?;
         let token = new_token()?;
         write_private(&token_file(run_dir), token.as_bytes())?;
@@ -119,7 +124,12 @@ fn bind(addr: SocketAddr) -> Result<(std::net::TcpListener, SocketAddr), StatusS
 }
 
 /// The server thread: serve until told to stop, let requests in flight finish within [`DRAIN`].
-fn serve(runtime: tokio::runtime::Runtime, listener: std::net::TcpListener, app: axum::Router, stopped: oneshot::Receiver<()>) {
+fn serve(
+    runtime: tokio::runtime::Runtime,
+    listener: std::net::TcpListener,
+    app: axum::Router,
+    stopped: oneshot::Receiver<()>,
+) {
     runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::from_std(listener) {
             Ok(listener) => listener,

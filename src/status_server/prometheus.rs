@@ -69,22 +69,40 @@ pub fn render(status: &RunStatus) -> String {
     );
     out.single("lgd_start_time_seconds", "gauge", "Unix time when this process started the run.", status.started_unix)
         .single("lgd_status_updated_seconds", "gauge", "Unix time of this status snapshot.", status.updated_unix)
-        .single("lgd_step_total", "counter", "Optimiser steps taken, including those before a resume.", status.step as f64)
+        .single(
+            "lgd_step_total",
+            "counter",
+            "Optimiser steps taken, including those before a resume.",
+            status.step as f64,
+        )
         .single("lgd_planned_steps", "gauge", "Steps in the whole run.", status.total_steps as f64)
         .single("lgd_epoch", "gauge", "Epoch in progress.", status.epoch as f64)
-        .single("lgd_images_per_second", "gauge", "Training images per second of this process.", status.images_per_second);
+        .single(
+            "lgd_images_per_second",
+            "gauge",
+            "Training images per second of this process.",
+            status.images_per_second,
+        );
     if let Some(eta) = status.eta_seconds {
         out.single("lgd_eta_seconds", "gauge", "Seconds left at the current speed.", eta);
     }
     if let Some(last) = &status.last {
-        out.family("lgd_loss", "gauge", "Loss at the latest logged step, by part (total: the weighted sum of image and text, ½ each by default).")
-            .sample("lgd_loss", &[("part", "total")], last.loss)
-            .sample("lgd_loss", &[("part", "image")], last.image_loss)
-            .sample("lgd_loss", &[("part", "text")], last.text_loss);
+        out.family(
+            "lgd_loss",
+            "gauge",
+            "Loss at the latest logged step, by part (total: the weighted sum of image and text, ½ each by default).",
+        )
+        .sample("lgd_loss", &[("part", "total")], last.loss)
+        .sample("lgd_loss", &[("part", "image")], last.image_loss)
+        .sample("lgd_loss", &[("part", "text")], last.text_loss);
         out.single("lgd_learning_rate", "gauge", "Learning rate at the latest logged step.", last.lr);
     }
     if !status.stages.is_empty() {
-        out.family("lgd_stage_busy_ratio", "gauge", "Fraction of wall time a stage spent working (pools: averaged over threads).");
+        out.family(
+            "lgd_stage_busy_ratio",
+            "gauge",
+            "Fraction of wall time a stage spent working (pools: averaged over threads).",
+        );
         for stage in &status.stages {
             out.sample("lgd_stage_busy_ratio", &[("stage", &stage.name)], stage.busy_fraction);
         }
@@ -103,12 +121,27 @@ pub fn render(status: &RunStatus) -> String {
             out.sample("lgd_queue_capacity", &[("queue", &queue.name)], queue.capacity as f64);
         }
     }
-    out.single("lgd_bad_samples_total", "counter", "Training files replaced because they could not be used.", status.bad_samples as f64)
-        .single("lgd_skipped_steps_total", "counter", "Steps skipped for a non-finite loss or fp16 overflow.", status.skipped_steps as f64);
+    out.single(
+        "lgd_bad_samples_total",
+        "counter",
+        "Training files replaced because they could not be used.",
+        status.bad_samples as f64,
+    )
+    .single(
+        "lgd_skipped_steps_total",
+        "counter",
+        "Steps skipped for a non-finite loss or fp16 overflow.",
+        status.skipped_steps as f64,
+    );
     let validation = status.validation.as_ref().and_then(|v| v.get("validation"));
     let figure = |key: &str| validation.and_then(|v| v.get(key)).and_then(serde_json::Value::as_f64);
     if let Some(agreement) = figure("agreement") {
-        out.single("lgd_validation_agreement_ratio", "gauge", "Latest validation: student/teacher argmax agreement.", agreement);
+        out.single(
+            "lgd_validation_agreement_ratio",
+            "gauge",
+            "Latest validation: student/teacher argmax agreement.",
+            agreement,
+        );
     }
     if let Some(top1) = figure("student_top1") {
         out.single("lgd_validation_student_top1_ratio", "gauge", "Latest validation: student zero-shot top-1.", top1);
@@ -126,10 +159,18 @@ mod tests {
         s.state = RunState::Training;
         s.step = 42;
         s.eta_seconds = Some(f64::INFINITY);
-        s.push_point(HistoryPoint { step: 42, loss: 3.5, image_loss: 1.5, text_loss: 2.0, lr: 0.01, images_per_second: f64::NAN });
+        s.push_point(HistoryPoint {
+            step: 42,
+            loss: 3.5,
+            image_loss: 1.5,
+            text_loss: 2.0,
+            lr: 0.01,
+            images_per_second: f64::NAN,
+        });
         s.stages = vec![StageStatus { name: "train step".into(), busy_fraction: 0.75, wait_fraction: 0.25 }];
         s.queues = vec![QueueStatus { name: "host batches".into(), depth: 2, capacity: 4 }];
-        s.validation = Some(serde_json::json!({ "step": 40, "validation": { "agreement": 0.5, "student_top1": null } }));
+        s.validation =
+            Some(serde_json::json!({ "step": 40, "validation": { "agreement": 0.5, "student_top1": null } }));
         s
     }
 

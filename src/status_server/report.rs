@@ -37,7 +37,8 @@ pub fn report(run_dir: &Path, json: bool) -> Result<String, ReportError> {
     }
     let status = RunStatus::read(run_dir).map_err(ReportError::Unreadable)?;
     if json {
-        let text = std::fs::read_to_string(&path).map_err(|e| ReportError::Unreadable(format!("{}: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| ReportError::Unreadable(format!("{}: {e}", path.display())))?;
         return Ok(if text.ends_with('\n') { text } else { text + "\n" });
     }
     Ok(render(&status, liveness(&status), unix_now()))
@@ -46,7 +47,9 @@ pub fn report(run_dir: &Path, json: bool) -> Result<String, ReportError> {
 /// Live states are checked against the process table.
 pub fn liveness(status: &RunStatus) -> Liveness {
     match status.state {
-        RunState::Starting | RunState::Training | RunState::Validating if process_alive(status.pid) => Liveness::Running,
+        RunState::Starting | RunState::Training | RunState::Validating if process_alive(status.pid) => {
+            Liveness::Running
+        }
         RunState::Starting | RunState::Training | RunState::Validating => Liveness::Gone,
         RunState::Finished | RunState::Stopped | RunState::Failed => Liveness::Ended,
     }
@@ -86,7 +89,10 @@ pub fn render(status: &RunStatus, liveness: Liveness, now: f64) -> String {
     let state = serde_json::to_value(status.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     let process = match liveness {
         Liveness::Running => format!("{state} (pid {}, running)", status.pid),
-        Liveness::Gone => format!("{state}, but not running (the process is gone: crashed or killed; pid {} was its process)", status.pid),
+        Liveness::Gone => format!(
+            "{state}, but not running (the process is gone: crashed or killed; pid {} was its process)",
+            status.pid
+        ),
         Liveness::Ended => format!("{state} (pid {} has exited)", status.pid),
     };
     line("run", &status.run_id);
@@ -109,14 +115,22 @@ pub fn render(status: &RunStatus, liveness: Liveness, now: f64) -> String {
     line("speed", &format!("{:.1} img/s{eta}", status.images_per_second));
     match &status.last {
         Some(p) => {
-            line("loss", &format!("{:.4} (image {:.4}, text {:.4}) at step {}", p.loss, p.image_loss, p.text_loss, p.step));
+            line(
+                "loss",
+                &format!("{:.4} (image {:.4}, text {:.4}) at step {}", p.loss, p.image_loss, p.text_loss, p.step),
+            );
             line("learning rate", &format!("{:.6}", p.lr));
         }
         None => line("loss", "no step logged yet"),
     }
     let width = status.stages.iter().map(|s| s.name.chars().count()).max().unwrap_or(0).max(12); // names in one column
     for (i, stage) in status.stages.iter().enumerate() {
-        let text = format!("{:<width$} busy {}  wait {}", stage.name, percent(stage.busy_fraction), percent(stage.wait_fraction));
+        let text = format!(
+            "{:<width$} busy {}  wait {}",
+            stage.name,
+            percent(stage.busy_fraction),
+            percent(stage.wait_fraction)
+        );
         line(if i == 0 { "stages" } else { "" }, &text);
     }
     if let Some(bound) = &status.bound_by {
@@ -145,7 +159,9 @@ fn validation(value: Option<&serde_json::Value>) -> String {
     let figures = value.get("validation");
     let figure = |key: &str| figures.and_then(|v| v.get(key)).and_then(serde_json::Value::as_f64);
     let mut parts = Vec::new();
-    for (key, name) in [("agreement", "agreement"), ("student_top1", "student top-1"), ("teacher_top1", "teacher top-1")] {
+    for (key, name) in
+        [("agreement", "agreement"), ("student_top1", "student top-1"), ("teacher_top1", "teacher top-1")]
+    {
         if let Some(f) = figure(key) {
             parts.push(format!("{name} {:.1} %", 100.0 * f));
         }
@@ -182,13 +198,23 @@ mod tests {
     #[test]
     fn the_block_names_every_fact() {
         let mut s = RunStatus::starting("r18".into(), "a = 1");
-        (s.state, s.step, s.total_steps, s.epoch, s.images_per_second, s.eta_seconds) = (RunState::Training, 50, 200, 1, 12.5, Some(90.0));
-        s.push_point(HistoryPoint { step: 50, loss: 3.25, image_loss: 1.25, text_loss: 2.0, lr: 0.05, images_per_second: 12.5 });
+        (s.state, s.step, s.total_steps, s.epoch, s.images_per_second, s.eta_seconds) =
+            (RunState::Training, 50, 200, 1, 12.5, Some(90.0));
+        s.push_point(HistoryPoint {
+            step: 50,
+            loss: 3.25,
+            image_loss: 1.25,
+            text_loss: 2.0,
+            lr: 0.05,
+            images_per_second: 12.5,
+        });
         s.stages = vec![
             StageStatus { name: "decode".into(), busy_fraction: 0.5, wait_fraction: 0.5 },
             StageStatus { name: "bank maintenance".into(), busy_fraction: 0.01, wait_fraction: 0.99 },
         ];
-        s.validation = Some(serde_json::json!({ "step": 40, "validation": { "agreement": 0.25, "student_top1": null, "images": 8 } }));
+        s.validation = Some(
+            serde_json::json!({ "step": 40, "validation": { "agreement": 0.25, "student_top1": null, "images": 8 } }),
+        );
         s.message = Some("config reloaded".into());
         s.validating = Some(crate::daemon::status::ValidationProgress { images: 2048, of: 50000 });
         let text = render(&s, Liveness::Running, s.updated_unix + 3.0);

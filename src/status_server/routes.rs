@@ -65,7 +65,10 @@ async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Response {
     }
     state.signals.request_reload();
     tracing::info!("config reload requested over HTTP");
-    accepted("reload", "the config file will be re-read at the next step boundary; GET /status shows the outcome in `message`")
+    accepted(
+        "reload",
+        "the config file will be re-read at the next step boundary; GET /status shows the outcome in `message`",
+    )
 }
 
 fn accepted(request: &str, message: &str) -> Response {
@@ -74,7 +77,8 @@ fn accepted(request: &str, message: &str) -> Response {
 
 /// The 401 to send unless the request carries the token.
 fn refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let given =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match given {
         Some(given) if same(given.trim().as_bytes(), state.token.as_bytes()) => None,
         _ => Some(

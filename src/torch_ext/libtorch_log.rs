@@ -78,19 +78,27 @@ mod tests {
 
     #[test]
     fn a_c10_line_gives_its_level_location_and_message() {
-        let line = parse_libtorch_line("[W1204 21:12:00.545182168 reducer.cpp:332] Warning: Grad strides do not match\ngrad.sizes() = [4]");
+        let line = parse_libtorch_line(
+            "[W1204 21:12:00.545182168 reducer.cpp:332] Warning: Grad strides do not match\ngrad.sizes() = [4]",
+        );
         assert_eq!(line.level, tracing::Level::WARN);
         assert_eq!(line.location, Some("reducer.cpp:332"));
         assert_eq!(line.message, "Grad strides do not match\ngrad.sizes() = [4]");
         let error = parse_libtorch_line("[E1204 09:00:01.000000001 ProcessGroupGloo.cpp:140] Gloo connection lost");
-        assert_eq!((error.level, error.location, error.message), (tracing::Level::ERROR, Some("ProcessGroupGloo.cpp:140"), "Gloo connection lost"));
+        assert_eq!(
+            (error.level, error.location, error.message),
+            (tracing::Level::ERROR, Some("ProcessGroupGloo.cpp:140"), "Gloo connection lost")
+        );
         assert_eq!(parse_libtorch_line("[I1204 09:00:01.1 a.cpp:1] up").level, tracing::Level::INFO);
     }
 
     #[test]
     fn other_text_is_kept_whole_as_a_warning() {
         for text in ["plain text", "[not a header", "[X1 2 a.cpp:1] unknown level", "[W1204 a.cpp:1] two fields"] {
-            assert_eq!(parse_libtorch_line(text), LibtorchLine { level: tracing::Level::WARN, location: None, message: text });
+            assert_eq!(
+                parse_libtorch_line(text),
+                LibtorchLine { level: tracing::Level::WARN, location: None, message: text }
+            );
         }
     }
 
@@ -113,7 +121,8 @@ mod tests {
         route_libtorch_log().unwrap();
         let captured = Captured::default();
         let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt().json().flatten_event(true).with_writer(move || writer.clone()).finish();
+        let subscriber =
+            tracing_subscriber::fmt().json().flatten_event(true).with_writer(move || writer.clone()).finish();
         tracing::subscriber::with_default(subscriber, provoke_libtorch_warning);
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         let events: Vec<serde_json::Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();

@@ -66,7 +66,11 @@ pub(crate) fn check(operation: &'static str, status: c_int) -> Result<()> {
 /// Every parameter and buffer of the TorchScript archive at `path`, by dotted path
 /// (`visual.bn1.running_mean`), on the CPU in the archive's dtypes.
 pub fn jit_named_tensors(path: &std::path::Path) -> Result<Vec<(String, Tensor)>> {
-    extern "C" fn collect(context: *mut std::ffi::c_void, name: *const std::os::raw::c_char, tensor: *mut torch_sys::C_tensor) {
+    extern "C" fn collect(
+        context: *mut std::ffi::c_void,
+        name: *const std::os::raw::c_char,
+        tensor: *mut torch_sys::C_tensor,
+    ) {
         // SAFETY: `context` is the Vec passed below, alive for the call; `name` is a NUL-terminated
         // string valid during this callback; `tensor` is a fresh handle whose ownership we take.
         let out = unsafe { &mut *(context as *mut Vec<(String, Tensor)>) };
@@ -119,9 +123,7 @@ pub fn module_to_channels_last(vars: &VarStore) -> Result<usize> {
         if tensor.dim() == 4 {
             // SAFETY: `variables()` returns shallow copies sharing the module's TensorImpl;
             // `set_data` swaps that impl's storage, which is exactly the in-place effect wanted.
-            check("module_to_channels_last", unsafe {
-                ffi::lgd_ext_channels_last_in_place(tensor.as_mut_ptr())
-            })?;
+            check("module_to_channels_last", unsafe { ffi::lgd_ext_channels_last_in_place(tensor.as_mut_ptr()) })?;
             converted += 1;
         }
     }
@@ -168,9 +170,7 @@ pub fn set_autocast_dtype(device: Device, kind: Kind) -> Result<()> {
 pub fn autocast_dtype(device: Device) -> Result<Kind> {
     let mut out = 0;
     // SAFETY: a valid out pointer.
-    check("autocast_dtype", unsafe {
-        ffi::lgd_ext_autocast_dtype(autocast_device_code(device)?, &mut out)
-    })?;
+    check("autocast_dtype", unsafe { ffi::lgd_ext_autocast_dtype(autocast_device_code(device)?, &mut out) })?;
     kind_of_code(out)
 }
 
@@ -178,9 +178,7 @@ pub fn autocast_dtype(device: Device) -> Result<Kind> {
 pub fn autocast_enabled(device: Device) -> Result<bool> {
     let mut out = 0;
     // SAFETY: a valid out pointer.
-    check("autocast_enabled", unsafe {
-        ffi::lgd_ext_autocast_is_enabled(autocast_device_code(device)?, &mut out)
-    })?;
+    check("autocast_enabled", unsafe { ffi::lgd_ext_autocast_is_enabled(autocast_device_code(device)?, &mut out) })?;
     Ok(out != 0)
 }
 

@@ -27,7 +27,13 @@ pub struct SgdUpdate {
 /// Applies `update` to `params` with `grads` and `buffers` (one each per parameter; `buffers`
 /// empty when momentum is 0), all in place, unless `found_inf` (one float element on the
 /// parameters' device) is non-zero.
-pub fn fused_sgd(params: &[Tensor], grads: &[Tensor], buffers: &[Tensor], update: SgdUpdate, found_inf: &Tensor) -> Result<()> {
+pub fn fused_sgd(
+    params: &[Tensor],
+    grads: &[Tensor],
+    buffers: &[Tensor],
+    update: SgdUpdate,
+    found_inf: &Tensor,
+) -> Result<()> {
     let handles = |tensors: &[Tensor]| tensors.iter().map(Tensor::as_ptr).collect::<Vec<_>>();
     let (params_h, grads_h, buffers_h) = (handles(params), handles(grads), handles(buffers));
     let SgdUpdate { lr, momentum, dampening, weight_decay, nesterov, first_step } = update;
@@ -81,13 +87,15 @@ mod tests {
 
     #[test]
     fn a_found_inf_leaves_parameters_and_buffers_as_they_were() {
-        let update = SgdUpdate { lr: 0.5, momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: false, first_step: false };
+        let update =
+            SgdUpdate { lr: 0.5, momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: false, first_step: false };
         let (param, grad, buffer) = (
             Tensor::ones([3], (Kind::Float, Device::Cpu)),
             Tensor::full([3], 2.0, (Kind::Float, Device::Cpu)),
             Tensor::zeros([3], (Kind::Float, Device::Cpu)),
         );
-        fused_sgd(&[param.shallow_clone()], &[grad.shallow_clone()], &[buffer.shallow_clone()], update, &flag(1.0)).unwrap();
+        fused_sgd(&[param.shallow_clone()], &[grad.shallow_clone()], &[buffer.shallow_clone()], update, &flag(1.0))
+            .unwrap();
         assert_eq!(Vec::<f32>::try_from(&param).unwrap(), vec![1.0; 3]);
         assert_eq!(Vec::<f32>::try_from(&buffer).unwrap(), vec![0.0; 3]);
         fused_sgd(&[param.shallow_clone()], &[grad], &[buffer.shallow_clone()], update, &flag(0.0)).unwrap();
@@ -98,17 +106,21 @@ mod tests {
 
     #[test]
     fn without_momentum_no_buffers_are_needed() {
-        let update = SgdUpdate { lr: 0.1, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false, first_step: false };
+        let update =
+            SgdUpdate { lr: 0.1, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false, first_step: false };
         let param = Tensor::ones([2], (Kind::Float, Device::Cpu));
-        fused_sgd(&[param.shallow_clone()], &[Tensor::ones([2], (Kind::Float, Device::Cpu))], &[], update, &flag(0.0)).unwrap();
+        fused_sgd(&[param.shallow_clone()], &[Tensor::ones([2], (Kind::Float, Device::Cpu))], &[], update, &flag(0.0))
+            .unwrap();
         assert_eq!(Vec::<f32>::try_from(&param).unwrap(), vec![0.9; 2]);
     }
 
     #[test]
     fn mismatched_lists_are_an_error_not_a_crash() {
-        let update = SgdUpdate { lr: 0.1, momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: false, first_step: false };
+        let update =
+            SgdUpdate { lr: 0.1, momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: false, first_step: false };
         let param = Tensor::ones([2], (Kind::Float, Device::Cpu));
-        let error = fused_sgd(&[param], &[Tensor::ones([3], (Kind::Float, Device::Cpu))], &[], update, &flag(0.0)).unwrap_err();
+        let error =
+            fused_sgd(&[param], &[Tensor::ones([3], (Kind::Float, Device::Cpu))], &[], update, &flag(0.0)).unwrap_err();
         assert!(error.to_string().starts_with("fused SGD: "), "{error}");
     }
 

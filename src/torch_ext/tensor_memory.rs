@@ -60,7 +60,8 @@ pub fn empty_host(element: Element, numel: i64, pinned: bool) -> Result<Tensor> 
 impl BatchMemory for TensorMemory {
     fn allocate(&self, element: Element, count: usize) -> std::result::Result<HostBuffer, String> {
         let what = if self.pinned { "page-locked" } else { "host" };
-        let tensor = empty_host(element, count as i64, self.pinned).map_err(|e| format!("{what} tensor of {count} {element:?} values: {e}"))?;
+        let tensor = empty_host(element, count as i64, self.pinned)
+            .map_err(|e| format!("{what} tensor of {count} {element:?} values: {e}"))?;
         let data = tensor.data_ptr().cast::<u8>();
         // SAFETY: a fresh contiguous tensor of `count` elements of this type, aligned by libtorch's
         // allocators (64 bytes and up); the tensor travels with the buffer as its owner, and no

@@ -67,7 +67,9 @@ impl StageWork for BankWork {
             }
             BankJob::Snapshot => {
                 let (columns, seen) = (self.visual.tensor().copy(), self.visual.seen().copy());
-                BankReply::Snapshot(VisualBank::from_parts(columns, seen, self.visual.momentum()).map_err(|e| e.to_string())?)
+                BankReply::Snapshot(
+                    VisualBank::from_parts(columns, seen, self.visual.momentum()).map_err(|e| e.to_string())?,
+                )
             }
             BankJob::Configure(loss, momentum) => {
                 self.loss = loss;
@@ -112,7 +114,8 @@ impl BankStage {
         let work = BankWork { visual, text, loss };
         let (outputs, answers) = bounded::<StageOutput<BankWork>>(ANSWERS);
         let mailbox = stage_actor::mailbox::<BankWork>(MAILBOX);
-        let stage = StageHandle::start(("bank maintenance", "lgd-bank"), work, mailbox, outputs).map_err(BankStageError::Start)?;
+        let stage = StageHandle::start(("bank maintenance", "lgd-bank"), work, mailbox, outputs)
+            .map_err(BankStageError::Start)?;
         Ok(Self { stage: Some(stage), answers })
     }
 
@@ -196,7 +199,11 @@ mod tests {
             stage.send(BankJob::Targets(keys.shallow_clone())).unwrap();
             let expected = LgdLoss::default().targets(&keys, &text, visual.tensor());
             let got = stage.targets().unwrap();
-            assert!(got.visual.equal(&expected.visual) && got.image.equal(&expected.image) && got.text.equal(&expected.text));
+            assert!(
+                got.visual.equal(&expected.visual)
+                    && got.image.equal(&expected.image)
+                    && got.text.equal(&expected.text)
+            );
             visual.update(&keys, &text).unwrap();
             stage.send(BankJob::Update { keys: keys.shallow_clone(), applied: Tensor::from(true) }).unwrap();
             // A step that was not applied (its keys may be NaN) moves nothing.

@@ -86,7 +86,8 @@ mod tests {
 
     #[test]
     fn skips_and_backs_off_on_inf_grows_after_the_interval() {
-        let config = GradScalerSection { init_scale: 1024.0, growth_factor: 2.0, backoff_factor: 0.5, growth_interval: 2 };
+        let config =
+            GradScalerSection { init_scale: 1024.0, growth_factor: 2.0, backoff_factor: 0.5, growth_interval: 2 };
         let mut scaler = GradScaler::new(config, Device::Cpu);
         let g = Tensor::from_slice(&[1024.0f32, 2048.0]);
         assert!(!skipped(&scaler.unscale_and_update(&[g.shallow_clone()], &finite()).unwrap()));
@@ -104,7 +105,8 @@ mod tests {
 
     #[test]
     fn a_non_finite_loss_skips_the_step_and_leaves_the_scaler_alone() {
-        let config = GradScalerSection { init_scale: 64.0, growth_factor: 2.0, backoff_factor: 0.5, growth_interval: 1 };
+        let config =
+            GradScalerSection { init_scale: 64.0, growth_factor: 2.0, backoff_factor: 0.5, growth_interval: 1 };
         let mut scaler = GradScaler::new(config, Device::Cpu);
         let nan = Tensor::from_slice(&[f32::NAN]);
         assert!(skipped(&scaler.unscale_and_update(&[nan], &Tensor::from(false)).unwrap()));

@@ -50,7 +50,13 @@ mod tests {
     use super::*;
 
     fn published() -> LrSchedule {
-        LrSchedule { peak: 0.24, warmup_start: 0.03, warmup_epochs: 5.0, epochs: 200.0, granularity: ScheduleGranularity::PerEpoch }
+        LrSchedule {
+            peak: 0.24,
+            warmup_start: 0.03,
+            warmup_epochs: 5.0,
+            epochs: 200.0,
+            granularity: ScheduleGranularity::PerEpoch,
+        }
     }
 
     #[test]

@@ -42,8 +42,11 @@ impl Sgd {
     /// Optimises every trainable variable of `vars`.
     pub fn new(vars: &VarStore, config: SgdConfig) -> Self {
         let trainable: Vec<Tensor> = vars.trainable_variables();
-        let params: BTreeMap<String, Tensor> =
-            vars.variables().into_iter().filter(|(_, t)| trainable.iter().any(|p| p.data_ptr() == t.data_ptr())).collect();
+        let params: BTreeMap<String, Tensor> = vars
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| trainable.iter().any(|p| p.data_ptr() == t.data_ptr()))
+            .collect();
         let momentum = Self::zero_buffers(&params, config);
         Self { config, params, momentum, stepped: false }
     }
@@ -88,7 +91,13 @@ impl Sgd {
             return Ok(());
         }
         let first_step = dampening != 0.0 && !self.stepped;
-        fused_sgd(&params, &grads, &buffers, SgdUpdate { lr, momentum, dampening, weight_decay, nesterov, first_step }, found_inf)?;
+        fused_sgd(
+            &params,
+            &grads,
+            &buffers,
+            SgdUpdate { lr, momentum, dampening, weight_decay, nesterov, first_step },
+            found_inf,
+        )?;
         self.stepped = true;
         Ok(())
     }
@@ -114,9 +123,14 @@ impl Sgd {
     /// from zero.
     pub fn load_state(&mut self, state: BTreeMap<String, Tensor>) -> Result<(), String> {
         for (name, buffer) in &state {
-            let param = self.params.get(name).ok_or_else(|| format!("momentum buffer for unknown parameter `{name}`"))?;
+            let param =
+                self.params.get(name).ok_or_else(|| format!("momentum buffer for unknown parameter `{name}`"))?;
             if buffer.size() != param.size() {
-                return Err(format!("momentum buffer `{name}` has shape {:?}, parameter {:?}", buffer.size(), param.size()));
+                return Err(format!(
+                    "momentum buffer `{name}` has shape {:?}, parameter {:?}",
+                    buffer.size(),
+                    param.size()
+                ));
             }
         }
         let mut buffers = Self::zero_buffers(&self.params, self.config);
@@ -159,7 +173,9 @@ mod tests {
     fn two_steps(channels_last: bool) -> (Tensor, Tensor) {
         let vars = VarStore::new(Device::Cpu);
         let weight = vars.root().var("weight", &[2, 3, 2, 2], Init::Const(0.0));
-        tch::no_grad(|| weight.shallow_clone().copy_(&Tensor::arange(24, (Kind::Float, Device::Cpu)).view([2, 3, 2, 2])));
+        tch::no_grad(|| {
+            weight.shallow_clone().copy_(&Tensor::arange(24, (Kind::Float, Device::Cpu)).view([2, 3, 2, 2]))
+        });
         let mut sgd = Sgd::new(&vars, SgdConfig { momentum: 0.9, dampening: 0.0, weight_decay: 1e-2, nesterov: false });
         if channels_last {
             module_to_channels_last(&vars).unwrap();

@@ -105,7 +105,12 @@ pub struct Trainer<T: Teacher> {
 /// The teacher's keys of `images` (`[B, D]`, unit rows, f32) under `autocast` (`None`: fp32) and
 /// in channels_last when asked: exactly what a step computes when it is given no keys. Free of
 /// the trainer so that the device stage can run it on its own thread.
-pub fn teacher_keys<T: Teacher>(teacher: &T, images: &Tensor, autocast: Option<Kind>, channels_last: bool) -> Result<Tensor, TorchExtError> {
+pub fn teacher_keys<T: Teacher>(
+    teacher: &T,
+    images: &Tensor,
+    autocast: Option<Kind>,
+    channels_last: bool,
+) -> Result<Tensor, TorchExtError> {
     let images = if channels_last { to_channels_last(images)? } else { images.shallow_clone() };
     let _autocast = match autocast {
         Some(kind) => Some(AutocastGuard::new(images.device(), kind)?),
@@ -144,11 +149,17 @@ impl<T: Teacher> Trainer<T> {
         let optimizer = &config.optimizer;
         let sgd = Sgd::new(
             &vars,
-            SgdConfig { momentum: optimizer.momentum, dampening: 0.0, weight_decay: optimizer.weight_decay, nesterov: optimizer.nesterov },
+            SgdConfig {
+                momentum: optimizer.momentum,
+                dampening: 0.0,
+                weight_decay: optimizer.weight_decay,
+                nesterov: optimizer.nesterov,
+            },
         );
         let loss = lgd_loss(config);
         let bank = BankStage::start(visual, teacher.bank(), loss)?;
-        let scaler = (config.precision.autocast == Autocast::Fp16).then(|| GradScaler::new(config.precision.grad_scaler.clone(), device));
+        let scaler = (config.precision.autocast == Autocast::Fp16)
+            .then(|| GradScaler::new(config.precision.grad_scaler.clone(), device));
         let autocast = match config.precision.autocast {
             Autocast::Fp32 => None,
             Autocast::Fp16 => Some(Kind::Half),
@@ -210,7 +221,8 @@ impl<T: Teacher> Trainer<T> {
                 Some(kind) => Some(AutocastGuard::new(images.device(), kind)?),
                 None => None,
             };
-            normalize_rows(&self.student.forward_t(&images, self.train_forward).to_kind(Kind::Float)) // [B, D]
+            normalize_rows(&self.student.forward_t(&images, self.train_forward).to_kind(Kind::Float))
+            // [B, D]
         };
         let targets = self.bank.targets()?;
         let mut terms = self.loss.against(&student, &teacher, self.teacher.bank(), &targets);
@@ -268,7 +280,11 @@ impl<T: Teacher> Trainer<T> {
         let text = error.to_string();
         let message = text.split("\nException raised from").next().unwrap_or(&text).trim().to_owned();
         match &self.data_parallel {
-            Some(_) => DistributedError::Collective(TorchExtError::Libtorch { operation: "backward (gradient all-reduce)", message }).into(),
+            Some(_) => DistributedError::Collective(TorchExtError::Libtorch {
+                operation: "backward (gradient all-reduce)",
+                message,
+            })
+            .into(),
             None => TrainerError::Backward(message),
         }
     }
@@ -312,7 +328,11 @@ impl<T: Teacher> Trainer<T> {
         self.sgd.load_state(state.momentum).map_err(TrainerError::Optimizer)?;
         let device = self.vars.device();
         let momentum = self.bank.snapshot()?.momentum();
-        self.bank.send(BankJob::Replace(VisualBank::from_parts(state.visual_bank.to_device(device), state.seen, momentum)?))?;
+        self.bank.send(BankJob::Replace(VisualBank::from_parts(
+            state.visual_bank.to_device(device),
+            state.seen,
+            momentum,
+        )?))?;
         if let (Some(scaler), Some((scale, tracker))) = (&mut self.scaler, state.scaler) {
             scaler.restore(scale, tracker);
         }
@@ -334,7 +354,8 @@ impl<T: Teacher> Trainer<T> {
         tensors.push(visual.seen().shallow_clone());
         group.broadcast_from_first(&tensors)?;
         self.bank.send(BankJob::Replace(visual))?;
-        let trainable: Vec<(String, Tensor)> = self.vars.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        let trainable: Vec<(String, Tensor)> =
+            self.vars.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         let trainable: std::collections::BTreeMap<String, Tensor> = trainable.into_iter().collect();
         group.reduce_gradients_of(&trainable.into_iter().collect::<Vec<_>>())?;
         self.data_parallel = Some(group);

@@ -78,7 +78,8 @@ mod tests {
 
     #[test]
     fn lgd_checkpoints_keep_the_student_without_prefixes() {
-        let keys = ["module.student.conv1.weight", "module.student.fc.0.bias", "module.teacher.conv1.weight", "module.queue"];
+        let keys =
+            ["module.student.conv1.weight", "module.student.fc.0.bias", "module.teacher.conv1.weight", "module.queue"];
         let tensors = keys.iter().map(|k| (k.to_string(), scalar())).collect();
         let (tensors, report) = normalise_keys(tensors);
         assert_eq!(tensors.keys().collect::<Vec<_>>(), ["conv1.weight", "fc.0.bias"]);

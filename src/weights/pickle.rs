@@ -112,7 +112,9 @@ impl<'a> Machine<'a> {
 
     fn top(&mut self, at: usize) -> Result<&mut Value, PickleError> {
         let position = self.position;
-        self.stack.last_mut().ok_or(PickleError::Malformed { position: at.min(position), message: "empty stack".into() })
+        self.stack
+            .last_mut()
+            .ok_or(PickleError::Malformed { position: at.min(position), message: "empty stack".into() })
     }
 
     fn string(&mut self, width: usize) -> Result<String, PickleError> {
@@ -330,7 +332,8 @@ pub fn load(data: &[u8]) -> Result<(Value, usize), PickleError> {
             }
             b'h' | b'j' => {
                 let index = if opcode == b'h' { vm.uint(1)? as u32 } else { vm.uint(4)? as u32 };
-                let value = vm.memo.get(&index).cloned().ok_or_else(|| vm.malformed(at, format!("memo {index} unset")))?;
+                let value =
+                    vm.memo.get(&index).cloned().ok_or_else(|| vm.malformed(at, format!("memo {index} unset")))?;
                 vm.stack.push(value);
             }
             other => return Err(PickleError::Unsupported { opcode: other, position: at }),
@@ -349,7 +352,10 @@ mod tests {
         let (value, used) = load(data).unwrap();
         assert_eq!(used, data.len());
         let expected = Value::Dict(vec![
-            (Value::Str("a".into()), Value::List(vec![Value::Int(1), Value::Int(-2), Value::Int(300), Value::Int(1 << 40)])),
+            (
+                Value::Str("a".into()),
+                Value::List(vec![Value::Int(1), Value::Int(-2), Value::Int(300), Value::Int(1 << 40)]),
+            ),
             (
                 Value::Str("b".into()),
                 Value::Tuple(vec![Value::Str("x".into()), Value::Float(1.5), Value::None, Value::Bool(true)]),

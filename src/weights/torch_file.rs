@@ -172,7 +172,12 @@ fn flat_tensor(bytes: &[u8], reference: &StorageRef, path: &Path) -> Result<Tens
     if bytes.len() < expected {
         return Err(TorchFileError::Layout {
             path: path.into(),
-            message: format!("storage {} has {} bytes, {} expected (truncated file?)", reference.key, bytes.len(), expected),
+            message: format!(
+                "storage {} has {} bytes, {} expected (truncated file?)",
+                reference.key,
+                bytes.len(),
+                expected
+            ),
         });
     }
     Ok(Tensor::from_data_size(&bytes[..expected], &[reference.numel], reference.kind))
@@ -201,10 +206,11 @@ fn read_zip(path: &Path, bytes: &[u8]) -> Result<TorchObject, TorchFileError> {
         .ok_or_else(|| TorchFileError::Layout { path: path.into(), message: "zip archive without data.pkl".into() })?;
     let prefix = data_pkl.strip_suffix("data.pkl").unwrap_or_default().to_owned();
     let mut pickled = Vec::new();
-    archive.by_name(&data_pkl).map_err(zip_error)?.read_to_end(&mut pickled).map_err(|source| TorchFileError::Io {
-        path: path.into(),
-        source,
-    })?;
+    archive
+        .by_name(&data_pkl)
+        .map_err(zip_error)?
+        .read_to_end(&mut pickled)
+        .map_err(|source| TorchFileError::Io { path: path.into(), source })?;
     let (value, _) = pickle::load(&pickled).map_err(|source| TorchFileError::Pickle { path: path.into(), source })?;
     let archive = std::cell::RefCell::new(archive);
     let storage = |reference: &StorageRef| {

@@ -182,7 +182,8 @@ mod tests {
         let path = std::env::temp_dir().join(format!("lgd-torch-writer-{}.pth", std::process::id()));
         let weight = Tensor::randn([3, 4], (Kind::Float, Device::Cpu));
         let count = Tensor::from(7i64);
-        let inner = BTreeMap::from([("w".to_owned(), SaveValue::Tensor(&weight)), ("n".to_owned(), SaveValue::Tensor(&count))]);
+        let inner =
+            BTreeMap::from([("w".to_owned(), SaveValue::Tensor(&weight)), ("n".to_owned(), SaveValue::Tensor(&count))]);
         let value = SaveValue::Dict(BTreeMap::from([("state_dict".to_owned(), SaveValue::Dict(inner))]));
         write_torch_file(&path, &value).unwrap();
         let TorchObject::Map(mut outer) = read_torch_file(&path).unwrap() else { panic!("a dict") };

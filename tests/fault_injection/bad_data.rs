@@ -18,10 +18,16 @@ fn a_corpus_of_bad_files_is_survived_and_reported() {
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let corpus: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let names = |key: &str| -> BTreeSet<String> { corpus[key].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect() };
+    let names = |key: &str| -> BTreeSet<String> {
+        corpus[key].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+    };
     let (valid, bad) = (names("valid"), names("bad"));
     let listed = lgd_datasets::image_folder::ImageFolder::open(&data).unwrap();
-    assert_eq!(listed.samples().len(), valid.len() + bad.len(), "every file is in the dataset (none dropped while listing)");
+    assert_eq!(
+        listed.samples().len(),
+        valid.len() + bad.len(),
+        "every file is in the dataset (none dropped while listing)"
+    );
 
     let config = crate::daemon::config_text(&data, 2, "[checkpoint]\nresume = \"never\"\n")
         .replace("batch_size = 4", "batch_size = 4\nmax_bad_fraction = 0.5");
@@ -37,7 +43,8 @@ fn a_corpus_of_bad_files_is_survived_and_reported() {
     assert!(missing.is_empty(), "bad files not reported: {missing:?}\n{report}");
     // `lgd prepare pack` lists what it skips the same way, relative to the source folder.
     let pack = scene.dir.join("pack");
-    let packed = Command::new(env!("CARGO_BIN_EXE_lgd")).args(["prepare", "pack"]).arg(&data).arg(&pack).output().unwrap();
+    let packed =
+        Command::new(env!("CARGO_BIN_EXE_lgd")).args(["prepare", "pack"]).arg(&data).arg(&pack).output().unwrap();
     assert!(packed.status.success(), "{}", String::from_utf8_lossy(&packed.stderr));
     let skipped = one_line_per_file(&std::fs::read_to_string(pack.join("skipped.txt")).unwrap(), "");
     assert_eq!(skipped, bad, "skipped.txt lists exactly the bad files");

@@ -46,7 +46,11 @@ impl Scene {
     pub fn log_every(&self, steps: u64) {
         let path = self.dir.join("run.toml");
         let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, text.replace("[logging]\nevery_steps = 1\n", &format!("[logging]\nevery_steps = {steps}\n"))).unwrap();
+        std::fs::write(
+            &path,
+            text.replace("[logging]\nevery_steps = 1\n", &format!("[logging]\nevery_steps = {steps}\n")),
+        )
+        .unwrap();
     }
 
     pub fn start(&self) -> Daemon {

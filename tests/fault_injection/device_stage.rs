@@ -23,6 +23,12 @@ fn a_panicking_device_stage_stops_the_run_with_a_checkpoint_and_its_cause() {
     scene.configure(4, "[checkpoint]\nevery_epochs = 0\n");
     let (status, lines) = scene.run_to_end();
     assert!(status.success(), "{}", lines.join("\n"));
-    assert!(logged(&lines, &["resuming", "\"step\":4"]) && logged(&lines, &["\"message\":\"step\"", "\"step\":12"]), "{}", lines.join("\n"));
-    println!("FAULTS device stage: panic on batch 5 stopped the run after step 4 with its checkpoint; resumed to step 12");
+    assert!(
+        logged(&lines, &["resuming", "\"step\":4"]) && logged(&lines, &["\"message\":\"step\"", "\"step\":12"]),
+        "{}",
+        lines.join("\n")
+    );
+    println!(
+        "FAULTS device stage: panic on batch 5 stopped the run after step 4 with its checkpoint; resumed to step 12"
+    );
 }

@@ -17,19 +17,35 @@ fn an_injected_write_failure_keeps_the_previous_checkpoint_and_training_goes_on(
     scene.configure(2, &format!("{CHECKPOINTS}[fault_injection]\nfail_checkpoint_steps = [4]\n"));
     let (status, lines) = scene.run_to_end();
     assert!(status.success(), "continue is the default:\n{}", lines.join("\n"));
-    assert!(logged(&lines, &["checkpoint at step 4 failed, the previous one is intact", "step-0000000002", "no space left on device"]), "{}", lines.join("\n"));
-    let steps: Vec<u64> = checkpoint_files(&scene.run_dir()).iter().map(|p| TrainingState::load(p).unwrap().step).collect();
+    assert!(
+        logged(
+            &lines,
+            &["checkpoint at step 4 failed, the previous one is intact", "step-0000000002", "no space left on device"]
+        ),
+        "{}",
+        lines.join("\n")
+    );
+    let steps: Vec<u64> =
+        checkpoint_files(&scene.run_dir()).iter().map(|p| TrainingState::load(p).unwrap().step).collect();
     assert_eq!(steps, vec![2, 6], "4 failed; 2 stayed until 6 replaced it under keep_last = 2");
 
     let _ = std::fs::remove_dir_all(scene.run_dir());
-    scene.configure(2, &format!("{CHECKPOINTS}[guards]\non_checkpoint_failure = \"stop\"\n[fault_injection]\nfail_checkpoint_steps = [4]\n"));
+    scene.configure(
+        2,
+        &format!(
+            "{CHECKPOINTS}[guards]\non_checkpoint_failure = \"stop\"\n[fault_injection]\nfail_checkpoint_steps = [4]\n"
+        ),
+    );
     let (status, lines) = scene.run_to_end();
     assert!(!status.success(), "stop makes the run fail");
     assert!(logged(&lines, &["checkpoint at step 4 failed"]), "{}", lines.join("\n"));
     let files = checkpoint_files(&scene.run_dir());
     assert_eq!(files.len(), 1);
     assert_eq!(TrainingState::load(&files[0]).unwrap().step, 2, "the previous checkpoint is intact and valid");
-    println!("FAULTS full disk (injected): previous checkpoint intact; continue → run finished, stop → exit {:?}", status.code());
+    println!(
+        "FAULTS full disk (injected): previous checkpoint intact; continue → run finished, stop → exit {:?}",
+        status.code()
+    );
 }
 
 #[test]
@@ -50,7 +66,10 @@ fn a_real_full_tmpfs_keeps_the_previous_checkpoint() {
     match mount {
         Ok(output) if output.status.success() => {}
         Ok(output) => {
-            println!("FAULTS full disk (tmpfs): NOT RUN — mount refused: {}", String::from_utf8_lossy(&output.stderr).trim());
+            println!(
+                "FAULTS full disk (tmpfs): NOT RUN — mount refused: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
             return;
         }
         Err(e) => {
@@ -66,5 +85,8 @@ fn a_real_full_tmpfs_keeps_the_previous_checkpoint() {
     assert!(logged(&lines, &["failed, the previous one is intact", "step-0000000002"]), "{}", lines.join("\n"));
     assert!(logged(&lines, &["No space left on device"]), "a real ENOSPC: {}", lines.join("\n"));
     assert_eq!(loaded, vec![2], "only the first checkpoint fits, and it is valid");
-    println!("FAULTS full disk (tmpfs of {} KB): ENOSPC logged, step-2 checkpoint intact and valid, run finished", size * 3 / 2 / 1024);
+    println!(
+        "FAULTS full disk (tmpfs of {} KB): ENOSPC logged, step-2 checkpoint intact and valid, run finished",
+        size * 3 / 2 / 1024
+    );
 }

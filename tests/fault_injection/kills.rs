@@ -44,10 +44,16 @@ fn killed_runs_always_resume_and_finish() {
     for run in 0..runs {
         let _ = std::fs::remove_dir_all(scene.run_dir());
         let mut daemon = scene.start();
-        assert!(wait_until(MINUTE, || !checkpoint_files(&scene.run_dir()).is_empty()), "run {run}: no first checkpoint");
+        assert!(
+            wait_until(MINUTE, || !checkpoint_files(&scene.run_dir()).is_empty()),
+            "run {run}: no first checkpoint"
+        );
         let in_write = run % 2 == 0;
         if in_write {
-            assert!(wait_until(MINUTE, || !partial_checkpoints(&scene).is_empty()), "run {run}: no checkpoint write seen");
+            assert!(
+                wait_until(MINUTE, || !partial_checkpoints(&scene).is_empty()),
+                "run {run}: no checkpoint write seen"
+            );
         } else {
             random ^= random << 13;
             random ^= random >> 7;
@@ -63,7 +69,12 @@ fn killed_runs_always_resume_and_finish() {
         let (status, lines) = scene.run_to_end();
         let finished = lgd::daemon::status::RunStatus::read(&scene.run_dir()).expect("status.json");
         assert!(status.success(), "run {run}: the resumed run failed:\n{}", lines.join("\n"));
-        assert!(logged(&lines, &["resuming"]), "run {run}: {} checkpoints on disk but no resume:\n{}", before.len(), lines.join("\n"));
+        assert!(
+            logged(&lines, &["resuming"]),
+            "run {run}: {} checkpoints on disk but no resume:\n{}",
+            before.len(),
+            lines.join("\n")
+        );
         assert_eq!(finished.step, STEPS, "run {run}: finished at the planned step");
         assert!(partial_checkpoints(&scene).is_empty(), "run {run}: partial files cleaned up");
         resumed_and_finished += 1;
@@ -94,9 +105,16 @@ fn a_corrupted_or_truncated_checkpoint_is_named_and_the_previous_one_used() {
     let (status, lines) = scene.run_to_end();
     assert!(status.success(), "{}", lines.join("\n"));
     let name = |p: &PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(logged(&lines, &["skipping a broken checkpoint", &name(&files[2]), "checksum mismatch"]), "{}", lines.join("\n"));
+    assert!(
+        logged(&lines, &["skipping a broken checkpoint", &name(&files[2]), "checksum mismatch"]),
+        "{}",
+        lines.join("\n")
+    );
     assert!(logged(&lines, &["skipping a broken checkpoint", &name(&files[1])]), "{}", lines.join("\n"));
     let resumed = lines.iter().find(|l| l.contains("\"message\":\"resuming\"")).expect("resumed");
     assert!(resumed.contains(&name(&files[0])), "the oldest valid one is used: {resumed}");
-    println!("FAULTS corrupt checkpoints: checksum-mismatch and truncated files detected and named; resumed from {}", name(&files[0]));
+    println!(
+        "FAULTS corrupt checkpoints: checksum-mismatch and truncated files detected and named; resumed from {}",
+        name(&files[0])
+    );
 }

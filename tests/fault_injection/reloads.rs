@@ -17,8 +17,16 @@ fn bad_reloads_keep_the_old_config_and_training_goes_on() {
     let before = digest();
     let cases: [(&str, Option<String>, &str); 4] = [
         ("broken syntax", Some("[data\ntrain = ".into()), "reload failed, old config kept"),
-        ("invalid value", Some(good.replace("every_steps = 1", "every_steps = 0")), "logging.every_steps: must be >= 1"),
-        ("non-reloadable field", Some(good.replace("arch = \"mobilenet_v2\"", "arch = \"resnet18\"")), "reload refused"),
+        (
+            "invalid value",
+            Some(good.replace("every_steps = 1", "every_steps = 0")),
+            "logging.every_steps: must be >= 1",
+        ),
+        (
+            "non-reloadable field",
+            Some(good.replace("arch = \"mobilenet_v2\"", "arch = \"resnet18\"")),
+            "reload refused",
+        ),
         ("file deleted", None, "reload failed, old config kept"),
     ];
     for (what, text, expected) in cases {
@@ -54,7 +62,8 @@ fn watch_config_reloads_when_the_file_changes() {
     let scene = Scene::new("faults-watch", 4);
     scene.configure(1000, "[checkpoint]\nevery_epochs = 0\n");
     let config = scene.dir.join("run.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replace("device = \"cpu\"", "device = \"cpu\"\nwatch_config = true");
+    let text =
+        std::fs::read_to_string(&config).unwrap().replace("device = \"cpu\"", "device = \"cpu\"\nwatch_config = true");
     std::fs::write(&config, &text).unwrap();
     let mut daemon = scene.start();
     daemon.next_step(MINUTE);

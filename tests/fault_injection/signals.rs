@@ -28,7 +28,10 @@ fn a_storm_of_checkpoint_requests_corrupts_nothing() {
         TrainingState::load(file).unwrap_or_else(|e| panic!("{e}"));
     }
     assert!(files.len() >= 2, "at least one requested checkpoint and the final one");
-    println!("FAULTS 100 x SIGUSR1: {} checkpoints written, all valid; training went on (step {first} → {later})", files.len());
+    println!(
+        "FAULTS 100 x SIGUSR1: {} checkpoints written, all valid; training went on (step {first} → {later})",
+        files.len()
+    );
 }
 
 #[test]
@@ -36,10 +39,9 @@ fn sigterm_during_validation_exits_promptly_with_a_checkpoint() {
     let scene = Scene::new("faults-term-validation", 4);
     support_val_folder(&scene);
     scene.configure(1000, "[checkpoint]\nevery_epochs = 0\n[validation]\nevery_epochs = 0\nevery_steps = 2\n");
-    let text = std::fs::read_to_string(scene.dir.join("run.toml")).unwrap().replace(
-        "batch_size = 4",
-        &format!("val = \"{}\"\nbatch_size = 4", scene.dir.join("val").display()),
-    );
+    let text = std::fs::read_to_string(scene.dir.join("run.toml"))
+        .unwrap()
+        .replace("batch_size = 4", &format!("val = \"{}\"\nbatch_size = 4", scene.dir.join("val").display()));
     let text = text.replace("output_size = 32", "output_size = 32\neval_resize = 256\neval_crop = 224");
     std::fs::write(scene.dir.join("run.toml"), text).unwrap();
     let mut daemon = scene.start();

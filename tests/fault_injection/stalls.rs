@@ -8,7 +8,10 @@ use crate::daemon::{checkpoint_files, logged, Scene, MINUTE};
 #[test]
 fn a_stalled_worker_is_named_and_the_run_stops_with_a_checkpoint() {
     let scene = Scene::new("faults-stall", 4); // a/0..3, b/0..3, c/0..3: index 5 is b/1.ppm
-    scene.configure(50, "[guards]\nstall_timeout_s = 3\n[checkpoint]\nevery_epochs = 0\n[fault_injection]\nstall_sample = 5\n");
+    scene.configure(
+        50,
+        "[guards]\nstall_timeout_s = 3\n[checkpoint]\nevery_epochs = 0\n[fault_injection]\nstall_sample = 5\n",
+    );
     let started = Instant::now();
     let (status, lines) = scene.run_to_end();
     let took = started.elapsed();
@@ -23,7 +26,10 @@ fn a_stalled_worker_is_named_and_the_run_stops_with_a_checkpoint() {
     if steps_done > 0 {
         assert!(!checkpoint_files(&scene.run_dir()).is_empty(), "the steps taken are checkpointed");
     }
-    println!("FAULTS stall: worker and file named after 3 s, run stopped in {:.1} s with {steps_done} steps checkpointed", took.as_secs_f64());
+    println!(
+        "FAULTS stall: worker and file named after 3 s, run stopped in {:.1} s with {steps_done} steps checkpointed",
+        took.as_secs_f64()
+    );
 }
 
 /// A process stopped for longer than the stall timeout (SIGSTOP, as a batch scheduler suspends a

@@ -14,7 +14,11 @@ fn resumes_from_step_3_to_12(scene: &Scene) {
     scene.configure(4, "[checkpoint]\nevery_epochs = 0\n");
     let (status, lines) = scene.run_to_end();
     assert!(status.success(), "{}", lines.join("\n"));
-    assert!(logged(&lines, &["resuming", "\"step\":3"]) && logged(&lines, &["\"message\":\"step\"", "\"step\":12"]), "{}", lines.join("\n"));
+    assert!(
+        logged(&lines, &["resuming", "\"step\":3"]) && logged(&lines, &["\"message\":\"step\"", "\"step\":12"]),
+        "{}",
+        lines.join("\n")
+    );
 }
 
 #[test]
@@ -29,16 +33,29 @@ fn a_panicking_student_step_stops_the_run_and_the_last_checkpoint_stands() {
     let panics: Vec<&serde_json::Value> = records.iter().filter(|r| r["target"] == "panic").collect();
     assert_eq!(panics.len(), 1, "{}", lines.join("\n"));
     assert_eq!(panics[0]["thread"], "lgd-student", "{}", panics[0]);
-    assert!(panics[0]["message"].as_str().is_some_and(|m| m.ends_with("panicked: fault injection: student_panic_step = 5")), "{}", panics[0]);
-    assert!(panics[0]["location"].as_str().is_some_and(|l| l.starts_with("src/daemon/student_stage.rs:")), "{}", panics[0]);
+    assert!(
+        panics[0]["message"].as_str().is_some_and(|m| m.ends_with("panicked: fault injection: student_panic_step = 5")),
+        "{}",
+        panics[0]
+    );
+    assert!(
+        panics[0]["location"].as_str().is_some_and(|l| l.starts_with("src/daemon/student_stage.rs:")),
+        "{}",
+        panics[0]
+    );
     // The final checkpoint is refused, with the reason.
-    assert!(logged(&lines, &["no final checkpoint", "checkpoint at step 4", "unusable after its panic"]), "{}", lines.join("\n"));
+    assert!(
+        logged(&lines, &["no final checkpoint", "checkpoint at step 4", "unusable after its panic"]),
+        "{}",
+        lines.join("\n")
+    );
     let steps = logged_steps(&lines);
     assert_eq!(steps.last(), Some(&4), "{}", lines.join("\n"));
     let saved = checkpoint_files(&scene.run_dir());
     let last = TrainingState::load(saved.last().expect("the periodic checkpoint of step 3")).unwrap();
     assert_eq!(last.step, 3);
-    let status_file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
+    let status_file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
     assert_eq!(status_file["state"], "failed", "{status_file}");
 
     resumes_from_step_3_to_12(&scene);
@@ -54,12 +71,21 @@ fn a_student_step_that_never_ends_stops_the_run_and_the_last_checkpoint_stands()
     let took = started.elapsed();
     assert!(!status.success(), "a stalled step is an error exit:\n{}", lines.join("\n"));
     assert!(took < Duration::from_secs(60), "the stuck thread held up the exit: {took:?}");
-    assert!(logged(&lines, &["student optimisation stalled: step 5 has not finished after 3.0 s", "lgd-student"]), "{}", lines.join("\n"));
-    assert!(logged(&lines, &["no final checkpoint", "checkpoint at step 4", "stuck in step 5"]), "{}", lines.join("\n"));
+    assert!(
+        logged(&lines, &["student optimisation stalled: step 5 has not finished after 3.0 s", "lgd-student"]),
+        "{}",
+        lines.join("\n")
+    );
+    assert!(
+        logged(&lines, &["no final checkpoint", "checkpoint at step 4", "stuck in step 5"]),
+        "{}",
+        lines.join("\n")
+    );
     assert_eq!(logged_steps(&lines).last(), Some(&4), "{}", lines.join("\n"));
     let saved = checkpoint_files(&scene.run_dir());
     assert_eq!(TrainingState::load(saved.last().expect("the periodic checkpoint of step 3")).unwrap().step, 3);
-    let status_file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
+    let status_file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
     assert_eq!(status_file["state"], "failed", "{status_file}");
     assert!(status_file["message"].as_str().is_some_and(|m| m.contains("stalled")), "{status_file}");
 
@@ -76,10 +102,19 @@ fn a_student_step_that_fails_part_way_writes_no_checkpoint_of_a_state_that_is_no
     let (status, lines) = scene.run_to_end();
     assert!(!status.success(), "a failed step is an error exit:\n{}", lines.join("\n"));
     assert!(logged(&lines, &["fault injection: student_error_step = 5"]), "{}", lines.join("\n"));
-    assert!(logged(&lines, &["no final checkpoint", "checkpoint at step 4", "unusable after step 5 failed part-way"]), "{}", lines.join("\n"));
+    assert!(
+        logged(&lines, &["no final checkpoint", "checkpoint at step 4", "unusable after step 5 failed part-way"]),
+        "{}",
+        lines.join("\n")
+    );
     let saved = checkpoint_files(&scene.run_dir());
-    assert_eq!(TrainingState::load(saved.last().expect("the periodic checkpoint of step 3")).unwrap().step, 3, "{saved:?}");
-    let status_file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
+    assert_eq!(
+        TrainingState::load(saved.last().expect("the periodic checkpoint of step 3")).unwrap().step,
+        3,
+        "{saved:?}"
+    );
+    let status_file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
     assert_eq!(status_file["state"], "failed", "{status_file}");
 
     resumes_from_step_3_to_12(&scene);
@@ -92,9 +127,14 @@ fn a_step_out_of_memory_names_the_batch_size_and_the_way_back() {
     scene.configure(4, "[checkpoint]\nevery_epochs = 0\nevery_steps = 3\n[fault_injection]\nstudent_oom_step = 5\n");
     let (status, lines) = scene.run_to_end();
     assert!(!status.success(), "{}", lines.join("\n"));
-    let hint = ["can't allocate memory", "-- out of memory: a smaller `data.batch_size` (now 4) needs less", "lgd train --accept-changes"];
+    let hint = [
+        "can't allocate memory",
+        "-- out of memory: a smaller `data.batch_size` (now 4) needs less",
+        "lgd train --accept-changes",
+    ];
     assert!(logged(&lines, &hint), "{}", lines.join("\n"));
-    let status_file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
+    let status_file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(scene.run_dir().join("status.json")).unwrap()).unwrap();
     assert_eq!(status_file["state"], "failed", "{status_file}");
     assert!(status_file["message"].as_str().is_some_and(|m| hint.iter().all(|h| m.contains(h))), "{status_file}");
     assert!(logged(&lines, &["no final checkpoint", "unusable after step 5 failed part-way"]), "{}", lines.join("\n"));

@@ -16,9 +16,7 @@ pub fn root() -> PathBuf {
 /// The oracle interpreter: `LGD_PYTHON`, else the project's `.venv`. A missing interpreter fails
 /// the test with the command that fixes it; oracle tests are never silently skipped.
 pub fn python() -> PathBuf {
-    let python = std::env::var_os("LGD_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv/bin/python"));
+    let python = std::env::var_os("LGD_PYTHON").map(PathBuf::from).unwrap_or_else(|| root().join(".venv/bin/python"));
     assert!(python.exists(), "oracle python {} not found: run `make setup` (or set LGD_PYTHON)", python.display());
     python
 }

@@ -61,14 +61,11 @@ pub struct JitterParams {
 pub fn sample_jitter<R: Rng + ?Sized>(strength: &JitterStrength, rng: &mut R) -> JitterParams {
     let mut order = OPS;
     order.shuffle(rng);
-    let mut factor = |s: f32| {
-        (s > 0.0).then(|| uniform(rng, f64::from((1.0 - s).max(0.0)), f64::from(1.0 + s)) as f32)
-    };
+    let mut factor = |s: f32| (s > 0.0).then(|| uniform(rng, f64::from((1.0 - s).max(0.0)), f64::from(1.0 + s)) as f32);
     let brightness = factor(strength.brightness);
     let contrast = factor(strength.contrast);
     let saturation = factor(strength.saturation);
-    let hue = (strength.hue > 0.0)
-        .then(|| uniform(rng, f64::from(-strength.hue), f64::from(strength.hue)) as f32);
+    let hue = (strength.hue > 0.0).then(|| uniform(rng, f64::from(-strength.hue), f64::from(strength.hue)) as f32);
     JitterParams { order, brightness, contrast, saturation, hue }
 }
 

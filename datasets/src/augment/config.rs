@@ -213,8 +213,7 @@ impl AugmentationConfig {
         ] {
             check((0.0..=1.0).contains(&p), name, "a probability must be in [0, 1]");
         }
-        for (name, s) in
-            [("brightness", self.brightness), ("contrast", self.contrast), ("saturation", self.saturation)]
+        for (name, s) in [("brightness", self.brightness), ("contrast", self.contrast), ("saturation", self.saturation)]
         {
             check(s >= 0.0 && s.is_finite(), name, "strength must be >= 0 and finite");
         }
@@ -266,14 +265,21 @@ mod tests {
         assert_eq!((v1.crop_scale, v1.jitter_p, v1.grayscale_p, v1.blur_p), ([0.2, 1.0], 1.0, 0.2, 0.0));
         assert_eq!([v1.brightness, v1.contrast, v1.saturation, v1.hue], [0.4; 4]);
         let simclr = parse(r#"{"recipe": "simclr"}"#);
-        assert_eq!((simclr.crop_scale, simclr.jitter_p, simclr.grayscale_p, simclr.blur_p), ([0.08, 1.0], 0.8, 0.2, 0.5));
+        assert_eq!(
+            (simclr.crop_scale, simclr.jitter_p, simclr.grayscale_p, simclr.blur_p),
+            ([0.08, 1.0], 0.8, 0.2, 0.5)
+        );
         assert_eq!([simclr.brightness, simclr.contrast, simclr.saturation, simclr.hue], [0.8, 0.8, 0.8, 0.2]);
         assert_eq!(simclr.blur_sigma, [0.1, 2.0]);
         let swav = parse(r#"{"recipe": "swav"}"#);
         assert_eq!(swav, AugmentationConfig { recipe: Recipe::Swav, crop_scale: [0.14, 1.0], ..simclr.clone() });
         for c in [&v1, &simclr, &swav] {
             assert!(c.validate().is_empty(), "{:?}", c.recipe);
-            assert_eq!((c.output_size, c.mean, c.flip_p, c.fast_decode), (224, CLIP_MEAN, 0.5, true), "shared defaults");
+            assert_eq!(
+                (c.output_size, c.mean, c.flip_p, c.fast_decode),
+                (224, CLIP_MEAN, 0.5, true),
+                "shared defaults"
+            );
         }
         // An explicit field overrides the recipe; the others keep the recipe's values.
         let tuned = parse(r#"{"recipe": "simclr", "hue": 0.1, "blur_p": 0.0, "fast_decode": false}"#);

@@ -19,9 +19,8 @@ pub fn to_tensor_normalized_into(img: &RgbImage, mean: [f32; 3], std: [f32; 3], 
     let plane = img.width() * img.height();
     assert_eq!(out.len(), 3 * plane, "output slice must hold 3 x {} values", plane);
     // Per channel, a 256-entry table: exact same f32 operations, once per value instead of per pixel.
-    let tables: Vec<[f32; 256]> = (0..3)
-        .map(|c| std::array::from_fn(|v| (v as f32 / 255.0 - mean[c]) / std[c]))
-        .collect();
+    let tables: Vec<[f32; 256]> =
+        (0..3).map(|c| std::array::from_fn(|v| (v as f32 / 255.0 - mean[c]) / std[c])).collect();
     let (r, rest) = out.split_at_mut(plane);
     let (g, b) = rest.split_at_mut(plane);
     for (i, px) in img.as_raw().chunks_exact(3).enumerate() {

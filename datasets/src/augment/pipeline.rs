@@ -10,10 +10,10 @@ use rand::Rng;
 use super::blur::{gaussian_blur_with, BlurScratch};
 use super::color_jitter::{apply_jitter, sample_jitter, JitterParams, JitterStrength};
 use super::config::AugmentationConfig;
-use super::recipe::Step;
 use super::flip::hflip;
 use super::grayscale::to_grayscale;
 use super::normalize::to_tensor_normalized_into;
+use super::recipe::Step;
 use super::resize::{resized_box_into, ResizeScratch, SubpixelBox};
 use super::resized_crop::{sample_crop, uniform};
 use super::rng::sample_rng;
@@ -84,13 +84,8 @@ impl Augmenter {
     /// it fires). For MoCo-v2 that is torchvision's order: crop, jitter, grayscale, blur, flip.
     pub fn sample_params<R: Rng + ?Sized>(&self, width: usize, height: usize, rng: &mut R) -> ViewParams {
         let c = &self.config;
-        let crop = sample_crop(
-            width,
-            height,
-            (c.crop_scale[0], c.crop_scale[1]),
-            (c.crop_ratio[0], c.crop_ratio[1]),
-            rng,
-        );
+        let crop =
+            sample_crop(width, height, (c.crop_scale[0], c.crop_scale[1]), (c.crop_ratio[0], c.crop_ratio[1]), rng);
         let mut p = ViewParams { crop, jitter: None, grayscale: false, blur_sigma: None, flip: false };
         for step in c.recipe.steps() {
             match step {
@@ -99,9 +94,8 @@ impl Augmenter {
                 }
                 Step::Grayscale => p.grayscale = rng.gen::<f64>() < c.grayscale_p,
                 Step::Blur => {
-                    p.blur_sigma = (rng.gen::<f64>() < c.blur_p).then(|| {
-                        uniform(rng, f64::from(c.blur_sigma[0]), f64::from(c.blur_sigma[1])) as f32
-                    });
+                    p.blur_sigma = (rng.gen::<f64>() < c.blur_p)
+                        .then(|| uniform(rng, f64::from(c.blur_sigma[0]), f64::from(c.blur_sigma[1])) as f32);
                 }
                 Step::Flip => p.flip = rng.gen::<f64>() < c.flip_p,
             }
@@ -133,7 +127,14 @@ impl Augmenter {
     /// [`Augmenter::apply_into`] with the crop given as `area` of `img`, which may have fractional
     /// edges: `img` is then a DCT-scaled window of the source that `p` was drawn for
     /// ([`crate::training_view`]); `p.crop` itself is not read.
-    pub fn apply_box_into(&self, img: &RgbImage, area: SubpixelBox, p: &ViewParams, ws: &mut Workspace, view: &mut RgbImage) {
+    pub fn apply_box_into(
+        &self,
+        img: &RgbImage,
+        area: SubpixelBox,
+        p: &ViewParams,
+        ws: &mut Workspace,
+        view: &mut RgbImage,
+    ) {
         self.apply_geometric_box_into(img, area, p, ws, view);
         self.apply_photometric(view, p, ws);
     }
@@ -142,7 +143,14 @@ impl Augmenter {
     /// photometric operation (they are per pixel, or a mirror-symmetric blur with mirrored edges,
     /// or use the image mean), so running it first gives the same bytes as the recipe's order.
     /// With `photometric = "device"` this is all a worker does.
-    pub fn apply_geometric_box_into(&self, img: &RgbImage, area: SubpixelBox, p: &ViewParams, ws: &mut Workspace, view: &mut RgbImage) {
+    pub fn apply_geometric_box_into(
+        &self,
+        img: &RgbImage,
+        area: SubpixelBox,
+        p: &ViewParams,
+        ws: &mut Workspace,
+        view: &mut RgbImage,
+    ) {
         let s = self.config.output_size;
         resized_box_into(img, area, s, s, &mut ws.resize, view);
         if p.flip {

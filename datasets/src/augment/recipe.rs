@@ -135,10 +135,6 @@ mod tests {
                 assert_eq!(steps.iter().filter(|&&x| x == s).count(), 1, "{r:?} {s:?}");
             }
         }
-        assert_eq!(
-            Recipe::Mocov1.steps()[..2],
-            [Step::Grayscale, Step::Jitter],
-            "MoCo v1 greys before jittering"
-        );
+        assert_eq!(Recipe::Mocov1.steps()[..2], [Step::Grayscale, Step::Jitter], "MoCo v1 greys before jittering");
     }
 }

@@ -87,8 +87,7 @@ impl Taps {
             for (k, w) in row.iter().enumerate().take(n) {
                 let w = if total != 0.0 { w / total } else { *w };
                 let fixed = w * f64::from(1u32 << PRECISION_BITS);
-                self.weights[o * ksize + k] =
-                    if fixed < 0.0 { (fixed - 0.5) as i32 } else { (fixed + 0.5) as i32 };
+                self.weights[o * ksize + k] = if fixed < 0.0 { (fixed - 0.5) as i32 } else { (fixed + 0.5) as i32 };
             }
             self.bounds.push((lo, n));
         }

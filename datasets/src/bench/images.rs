@@ -149,7 +149,8 @@ fn synthesize(w: usize, h: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
                     *channel += a * (target - *channel);
                 }
             }
-            let tex: f32 = waves.iter().map(|&(fx, fy, ph, amp)| amp * (fx * x as f32 + fy * y as f32 + ph).sin()).sum();
+            let tex: f32 =
+                waves.iter().map(|&(fx, fy, ph, amp)| amp * (fx * x as f32 + fy * y as f32 + ph).sin()).sum();
             let o = (y * w + x) * 3;
             for (dst, &base) in out[o..o + 3].iter_mut().zip(&c) {
                 let n: f32 = rng.gen_range(-noise..noise);

@@ -240,7 +240,8 @@ fn process(
                     let t0 = Instant::now();
                     let source = files
                         .with_bytes(i % files.len(), |bytes, path| {
-                            decode_for_view(augmenter, bytes, path, &options, (opts.seed, 0, i as u64)).map_err(|e| e.to_string())
+                            decode_for_view(augmenter, bytes, path, &options, (opts.seed, 0, i as u64))
+                                .map_err(|e| e.to_string())
                         })
                         .and_then(|decoded| decoded);
                     let source = match source {

@@ -73,7 +73,8 @@ mod tests {
         make_images(&dir.join("src"), 4, 1).unwrap();
         let source = FolderSource::open(&dir.join("src")).unwrap();
         let encoding = Encoding::Jpeg { max_side: 256, quality: 90, chroma: Chroma::Yuv420 };
-        pack(&source, &dir.join("pack"), &PackOptions { encoding, threads: 1, ..Default::default() }, &mut |_| {}).unwrap();
+        pack(&source, &dir.join("pack"), &PackOptions { encoding, threads: 1, ..Default::default() }, &mut |_| {})
+            .unwrap();
         let opts = BenchOptions { images: Some(8), threads: 2, ..Default::default() };
         let folder = run(&dir.join("src"), &opts).unwrap();
         let packed = run(&dir.join("pack"), &opts).unwrap();

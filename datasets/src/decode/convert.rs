@@ -17,9 +17,7 @@ pub(super) fn to_rgb_like_pil(decoded: DynamicImage) -> RgbImage {
             img.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]].map(|v| (v >> 8) as u8)).collect()
         }
         DynamicImage::ImageLuma16(img) => img.iter().flat_map(|&l| [(l >> 8) as u8; 3]).collect(),
-        DynamicImage::ImageLumaA16(img) => {
-            img.chunks_exact(2).flat_map(|p| [(p[0] >> 8) as u8; 3]).collect()
-        }
+        DynamicImage::ImageLumaA16(img) => img.chunks_exact(2).flat_map(|p| [(p[0] >> 8) as u8; 3]).collect(),
         // Float layouts (not produced by the formats enabled here) and any future variant: the
         // `image` crate's own conversion.
         other => other.to_rgb8().into_raw(),

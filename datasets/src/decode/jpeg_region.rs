@@ -22,9 +22,9 @@ use std::os::raw::{c_int, c_ulong};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use mozjpeg_sys::{
-    jpeg_common_struct, jpeg_create_decompress, jpeg_crop_scanline, jpeg_decompress_struct,
-    jpeg_destroy_decompress, jpeg_error_mgr, jpeg_mem_src, jpeg_read_header, jpeg_read_scanlines,
-    jpeg_skip_scanlines, jpeg_start_decompress, jpeg_std_error, J_COLOR_SPACE,
+    jpeg_common_struct, jpeg_create_decompress, jpeg_crop_scanline, jpeg_decompress_struct, jpeg_destroy_decompress,
+    jpeg_error_mgr, jpeg_mem_src, jpeg_read_header, jpeg_read_scanlines, jpeg_skip_scanlines, jpeg_start_decompress,
+    jpeg_std_error, J_COLOR_SPACE,
 };
 
 use crate::augment::resize::SubpixelBox;
@@ -91,8 +91,8 @@ unsafe fn decode_window(
         (cinfo.jpeg_color_space, cinfo.num_components),
         (J_COLOR_SPACE::JCS_YCbCr | J_COLOR_SPACE::JCS_RGB, 3) | (J_COLOR_SPACE::JCS_GRAYSCALE, 1)
     );
-    let inside = crop.left + crop.width <= cinfo.image_width as usize
-        && crop.top + crop.height <= cinfo.image_height as usize;
+    let inside =
+        crop.left + crop.width <= cinfo.image_width as usize && crop.top + crop.height <= cinfo.image_height as usize;
     if !supported || !inside || crop.width == 0 || crop.height == 0 {
         return None;
     }
@@ -168,7 +168,8 @@ mod tests {
 
     #[test]
     fn the_window_at_scale_one_is_the_full_decode_cut_out() {
-        let img = image::RgbImage::from_fn(97, 75, |x, y| image::Rgb([(x * 2) as u8, (y * 3) as u8, ((x + y) % 256) as u8]));
+        let img =
+            image::RgbImage::from_fn(97, 75, |x, y| image::Rgb([(x * 2) as u8, (y * 3) as u8, ((x + y) % 256) as u8]));
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92).encode_image(&img).unwrap();
         let crop = CropBox { top: 21, left: 37, height: 40, width: 33 };

@@ -119,8 +119,7 @@ impl Default for DecodeOptions {
 
 /// Reads and decodes a file (see [`decode`]).
 pub fn decode_file(path: &Path, options: &DecodeOptions) -> Result<RgbImage, DecodeError> {
-    let bytes =
-        std::fs::read(path).map_err(|source| DecodeError::Io { path: path.to_owned(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| DecodeError::Io { path: path.to_owned(), source })?;
     decode(&bytes, path, options)
 }
 
@@ -128,11 +127,7 @@ pub fn decode_file(path: &Path, options: &DecodeOptions) -> Result<RgbImage, Dec
 pub fn dimensions(bytes: &[u8], path: &Path) -> Result<(u32, u32), DecodeError> {
     let reader = reader(bytes, path)?;
     let format = format_name(&reader);
-    reader.into_dimensions().map_err(|source| DecodeError::Corrupt {
-        path: path.to_owned(),
-        format,
-        source,
-    })
+    reader.into_dimensions().map_err(|source| DecodeError::Corrupt { path: path.to_owned(), format, source })
 }
 
 /// Width and height from the header, refused when empty or above the pixel limit.

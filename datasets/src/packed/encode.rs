@@ -34,7 +34,12 @@ pub fn capped_size(width: usize, height: usize, max_side: usize) -> (usize, usiz
 /// scaling applies when the stored size is at most half the original's (it entropy-decodes every
 /// block whatever the scale, so the check is as strict as a full-size decode); and the resize is
 /// the data path's ([`resized_box_into`], PIL's antialiased bilinear).
-pub fn prepare_sample(bytes: Vec<u8>, name: &str, encoding: Encoding, decode_options: &DecodeOptions) -> Result<Vec<u8>, String> {
+pub fn prepare_sample(
+    bytes: Vec<u8>,
+    name: &str,
+    encoding: Encoding,
+    decode_options: &DecodeOptions,
+) -> Result<Vec<u8>, String> {
     let path = Path::new(name);
     let (width, height) = checked_dimensions(&bytes, path, decode_options).map_err(|e| e.to_string())?;
     let (width, height) = (width as usize, height as usize);
@@ -81,20 +86,31 @@ mod tests {
     fn reencoding_shrinks_and_stays_close_and_garbage_is_refused() {
         // A smooth gradient survives JPEG at quality 95 within a few levels.
         let (w, h) = (96usize, 64usize);
-        let data: Vec<u8> = (0..w * h).flat_map(|i| {
-            let (x, y) = (i % w, i / w);
-            [(x * 255 / w) as u8, (y * 255 / h) as u8, 128]
-        }).collect();
+        let data: Vec<u8> = (0..w * h)
+            .flat_map(|i| {
+                let (x, y) = (i % w, i / w);
+                [(x * 255 / w) as u8, (y * 255 / h) as u8, 128]
+            })
+            .collect();
         let img = RgbImage::from_raw(w, h, data).unwrap();
         let png = {
             let mut out = Vec::new();
-            image::ImageEncoder::write_image(image::codecs::png::PngEncoder::new(&mut out), img.as_raw(), w as u32, h as u32, ExtendedColorType::Rgb8).unwrap();
+            image::ImageEncoder::write_image(
+                image::codecs::png::PngEncoder::new(&mut out),
+                img.as_raw(),
+                w as u32,
+                h as u32,
+                ExtendedColorType::Rgb8,
+            )
+            .unwrap();
             out
         };
         let opts = DecodeOptions::default();
         let kept = prepare_sample(png.clone(), "a.png", Encoding::Original, &opts).unwrap();
         assert_eq!(kept, png);
-        let jpeg = prepare_sample(png, "a.png", Encoding::Jpeg { max_side: 48, quality: 95, chroma: Chroma::Yuv444 }, &opts).unwrap();
+        let jpeg =
+            prepare_sample(png, "a.png", Encoding::Jpeg { max_side: 48, quality: 95, chroma: Chroma::Yuv444 }, &opts)
+                .unwrap();
         let back = decode(&jpeg, Path::new("a.jpg"), &opts).unwrap();
         assert_eq!((back.width(), back.height()), (48, 32));
         let small = resized_crop(&img, CropBox { top: 0, left: 0, height: h, width: w }, 48, 32);

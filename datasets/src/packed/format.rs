@@ -293,9 +293,14 @@ pub fn parse_index(bytes: &[u8], path: &Path) -> Result<ParsedIndex, PackError> 
     let blob_len = (bytes.len() - paths_at) as u64;
     for i in 0..n_samples {
         let r = Record::from_bytes(&bytes[records_at + i * RECORD_LEN..][..RECORD_LEN]);
-        let shard = shards.get(r.shard as usize).ok_or_else(|| malformed(format!("record {i}: shard {} of {n_shards}", r.shard)))?;
+        let shard = shards
+            .get(r.shard as usize)
+            .ok_or_else(|| malformed(format!("record {i}: shard {} of {n_shards}", r.shard)))?;
         if r.offset.checked_add(u64::from(r.length)).is_none_or(|end| end > shard.size) {
-            return Err(malformed(format!("record {i}: bytes {}+{} lie outside shard {} ({} bytes)", r.offset, r.length, shard.file, shard.size)));
+            return Err(malformed(format!(
+                "record {i}: bytes {}+{} lie outside shard {} ({} bytes)",
+                r.offset, r.length, shard.file, shard.size
+            )));
         }
         if r.label as usize >= n_classes {
             return Err(malformed(format!("record {i}: label {} of {n_classes} classes", r.label)));
@@ -330,7 +335,10 @@ mod tests {
         assert_eq!(p.meta.encoding, Encoding::Jpeg { max_side: 256, quality: 90, chroma: Chroma::Yuv420 });
         assert_eq!(p.records_at % 8, 0);
         let second = Record::from_bytes(&bytes[p.records_at + RECORD_LEN..][..RECORD_LEN]);
-        assert_eq!((second.offset, second.length, second.label, second.path_offset, second.path_len), (10, 20, 1, 9, 9));
+        assert_eq!(
+            (second.offset, second.length, second.label, second.path_offset, second.path_len),
+            (10, 20, 1, 9, 9)
+        );
         assert_eq!(&bytes[p.paths_at + 9..p.paths_at + 18], b"dog/b.png");
         // Flipping any single byte is detected, by magic, header CRC or body CRC.
         for at in 0..bytes.len() {

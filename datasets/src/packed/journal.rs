@@ -189,7 +189,9 @@ fn parse_done(text: &str, path: &Path) -> Result<DoneShard, PackError> {
         match (parts.next(), parts.next(), parts.next()) {
             (Some("ok"), Some(source), Some(rest)) => {
                 let rest: Vec<&str> = rest.split(' ').collect();
-                let [offset, length, crc] = rest.as_slice() else { return Err(bad(line_no, "expected `ok SOURCE OFFSET LENGTH CRC`")) };
+                let [offset, length, crc] = rest.as_slice() else {
+                    return Err(bad(line_no, "expected `ok SOURCE OFFSET LENGTH CRC`"));
+                };
                 shard.samples.push(DoneSample {
                     source: num(source, line_no)? as usize,
                     offset: num(offset, line_no)?,

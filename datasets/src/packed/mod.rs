@@ -18,8 +18,8 @@
 pub mod encode;
 pub mod error;
 pub mod format;
-pub mod jpeg;
 pub mod journal;
+pub mod jpeg;
 pub mod pack;
 pub mod reader;
 pub mod sampling;

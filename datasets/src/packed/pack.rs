@@ -117,19 +117,27 @@ fn prepare_one(source: &dyn SampleSource, index: usize, options: &PackOptions) -
 }
 
 /// Prepares `range` on `options.threads` threads; results in source order.
-fn prepare_batch(source: &dyn SampleSource, range: Range<usize>, options: &PackOptions) -> Vec<Result<Vec<u8>, String>> {
+fn prepare_batch(
+    source: &dyn SampleSource,
+    range: Range<usize>,
+    options: &PackOptions,
+) -> Vec<Result<Vec<u8>, String>> {
     let indices: Vec<usize> = range.collect();
     let chunk = indices.len().div_ceil(options.threads).max(1);
     std::thread::scope(|scope| {
         let workers: Vec<_> = indices
             .chunks(chunk)
-            .map(|part| (part, scope.spawn(move || part.iter().map(|&i| prepare_one(source, i, options)).collect::<Vec<_>>())))
+            .map(|part| {
+                (part, scope.spawn(move || part.iter().map(|&i| prepare_one(source, i, options)).collect::<Vec<_>>()))
+            })
             .collect();
         // One result per index even if a worker died outside `prepare_one`, so results stay aligned.
         workers
             .into_iter()
             .flat_map(|(part, w)| {
-                w.join().unwrap_or_else(|_| part.iter().map(|&i| Err(format!("{}: the worker thread died", source.name(i)))).collect())
+                w.join().unwrap_or_else(|_| {
+                    part.iter().map(|&i| Err(format!("{}: the worker thread died", source.name(i)))).collect()
+                })
             })
             .collect()
     })
@@ -169,7 +177,11 @@ pub fn pack(
     validate(options)?;
     let total = source.len();
     if total == 0 {
-        return Err(PackError::NothingPacked { source_name: source.describe(), skipped: 0, first: "the source is empty".into() });
+        return Err(PackError::NothingPacked {
+            source_name: source.describe(),
+            skipped: 0,
+            first: "the source is empty".into(),
+        });
     }
     let index_path = out.join(INDEX_FILE);
     if index_path.exists() {
@@ -218,7 +230,12 @@ pub fn pack(
                     let path = out.join(shard_file(open.state.number));
                     open.file.write_all(&bytes).map_err(PackError::io(&path, "cannot write"))?;
                     let crc = crc32fast::hash(&bytes);
-                    open.state.samples.push(DoneSample { source: index, offset: open.state.size, length: bytes.len() as u32, crc });
+                    open.state.samples.push(DoneSample {
+                        source: index,
+                        offset: open.state.size,
+                        length: bytes.len() as u32,
+                        crc,
+                    });
                     open.state.size += bytes.len() as u64;
                 }
             }
@@ -300,7 +317,11 @@ fn write_index(
         packed_per_class[record.label as usize] += 1;
     }
     let had_samples: std::collections::BTreeSet<u32> = skipped.iter().map(|s| source.label(s.source_index)).collect();
-    let empty_classes = had_samples.into_iter().filter(|&label| packed_per_class[label as usize] == 0).map(|label| source.classes()[label as usize].clone()).collect();
+    let empty_classes = had_samples
+        .into_iter()
+        .filter(|&label| packed_per_class[label as usize] == 0)
+        .map(|label| source.classes()[label as usize].clone())
+        .collect();
     Ok(PackSummary {
         empty_classes,
         samples: names.len(),

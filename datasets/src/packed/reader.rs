@@ -67,7 +67,11 @@ impl PackedDataset {
         if !index_path.exists() {
             let meta = std::fs::metadata(dir).map_err(PackError::io(dir, "cannot read the packed dataset folder"))?;
             let unfinished = meta.is_dir() && dir.join(PROGRESS_DIR).exists();
-            let hint = if unfinished { " (an unfinished pack is there: run the same pack command again to finish it)" } else { "" };
+            let hint = if unfinished {
+                " (an unfinished pack is there: run the same pack command again to finish it)"
+            } else {
+                ""
+            };
             return Err(PackError::NotPacked { dir: dir.to_owned(), file: INDEX_FILE, hint });
         }
         let index = map(&index_path)?.ok_or(PackError::BadMagic { path: index_path.clone() })?;

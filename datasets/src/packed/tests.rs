@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 
-use super::jpeg::encode_jpeg;
 use super::format::INDEX_FILE;
 use super::journal::PROGRESS_DIR;
+use super::jpeg::encode_jpeg;
 use super::*;
 use crate::decode::{decode, DecodeOptions};
 use crate::rgb::RgbImage;
@@ -47,7 +47,8 @@ fn image_folder(root: &Path, classes: usize, per_class: usize) -> usize {
         for i in 0..per_class {
             let img = picture(40 + 7 * i, 30 + 5 * c, c * 100 + i);
             if i % 2 == 0 {
-                std::fs::write(dir.join(format!("img{i:03}.jpg")), encode_jpeg(&img, 90, Chroma::Yuv420).unwrap()).unwrap();
+                std::fs::write(dir.join(format!("img{i:03}.jpg")), encode_jpeg(&img, 90, Chroma::Yuv420).unwrap())
+                    .unwrap();
             } else {
                 std::fs::write(dir.join(format!("img{i:03}.png")), png(&img)).unwrap();
             }
@@ -95,11 +96,18 @@ fn a_pack_returns_every_good_file_byte_for_byte_and_lists_the_bad_ones() {
     assert_eq!(listed.lines().count(), 3);
 
     let data = PackedDataset::open(&out).unwrap();
-    println!("packed {} samples into {} shards ({} bytes), skipped {}", data.len(), data.shard_count(), summary.bytes, bad);
+    println!(
+        "packed {} samples into {} shards ({} bytes), skipped {}",
+        data.len(),
+        data.shard_count(),
+        summary.bytes,
+        bad
+    );
     assert_eq!(data.len(), 18);
     assert_eq!(data.classes(), ["class0", "class1", "class2"]);
     let folder = crate::image_folder::ImageFolder::open(&src).unwrap();
-    let good: Vec<&(PathBuf, u32)> = folder.samples().iter().filter(|(p, _)| !p.to_string_lossy().contains("bad")).collect();
+    let good: Vec<&(PathBuf, u32)> =
+        folder.samples().iter().filter(|(p, _)| !p.to_string_lossy().contains("bad")).collect();
     for (i, (path, label)) in good.iter().enumerate() {
         let (bytes, got_label) = data.get(i).unwrap();
         assert_eq!(bytes, std::fs::read(path).unwrap(), "sample {i}");
@@ -130,7 +138,9 @@ fn an_interrupted_pack_resumes_to_the_same_bytes_as_an_uninterrupted_one() {
         for &stop in &stops {
             let opts = PackOptions { stop_after: Some(stop), ..options(15_000) };
             let mut first = None;
-            match pack(&source, &out, &opts, &mut |p| { first.get_or_insert(p.done); }) {
+            match pack(&source, &out, &opts, &mut |p| {
+                first.get_or_insert(p.done);
+            }) {
                 Err(PackError::Interrupted { processed }) => assert_eq!(processed, stop),
                 other => panic!("expected an interruption after {stop}, got {other:?}"),
             }
@@ -140,7 +150,10 @@ fn an_interrupted_pack_resumes_to_the_same_bytes_as_an_uninterrupted_one() {
             assert!(e.contains("unfinished pack"), "{e}");
         }
         let summary = pack(&source, &out, &options(15_000), &mut |_| {}).unwrap();
-        println!("stops {stops:?}: runs started at samples {progress_starts:?}, last resumed at {}", summary.resumed_at);
+        println!(
+            "stops {stops:?}: runs started at samples {progress_starts:?}, last resumed at {}",
+            summary.resumed_at
+        );
         assert!(summary.resumed_at > 0 || stops == [3], "finished shards are kept: {summary:?}");
         assert_eq!(summary.skipped.len(), 3, "skips of resumed shards are still listed");
         assert_eq!(files(&out), files(&whole), "stops {stops:?}");
@@ -209,7 +222,10 @@ fn reencoding_caps_the_side_and_shrinks_the_pack() {
     }
     let source = FolderSource::open(&dir.join("src")).unwrap();
     let original = pack(&source, &dir.join("orig"), &options(1 << 20), &mut |_| {}).unwrap();
-    let opts = PackOptions { encoding: Encoding::Jpeg { max_side: 64, quality: 85, chroma: Chroma::Yuv420 }, ..options(1 << 20) };
+    let opts = PackOptions {
+        encoding: Encoding::Jpeg { max_side: 64, quality: 85, chroma: Chroma::Yuv420 },
+        ..options(1 << 20)
+    };
     let small = pack(&source, &dir.join("small"), &opts, &mut |_| {}).unwrap();
     println!("4 PNGs ~300x200: original {} bytes, JPEG q85 max side 64: {} bytes", original.bytes, small.bytes);
     assert!(small.bytes * 5 < original.bytes);
@@ -220,7 +236,8 @@ fn reencoding_caps_the_side_and_shrinks_the_pack() {
         assert_eq!(img.width(), 64, "sample {i}");
         assert_eq!(img.height(), (200.0 * 64.0 / (300.0 + 10.0 * i as f64)).round() as usize);
     }
-    let bad = PackOptions { encoding: Encoding::Jpeg { max_side: 0, quality: 0, chroma: Chroma::Yuv420 }, ..options(1) };
+    let bad =
+        PackOptions { encoding: Encoding::Jpeg { max_side: 0, quality: 0, chroma: Chroma::Yuv420 }, ..options(1) };
     let e = pack(&source, &dir.join("bad"), &bad, &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("--quality"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -253,6 +270,10 @@ fn images_over_the_pixel_limit_are_skipped_by_the_bomb_guard_not_packed() {
     let summary = pack(&source, &dir.join("out"), &opts, &mut |_| {}).unwrap();
     assert_eq!(summary.samples, 1);
     assert_eq!(summary.skipped.len(), 1);
-    assert!(summary.skipped[0].reason.contains("c/big.png") && summary.skipped[0].reason.contains("decompression-bomb"), "{:?}", summary.skipped);
+    assert!(
+        summary.skipped[0].reason.contains("c/big.png") && summary.skipped[0].reason.contains("decompression-bomb"),
+        "{:?}",
+        summary.skipped
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

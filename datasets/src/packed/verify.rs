@@ -64,9 +64,12 @@ pub fn verify(dir: &Path, progress: &mut dyn FnMut(usize, usize)) -> Result<Veri
             Ok((bytes, _)) => {
                 report.bytes += bytes.len() as u64;
                 let (stored, computed) = (data.record(index)?.crc, crc32fast::hash(bytes));
-                (stored != computed).then(|| format!("checksum mismatch (stored {stored:08x}, computed {computed:08x})"))
+                (stored != computed)
+                    .then(|| format!("checksum mismatch (stored {stored:08x}, computed {computed:08x})"))
             }
-            Err(PackError::SampleOutsideShard { shard, .. }) => Some(format!("bytes missing: {} is truncated", shard.display())),
+            Err(PackError::SampleOutsideShard { shard, .. }) => {
+                Some(format!("bytes missing: {} is truncated", shard.display()))
+            }
             Err(other) => return Err(other),
         };
         if let Some(problem) = problem {

@@ -46,9 +46,19 @@ fn absolute(path: &Path) -> Result<PathBuf, ToolError> {
 /// directly inside a category folder count (a nested folder or a stray non-image file is
 /// ignored), so the validation set is exactly "the rest". Every class is checked before anything
 /// is written.
-pub fn caltech_split(src: &Path, out: &Path, classes: usize, train_per_class: usize, seed: u64, how: Placement) -> Result<SplitSummary, ToolError> {
+pub fn caltech_split(
+    src: &Path,
+    out: &Path,
+    classes: usize,
+    train_per_class: usize,
+    seed: u64,
+    how: Placement,
+) -> Result<SplitSummary, ToolError> {
     if train_per_class == 0 || classes == 0 {
-        return Err(ToolError::InvalidOption { option: "--train-per-class/--classes", why: "must be at least 1".into() });
+        return Err(ToolError::InvalidOption {
+            option: "--train-per-class/--classes",
+            why: "must be at least 1".into(),
+        });
     }
     let folders = class_folders(src)?;
     if folders.len() < classes {
@@ -85,7 +95,13 @@ pub fn caltech_split(src: &Path, out: &Path, classes: usize, train_per_class: us
 
 /// ImageNet-style subset of `src` into `out/<class>/`: `per_class` random images of every class
 /// folder (all of them, reported in `short_classes`, where a class has fewer).
-pub fn imagenet_subset(src: &Path, out: &Path, per_class: usize, seed: u64, how: Placement) -> Result<SplitSummary, ToolError> {
+pub fn imagenet_subset(
+    src: &Path,
+    out: &Path,
+    per_class: usize,
+    seed: u64,
+    how: Placement,
+) -> Result<SplitSummary, ToolError> {
     if per_class == 0 {
         return Err(ToolError::InvalidOption { option: "--per-class", why: "must be at least 1".into() });
     }
@@ -98,7 +114,12 @@ pub fn imagenet_subset(src: &Path, out: &Path, per_class: usize, seed: u64, how:
     for (index, class) in folders.iter().enumerate() {
         let files = images_in(&src.join(class))?;
         if files.is_empty() {
-            return Err(ToolError::TooFewImages { folder: src.join(class), found: 0, wanted: 1, why: "every class needs an image" });
+            return Err(ToolError::TooFewImages {
+                folder: src.join(class),
+                found: 0,
+                wanted: 1,
+                why: "every class needs an image",
+            });
         }
         let chosen = choose(files.len(), per_class, seed, index);
         plan.push((class, files, chosen));

@@ -102,7 +102,8 @@ impl Files {
     fn decode(&self, indices: &[usize]) -> Block {
         let part = indices.len().div_ceil(self.threads.max(1)).max(1);
         let parts: Vec<Part> = std::thread::scope(|scope| {
-            let handles: Vec<_> = indices.chunks(part).map(|part| scope.spawn(move || self.decode_part(part))).collect();
+            let handles: Vec<_> =
+                indices.chunks(part).map(|part| scope.spawn(move || self.decode_part(part))).collect();
             handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
         });
         let (mut pixels, mut labels, mut samples, mut skipped) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -121,11 +122,12 @@ impl Files {
         let (mut pixels, mut labels, mut samples, mut skipped) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for &index in indices {
             let path = self.source.describe(index);
-            let decoded = self
-                .source
-                .read(index)
-                .map_err(|e| format!("{}: {e}", path.display()))
-                .and_then(|(bytes, label)| decode(&bytes, &path, &DecodeOptions::default()).map(|image| (image, label)).map_err(|e| e.to_string()));
+            let decoded =
+                self.source.read(index).map_err(|e| format!("{}: {e}", path.display())).and_then(|(bytes, label)| {
+                    decode(&bytes, &path, &DecodeOptions::default())
+                        .map(|image| (image, label))
+                        .map_err(|e| e.to_string())
+                });
             match decoded {
                 Ok((image, label)) => {
                     let view = eval_transform(&image, self.resize, self.crop);
@@ -190,7 +192,14 @@ impl ValidationSet {
     /// is represented) of `root` — an image folder or a packed dataset — with Resize(`resize`) +
     /// CenterCrop(`crop`). Only the index is read here: each pass decodes the files again, on
     /// every core.
-    pub fn load(root: &Path, resize: usize, crop: usize, mean: [f32; 3], std: [f32; 3], max_images: usize) -> Result<Self, String> {
+    pub fn load(
+        root: &Path,
+        resize: usize,
+        crop: usize,
+        mean: [f32; 3],
+        std: [f32; 3],
+        max_images: usize,
+    ) -> Result<Self, String> {
         let source = open_source(root).map_err(|e| format!("data.val: {e}"))?;
         let all = source.len();
         if all == 0 {
@@ -201,7 +210,12 @@ impl ValidationSet {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let classes = source.classes().len();
         let files = Files { source, indices, resize, crop, mean, std, threads };
-        Ok(Self { images: Images::Files(files), classes, skips_reported: AtomicBool::new(false), teacher_classes: TeacherClasses::default() })
+        Ok(Self {
+            images: Images::Files(files),
+            classes,
+            skips_reported: AtomicBool::new(false),
+            teacher_classes: TeacherClasses::default(),
+        })
     }
 
     /// A set from tensors already prepared: images `[N, 3, S, S]`, labels `[N]`.
@@ -209,7 +223,12 @@ impl ValidationSet {
         let classes = if labels.numel() == 0 { 0 } else { labels.max().int64_value(&[]) as usize + 1 };
         let samples: Vec<usize> = (0..labels.size()[0] as usize).collect();
         let chunks = chunks(images, labels, &samples);
-        Self { images: Images::Prepared(chunks), classes, skips_reported: AtomicBool::new(false), teacher_classes: TeacherClasses::default() }
+        Self {
+            images: Images::Prepared(chunks),
+            classes,
+            skips_reported: AtomicBool::new(false),
+            teacher_classes: TeacherClasses::default(),
+        }
     }
 
     /// Number of classes of the split (for prepared tensors: the largest label + 1).
@@ -282,7 +301,9 @@ impl ValidationSet {
                 let labels = chunk.labels.to_device(device);
                 let s = normalize_rows(&student.forward_t(&images, false).to_kind(Kind::Float));
                 let s_class = (s.matmul(bank) * 100.0).argmax(1, false);
-                let t_class = teacher_classes.next(&chunk.samples, device, || (teacher.embed(&images).to_kind(Kind::Float).matmul(bank) * 100.0).argmax(1, false));
+                let t_class = teacher_classes.next(&chunk.samples, device, || {
+                    (teacher.embed(&images).to_kind(Kind::Float).matmul(bank) * 100.0).argmax(1, false)
+                });
                 agree += s_class.eq_tensor(&t_class).sum(Kind::Int64).int64_value(&[]);
                 student_correct += s_class.eq_tensor(&labels).sum(Kind::Int64).int64_value(&[]);
                 teacher_correct += t_class.eq_tensor(&labels).sum(Kind::Int64).int64_value(&[]);
@@ -297,7 +318,11 @@ impl ValidationSet {
             return Ok(None);
         }
         if pass.images == 0 {
-            return Err(format!("none of the {} validation images could be decoded (the first: {})", self.len(), pass.skipped.first().map_or("?", String::as_str)));
+            return Err(format!(
+                "none of the {} validation images could be decoded (the first: {})",
+                self.len(),
+                pass.skipped.first().map_or("?", String::as_str)
+            ));
         }
         let n = pass.images as f64;
         Ok(Some(Validation {

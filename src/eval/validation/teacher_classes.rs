@@ -19,7 +19,10 @@ pub(super) struct TeacherClasses {
 impl TeacherClasses {
     /// Starts a pass against `bank`.
     pub(super) fn begin(&mut self, bank: &Tensor) {
-        let same = self.bank.as_ref().is_some_and(|kept| kept.size() == bank.size() && kept.to_device(bank.device()).equal(bank));
+        let same = self
+            .bank
+            .as_ref()
+            .is_some_and(|kept| kept.size() == bank.size() && kept.to_device(bank.device()).equal(bank));
         if !same {
             self.bank = Some(bank.to_device(Device::Cpu));
             self.kept.clear();

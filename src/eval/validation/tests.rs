@@ -66,7 +66,11 @@ fn a_pass_decodes_every_block_in_order_as_one_image_at_a_time_would() {
     assert!(!stopped.finished && stopped.images == 3 * CHUNK as usize, "{stopped:?}");
     let some = ValidationSet::load(&root, 18, 16, MEAN, STD, 10).unwrap();
     let (_, labels, _) = collect(&some);
-    assert_eq!(Vec::<i64>::try_from(&labels).unwrap(), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1], "evenly spaced over both classes");
+    assert_eq!(
+        Vec::<i64>::try_from(&labels).unwrap(),
+        [0, 0, 0, 0, 0, 1, 1, 1, 1, 1],
+        "evenly spaced over both classes"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
 

@@ -126,10 +126,7 @@ impl ClipConfig {
     pub fn infer(w: &Weights) -> Result<Self, ClipLoadError> {
         let vision = if w.contains("visual.proj") {
             let conv = w.require_shape("visual.conv1.weight", 4)?; // [width, 3, patch, patch]
-            let layers = w
-                .names_with_prefix("visual.")
-                .filter(|k| k.ends_with(".attn.in_proj_weight"))
-                .count();
+            let layers = w.names_with_prefix("visual.").filter(|k| k.ends_with(".attn.in_proj_weight")).count();
             VisionConfig::Vit {
                 width: conv[0],
                 layers,

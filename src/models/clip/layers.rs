@@ -19,7 +19,10 @@ pub struct Linear {
 impl Linear {
     /// Loads `{prefix}.weight` `[out, in]` and `{prefix}.bias` `[out]`.
     pub fn load(w: &mut Weights, prefix: &str, input: i64, output: i64) -> Self {
-        Self { weight: w.take(&format!("{prefix}.weight"), &[output, input]), bias: w.take(&format!("{prefix}.bias"), &[output]) }
+        Self {
+            weight: w.take(&format!("{prefix}.weight"), &[output, input]),
+            bias: w.take(&format!("{prefix}.bias"), &[output]),
+        }
     }
 
     /// `[.., in]` → `[.., out]`.
@@ -44,7 +47,11 @@ pub struct LayerNorm {
 impl LayerNorm {
     /// Loads `{prefix}.weight` and `{prefix}.bias`, both `[width]`.
     pub fn load(w: &mut Weights, prefix: &str, width: i64) -> Self {
-        Self { weight: w.take(&format!("{prefix}.weight"), &[width]), bias: w.take(&format!("{prefix}.bias"), &[width]), width }
+        Self {
+            weight: w.take(&format!("{prefix}.weight"), &[width]),
+            bias: w.take(&format!("{prefix}.bias"), &[width]),
+            width,
+        }
     }
 
     /// Normalises `[.., width]`.
@@ -63,7 +70,15 @@ pub struct Conv2d {
 
 impl Conv2d {
     /// Loads `{prefix}.weight` `[output, input, kernel, kernel]`.
-    pub fn load(w: &mut Weights, prefix: &str, input: i64, output: i64, kernel: i64, stride: i64, padding: i64) -> Self {
+    pub fn load(
+        w: &mut Weights,
+        prefix: &str,
+        input: i64,
+        output: i64,
+        kernel: i64,
+        stride: i64,
+        padding: i64,
+    ) -> Self {
         Self { weight: w.take(&format!("{prefix}.weight"), &[output, input, kernel, kernel]), stride, padding }
     }
 
@@ -86,7 +101,12 @@ impl BatchNorm2d {
     /// Loads `{prefix}.{weight,bias,running_mean,running_var}`, all `[channels]`.
     pub fn load(w: &mut Weights, prefix: &str, channels: i64) -> Self {
         let mut take = |name: &str| w.take(&format!("{prefix}.{name}"), &[channels]);
-        Self { weight: take("weight"), bias: take("bias"), running_mean: take("running_mean"), running_var: take("running_var") }
+        Self {
+            weight: take("weight"),
+            bias: take("bias"),
+            running_mean: take("running_mean"),
+            running_var: take("running_var"),
+        }
     }
 
     /// Normalises `[batch, channels, h, w]` with the running statistics.

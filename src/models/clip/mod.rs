@@ -30,5 +30,5 @@ pub mod weights;
 pub use config::{ClipConfig, TextConfig, VisionConfig};
 pub use layers::Activation;
 pub use model::{Clip, LoadOptions};
-pub use weights::ClipLoadError;
 pub use tokenizer::{default_vocab_path, ClipTokenizer, Overflow, TokenizerError, CONTEXT_LENGTH};
+pub use weights::ClipLoadError;

@@ -14,7 +14,11 @@ pub fn draw(name: &str, shape: &[i64], kind: Kind, device: Device) -> Tensor {
         Tensor::randn(shape, options) * 0.1
     } else if shape.len() <= 1 {
         let noise = Tensor::randn(shape, options) * 0.5;
-        if name.ends_with("weight") { noise + 1.0 } else { noise } // norm gains around 1, biases around 0
+        if name.ends_with("weight") {
+            noise + 1.0
+        } else {
+            noise
+        } // norm gains around 1, biases around 0
     } else {
         let fan_in: i64 = shape[1..].iter().product();
         Tensor::randn(shape, options) / (fan_in as f64).sqrt()

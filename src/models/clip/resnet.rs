@@ -47,7 +47,13 @@ impl Bottleneck {
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
-        let pool = |t: Tensor| if self.stride > 1 { t.avg_pool2d([self.stride], [self.stride], [0], false, true, None) } else { t };
+        let pool = |t: Tensor| {
+            if self.stride > 1 {
+                t.avg_pool2d([self.stride], [self.stride], [0], false, true, None)
+            } else {
+                t
+            }
+        };
         let out = self.bn1.forward(&self.conv1.forward(x)).relu();
         let out = pool(self.bn2.forward(&self.conv2.forward(&out)).relu());
         let out = self.bn3.forward(&self.conv3.forward(&out));
@@ -92,7 +98,7 @@ impl AttentionPool {
         let seq = tokens.size()[1];
         let head_dim = channels / self.heads;
         let heads = |t: Tensor, len: i64| t.reshape([batch, len, self.heads, head_dim]).transpose(1, 2); // [batch, heads, len, head_dim]
-        // Only the first position's output is used, so only its query is computed.
+                                                                                                         // Only the first position's output is used, so only its query is computed.
         let q = heads(self.q_proj.forward(&tokens.narrow(1, 0, 1)), 1);
         let k = heads(self.k_proj.forward(&tokens), seq);
         let v = heads(self.v_proj.forward(&tokens), seq);

@@ -169,7 +169,8 @@ impl ClipTokenizer {
         for text in texts {
             flat.extend(self.tokenize(text.as_ref(), overflow)?);
         }
-        Ok(Tensor::from_slice(&flat).reshape([texts.len() as i64, self.context_length as i64])) // [prompts, 77]
+        Ok(Tensor::from_slice(&flat).reshape([texts.len() as i64, self.context_length as i64]))
+        // [prompts, 77]
     }
 }
 
@@ -179,8 +180,7 @@ mod tests {
 
     #[test]
     fn pre_tokens_split_like_the_reference() {
-        let pieces: Vec<&str> =
-            PRE_TOKEN.find_iter("it's 2024: a <end_of_text>café!!").map(|m| m.as_str()).collect();
+        let pieces: Vec<&str> = PRE_TOKEN.find_iter("it's 2024: a <end_of_text>café!!").map(|m| m.as_str()).collect();
         assert_eq!(pieces, ["it", "'s", "2", "0", "2", "4", ":", "a", "<end_of_text>", "café", "!!"]);
         let pieces: Vec<&str> = PRE_TOKEN.find_iter("it'ſ a\u{345}b").map(|m| m.as_str()).collect();
         assert_eq!(pieces, ["it", "'ſ", "a", "b"]);
@@ -189,6 +189,9 @@ mod tests {
     #[test]
     fn a_missing_vocabulary_names_the_path_and_the_fix() {
         let err = ClipTokenizer::load(Some(Path::new("/nonexistent/vocab.txt.gz"))).unwrap_err().to_string();
-        assert!(err.starts_with("/nonexistent/vocab.txt.gz: CLIP BPE vocabulary not found") && err.contains("make setup"), "{err}");
+        assert!(
+            err.starts_with("/nonexistent/vocab.txt.gz: CLIP BPE vocabulary not found") && err.contains("make setup"),
+            "{err}"
+        );
     }
 }

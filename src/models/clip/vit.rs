@@ -57,7 +57,8 @@ impl VisionTransformer {
     pub fn forward(&self, images: &Tensor) -> Tensor {
         let patches = self.conv1.forward(images).flatten(2, 3).transpose(1, 2); // [batch, grid², width]
         let (batch, _, width) = patches.size3().expect("[batch, grid², width]");
-        let class = self.class_embedding.to_kind(patches.kind()).reshape([1, 1, width]).expand([batch, 1, width], false);
+        let class =
+            self.class_embedding.to_kind(patches.kind()).reshape([1, 1, width]).expand([batch, 1, width], false);
         let tokens = Tensor::cat(&[class, patches], 1) + self.positional_embedding.to_kind(images.kind()); // [batch, grid² + 1, width]
         let tokens = self.transformer.forward(&self.ln_pre.forward(&tokens), false);
         self.ln_post.forward(&tokens.select(1, 0)).matmul(&self.proj) // [batch, embed_dim]

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 
 use crate::tensor_io::{read_safetensors, TensorIoError};
-use crate::weights::{load_weights, WeightsError};
 use crate::torch_ext::jit_named_tensors;
+use crate::weights::{load_weights, WeightsError};
 
 /// Entries of OpenAI's archives that are not weights of either tower (metadata, the contrastive
 /// temperature, open_clip's causal mask buffer) and BatchNorm's step counters: accepted and ignored.
@@ -64,7 +64,8 @@ fn describe(missing: &[String], misshaped: &[String], unexpected: &[String]) -> 
     for (what, list) in [("missing", missing), ("mis-shaped", misshaped), ("unexpected", unexpected)] {
         if !list.is_empty() {
             let shown: Vec<&str> = list.iter().take(LISTED).map(String::as_str).collect();
-            let more = if list.len() > LISTED { format!(", … ({} more)", list.len() - LISTED) } else { String::new() };
+            let more =
+                if list.len() > LISTED { format!(", … ({} more)", list.len() - LISTED) } else { String::new() };
             out.push_str(&format!(" {} {what} ({}{more});", list.len(), shown.join(", ")));
         }
     }
@@ -115,7 +116,16 @@ impl Weights {
 
     /// Wraps named tensors already in memory; `path` is only used in messages.
     pub fn from_tensors(path: &Path, tensors: BTreeMap<String, Tensor>, kind: Kind, device: Device) -> Self {
-        Self { path: path.into(), tensors, taken: BTreeSet::new(), missing: vec![], misshaped: vec![], kind, device, random: false }
+        Self {
+            path: path.into(),
+            tensors,
+            taken: BTreeSet::new(),
+            missing: vec![],
+            misshaped: vec![],
+            kind,
+            device,
+            random: false,
+        }
     }
 
     /// No file: each tensor is drawn at random when the walk takes it, so the towers' own load

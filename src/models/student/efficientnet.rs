@@ -23,11 +23,13 @@ impl MbConv {
         let norm = NormConfig::PYTORCH;
         let block = &path / "block";
         let hidden = inputs * expand_ratio;
-        let expand = (hidden != inputs)
-            .then(|| ConvNormAct::new(&block / 0, inputs, hidden, 1, 1, 1, norm, Activation::Silu));
+        let expand =
+            (hidden != inputs).then(|| ConvNormAct::new(&block / 0, inputs, hidden, 1, 1, 1, norm, Activation::Silu));
         let first = expand.is_some() as i64;
-        let depthwise = ConvNormAct::new(&block / first, hidden, hidden, kernel, stride, hidden, norm, Activation::Silu);
-        let squeeze = SqueezeExcitation::new(&block / (first + 1), hidden, (inputs / 4).max(1), Activation::Silu, false);
+        let depthwise =
+            ConvNormAct::new(&block / first, hidden, hidden, kernel, stride, hidden, norm, Activation::Silu);
+        let squeeze =
+            SqueezeExcitation::new(&block / (first + 1), hidden, (inputs / 4).max(1), Activation::Silu, false);
         let project = ConvNormAct::new(&block / (first + 2), hidden, outputs, 1, 1, 1, norm, Activation::Identity);
         Self { expand, depthwise, squeeze, project, residual: stride == 1 && inputs == outputs, drop_probability: drop }
     }

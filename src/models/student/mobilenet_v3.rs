@@ -54,7 +54,8 @@ impl InvertedResidual {
         };
         let expand = (expanded != inputs)
             .then(|| ConvNormAct::new(&block / next(), inputs, expanded, 1, 1, 1, NORM, activation));
-        let depthwise = ConvNormAct::new(&block / next(), expanded, expanded, kernel, stride, expanded, NORM, activation);
+        let depthwise =
+            ConvNormAct::new(&block / next(), expanded, expanded, kernel, stride, expanded, NORM, activation);
         let squeeze = use_se.then(|| {
             let squeeze = make_divisible(expanded as f64 / 4.0, 8);
             SqueezeExcitation::new(&block / next(), expanded, squeeze, Activation::Relu, true)
@@ -93,7 +94,8 @@ impl MobileNetV3Large {
     /// Builds `features.0` … `features.16` under `root`.
     pub fn new(root: &nn::Path) -> Self {
         let path = root / "features";
-        let blocks = BLOCKS.iter().enumerate().map(|(i, spec)| InvertedResidual::new(&path / (i as i64 + 1), *spec)).collect();
+        let blocks =
+            BLOCKS.iter().enumerate().map(|(i, spec)| InvertedResidual::new(&path / (i as i64 + 1), *spec)).collect();
         Self {
             stem: ConvNormAct::new(&path / 0, 3, 16, 3, 2, 1, NORM, Activation::Hardswish),
             blocks,

@@ -108,7 +108,8 @@ pub fn guided_columns(rows: &Tensor, groups: &[Vec<usize>]) -> Tensor {
     let columns: Vec<Tensor> = groups
         .iter()
         .map(|group| {
-            let index = Tensor::from_slice(&group.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(rows.device());
+            let index =
+                Tensor::from_slice(&group.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(rows.device());
             rows.index_select(0, &index).mean_dim(0, false, rows.kind())
         })
         .collect();

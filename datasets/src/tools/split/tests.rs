@@ -119,7 +119,10 @@ fn imagenet_subset_takes_m_per_class_uniformly_and_reports_short_classes() {
     println!("subset: per-file selection rates over 2000 seeds {rates:.3?} (expected 0.400)");
     assert!(rates.iter().all(|r| (r - 0.4).abs() < 0.05), "{rates:?}");
     // Class streams are independent: class 1's choice does not follow class 0's.
-    assert_ne!((0..20).map(|s| choose(10, 4, s, 0)).collect::<Vec<_>>(), (0..20).map(|s| choose(10, 4, s, 1)).collect::<Vec<_>>());
+    assert_ne!(
+        (0..20).map(|s| choose(10, 4, s, 0)).collect::<Vec<_>>(),
+        (0..20).map(|s| choose(10, 4, s, 1)).collect::<Vec<_>>()
+    );
     let e = imagenet_subset(&src, &dir.join("z"), 0, 3, Placement::Link).unwrap_err().to_string();
     assert!(e.contains("--per-class"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
