@@ -10,7 +10,7 @@ export LIBTORCH_USE_PYTORCH := 1
 export LGD_PYTHON := $(VENV)/bin/python
 CARGO ?= cargo
 
-.PHONY: setup build test demo faults chaos
+.PHONY: setup build lint test demo faults chaos
 
 ## setup: create .venv with torch 2.11.0 and the test oracles (mmdetection/mmsegmentation for the
 ## export tests among them), fetch CLIP's BPE vocabulary, install
@@ -27,6 +27,12 @@ setup:
 ## build: the release binary target/release/lgd
 build: setup
 	$(CARGO) build --release --workspace
+
+## lint: the house rules CI checks before the tests: rustfmt.toml's layout and clippy with every
+## warning an error (release profile, so torch-sys's C++ is built once for lint and test alike)
+lint: setup
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 ## test: setup, then every Rust test, oracle tests included (they run the .venv's PyTorch); the
 ## dashboard test screenshots the page with headless Chromium (installed from Debian when root)
