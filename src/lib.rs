@@ -16,7 +16,7 @@
 //! - [`plot`]: a run's `metrics.jsonl` drawn as a PNG of training curves.
 //! - [`photometric`]: jitter, grayscale, blur and normalisation batched on the training device.
 //! - [`objective`]: the text and visual banks, the LGKA update, the two logit sets and the loss.
-//! - [`teacher_cache`]: the teacher's embeddings of V views per image, stored once and replayed.
+//! - [`teacher_cache`]: the teacher's embeddings of V views per image, stored once and replayed (`replay`: a run's use of it).
 //! - [`torch_ext`]: the C++ extension: channels_last and the autocast dtype, which tch lacks.
 //! - [`train`]: SGD with owned momentum, the warm-up + cosine schedule, the fp16 gradient scaler.
 //! - [`weights`]: weight files users have (safetensors, torch.save zip/legacy) as state dicts.

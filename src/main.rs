@@ -1,23 +1,14 @@
 //! The `lgd` binary: parses arguments, sets up logging, runs one command.
 
-mod prepare_cli;
+mod cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-mod check_config_command;
-mod error_line;
-mod eval_command;
-mod eval_progress;
-mod launch_command;
-mod train_command;
-
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use lgd::config::DeviceSpec;
-use lgd::export::ExportFormat;
 use lgd::logging::{self, LogFormat};
-use lgd_datasets::augment::{AugmentationConfig, PhotometricPlace};
 
 #[derive(Parser)]
 #[command(
@@ -60,7 +51,7 @@ enum Command {
     },
     /// Start N ranks of an lgd command on this node with torchrun's environment (RANK, WORLD_SIZE,
     /// MASTER_ADDR, …); signals are forwarded to them, and the first to fail stops the others.
-    Launch(launch_command::LaunchArgs),
+    Launch(cli::launch::LaunchArgs),
     /// Show a run's status from RUN_DIR/status.json (live, finished, stopped or crashed).
     Status {
         /// The run folder given to `lgd train --run-dir` (also taken as `--run-dir DIR`).
@@ -103,33 +94,19 @@ enum Command {
     },
     /// Measure a student: k-NN, linear probe, zero-shot, teacher agreement.
     #[command(subcommand)]
-    Eval(eval_command::EvalCommand),
+    Eval(cli::eval::EvalCommand),
     /// Dataset tools: pack, verify, IDX conversion, Caltech split, ImageNet subset, class names.
     Prepare {
         #[command(subcommand)]
-        command: prepare_cli::Prepare,
+        command: cli::prepare::Prepare,
     },
     /// Show which libtorch this binary loaded and which devices it sees (JSON).
     Info,
     /// Benchmarks of the data path and of the training step (see README).
     #[command(subcommand)]
-    Bench(BenchCommand),
+    Bench(cli::bench::BenchCommand),
     /// Write a student from a checkpoint (any format lgd reads) in another layout.
-    Export {
-        /// A run folder (its newest checkpoint that verifies), an `lgd train` checkpoint
-        /// (`RUN/checkpoints/step-….safetensors`, `best.safetensors`), or any weight file lgd reads
-        /// (the original LGD's .pth.tar, a torchvision state dict, safetensors).
-        checkpoint: PathBuf,
-        /// The output layout (mmdet/mmseg take ResNet-18/34/50 and MobileNetV2 students).
-        #[arg(long, value_enum)]
-        format: ExportFormat,
-        /// The output file.
-        #[arg(long)]
-        out: PathBuf,
-        /// Keep the LGD projection head too, as `lgd_head.*` (beside `state_dict` for mmdet/mmseg).
-        #[arg(long)]
-        head: bool,
-    },
+    Export(cli::export::ExportArgs),
     /// Download one of OpenAI's CLIP checkpoints (resumable; SHA-256 verified).
     FetchClip {
         /// RN50, RN101, RN50x4, RN50x16, RN50x64, ViT-B/32, ViT-B/16, ViT-L/14, ViT-L/14@336px (or ViT-B-32, …).
@@ -161,91 +138,6 @@ enum Command {
     },
 }
 
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// img/s of read → decode → MoCo-v2 view → normalised f32 over an image folder or a packed
-    /// dataset, all on the CPU.
-    Data {
-        /// An image folder (root/<class>/<images>) or a packed dataset (`lgd prepare pack`).
-        #[arg(long)]
-        data: PathBuf,
-        /// Worker threads.
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
-        /// Samples to process, cycling over the files (default: every file once, at least 200).
-        #[arg(long)]
-        images: Option<usize>,
-        /// Decode every image whole at full size, as PIL does (`fast_decode = false`), instead of
-        /// only the crop's window at a reduced DCT scale where the crop allows.
-        #[arg(long)]
-        full_decode: bool,
-        /// `device`: time only the workers' part (decode, crop + resize + flip, u8 copy); jitter,
-        /// grayscale, blur and normalisation run batched on the device (`lgd bench photometric`).
-        #[arg(long, default_value = "host", value_parser = ["host", "device"])]
-        photometric: String,
-    },
-    /// img/s of the device-side photometric stage (u8 copy, jitter, grayscale, blur, normalise).
-    Photometric {
-        /// `cpu`, `cuda` or `cuda:N`.
-        #[arg(long, default_value = "cpu")]
-        device: DeviceSpec,
-        /// Views per batch.
-        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
-        batch: u64,
-        /// Side of the views.
-        #[arg(long, default_value_t = 224, value_parser = clap::value_parser!(u64).range(1..=4096))]
-        size: u64,
-        /// Timed batches.
-        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
-        batches: u64,
-    },
-    /// Write a deterministic folder of ImageNet-like JPEGs (300–640 × 240–500, ~100 KB, 4:2:0).
-    MakeImages {
-        /// The folder to write (class_XX/img_XXXXXX.jpg).
-        #[arg(long)]
-        out: PathBuf,
-        /// Number of images.
-        #[arg(long, default_value_t = 1000)]
-        count: usize,
-        /// Generator seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-    },
-    /// img/s of the training step alone: random CLIP-shaped teacher, synthetic images on the device.
-    Step {
-        /// `cpu`, `cuda` or `cuda:N`.
-        #[arg(long, default_value = "cpu")]
-        device: DeviceSpec,
-        /// Images per step.
-        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
-        batch: u64,
-        /// Timed steps.
-        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
-        steps: u64,
-        /// Untimed steps first.
-        #[arg(long, default_value_t = 10)]
-        warmup: u64,
-        /// Autocast dtype (fp16 only on CUDA, with the gradient scaler).
-        #[arg(long, value_enum, default_value = "bf16")]
-        precision: lgd::config::Autocast,
-        /// channels_last inputs and student weights.
-        #[arg(long)]
-        channels_last: bool,
-        /// Teacher shape (random weights).
-        #[arg(long, value_enum, default_value = "clip-rn50")]
-        teacher: lgd::bench_step::TeacherShape,
-        /// Student backbone.
-        #[arg(long, value_enum, default_value = "resnet18")]
-        student: lgd::config::StudentArch,
-        /// Categories in the banks.
-        #[arg(long, default_value_t = 1000)]
-        classes: i64,
-        /// One JSON object on stdout instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
 fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|error| error.exit());
     if let Err(error) = logging::init(cli.log_format, &cli.log_level) {
@@ -255,7 +147,7 @@ fn main() -> ExitCode {
     match run(cli.command, cli.log_format, &cli.log_level) {
         Ok(code) => code,
         Err(error) => {
-            tracing::error!("{}", error_line::one_line(&error));
+            tracing::error!("{}", cli::error_line::one_line(&error));
             ExitCode::FAILURE
         }
     }
@@ -280,90 +172,25 @@ fn hide_in_subcommands(command: clap::Command, globals: &[clap::Arg]) -> clap::C
 fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Result<ExitCode> {
     match command {
         Command::Train { config, run_dir, accept_changes } => {
-            train_command::run(&config, &run_dir, accept_changes, log_format)?
+            cli::train::run(&config, &run_dir, accept_changes, log_format)?
         }
-        Command::Launch(args) => return launch_command::run(args, log_format, log_level),
+        Command::Launch(args) => return cli::launch::run(args, log_format, log_level),
         Command::Status { run_dir, run_dir_flag, json } => {
             let run_dir = run_dir.or(run_dir_flag).expect("clap requires one of them");
             print!("{}", lgd::status_server::report::report(&run_dir, json)?)
         }
         Command::CheckConfig { file, config } => {
             let file = file.or(config).expect("clap requires one of them");
-            return check_config_command::run(&file);
+            return cli::check_config::run(&file);
         }
-        Command::Export { checkpoint, format, out, head } => {
-            for line in lgd::export::export(&checkpoint, format, &out, head)?.lines() {
-                tracing::info!("{line}");
-            }
-        }
+        Command::Export(args) => cli::export::run(args)?,
         Command::Bank { teacher, classnames, templates, out, batch, device } => {
-            text_bank(&teacher, &classnames, &templates, &out, batch, device)?;
+            cli::text_bank::run(&teacher, &classnames, &templates, &out, batch, device)?;
         }
-        Command::Eval(command) => eval_command::run(command)?,
-        Command::Prepare { command } => prepare_cli::run(command)?,
-        Command::Bench(BenchCommand::Data { data, threads, images, full_decode, photometric }) => {
-            let photometric = if photometric == "device" { PhotometricPlace::Device } else { PhotometricPlace::Host };
-            let augmentation = AugmentationConfig { fast_decode: !full_decode, photometric, ..Default::default() };
-            let opts = lgd_datasets::bench::BenchOptions { threads, images, augmentation, ..Default::default() };
-            println!("{}", lgd_datasets::bench::run(&data, &opts)?);
-        }
-        Command::Bench(BenchCommand::Photometric { device, batch, size, batches }) => {
-            let device = device.to_tch();
-            if let tch::Device::Cuda(index) = device {
-                anyhow::ensure!(
-                    (index as i64) < tch::Cuda::device_count(),
-                    "no CUDA device {index} (this process sees {})",
-                    tch::Cuda::device_count()
-                );
-            }
-            let options = lgd::photometric::bench::PhotometricBenchOptions {
-                device,
-                batch: batch as usize,
-                size: size as usize,
-                batches: batches as usize,
-            };
-            println!("{}", lgd::photometric::bench::run(&options));
-        }
-        Command::Bench(BenchCommand::MakeImages { out, count, seed }) => {
-            let s = lgd_datasets::bench::images::make_images(&out, count, seed)?;
-            println!(
-                "{} JPEGs, {:.0} KB on average, in {}",
-                s.files,
-                s.bytes as f64 / 1024.0 / s.files.max(1) as f64,
-                out.display()
-            );
-        }
-        Command::Bench(BenchCommand::Step {
-            device,
-            batch,
-            steps,
-            warmup,
-            precision,
-            channels_last,
-            teacher,
-            student,
-            classes,
-            json,
-        }) => {
-            let options = lgd::bench_step::StepBenchOptions {
-                device,
-                batch: batch as usize,
-                steps: steps as usize,
-                warmup: warmup as usize,
-                precision,
-                channels_last,
-                teacher,
-                student,
-                classes,
-            };
-            let report = lgd::bench_step::run(&options)?;
-            if json {
-                println!("{}", serde_json::to_string(&report).context("serialising the report")?);
-            } else {
-                println!("{report}");
-            }
-        }
-        Command::FetchClip { model, out, url } => fetch_clip(model.as_deref(), url.as_deref(), &out)?,
+        Command::Eval(command) => cli::eval::run(command)?,
+        Command::Prepare { command } => cli::prepare::run(command)?,
+        Command::Bench(command) => cli::bench::run(command)?,
+        Command::FetchClip { model, out, url } => cli::fetch_clip::run(model.as_deref(), url.as_deref(), &out)?,
         Command::Plot { run_dir, run_dir_flag, out, width, height } => {
             let run_dir = run_dir.or(run_dir_flag).expect("clap requires one of them");
             let out = out.unwrap_or_else(|| run_dir.join("curves.png"));
@@ -376,68 +203,4 @@ fn run(command: Command, log_format: LogFormat, log_level: &str) -> anyhow::Resu
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `lgd fetch-clip`: the published checkpoint (or the `--url` one), unless already there and verified.
-fn fetch_clip(model: Option<&str>, url: Option<&str>, out: &std::path::Path) -> anyhow::Result<()> {
-    use lgd::fetch_clip::{fetch, lookup, Source};
-    let source = match (url, model) {
-        (Some(url), _) => Source::from_url(url)?,
-        (None, Some(model)) => lookup(model)?,
-        (None, None) => anyhow::bail!("name a model (or --url)"),
-    };
-    let fetched = fetch(&source, out)?;
-    let path = fetched.path.display();
-    if fetched.already_present {
-        tracing::info!("{path} is already present with the published SHA-256 {}; nothing to do", source.sha256);
-    } else {
-        tracing::info!(
-            bytes = fetched.bytes,
-            resumed_from = fetched.resumed_from,
-            "{path} downloaded; SHA-256 {} verified",
-            source.sha256
-        );
-    }
-    Ok(())
-}
-
-/// `lgd bank`: reuse a cached bank for the same (teacher, names, templates), else compute it.
-fn text_bank(
-    teacher: &std::path::Path,
-    classnames: &str,
-    templates: &str,
-    out: &std::path::Path,
-    batch: usize,
-    device: DeviceSpec,
-) -> anyhow::Result<()> {
-    use lgd::models::clip::prompt_bank::{cache_key, cached_bank, compute_text_bank, save_with_key};
-    use lgd::models::clip::{Clip, ClipTokenizer, LoadOptions};
-    use lgd_datasets::classnames::{ClassNames, Templates};
-
-    let names = ClassNames::resolve(classnames)?;
-    let templates = Templates::resolve(templates)?;
-    for (name, classes) in names.duplicates() {
-        tracing::warn!(%name, ?classes, "class name repeated: those bank columns will be identical");
-    }
-    let key = cache_key(teacher, &names, &templates)?;
-    if cached_bank(out, &key, names.len()).is_some() {
-        tracing::info!(out = %out.display(), "text bank is up to date for this teacher, names and templates");
-        return Ok(());
-    }
-    let clip = Clip::load(teacher, LoadOptions { device: device.to_tch(), ..Default::default() })?;
-    let tokenizer = ClipTokenizer::load(None)?;
-    let total = names.len() * templates.templates().len();
-    let bar = indicatif::ProgressBar::new(total as u64).with_message("prompts embedded");
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg} ({eta} left)")
-            .context("progress bar template")?,
-    );
-    let bank = compute_text_bank(&clip, &tokenizer, &names, &templates, batch, |done, _| {
-        bar.set_position(done as u64);
-        std::ops::ControlFlow::Continue(())
-    })?;
-    bar.finish_and_clear();
-    save_with_key(&bank, out, &key)?;
-    tracing::info!(out = %out.display(), classes = bank.classes(), dim = bank.dim(), "text bank written");
-    Ok(())
 }

@@ -397,7 +397,7 @@ fn every_command_of_the_readme_and_the_guides_runs() {
         "runs/r18/pid names the daemon the README signals"
     );
     w.run(&["kill -USR1 $(cat runs/r18/pid)"]);
-    w.wait_for_log("checkpointing: checkpoint written");
+    w.wait_for_log("checkpoint_writer: checkpoint written");
     w.edit_config("logging.every_steps", "2");
     w.run(&["kill -HUP $(cat runs/r18/pid)"]);
     w.wait_for_log("config reloaded");
@@ -490,7 +490,7 @@ fn operating_guide_live(w: &mut World) {
     let (out, _) = w.run(&[addr, "curl -s http://$addr/metrics | grep lgd_loss"]);
     assert!(out.contains("lgd_loss{part=\"total\"}"), "{out}");
     w.run(&[addr, "curl -s -X POST -H \"Authorization: Bearer $token\" http://$addr/checkpoint"]);
-    w.wait_for_log("checkpointing: checkpoint written");
+    w.wait_for_log("checkpoint_writer: checkpoint written");
     w.skip("tensorboard --logdir runs/r18/tensorboard", "a server that runs until stopped; tests/tensorboard_events_read_by_tensorboard.rs reads the event files with TensorBoard's own reader");
 }
 

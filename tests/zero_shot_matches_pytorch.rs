@@ -3,7 +3,7 @@
 
 mod support;
 
-use lgd::eval::command::zero_shot_logits;
+use lgd::eval::measure::zero_shot_logits;
 use lgd::eval::ValidationSet;
 use lgd::models::state_dict::state_dict;
 use lgd::models::student::{Student, StudentArch, StudentOptions};

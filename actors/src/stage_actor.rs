@@ -7,7 +7,7 @@
 //! Five stages of a training run use it: the device stage (upload, photometric half, teacher;
 //! `src/daemon/device_work.rs`), student optimisation (`src/daemon/student_stage.rs`), bank
 //! maintenance (`src/train/bank_stage.rs`, owned by the trainer inside the student stage), the
-//! checkpoint writer (`src/daemon/checkpointing.rs`) and the metrics writer
+//! checkpoint writer (`src/daemon/checkpoint_writer.rs`) and the metrics writer
 //! (`src/daemon/metrics.rs`). Their work blocks (on the accelerator, on the disk),
 //! hence a thread each; kameo drives the mailbox.
 

@@ -27,10 +27,10 @@ use super::device_work::{DeviceBatch, TeacherWork};
 use super::replica::Replica;
 use super::stage_clock::StageClock;
 use super::status::QueueStatus;
-use super::teacher_replay::TeacherReplay;
 use super::AnyTeacher;
 use crate::config::Config;
 use crate::photometric::DevicePhotometric;
+use crate::teacher_cache::replay::TeacherReplay;
 use crate::torch_ext::TensorMemory;
 
 /// What waiting for the next prepared batch gave.

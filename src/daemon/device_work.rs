@@ -12,9 +12,9 @@ use lgd_actors::data_pipeline::HostBatch;
 use lgd_actors::stage_actor::StageWork;
 use tch::{Device, Kind, Tensor};
 
-use super::teacher_replay::TeacherReplay;
 use super::AnyTeacher;
 use crate::photometric::DevicePhotometric;
+use crate::teacher_cache::replay::TeacherReplay;
 use crate::torch_ext::{use_own_stream, ReadyEvent};
 use crate::train::teacher_keys;
 

@@ -3,7 +3,7 @@
 //! SIGTERM/SIGINT, and live config reload on SIGHUP.
 
 mod any_teacher;
-mod checkpointing;
+mod checkpoint_writer;
 mod config_watch;
 mod data_stages;
 mod device_work;
@@ -27,7 +27,6 @@ mod startup;
 mod startup_phase;
 pub mod status;
 mod student_stage;
-mod teacher_replay;
 
 pub use any_teacher::{guide_teacher, AnyTeacher};
 pub use run::{train, TrainOptions, TrainSummary};
@@ -42,6 +41,9 @@ pub enum DaemonError {
     /// Training could not go on (the last good checkpoint is on disk).
     #[error("{0}")]
     Training(String),
+    /// The run's teacher-output cache could not be opened or written (it names its file).
+    #[error(transparent)]
+    TeacherCache(#[from] crate::teacher_cache::TeacherCacheError),
     /// SIGTERM/SIGINT arrived during start-up, which stopped at its next safe point: not a
     /// failure (`train` turns it into a summary and a `stopped` status).
     #[error("start-up stopped on request while {0}")]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use lgd_actors::sampler::steps_per_epoch;
 
 use super::any_teacher::load_teacher;
-use super::checkpointing::Checkpointer;
+use super::checkpoint_writer::Checkpointer;
 use super::config_watch::ConfigWatch;
 use super::data_stages::{DataStages, StageParts};
 use super::metrics::{MetricsSink, MetricsWriter};
@@ -25,13 +25,13 @@ use super::startup::{checkpoint_to_resume, claim_run_dir, lock_run_dir, open_tra
 use super::startup_phase::{StartupPhase, StartupSteps};
 use super::status::{RunState, RunStatus, StatusBoard};
 use super::student_stage::StudentStage;
-use super::teacher_replay::TeacherReplay;
 use super::DaemonError;
 use crate::checkpoint::{list_checkpoints, DataShape};
 use crate::config::{Config, DeviceSpec};
 use crate::eval::ValidationSet;
 use crate::models::teacher::Teacher;
 use crate::status_server::StatusServer;
+use crate::teacher_cache::replay::TeacherReplay;
 use crate::train::Trainer;
 
 /// How a run ended.

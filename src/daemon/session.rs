@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use lgd_actors::source::SampleSource;
 use tch::Device;
 
-use super::checkpointing::Checkpointer;
+use super::checkpoint_writer::Checkpointer;
 use super::config_watch::ConfigWatch;
 use super::data_stages::{DataStages, Prepared};
 use super::interval_loss::IntervalLoss;
@@ -23,10 +23,10 @@ use super::signals::Signals;
 use super::stage_clock::StageClock;
 use super::status::{config_digest, RunState, StatusBoard};
 use super::student_stage::StudentStage;
-use super::teacher_replay::TeacherReplay;
 use super::DaemonError;
 use crate::config::Config;
 use crate::eval::ValidationSet;
+use crate::teacher_cache::replay::TeacherReplay;
 use crate::train::StepReport;
 
 /// How long a stuck pipeline thread may delay the exit before it is left behind.

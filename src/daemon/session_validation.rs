@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::checkpointing::BestScore;
+use super::checkpoint_writer::BestScore;
 use super::progress::Progress;
 use super::session::Session;
 use super::status::{RunState, StatusBoard, ValidationProgress};

@@ -19,7 +19,7 @@ use lgd_datasets::augment::{AugmentationConfig, Augmenter};
 use lgd_datasets::decode::DecodeOptions;
 use tch::{Device, Kind, Tensor};
 
-use super::command::Backbone;
+use super::measure::Backbone;
 use super::linear_probe::{LinearProbe, ProbeConfig, ProbeEpoch};
 use crate::tensor_io::{read_safetensors, write_safetensors};
 

@@ -2,12 +2,12 @@
 //! the linear probe on frozen features, and top-k scoring.
 
 pub mod augmented_probe;
-pub mod command;
 pub mod feature_groups;
 pub mod knn;
 pub mod lbfgs;
 pub mod linear_probe;
 pub mod logistic_regression;
+pub mod measure;
 pub mod metrics;
 pub mod validation;
 

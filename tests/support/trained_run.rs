@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use lgd::checkpoint::list_checkpoints;
-use lgd::eval::command::{load_student, StudentSource};
+use lgd::eval::measure::{load_student, StudentSource};
 use lgd::models::student::StudentArch;
 use lgd::tensor_io::write_safetensors;
 use tch::{Device, Kind, Tensor};

@@ -1,4 +1,4 @@
-//! `teacher.cache_views = V`: each batch's teacher keys come from the run's teacher-output cache
+//! The run's use of the cache (`teacher.cache_views = V`): each batch's teacher keys come from the run's teacher-output cache
 //! when all of its images' view (epoch mod V) is stored, else from the teacher, then stored.
 //! The data pipeline shows epoch e the views of epoch e mod V (`WorkerContext::view_epochs`), so
 //! a stored key always belongs to the pixels the student sees.
@@ -9,13 +9,12 @@ use lgd_actors::data_pipeline::HostBatch;
 use sha2::{Digest, Sha256};
 use tch::{Device, Tensor};
 
-use super::DaemonError;
+use super::{TeacherCache, TeacherCacheError};
 use crate::config::Config;
-use crate::teacher_cache::TeacherCache;
 
 /// The cache of a run.
 #[derive(Debug)]
-pub(super) struct TeacherReplay {
+pub struct TeacherReplay {
     cache: TeacherCache,
 }
 
@@ -23,7 +22,7 @@ impl TeacherReplay {
     /// The run's cache (`run_dir/teacher_cache.bin`) when `teacher.cache_views > 0`. What the keys
     /// depend on — teacher, recipe, seed, dataset — is fingerprinted: change any and the file starts
     /// afresh instead of replaying keys of other views.
-    pub fn open(run_dir: &Path, config: &Config, samples: usize, dim: i64) -> Result<Option<Self>, DaemonError> {
+    pub fn open(run_dir: &Path, config: &Config, samples: usize, dim: i64) -> Result<Option<Self>, TeacherCacheError> {
         let views = config.teacher.cache_views as usize;
         if views == 0 {
             return Ok(None);
@@ -40,8 +39,7 @@ impl TeacherReplay {
             hash.update([0]);
         }
         let path = run_dir.join("teacher_cache.bin");
-        let cache = TeacherCache::open(&path, samples, views, dim as usize, hash.finalize().into())
-            .map_err(|e| DaemonError::Startup(e.to_string()))?;
+        let cache = TeacherCache::open(&path, samples, views, dim as usize, hash.finalize().into())?;
         tracing::info!(path = %path.display(), views, samples, mebibytes = cache.bytes() >> 20, "teacher-output cache");
         Ok(Some(Self { cache }))
     }
@@ -63,7 +61,7 @@ impl TeacherReplay {
     }
 
     /// Writes the stored keys to disk (with each checkpoint).
-    pub fn flush(&self) -> Result<(), DaemonError> {
-        self.cache.flush().map_err(|e| DaemonError::Training(e.to_string()))
+    pub fn flush(&self) -> Result<(), TeacherCacheError> {
+        self.cache.flush()
     }
 }

@@ -13,6 +13,8 @@
 //! The file's blocks are reserved when it is opened, so a full disk is an error at start-up rather
 //! than a SIGBUS in the middle of training.
 
+pub mod replay;
+
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 

@@ -8,11 +8,11 @@ use clap::{Args, Subcommand, ValueEnum};
 use lgd::config::DeviceSpec;
 use lgd::daemon::guide_teacher;
 use lgd::eval::augmented_probe::{augmented_probe, AugmentedProbeSetup};
-use lgd::eval::command::{
-    agreement, knn, load_student, splits, teacher_embed, zero_shot_logits, Backbone, LoadedStudent, StudentSource,
-};
 use lgd::eval::linear_probe::{linear_probe, ProbeConfig};
 use lgd::eval::logistic_regression::sweep_and_fit;
+use lgd::eval::measure::{
+    agreement, knn, load_student, splits, teacher_embed, zero_shot_logits, Backbone, LoadedStudent, StudentSource,
+};
 use lgd::eval::metrics::top1_top5;
 use lgd::eval::ValidationSet;
 use lgd::models::student::StudentArch;
@@ -20,7 +20,7 @@ use lgd::models::teacher::{SupervisedTeacher, Teacher};
 use lgd::objective::TextBank;
 use serde_json::json;
 
-use crate::eval_progress::{bar, images_bar};
+use super::progress_bar::{bar, images_bar};
 
 /// Which student, which data, where the results go.
 #[derive(Args)]
