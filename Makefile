@@ -32,17 +32,17 @@ build: setup
 ## warning an error (release profile, so torch-sys's C++ is built once for lint and test alike)
 lint: setup
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --release --workspace --all-targets --features lgd/fault-injection -- -D warnings
 
 ## test: setup, then every Rust test, oracle tests included (they run the .venv's PyTorch); the
 ## dashboard test screenshots the page with headless Chromium (installed from Debian when root)
 test: setup
 	@bash scripts/install-chromium.sh
-	$(CARGO) test --release --workspace
+	$(CARGO) test --release --workspace --features lgd/fault-injection
 
 ## faults: the fault-injection suite at full size (50 kill runs) with its figures printed
 faults: setup
-	set -o pipefail; LGD_FAULT_KILLS=50 $(CARGO) test --release --test fault_injection -- --nocapture --test-threads 1 2>&1 | grep -E '^FAULTS|test result|panicked'
+	set -o pipefail; LGD_FAULT_KILLS=50 $(CARGO) test --release --features fault-injection --test fault_injection -- --nocapture --test-threads 1 2>&1 | grep -E '^FAULTS|test result|panicked'
 
 ## chaos: a 6,000-step CPU run under random signals, reloads, suspends and kills, checked bit for
 ## bit against the same run left alone (scripts/chaos_soak.py; ~30 minutes on 2 cores)

@@ -12,6 +12,7 @@
 //! - [`status_server`]: `[status]` — live status, Prometheus metrics, dashboard; `lgd status`.
 //! - [`eval`]: validation during training: teacher agreement and zero-shot top-1.
 //! - [`export`]: a trained student in torchvision, safetensors or mmdet/mmseg MobileNetV2 layout.
+//! - [`fault_injection`]: failures on purpose for the tests (only with the cargo feature `fault-injection`).
 //! - [`fetch_clip`]: OpenAI's published CLIP checkpoints, downloaded with resume and verified.
 //! - [`plot`]: a run's `metrics.jsonl` drawn as a PNG of training curves.
 //! - [`photometric`]: jitter, grayscale, blur and normalisation batched on the training device.
@@ -35,6 +36,7 @@ pub mod daemon;
 pub mod distributed;
 pub mod eval;
 pub mod export;
+pub mod fault_injection;
 pub mod fetch_clip;
 pub mod launch;
 pub mod logging;

@@ -1,4 +1,4 @@
-//! `[guards]`, `[status]` and `[fault_injection]`: what the daemon does when things go wrong, how
+//! `[guards]` and `[status]`: what the daemon does when things go wrong, how
 //! it is watched over HTTP, and the switches the fault-injection tests use to make things go wrong.
 
 use serde::{Deserialize, Serialize};
@@ -49,60 +49,6 @@ pub struct StatusSection {
     pub addr: Option<String>,
     /// Serving on a non-loopback address must be asked for explicitly.
     pub allow_remote: bool,
-}
-
-/// `[fault_injection]`: only for the fault-injection tests; never set in a real run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FaultInjectionSection {
-    /// Steps (as logged, from 1) whose loss is replaced by NaN.
-    pub nonfinite_loss_steps: Vec<u64>,
-    /// A dataset index whose decode blocks its worker for good.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stall_sample: Option<usize>,
-    /// Steps whose checkpoint write fails as on a full disk.
-    pub fail_checkpoint_steps: Vec<u64>,
-    /// Milliseconds to hold a written checkpoint before renaming it into place (a wider window
-    /// for kills "inside" a checkpoint write).
-    pub checkpoint_write_delay_ms: u64,
-    /// The device stage panics while preparing its n-th batch (from 1) since the process started.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub device_stage_panic_batch: Option<u64>,
-    /// The student step panics at this step (as logged, from 1).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub student_panic_step: Option<u64>,
-    /// The student step blocks for good at this step (as logged, from 1).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub student_stall_step: Option<u64>,
-    /// The student step fails with an error at this step (as logged, from 1), after the trainer
-    /// has taken it: as a collective that fails in backward leaves a forward's batch-norm
-    /// statistics behind.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub student_error_step: Option<u64>,
-    /// The student step fails at this step (as logged, from 1), after the trainer has taken it,
-    /// with libtorch's own out-of-memory error (an allocation of 2^50 floats).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub student_oom_step: Option<u64>,
-    /// libtorch writes a warning from the student's thread at this step (as logged, from 1).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub libtorch_warning_step: Option<u64>,
-    /// Start-up waits in this phase until a signal arrives (at its start; inside it for
-    /// `loading_teacher`, once the weights are read, and `computing_text_bank`, after the first
-    /// batch of prompts): a window a test can signal into without racing the phase.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hold_startup: Option<crate::daemon::StartupPhase>,
-}
-
-impl FaultInjectionSection {
-    /// Whether any fault is switched on (the daemon says so loudly at start).
-    pub fn any(&self) -> bool {
-        *self != Self::default()
-    }
-
-    /// Left out of the written config when nothing is switched on.
-    pub(super) fn any_is_off(&self) -> bool {
-        !self.any()
-    }
 }
 
 impl GuardsSection {

@@ -9,7 +9,7 @@ mod guards;
 mod inputs_here;
 mod model;
 mod operations;
-mod problems;
+pub(crate) mod problems;
 mod training;
 
 use std::path::{Path, PathBuf};
@@ -18,9 +18,10 @@ use lgd_actors::pipeline_config::PipelineConfig;
 use lgd_datasets::augment::AugmentationConfig;
 use serde::{Deserialize, Serialize};
 
+pub use crate::fault_injection::FaultInjectionSection;
 pub use device::DeviceSpec;
 pub use distributed::{BackendChoice, DistributedSection};
-pub use guards::{CheckpointFailurePolicy, FaultInjectionSection, GuardsSection, StatusSection};
+pub use guards::{CheckpointFailurePolicy, GuardsSection, StatusSection};
 pub use inputs_here::InputsHere;
 pub use model::{
     BanksSection, BatchNormMode, LossSection, StudentArch, StudentSection, TeacherKind, TeacherSection, TextBankSource,
@@ -167,6 +168,7 @@ impl Config {
         self.guards.validate(&mut problems);
         self.status.validate(&mut problems);
         self.distributed.validate(&mut problems);
+        self.fault_injection.validate(&mut problems);
         problems.extend_section("augmentation", self.augmentation.validate());
         problems.extend_section("pipeline", self.pipeline.validate());
         if self.data.val.is_none() {

@@ -178,7 +178,7 @@ impl Checkpointer {
         if matches!(target, Target::Step { .. }) {
             self.queued_at = Some(step);
         }
-        let inject_failure = config.fault_injection.fail_checkpoint_steps.contains(&step);
+        let inject_failure = config.fault_injection.checkpoint_write_fails(step);
         let request = WriteRequest { state: state.host_copy(), path, target, inject_failure };
         if self.writer.as_ref().is_none_or(|writer| writer.submit(request).is_err()) {
             return Err(DaemonError::Training("the checkpoint writer has stopped".into()));
@@ -330,7 +330,7 @@ mod tests {
 
     use super::*;
 
-    const CONFIG: &str = "[data]\ntrain = \"t\"\nbatch_size = 8\n[student]\narch = \"resnet18\"\n[teacher]\nkind = \"supervised\"\nweights = \"w\"\n[banks]\ntext = \"teacher_classifier\"\n[checkpoint]\nkeep_last = 2\n[fault_injection]\nfail_checkpoint_steps = [4]\n";
+    const CONFIG: &str = "[data]\ntrain = \"t\"\nbatch_size = 8\n[student]\narch = \"resnet18\"\n[teacher]\nkind = \"supervised\"\nweights = \"w\"\n[banks]\ntext = \"teacher_classifier\"\n[checkpoint]\nkeep_last = 2\n";
 
     const SHAPE: DataShape = DataShape { samples: 40, classes: 2 };
 
@@ -350,10 +350,12 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "fault-injection")]
     fn the_writer_keeps_each_steps_weights_reports_failures_and_prunes() {
         let dir = std::env::temp_dir().join(format!("lgd-checkpointer-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let config = Config::parse(CONFIG, Path::new("run.toml")).unwrap();
+        let faulty = format!("{CONFIG}[fault_injection]\nfail_checkpoint_steps = [4]\n");
+        let config = Config::parse(&faulty, Path::new("run.toml")).unwrap();
         let mut checkpoints = Checkpointer::new(&dir, 0, 1, SHAPE).unwrap();
         let weights = Tensor::zeros([3], (Kind::Float, Device::Cpu));
         for step in 1..=5 {

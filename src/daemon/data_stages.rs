@@ -81,7 +81,7 @@ fn worker_context(config: &Config, source: &Arc<dyn SampleSource>) -> Result<Wor
         decode: DecodeOptions { max_pixels: config.data.max_pixels },
         seed: config.run.seed,
         view_epochs: (config.teacher.cache_views > 0).then_some(u64::from(config.teacher.cache_views)),
-        stall_on: config.fault_injection.stall_sample,
+        stall_on: config.fault_injection.stalled_sample(),
     })
 }
 
@@ -123,7 +123,7 @@ fn start_stages(
         autocast: parts.precision.0,
         channels_last: parts.precision.1,
         replay: parts.replay.clone(),
-        panic_on_batch: config.fault_injection.device_stage_panic_batch,
+        panic_on_batch: config.fault_injection.device_stage_panic_batch(),
         prepared: 0,
         own_stream: config.teacher.own_stream,
     };

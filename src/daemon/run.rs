@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lgd_actors::sampler::steps_per_epoch;
 
@@ -81,7 +81,7 @@ pub fn train(config_path: &Path, run_dir: &Path, options: TrainOptions) -> Resul
     let board = StatusBoard::new(run_dir, RunStatus::starting(run_id, &config.to_toml()));
     board.update(|s| s.last_checkpoint = list_checkpoints(checkpoints_dir).pop());
     board.persist();
-    let steps = StartupSteps::new(signals.clone(), board.clone(), config.fault_injection.hold_startup);
+    let steps = StartupSteps::new(signals.clone(), board.clone(), config.fault_injection.startup_hold());
     let starting = Start { config, config_path, run_dir, checkpoints_dir, replica, signals, options };
     // A start that fails leaves a status that says so, not one of a process that vanished.
     let started = match start(starting, board.clone(), &steps) {
@@ -197,12 +197,7 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     if config.teacher.own_stream && !matches!(device_spec, DeviceSpec::Cuda(_)) {
         tracing::warn!("teacher.own_stream has no effect on the CPU: there are no streams to separate");
     }
-    if config.fault_injection.any() {
-        tracing::warn!(faults = ?config.fault_injection, "fault injection is ON: this run fails on purpose");
-        crate::atomic_file::inject_delay_before_rename(Duration::from_millis(
-            config.fault_injection.checkpoint_write_delay_ms,
-        ));
-    }
+    config.fault_injection.announce();
     steps.enter(StartupPhase::OpeningData)?;
     // What `lgd check-config` reports, here fatal: every input, named by its field, before any loads.
     let inputs = config.inputs_here();

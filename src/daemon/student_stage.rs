@@ -25,7 +25,7 @@ use lgd_actors::stage_actor::{self, StageHandle, StageOutput, StageWork};
 use tch::Tensor;
 
 use super::{AnyTeacher, DaemonError};
-use crate::config::Config;
+use crate::config::{Config, FaultInjectionSection};
 use crate::torch_ext::{keep_for_current_stream, ReadyEvent};
 use crate::train::{StepReport, Trainer};
 
@@ -53,16 +53,8 @@ struct StudentWork {
     trainer: Trainer<AnyTeacher>,
     /// Set by a step that panicked or failed: why the trainer may no longer be used.
     poisoned: Option<String>,
-    /// Fault injection: panic at this step (from 1).
-    panic_at_step: Option<u64>,
-    /// Fault injection: block for good at this step (from 1).
-    stall_at_step: Option<u64>,
-    /// Fault injection: fail after taking this step (from 1).
-    error_at_step: Option<u64>,
-    /// Fault injection: run out of memory after taking this step (from 1).
-    oom_at_step: Option<u64>,
-    /// Fault injection: make libtorch warn at this step (from 1).
-    warn_at_step: Option<u64>,
+    /// Failures on purpose (none outside the fault-injection tests).
+    faults: FaultInjectionSection,
 }
 
 impl StageWork for StudentWork {
@@ -74,20 +66,11 @@ impl StageWork for StudentWork {
             return Err(format!("student optimisation is unusable after {why}"));
         }
         let trainer = &mut self.trainer;
-        let (panic_at_step, stall_at_step, error_at_step, oom_at_step) =
-            (self.panic_at_step, self.stall_at_step, self.error_at_step, self.oom_at_step);
-        if matches!(job, StudentJob::Step { .. }) && self.warn_at_step == Some(trainer.step + 1) {
-            crate::torch_ext::provoke_libtorch_warning();
-        }
+        let faults = &self.faults;
         let mut failed_step = None;
         let outcome = catch_unwind(AssertUnwindSafe(|| match job {
             StudentJob::Step { images, keys, ready } => {
-                if panic_at_step == Some(trainer.step + 1) {
-                    panic!("fault injection: student_panic_step = {}", trainer.step + 1);
-                }
-                while stall_at_step == Some(trainer.step + 1) {
-                    std::thread::park(); // fault injection: student_stall_step
-                }
+                faults.before_student_step(trainer.step + 1);
                 if let Some(ready) = ready {
                     // This thread's stream waits for the device stage's (on the device), and the
                     // allocator keeps the batch until this stream is done with it.
@@ -98,14 +81,7 @@ impl StageWork for StudentWork {
                 let step = trainer.step + 1;
                 failed_step = Some(step); // until the step has returned
                 let report = trainer.step_with_keys(&images, Some(&keys)).map_err(|e| e.to_string())?;
-                if error_at_step == Some(step) {
-                    return Err(format!("fault injection: student_error_step = {step}"));
-                }
-                if oom_at_step == Some(step) {
-                    // libtorch's own allocation failure, as a step's activations that do not fit.
-                    let _never = tch::Tensor::f_empty([1 << 50], (tch::Kind::Float, tch::Device::Cpu))
-                        .map_err(|e| e.to_string())?;
-                }
+                faults.after_student_step(step)?;
                 failed_step = None;
                 Ok(StudentReply::Stepped(report, trainer.position()))
             }
@@ -146,16 +122,7 @@ impl StudentStage {
     pub(super) fn start(trainer: Trainer<AnyTeacher>, config: &Config) -> Result<Self, DaemonError> {
         let (position, replica) = (trainer.position(), trainer.data_parallel().is_some());
         let collective_wait = if replica { config.distributed.timeout() } else { Duration::ZERO };
-        let faults = &config.fault_injection;
-        let work = StudentWork {
-            trainer,
-            poisoned: None,
-            panic_at_step: faults.student_panic_step,
-            stall_at_step: faults.student_stall_step,
-            error_at_step: faults.student_error_step,
-            oom_at_step: faults.student_oom_step,
-            warn_at_step: faults.libtorch_warning_step,
-        };
+        let work = StudentWork { trainer, poisoned: None, faults: config.fault_injection.clone() };
         let (outputs, replies) = bounded::<StageOutput<StudentWork>>(1);
         let stage = StageHandle::start(
             ("student optimisation", "lgd-student"),

@@ -19,8 +19,8 @@ use lgd_datasets::augment::{AugmentationConfig, Augmenter};
 use lgd_datasets::decode::DecodeOptions;
 use tch::{Device, Kind, Tensor};
 
-use super::measure::Backbone;
 use super::linear_probe::{LinearProbe, ProbeConfig, ProbeEpoch};
+use super::measure::Backbone;
 use crate::tensor_io::{read_safetensors, write_safetensors};
 
 /// What the training views look like and where the probe keeps its state.

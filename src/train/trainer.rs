@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor};
 use super::bank_stage::{BankJob, BankStage, BankStageError};
 use super::{GradScaler, LrSchedule, Sgd, SgdConfig};
 use crate::checkpoint::TrainingState;
-use crate::config::{Autocast, BatchNormMode, Config};
+use crate::config::{Autocast, BatchNormMode, Config, FaultInjectionSection};
 use crate::distributed::{DataParallel, DistributedError};
 use crate::models::state_dict::{load_state_dict, state_dict, StateDictError};
 use crate::models::student::{Student, StudentOptions};
@@ -90,8 +90,8 @@ pub struct Trainer<T: Teacher> {
     train_forward: bool,
     config_toml: String,
     steps_per_epoch: u64,
-    /// Fault injection: steps (from 1) whose loss is replaced by NaN.
-    nonfinite_loss_steps: Vec<u64>,
+    /// Failures on purpose (none outside the fault-injection tests).
+    faults: FaultInjectionSection,
     /// Set when this is one replica of several (`lgd launch`, torchrun).
     data_parallel: Option<DataParallel>,
     /// Steps taken.
@@ -184,7 +184,7 @@ impl<T: Teacher> Trainer<T> {
             train_forward: config.student.batch_norm == BatchNormMode::Batch,
             config_toml: config.to_toml(),
             steps_per_epoch,
-            nonfinite_loss_steps: config.fault_injection.nonfinite_loss_steps.clone(),
+            faults: config.fault_injection.clone(),
             data_parallel: None,
             step: 0,
             epoch: 0,
@@ -226,7 +226,7 @@ impl<T: Teacher> Trainer<T> {
         };
         let targets = self.bank.targets()?;
         let mut terms = self.loss.against(&student, &teacher, self.teacher.bank(), &targets);
-        if self.nonfinite_loss_steps.contains(&(self.step + 1)) {
+        if self.faults.nonfinite_loss(self.step + 1) {
             terms.loss = &terms.loss * f64::NAN;
         }
         // A NaN/inf loss must not reach the weights, the momentum, the scaler or the bank (the
