@@ -12,12 +12,10 @@
 use tch::{Device, Tensor};
 
 use crate::checkpoint::TrainingState;
+use crate::train::Position;
 
 /// Verdicts kept unread before the guard asks to be settled.
 pub(super) const MAX_UNREAD: usize = 256;
-
-/// (step, epoch, step in epoch) before a step.
-type Position = (u64, u64, u64);
 
 /// Counts consecutive non-finite steps.
 #[derive(Debug, Default)]
@@ -51,7 +49,7 @@ impl NonFiniteGuard {
         for (before, nonfinite) in positions.into_iter().zip(flags) {
             let streak = self.record(before, nonfinite);
             if nonfinite {
-                bad.push((before.0 + 1, streak));
+                bad.push((before.next_step(), streak));
             }
         }
         bad
@@ -77,13 +75,13 @@ impl NonFiniteGuard {
 
     /// The first step (as logged, from 1) of the current streak.
     pub(super) fn first_bad_step(&self) -> Option<u64> {
-        self.before_streak.map(|(step, _, _)| step + 1)
+        self.before_streak.map(|before| before.next_step())
     }
 
     /// `state` with its position moved back to before the streak. Nothing else needs rewinding:
     /// non-finite steps change nothing but the position.
     pub(super) fn rewind(&self, mut state: TrainingState) -> TrainingState {
-        if let Some((step, epoch, step_in_epoch)) = self.before_streak {
+        if let Some(Position { step, epoch, step_in_epoch }) = self.before_streak {
             (state.step, state.epoch, state.step_in_epoch) = (step, epoch, step_in_epoch);
         }
         state
@@ -94,15 +92,19 @@ impl NonFiniteGuard {
 mod tests {
     use super::*;
 
+    fn at(step: u64, epoch: u64, step_in_epoch: u64) -> Position {
+        Position { step, epoch, step_in_epoch }
+    }
+
     #[test]
     fn a_finite_step_ends_the_streak() {
         let mut guard = NonFiniteGuard::default();
-        assert_eq!(guard.record((4, 0, 4), true), 1);
-        assert_eq!(guard.record((5, 0, 5), true), 2);
+        assert_eq!(guard.record(at(4, 0, 4), true), 1);
+        assert_eq!(guard.record(at(5, 0, 5), true), 2);
         assert_eq!(guard.first_bad_step(), Some(5));
-        assert_eq!(guard.record((6, 0, 6), false), 0);
+        assert_eq!(guard.record(at(6, 0, 6), false), 0);
         assert_eq!(guard.first_bad_step(), None);
-        assert_eq!(guard.record((7, 1, 0), true), 1);
+        assert_eq!(guard.record(at(7, 1, 0), true), 1);
         assert_eq!(guard.first_bad_step(), Some(8));
         assert_eq!(guard.total, 3);
     }
@@ -111,14 +113,14 @@ mod tests {
     fn verdicts_are_read_when_settled_in_the_order_kept() {
         let mut guard = NonFiniteGuard::default();
         for (step, bad) in [(0, false), (1, true), (2, true), (3, false), (4, true), (5, true)] {
-            assert!(!guard.keep((step, 0, step), Tensor::from(bad)));
+            assert!(!guard.keep(at(step, 0, step), Tensor::from(bad)));
         }
         assert_eq!(guard.total, 0, "nothing is read before settling");
         assert_eq!(guard.settle(), vec![(2, 1), (3, 2), (5, 1), (6, 2)]);
         assert_eq!((guard.total, guard.streak(), guard.first_bad_step()), (4, 2, Some(5)));
         assert!(guard.settle().is_empty(), "each verdict is read once");
         let due = (0..MAX_UNREAD as u64)
-            .map(|step| guard.keep((6 + step, 0, 6 + step), Tensor::from(false)))
+            .map(|step| guard.keep(at(6 + step, 0, 6 + step), Tensor::from(false)))
             .collect::<Vec<_>>();
         assert_eq!(due.iter().filter(|d| **d).count(), 1, "settling is asked for once the guard holds {MAX_UNREAD}");
         assert!(*due.last().unwrap());

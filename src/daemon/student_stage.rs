@@ -27,7 +27,7 @@ use tch::Tensor;
 use super::{AnyTeacher, DaemonError};
 use crate::config::{Config, FaultInjectionSection};
 use crate::torch_ext::{keep_for_current_stream, ReadyEvent};
-use crate::train::{StepReport, Trainer};
+use crate::train::{Position, StepReport, Trainer};
 
 /// A call on the trainer, with its result boxed for the trip back.
 type Call = Box<dyn FnOnce(&mut Trainer<AnyTeacher>) -> Box<dyn Any + Send> + Send>;
@@ -43,8 +43,8 @@ enum StudentJob {
 
 /// The answer to one job.
 enum StudentReply {
-    /// The step's report and the position after it (step, epoch, step in epoch).
-    Stepped(StepReport, (u64, u64, u64)),
+    /// The step's report and the position after it.
+    Stepped(StepReport, Position),
     Called(Box<dyn Any + Send>),
 }
 
@@ -108,7 +108,7 @@ impl StageWork for StudentWork {
 pub(super) struct StudentStage {
     stage: Option<StageHandle<StudentWork>>,
     replies: Receiver<StageOutput<StudentWork>>,
-    position: (u64, u64, u64),
+    position: Position,
     replica: bool,
     /// What a step may wait in its collectives beyond its own work: a replica waits out rank 0's
     /// validation there, bounded by the group's own timeout (`distributed.timeout_s`).
@@ -151,7 +151,7 @@ impl StudentStage {
         match reply {
             Ok(reply) => reply.map_err(DaemonError::Training),
             Err(RecvTimeoutError::Timeout) => {
-                let step = self.position.0 + 1;
+                let step = self.position.next_step();
                 let _ = self.stuck_in.set(step);
                 Err(DaemonError::Training(format!(
                     "student optimisation stalled: step {step} has not finished after {:.1} s (guards.stall_timeout_s); its thread lgd-student is stuck in it",
@@ -195,21 +195,21 @@ impl StudentStage {
 
     /// Steps taken.
     pub(super) fn step_count(&self) -> u64 {
-        self.position.0
+        self.position.step
     }
 
     /// The epoch in progress.
     pub(super) fn epoch(&self) -> u64 {
-        self.position.1
+        self.position.epoch
     }
 
     /// Steps done in that epoch.
     pub(super) fn step_in_epoch(&self) -> u64 {
-        self.position.2
+        self.position.step_in_epoch
     }
 
-    /// (step, epoch, step in epoch).
-    pub(super) fn position(&self) -> (u64, u64, u64) {
+    /// Where the trainer stands as of the last step.
+    pub(super) fn position(&self) -> Position {
         self.position
     }
 

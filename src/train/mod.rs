@@ -4,10 +4,12 @@
 pub mod bank_stage;
 pub mod grad_scaler;
 pub mod lr_schedule;
+pub mod position;
 pub mod sgd;
 pub mod trainer;
 
 pub use grad_scaler::GradScaler;
 pub use lr_schedule::LrSchedule;
+pub use position::Position;
 pub use sgd::{Sgd, SgdConfig};
 pub use trainer::{teacher_keys, StepReport, Trainer, TrainerError};

@@ -8,6 +8,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use super::bank_stage::{BankJob, BankStage, BankStageError};
+use super::Position;
 use super::{GradScaler, LrSchedule, Sgd, SgdConfig};
 use crate::checkpoint::TrainingState;
 use crate::config::{Autocast, BatchNormMode, Config, FaultInjectionSection};
@@ -299,9 +300,9 @@ impl<T: Teacher> Trainer<T> {
         }
     }
 
-    /// The position (step, epoch, step in epoch), e.g. to remember where a bad streak began.
-    pub fn position(&self) -> (u64, u64, u64) {
-        (self.step, self.epoch, self.step_in_epoch)
+    /// Where training stands, e.g. to remember where a bad streak began.
+    pub fn position(&self) -> Position {
+        Position { step: self.step, epoch: self.epoch, step_in_epoch: self.step_in_epoch }
     }
 
     /// Everything needed to continue exactly (CPU copies are made when saved); waits for the
