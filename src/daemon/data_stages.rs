@@ -25,7 +25,7 @@ use tch::{Device, Kind};
 
 use super::device_work::{DeviceBatch, TeacherWork};
 use super::replica::Replica;
-use super::stage_clock::StageClock;
+use super::stage_clock::{OtherStagesBusy, StageClock};
 use super::status::QueueStatus;
 use super::AnyTeacher;
 use crate::config::Config;
@@ -256,6 +256,12 @@ impl DataStages {
     /// Time the device stage spent preparing batches since the run (or resume) started.
     pub(super) fn device_busy(&self) -> Duration {
         self.earlier_busy + self.stage.busy()
+    }
+
+    /// The decode pool's and the device stage's busy time, with bank maintenance's (`bank`).
+    pub(super) fn busy(&self, bank: Duration) -> OtherStagesBusy {
+        let stats = self.stats();
+        OtherStagesBusy { decode: stats.busy(), decode_workers: stats.workers(), device: self.device_busy(), bank }
     }
 
     /// Fill levels of every channel, in pipeline order.

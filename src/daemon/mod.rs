@@ -27,10 +27,12 @@ mod startup;
 mod startup_phase;
 pub mod status;
 mod student_stage;
+mod summary;
 
 pub use any_teacher::{guide_teacher, AnyTeacher};
-pub use run::{train, TrainOptions, TrainSummary};
+pub use run::{train, TrainOptions};
 pub use startup_phase::StartupPhase;
+pub use summary::TrainSummary;
 
 /// Why the daemon could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -48,4 +50,11 @@ pub enum DaemonError {
     /// failure (`train` turns it into a summary and a `stopped` status).
     #[error("start-up stopped on request while {0}")]
     StoppedDuringStartup(StartupPhase),
+}
+
+impl DaemonError {
+    /// A failed start-up check, its message naming the file, folder or field.
+    pub(crate) fn startup(message: impl Into<String>) -> Self {
+        Self::Startup(message.into())
+    }
 }

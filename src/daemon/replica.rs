@@ -10,7 +10,6 @@ use lgd_actors::pipeline_config::PipelineConfig;
 use lgd_actors::sampler::Shard;
 use tch::Tensor;
 
-use super::startup::startup;
 use super::{AnyTeacher, DaemonError};
 use crate::config::{BackendChoice, Config, DeviceSpec};
 use crate::distributed::{Backend, DataParallel, ProcessGroup, Rendezvous};
@@ -25,7 +24,8 @@ pub(super) struct Replica {
 impl Replica {
     /// From the launcher's environment; a lone process when WORLD_SIZE is not set.
     pub(super) fn from_env() -> Result<Self, DaemonError> {
-        let rendezvous = Rendezvous::from_env().map_err(|e| startup(format!("distributed training: {e}")))?;
+        let rendezvous =
+            Rendezvous::from_env().map_err(|e| DaemonError::startup(format!("distributed training: {e}")))?;
         Ok(Self { rendezvous })
     }
 
@@ -73,12 +73,12 @@ impl Replica {
     pub(super) fn batch(&self, config: &Config) -> Result<usize, DaemonError> {
         let (global, world) = (config.data.batch_size, self.world_size());
         if global % world != 0 {
-            return Err(startup(format!(
+            return Err(DaemonError::startup(format!(
                 "data.batch_size = {global} is the global batch and must divide evenly over WORLD_SIZE = {world} ranks"
             )));
         }
         if world > 1 && config.teacher.cache_views > 0 {
-            return Err(startup("teacher.cache_views: the teacher-output cache is for single-process runs; set it to 0 with several ranks"));
+            return Err(DaemonError::startup("teacher.cache_views: the teacher-output cache is for single-process runs; set it to 0 with several ranks"));
         }
         Ok(global / world)
     }
@@ -94,9 +94,10 @@ impl Replica {
         };
         let master = format!("{}:{}", rendezvous.master_addr, rendezvous.master_port);
         tracing::info!(rank = rendezvous.rank, world_size = rendezvous.world_size, %master, ?backend, "joining the process group");
-        let group = ProcessGroup::connect(rendezvous, backend, timeout).map_err(|e| startup(e.to_string()))?;
+        let group =
+            ProcessGroup::connect(rendezvous, backend, timeout).map_err(|e| DaemonError::startup(e.to_string()))?;
         let replica = DataParallel::new(group, config.distributed.bucket_bytes(), device.to_tch());
-        trainer.join(replica).map_err(|e| startup(format!("joining the group: {e}")))?;
+        trainer.join(replica).map_err(|e| DaemonError::startup(format!("joining the group: {e}")))?;
         tracing::info!(
             rank = rendezvous.rank,
             world_size = rendezvous.world_size,

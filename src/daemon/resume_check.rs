@@ -12,7 +12,6 @@
 use std::path::Path;
 
 use super::reload::{config_differences, listed, RELOADABLE};
-use super::startup::startup;
 use super::DaemonError;
 use crate::checkpoint::{DataShape, TrainingState};
 use crate::config::Config;
@@ -95,7 +94,7 @@ pub(super) fn check_resume(
     }
     if !means.is_empty() {
         if !terms.accept_changes {
-            return Err(startup(format!(
+            return Err(DaemonError::startup(format!(
                 "{}: this start differs from the run that wrote the checkpoint in its data or models ({}), so resuming \
                  would not continue that run (the epoch's seeded order, its position or what the weights belong to \
                  would change); restore those values, use another run folder, or start with `lgd train \

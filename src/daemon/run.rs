@@ -21,10 +21,11 @@ use super::resume_check::ResumeTerms;
 use super::session::Session;
 use super::signals::Signals;
 use super::stage_clock::StageClock;
-use super::startup::{checkpoint_to_resume, claim_run_dir, lock_run_dir, open_training_data, resume, startup};
+use super::startup::{checkpoint_to_resume, claim_run_dir, lock_run_dir, open_training_data, resume};
 use super::startup_phase::{StartupPhase, StartupSteps};
 use super::status::{RunState, RunStatus, StatusBoard};
 use super::student_stage::StudentStage;
+use super::summary::TrainSummary;
 use super::DaemonError;
 use crate::checkpoint::{list_checkpoints, DataShape};
 use crate::config::{Config, DeviceSpec};
@@ -33,25 +34,6 @@ use crate::models::teacher::Teacher;
 use crate::status_server::StatusServer;
 use crate::teacher_cache::replay::TeacherReplay;
 use crate::train::Trainer;
-
-/// How a run ended.
-#[derive(Debug)]
-pub struct TrainSummary {
-    /// Steps taken in total (including before a resume).
-    pub steps: u64,
-    /// The last checkpoint written.
-    pub last_checkpoint: Option<PathBuf>,
-    /// Whether a signal stopped the run before its planned end.
-    pub stopped_by_signal: bool,
-    /// Training images per second of this process (compute and data waits included).
-    pub images_per_second: f64,
-    /// Fraction of the loop spent waiting for data: near 1, data-bound; near 0, compute-bound.
-    pub data_wait_fraction: f64,
-    /// The checkpoint to resume already ended the schedule: nothing was trained.
-    pub already_finished: bool,
-    /// SIGTERM/SIGINT stopped start-up in this phase: nothing was trained.
-    pub stopped_during_startup: Option<StartupPhase>,
-}
 
 /// How `lgd train` was asked to start.
 #[derive(Debug, Clone, Copy, Default)]
@@ -65,8 +47,8 @@ pub struct TrainOptions {
 pub fn train(config_path: &Path, run_dir: &Path, options: TrainOptions) -> Result<TrainSummary, DaemonError> {
     // First thing: from here a signal is a request (see `startup_phase`), never the default
     // action, which would kill a start-up that reads the data, the teacher and its bank.
-    let signals = Signals::install().map_err(|e| startup(format!("installing signal handlers: {e}")))?;
-    let config = Config::load(config_path).map_err(|e| startup(e.to_string()))?;
+    let signals = Signals::install().map_err(|e| DaemonError::startup(format!("installing signal handlers: {e}")))?;
+    let config = Config::load(config_path).map_err(|e| DaemonError::startup(e.to_string()))?;
     let replica = Replica::from_env()?;
     // Rank 0 (or a lone process) owns the run folder; another rank keeps its files in RUN/rank-N.
     let checkpoints_dir = run_dir;
@@ -187,7 +169,7 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     let device_spec = replica.device(config.run.device);
     replica.batch(&config)?; // fails fast on a global batch the ranks cannot share
     if let Some(why) = device_spec.missing_here() {
-        return Err(startup(why));
+        return Err(DaemonError::startup(why));
     }
     let device = device_spec.to_tch();
     if matches!(config.run.device, DeviceSpec::Cuda(_)) {
@@ -202,12 +184,12 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     // What `lgd check-config` reports, here fatal: every input, named by its field, before any loads.
     let inputs = config.inputs_here();
     if !inputs.is_empty() {
-        return Err(startup(inputs.all().join("; ")));
+        return Err(DaemonError::startup(inputs.all().join("; ")));
     }
     let source = open_training_data(&config)?;
     let per_epoch = steps_per_epoch(source.len(), config.data.batch_size); // global batches
     if per_epoch == 0 {
-        return Err(startup(format!(
+        return Err(DaemonError::startup(format!(
             "data.train: {} has {} images, fewer than one batch of {}",
             config.data.train.display(),
             source.len(),
@@ -223,7 +205,7 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
             let a = &config.augmentation;
             let set =
                 ValidationSet::load(root, a.eval_resize, a.eval_crop, a.mean, a.std, config.validation.max_images)
-                    .map_err(startup)?;
+                    .map_err(DaemonError::startup)?;
             tracing::info!(root = %root.display(), images = set.len(), "validation set (decoded at each validation)");
             Some(set)
         }
@@ -250,11 +232,12 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
         .socket_addr()
         .filter(|_| replica.leads())
         .map(|addr| StatusServer::start(addr, run_dir, board.clone(), signals.clone()));
-    let status_server = status_server.transpose().map_err(|e| startup(format!("status.addr: {e}")))?;
+    let status_server = status_server.transpose().map_err(|e| DaemonError::startup(format!("status.addr: {e}")))?;
     steps.enter(StartupPhase::LoadingTeacher)?;
     let teacher = load_teacher(&config, run_dir, device, steps)?;
     steps.enter(StartupPhase::BuildingTrainer)?;
-    let mut trainer = Trainer::new(&config, teacher, per_epoch, device).map_err(|e| startup(e.to_string()))?;
+    let mut trainer =
+        Trainer::new(&config, teacher, per_epoch, device).map_err(|e| DaemonError::startup(e.to_string()))?;
     if let Some(resumed) = resumed {
         resume(&mut trainer, resumed)?;
     }
@@ -263,7 +246,7 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     steps.enter(StartupPhase::StartingStages)?;
     let metrics = MetricsWriter::open(run_dir, config.logging.tensorboard, trainer.step)
         .and_then(MetricsSink::start)
-        .map_err(startup)?;
+        .map_err(DaemonError::startup)?;
     // From where the trainer stands: a resume under another batch size or data moved its position.
     let epochs_left = (config.schedule.epochs as u64).saturating_sub(trainer.epoch);
     let total_steps = trainer.step + (epochs_left * per_epoch).saturating_sub(trainer.step_in_epoch);
@@ -285,9 +268,10 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
         precision: trainer.forward_precision(),
         replay: teacher_replay.clone(),
     };
-    let data = DataStages::start(parts, &config, (trainer.epoch, trainer.step_in_epoch)).map_err(startup)?;
+    let data =
+        DataStages::start(parts, &config, (trainer.epoch, trainer.step_in_epoch)).map_err(DaemonError::startup)?;
     let start_step = trainer.step;
-    let student = StudentStage::start(trainer, &config).map_err(|e| startup(e.to_string()))?;
+    let student = StudentStage::start(trainer, &config).map_err(|e| DaemonError::startup(e.to_string()))?;
     let session = Session {
         teacher_replay: teacher_replay.map(|r| (r, 0, 0)),
         config_path,

@@ -18,11 +18,11 @@ use super::nonfinite::NonFiniteGuard;
 use super::out_of_memory::with_memory_hint;
 use super::progress::Progress;
 use super::reload::{reload, ReloadOutcome};
-use super::run::TrainSummary;
 use super::signals::Signals;
 use super::stage_clock::StageClock;
 use super::status::{config_digest, RunState, StatusBoard};
 use super::student_stage::StudentStage;
+use super::summary::TrainSummary;
 use super::DaemonError;
 use crate::config::Config;
 use crate::eval::ValidationSet;
@@ -315,7 +315,7 @@ impl Session<'_> {
         if let Err(error) = self.checkpoints.wait(&self.config) {
             tracing::error!("{error}");
         }
-        let (stages, queues) = (self.clock.stages(&self.data, self.bank_busy()), self.data.queues());
+        let (stages, queues) = (self.clock.stages(self.data.busy(self.bank_busy())), self.data.queues());
         self.board.update(|s| (s.stages, s.queues) = (stages, queues));
         let images_per_second = self.images_per_second();
         let bank_digest = ending.is_ok().then(|| self.bank_digest());

@@ -56,7 +56,7 @@ impl Session<'_> {
             lr: report.lr,
             images_per_second,
         };
-        let (stages, queues) = (self.clock.stages(&self.data, self.bank_busy()), self.data.queues());
+        let (stages, queues) = (self.clock.stages(self.data.busy(self.bank_busy())), self.data.queues());
         let training = self.clock.training_time().as_secs_f64().max(1e-9);
         let memory = MemorySample::take(self.device);
         let record = json!({

@@ -4,8 +4,19 @@
 
 use std::time::{Duration, Instant};
 
-use super::data_stages::DataStages;
 use super::status::StageStatus;
+
+/// The busy time the stages beside the loop report of themselves.
+pub(super) struct OtherStagesBusy {
+    /// All decode workers together.
+    pub decode: Duration,
+    /// How many decode workers there are.
+    pub decode_workers: usize,
+    /// The device stage.
+    pub device: Duration,
+    /// Bank maintenance.
+    pub bank: Duration,
+}
 
 /// Time spent by the loop in each of its activities since the run (or resume) started.
 #[derive(Debug)]
@@ -40,12 +51,12 @@ impl StageClock {
         self.waiting + self.teacher_wait + self.computing
     }
 
-    /// Per-stage utilisation over the wall time so far; `bank_busy`: the bank stage's busy time.
-    pub(super) fn stages(&self, data: &DataStages, bank_busy: Duration) -> Vec<StageStatus> {
+    /// Per-stage utilisation over the wall time so far, from the other stages' own busy times.
+    pub(super) fn stages(&self, busy: OtherStagesBusy) -> Vec<StageStatus> {
         let wall = self.started.elapsed().as_secs_f64().max(1e-9);
-        let stats = data.stats();
-        let device_busy = data.device_busy().as_secs_f64() / wall;
-        let decode_busy = stats.busy().as_secs_f64() / (wall * stats.workers().max(1) as f64);
+        let device_busy = busy.device.as_secs_f64() / wall;
+        let decode_busy = busy.decode.as_secs_f64() / (wall * busy.decode_workers.max(1) as f64);
+        let bank_busy = busy.bank;
         let stage = |name: &str, busy: f64, wait: f64| StageStatus {
             name: name.to_owned(),
             busy_fraction: busy.clamp(0.0, 1.0),

@@ -15,24 +15,21 @@ use crate::checkpoint::{list_checkpoints, newest_valid, TrainingState};
 use crate::config::{Config, DataFormat, ResumePolicy};
 use crate::train::Trainer;
 
-pub(super) fn startup(message: impl Into<String>) -> DaemonError {
-    DaemonError::Startup(message.into())
-}
-
 /// Creates the run folder, checks it is writable and takes its lock (held while the returned
 /// file lives). Nothing in the folder changes yet: a start that is refused (a resume under
 /// changes, a stop during start-up) leaves it as it was, but for the status that says why.
 pub(super) fn lock_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
     if run_dir.exists() && !run_dir.is_dir() {
-        return Err(startup(format!(
+        return Err(DaemonError::startup(format!(
             "run folder {} is a file, not a folder: name another --run-dir",
             run_dir.display()
         )));
     }
-    std::fs::create_dir_all(run_dir).map_err(|e| startup(format!("run folder {}: {e}", run_dir.display())))?;
+    std::fs::create_dir_all(run_dir)
+        .map_err(|e| DaemonError::startup(format!("run folder {}: {e}", run_dir.display())))?;
     let probe = run_dir.join(".lgd-write-probe");
     std::fs::write(&probe, b"ok")
-        .map_err(|e| startup(format!("run folder {} is not writable: {e}", run_dir.display())))?;
+        .map_err(|e| DaemonError::startup(format!("run folder {} is not writable: {e}", run_dir.display())))?;
     let _ = std::fs::remove_file(probe);
     let lock_path = run_dir.join("lock");
     let lock = File::options()
@@ -40,10 +37,10 @@ pub(super) fn lock_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| startup(format!("{}: {e}", lock_path.display())))?;
+        .map_err(|e| DaemonError::startup(format!("{}: {e}", lock_path.display())))?;
     if lock.try_lock().is_err() {
         let holder = std::fs::read_to_string(run_dir.join("pid")).unwrap_or_default();
-        return Err(startup(format!(
+        return Err(DaemonError::startup(format!(
             "run folder {} is in use by another lgd train (pid {}); one run folder, one process",
             run_dir.display(),
             holder.trim()
@@ -57,7 +54,7 @@ pub(super) fn lock_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
 pub(super) fn claim_run_dir(run_dir: &Path, config: &Config) -> Result<(), DaemonError> {
     let _ = std::fs::write(run_dir.join("pid"), std::process::id().to_string());
     std::fs::write(run_dir.join("config.toml"), config.to_toml())
-        .map_err(|e| startup(format!("{}: {e}", run_dir.display())))?;
+        .map_err(|e| DaemonError::startup(format!("{}: {e}", run_dir.display())))?;
     if let Ok(entries) = std::fs::read_dir(run_dir.join("checkpoints")) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -73,12 +70,12 @@ pub(super) fn claim_run_dir(run_dir: &Path, config: &Config) -> Result<(), Daemo
 /// The training samples: an image folder or a packed dataset.
 pub(super) fn open_training_data(config: &Config) -> Result<Arc<dyn SampleSource>, DaemonError> {
     Ok(match config.data.format {
-        DataFormat::Folder => {
-            Arc::new(ImageFolder::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?)
-        }
-        DataFormat::Packed => {
-            Arc::new(PackedDataset::open(&config.data.train).map_err(|e| startup(format!("data.train: {e}")))?)
-        }
+        DataFormat::Folder => Arc::new(
+            ImageFolder::open(&config.data.train).map_err(|e| DaemonError::startup(format!("data.train: {e}")))?,
+        ),
+        DataFormat::Packed => Arc::new(
+            PackedDataset::open(&config.data.train).map_err(|e| DaemonError::startup(format!("data.train: {e}")))?,
+        ),
     })
 }
 
@@ -93,7 +90,7 @@ pub(super) fn checkpoint_to_resume(
     let mut state = match &config.checkpoint.resume {
         ResumePolicy::Never => {
             if let Some(existing) = list_checkpoints(run_dir).last() {
-                return Err(startup(format!(
+                return Err(DaemonError::startup(format!(
                     "checkpoint.resume = \"never\" but {} exists: use another run folder or resume = \"auto\"",
                     existing.display()
                 )));
@@ -108,7 +105,7 @@ pub(super) fn checkpoint_to_resume(
             found
         }
         ResumePolicy::File(path) => {
-            Some((path.clone(), TrainingState::load(path).map_err(|e| startup(e.to_string()))?))
+            Some((path.clone(), TrainingState::load(path).map_err(|e| DaemonError::startup(e.to_string()))?))
         }
     };
     if let Some((path, state)) = &mut state {
@@ -123,5 +120,5 @@ pub(super) fn resume(
     (path, state): (PathBuf, TrainingState),
 ) -> Result<(), DaemonError> {
     tracing::info!(path = %path.display(), step = state.step, epoch = state.epoch, step_in_epoch = state.step_in_epoch, "resuming");
-    trainer.restore(state).map_err(|e| startup(format!("cannot resume: {e}")))
+    trainer.restore(state).map_err(|e| DaemonError::startup(format!("cannot resume: {e}")))
 }

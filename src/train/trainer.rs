@@ -8,8 +8,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use super::bank_stage::{BankJob, BankStage, BankStageError};
-use super::Position;
-use super::{GradScaler, LrSchedule, Sgd, SgdConfig};
+use super::{GradScaler, LrSchedule, Position, Sgd, SgdConfig};
 use crate::checkpoint::TrainingState;
 use crate::config::{Autocast, BatchNormMode, Config, FaultInjectionSection};
 use crate::distributed::{DataParallel, DistributedError};
