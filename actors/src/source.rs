@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lgd_datasets::image_folder::ImageFolder;
+use lgd_datasets::image_folder::{FolderError, ImageFolder};
 use lgd_datasets::packed::format::INDEX_FILE;
-use lgd_datasets::packed::PackedDataset;
+use lgd_datasets::packed::{PackError, PackedDataset};
 
 /// Indexed encoded samples.
 pub trait SampleSource: Send + Sync {
@@ -24,13 +24,23 @@ pub trait SampleSource: Send + Sync {
     fn classes(&self) -> &[String];
 }
 
-/// Opens `root` as a packed dataset when it holds a pack index, else as an image folder; errors
-/// name the root.
-pub fn open_source(root: &Path) -> Result<Arc<dyn SampleSource>, String> {
+/// Why a training or validation source could not be opened (each names the root or file at fault).
+#[derive(Debug, thiserror::Error)]
+pub enum OpenSourceError {
+    /// A packed dataset's index or shards.
+    #[error(transparent)]
+    Packed(#[from] PackError),
+    /// An image folder.
+    #[error(transparent)]
+    Folder(#[from] FolderError),
+}
+
+/// Opens `root` as a packed dataset when it holds a pack index, else as an image folder.
+pub fn open_source(root: &Path) -> Result<Arc<dyn SampleSource>, OpenSourceError> {
     if root.join(INDEX_FILE).is_file() {
-        Ok(Arc::new(PackedDataset::open(root).map_err(|e| e.to_string())?))
+        Ok(Arc::new(PackedDataset::open(root)?))
     } else {
-        Ok(Arc::new(ImageFolder::open(root).map_err(|e| e.to_string())?))
+        Ok(Arc::new(ImageFolder::open(root)?))
     }
 }
 

@@ -155,19 +155,17 @@ fn prepare(common: &Common, embed_dim: Option<i64>, need_student: bool, need_tra
             (None, Some(arch)) => StudentSource::RandomInit { arch, embed_dim: width, seed: 0 },
             (None, None) => anyhow::bail!("give --checkpoint FILE or --random-init ARCH"),
         };
-        Some(load_student(&source, device).map_err(anyhow::Error::msg)?)
+        Some(load_student(&source, device)?)
     } else {
         None
     };
-    let (train_dir, val_dir) = splits(&common.data).map_err(anyhow::Error::msg)?;
+    let (train_dir, val_dir) = splits(&common.data)?;
     let (mean, std) = if common.imagenet_normalisation {
         ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
     } else {
         ([0.481_454_66, 0.457_827_5, 0.408_210_73], [0.268_629_54, 0.261_302_6, 0.275_777_1])
     };
-    let load = |dir: &PathBuf| {
-        ValidationSet::load(dir, common.resize, common.crop, mean, std, common.max_images).map_err(anyhow::Error::msg)
-    };
+    let load = |dir: &PathBuf| ValidationSet::load(dir, common.resize, common.crop, mean, std, common.max_images);
     let train = need_train.then(|| load(&train_dir)).transpose()?;
     let val = load(&val_dir)?;
     let classes = val.classes() as i64;
@@ -273,7 +271,7 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
             let device = common.device.to_tch();
             let bank = TextBank::load(&bank, Some(p.classes as usize))?;
             let student = &p.student.as_ref().expect("loaded").student;
-            let (logits, labels) = zero_shot_logits(student, &p.val, &bank, device).map_err(anyhow::Error::msg)?;
+            let (logits, labels) = zero_shot_logits(student, &p.val, &bank, device)?;
             let (top1, top5) = top1_top5(&logits, &labels);
             let mut value = json!({"zero_shot": {"top1": top1, "top5": top5}});
             let mut line = format!("zero-shot: student top-1 {:.2} %, top-5 {:.2} %", top1 * 100.0, top5 * 100.0);
@@ -291,8 +289,7 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
             let p = prepare(&common, None, true, false)?;
             let student = &p.student.as_ref().expect("loaded").student;
             let teacher = p.teacher.as_ref().expect("loaded");
-            let report_value =
-                agreement(student, teacher, &p.val, common.device.to_tch()).map_err(anyhow::Error::msg)?;
+            let report_value = agreement(student, teacher, &p.val, common.device.to_tch())?;
             let mut line = format!(
                 "agreement: {:.2} % (mean KL {:.3})",
                 report_value.top1_agreement * 100.0,

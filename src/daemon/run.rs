@@ -205,7 +205,7 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
             let a = &config.augmentation;
             let set =
                 ValidationSet::load(root, a.eval_resize, a.eval_crop, a.mean, a.std, config.validation.max_images)
-                    .map_err(DaemonError::startup)?;
+                    .map_err(|e| DaemonError::startup(e.to_string()))?;
             tracing::info!(root = %root.display(), images = set.len(), "validation set (decoded at each validation)");
             Some(set)
         }

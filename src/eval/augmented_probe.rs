@@ -21,6 +21,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::linear_probe::{LinearProbe, ProbeConfig, ProbeEpoch};
 use super::measure::Backbone;
+use super::EvalError;
 use crate::tensor_io::{read_safetensors, write_safetensors};
 
 /// What the training views look like and where the probe keeps its state.
@@ -70,18 +71,14 @@ pub fn augmented_probe(
     device: Device,
     mut on_batch: impl FnMut(u64, u64),
     mut on_epoch: impl FnMut(&ProbeEpoch),
-) -> Result<Vec<ProbeEpoch>, String> {
-    let source = open_source(&setup.train).map_err(|e| format!("{}: {e}", setup.train.display()))?;
+) -> Result<Vec<ProbeEpoch>, EvalError> {
+    let source = open_source(&setup.train)
+        .map_err(|source| EvalError::Source { what: setup.train.display().to_string(), source: Box::new(source) })?;
     let steps = steps_per_epoch(source.len(), config.batch as usize);
     if steps == 0 {
-        return Err(format!(
-            "{}: {} images, fewer than one batch of {}",
-            setup.train.display(),
-            source.len(),
-            config.batch
-        ));
+        return Err(EvalError::TooFewImages { path: setup.train.clone(), images: source.len(), batch: config.batch });
     }
-    let augmenter = Augmenter::new(probe_views(setup)).map_err(|e| e.to_string())?;
+    let augmenter = Augmenter::new(probe_views(setup))?;
     let features = backbone
         .features(&Tensor::zeros([1, 3, setup.crop as i64, setup.crop as i64], (Kind::Float, device)))
         .size()[1];
@@ -114,7 +111,7 @@ pub fn augmented_probe(
     let pipeline = DataPipeline::start(context, plan, &sizing);
     let side = setup.crop as i64;
     while let Some(batch) = pipeline.next() {
-        let batch = batch.map_err(|e| e.to_string())?;
+        let batch = batch?;
         let pixels = batch.pixels.normalized().expect("the probe's views are normalised on the host");
         let images = Tensor::from_slice(pixels).reshape([-1, 3, side, side]).to_device(device);
         let labels = Tensor::from_slice(&batch.labels.iter().map(|&l| l as i64).collect::<Vec<_>>()).to_device(device);
@@ -140,35 +137,32 @@ fn fingerprint(backbone: &str, features: i64, classes: i64, config: &ProbeConfig
     )
 }
 
-fn save(probe: &LinearProbe, path: &Path, history: &[ProbeEpoch], identity: &str) -> Result<(), String> {
+fn save(probe: &LinearProbe, path: &Path, history: &[ProbeEpoch], identity: &str) -> Result<(), EvalError> {
     let state = probe.state();
     let named: Vec<(&str, &Tensor)> = state.iter().map(|(k, t)| (k.as_str(), t)).collect();
     let metadata = HashMap::from([
         ("history".to_owned(), serde_json::to_string(history).expect("plain numbers")),
         ("fingerprint".to_owned(), identity.to_owned()),
     ]);
-    write_safetensors(path, &named, &metadata).map_err(|e| e.to_string())
+    Ok(write_safetensors(path, &named, &metadata)?)
 }
 
 /// The epochs already done (none without a state file); the probe is loaded with their state.
-fn resume(probe: &mut LinearProbe, path: &Path, expected: &str) -> Result<Vec<ProbeEpoch>, String> {
+fn resume(probe: &mut LinearProbe, path: &Path, expected: &str) -> Result<Vec<ProbeEpoch>, EvalError> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let file = read_safetensors(path).map_err(|e| e.to_string())?;
+    let file = read_safetensors(path)?;
     let found = file.metadata.get("fingerprint").map(String::as_str).unwrap_or("none");
     let expected = expected.to_owned();
     if found != expected {
-        return Err(format!(
-            "{}: saved by a different probe ({found}; this one: {expected}); delete it to start over",
-            path.display()
-        ));
+        return Err(EvalError::ProbeMismatch { path: path.to_owned(), found: found.to_owned(), expected });
     }
     let history: Vec<ProbeEpoch> =
         serde_json::from_str(file.metadata.get("history").map(String::as_str).unwrap_or("[]"))
-            .map_err(|e| format!("{}: history: {e}", path.display()))?;
+            .map_err(|source| EvalError::ProbeHistory { path: path.to_owned(), source })?;
     let tensors: BTreeMap<String, Tensor> = file.tensors;
-    probe.load_state(&tensors).map_err(|e| format!("{}: {e}", path.display()))?;
+    probe.load_state(&tensors).map_err(|source| EvalError::ProbeState { path: path.to_owned(), source })?;
     tracing::info!(state = %path.display(), epochs_done = history.len(), "linear probe resumed");
     Ok(history)
 }

@@ -11,6 +11,27 @@ use tch::{Device, Kind, Tensor};
 use super::metrics::top1_top5;
 use crate::train::{Sgd, SgdConfig};
 
+/// A saved probe state that does not fit this probe.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeStateError {
+    /// A variable the saved state lacks.
+    #[error("no `{0}` in the saved probe")]
+    Missing(String),
+    /// A variable of another shape (another backbone or dataset?).
+    #[error("`{name}` has shape {saved:?}, the probe {probe:?} (another backbone or dataset?)")]
+    Shape {
+        /// The variable.
+        name: String,
+        /// Its saved shape.
+        saved: Vec<i64>,
+        /// This probe's.
+        probe: Vec<i64>,
+    },
+    /// Its momentum buffers.
+    #[error(transparent)]
+    Momentum(#[from] crate::train::MomentumError),
+}
+
 /// Settings of the probe.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct ProbeConfig {
@@ -102,7 +123,7 @@ impl LinearProbe {
     }
 
     /// Restores what [`LinearProbe::state`] returned.
-    pub fn load_state(&mut self, state: &BTreeMap<String, Tensor>) -> Result<(), String> {
+    pub fn load_state(&mut self, state: &BTreeMap<String, Tensor>) -> Result<(), ProbeStateError> {
         let mut momentum = BTreeMap::new();
         for (name, tensor) in state {
             if let Some(param) = name.strip_prefix("momentum.") {
@@ -110,17 +131,13 @@ impl LinearProbe {
             }
         }
         for (name, mut variable) in self.vars.variables() {
-            let saved = state.get(&name).ok_or_else(|| format!("no `{name}` in the saved probe"))?;
+            let saved = state.get(&name).ok_or_else(|| ProbeStateError::Missing(name.clone()))?;
             if saved.size() != variable.size() {
-                return Err(format!(
-                    "`{name}` has shape {:?}, the probe {:?} (another backbone or dataset?)",
-                    saved.size(),
-                    variable.size()
-                ));
+                return Err(ProbeStateError::Shape { name, saved: saved.size(), probe: variable.size() });
             }
             tch::no_grad(|| variable.copy_(saved));
         }
-        self.sgd.load_state(momentum)
+        Ok(self.sgd.load_state(momentum)?)
     }
 }
 

@@ -8,7 +8,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::knn::knn_scores;
 use super::metrics::top1_top5;
-use super::ValidationSet;
+use super::{EvalError, ValidationSet};
 use crate::checkpoint::TrainingState;
 use crate::config::Config;
 use crate::models::state_dict::load_state_dict;
@@ -41,7 +41,7 @@ pub struct LoadedStudent {
 }
 
 /// Loads the student described by `source` onto `device`.
-pub fn load_student(source: &StudentSource, device: Device) -> Result<LoadedStudent, String> {
+pub fn load_student(source: &StudentSource, device: Device) -> Result<LoadedStudent, EvalError> {
     match source {
         StudentSource::RandomInit { arch, embed_dim, seed } => {
             tch::manual_seed(*seed);
@@ -50,20 +50,19 @@ pub fn load_student(source: &StudentSource, device: Device) -> Result<LoadedStud
             Ok(LoadedStudent { vars, student })
         }
         StudentSource::Checkpoint(path) => {
-            let state = TrainingState::load(path).map_err(|e| e.to_string())?;
-            let config =
-                Config::parse(&state.config, path).map_err(|e| format!("{}: its config: {e}", path.display()))?;
+            let state = TrainingState::load(path)?;
+            let config = Config::parse(&state.config, path)
+                .map_err(|source| EvalError::CheckpointConfig { path: path.clone(), source: Box::new(source) })?;
             let arch = config.student.arch;
             let head = format!("{}.2.weight", arch.head_prefix());
             let embed_dim = state
                 .model
                 .get(&head)
                 .map(|w| w.size()[0])
-                .ok_or_else(|| format!("{}: no `{head}`", path.display()))?;
+                .ok_or_else(|| EvalError::NoHead { path: path.clone(), key: head.clone() })?;
             let vars = VarStore::new(device);
             let student = Student::new(&vars.root(), arch, embed_dim, StudentOptions::default());
-            load_state_dict(&vars, &state.model, &path.display().to_string(), arch.torchvision_name(), |_| false)
-                .map_err(|e| e.to_string())?;
+            load_state_dict(&vars, &state.model, &path.display().to_string(), arch.torchvision_name(), |_| false)?;
             Ok(LoadedStudent { vars, student })
         }
     }
@@ -133,11 +132,11 @@ pub fn zero_shot_logits(
     val: &ValidationSet,
     bank: &TextBank,
     device: Device,
-) -> Result<(Tensor, Tensor), String> {
+) -> Result<(Tensor, Tensor), EvalError> {
     let (embeddings, labels) = embed(student, val, device);
     let width = embeddings.size()[1];
     if width != bank.dim() {
-        return Err(format!("the student embeds to {width} dimensions but the bank has {}", bank.dim()));
+        return Err(EvalError::Width { student: width, against: "the text bank", other: bank.dim() });
     }
     Ok((embeddings.matmul(bank.to_device(device).tensor()) * 100.0, labels))
 }
@@ -164,15 +163,15 @@ pub fn agreement(
     teacher: &SupervisedTeacher,
     val: &ValidationSet,
     device: Device,
-) -> Result<AgreementReport, String> {
+) -> Result<AgreementReport, EvalError> {
     let bank = teacher.bank().tensor();
     let (embeddings, labels) = embed(student, val, device);
     if embeddings.size()[1] != teacher.embed_dim() {
-        return Err(format!(
-            "the student embeds to {} dimensions, the teacher to {}",
-            embeddings.size()[1],
-            teacher.embed_dim()
-        ));
+        return Err(EvalError::Width {
+            student: embeddings.size()[1],
+            against: "the teacher",
+            other: teacher.embed_dim(),
+        });
     }
     let teacher_embeddings = teacher_embed(teacher, val, device);
     let student_logits = embeddings.matmul(bank) * 100.0;
@@ -193,15 +192,11 @@ pub fn agreement(
 }
 
 /// `DIR/train` and `DIR/val`, or an error naming what is missing.
-pub fn splits(data: &Path) -> Result<(PathBuf, PathBuf), String> {
+pub fn splits(data: &Path) -> Result<(PathBuf, PathBuf), EvalError> {
     let (train, val) = (data.join("train"), data.join("val"));
-    for split in [&train, &val] {
+    for (split, name) in [(&train, "train"), (&val, "val")] {
         if !split.is_dir() {
-            let name = split.file_name().unwrap().to_string_lossy();
-            return Err(format!(
-                "--data: {} has no `{name}` folder (it takes a folder holding `train/` and `val/`)",
-                data.display()
-            ));
+            return Err(EvalError::MissingSplit { data: data.to_owned(), split: name });
         }
     }
     Ok((train, val))

@@ -2,6 +2,7 @@
 //! the linear probe on frozen features, and top-k scoring.
 
 pub mod augmented_probe;
+mod error;
 pub mod feature_groups;
 pub mod knn;
 pub mod lbfgs;
@@ -11,4 +12,5 @@ pub mod measure;
 pub mod metrics;
 pub mod validation;
 
+pub use error::EvalError;
 pub use validation::{Validation, ValidationSet};

@@ -11,5 +11,5 @@ pub mod trainer;
 pub use grad_scaler::GradScaler;
 pub use lr_schedule::LrSchedule;
 pub use position::Position;
-pub use sgd::{Sgd, SgdConfig};
+pub use sgd::{MomentumError, Sgd, SgdConfig};
 pub use trainer::{teacher_keys, StepReport, Trainer, TrainerError};

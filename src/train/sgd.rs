@@ -13,6 +13,23 @@ use tch::Tensor;
 
 use crate::torch_ext::{clear_gradients, fused_sgd, SgdUpdate, TorchExtError};
 
+/// Saved momentum buffers that do not fit this optimiser's parameters.
+#[derive(Debug, thiserror::Error)]
+pub enum MomentumError {
+    /// A buffer for a parameter this model does not have.
+    #[error("momentum buffer for unknown parameter `{0}`")]
+    UnknownParameter(String),
+    /// A buffer of another shape than its parameter.
+    #[error("momentum buffer `{name}` has shape {saved:?}, parameter {param:?}")]
+    Shape {
+        /// The parameter.
+        name: String,
+        /// The saved buffer's shape.
+        saved: Vec<i64>,
+        /// The parameter's shape.
+        param: Vec<i64>,
+    },
+}
 /// Hyper-parameters (the learning rate comes per step, from the schedule).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SgdConfig {
@@ -121,16 +138,11 @@ impl Sgd {
     /// Restores momentum buffers saved by [`Sgd::state`], copied into buffers laid out as the
     /// parameters; a parameter with none saved (a checkpoint from before the first step) starts
     /// from zero.
-    pub fn load_state(&mut self, state: BTreeMap<String, Tensor>) -> Result<(), String> {
+    pub fn load_state(&mut self, state: BTreeMap<String, Tensor>) -> Result<(), MomentumError> {
         for (name, buffer) in &state {
-            let param =
-                self.params.get(name).ok_or_else(|| format!("momentum buffer for unknown parameter `{name}`"))?;
+            let param = self.params.get(name).ok_or_else(|| MomentumError::UnknownParameter(name.clone()))?;
             if buffer.size() != param.size() {
-                return Err(format!(
-                    "momentum buffer `{name}` has shape {:?}, parameter {:?}",
-                    buffer.size(),
-                    param.size()
-                ));
+                return Err(MomentumError::Shape { name: name.clone(), saved: buffer.size(), param: param.size() });
             }
         }
         let mut buffers = Self::zero_buffers(&self.params, self.config);

@@ -8,7 +8,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use super::bank_stage::{BankJob, BankStage, BankStageError};
-use super::{GradScaler, LrSchedule, Position, Sgd, SgdConfig};
+use super::{GradScaler, LrSchedule, MomentumError, Position, Sgd, SgdConfig};
 use crate::checkpoint::TrainingState;
 use crate::config::{Autocast, BatchNormMode, Config, FaultInjectionSection};
 use crate::distributed::{DataParallel, DistributedError};
@@ -35,7 +35,7 @@ pub enum TrainerError {
     Precision(#[from] TorchExtError),
     /// Saved optimiser state does not fit.
     #[error("checkpoint optimiser state: {0}")]
-    Optimizer(String),
+    Optimizer(#[source] MomentumError),
     /// libtorch's backward pass threw.
     #[error("backward: {0}")]
     Backward(String),

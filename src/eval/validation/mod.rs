@@ -12,6 +12,7 @@ use lgd_datasets::augment::normalize::to_tensor_normalized_into;
 use lgd_datasets::decode::{decode, DecodeOptions};
 use tch::{Device, Kind, Tensor};
 
+use super::EvalError;
 use crate::models::student::Student;
 use crate::models::teacher::Teacher;
 use crate::objective::normalize_rows;
@@ -199,11 +200,12 @@ impl ValidationSet {
         mean: [f32; 3],
         std: [f32; 3],
         max_images: usize,
-    ) -> Result<Self, String> {
-        let source = open_source(root).map_err(|e| format!("data.val: {e}"))?;
+    ) -> Result<Self, EvalError> {
+        let source = open_source(root)
+            .map_err(|source| EvalError::Source { what: "data.val".into(), source: Box::new(source) })?;
         let all = source.len();
         if all == 0 {
-            return Err(format!("data.val: no image in {}", root.display()));
+            return Err(EvalError::NoImages(root.to_owned()));
         }
         let take = if max_images == 0 { all } else { max_images.min(all) };
         let indices = (0..take).map(|i| i * all / take).collect();
@@ -284,7 +286,7 @@ impl ValidationSet {
         classes_match_bank: bool,
         device: Device,
         go_on: &mut dyn FnMut(usize) -> bool,
-    ) -> Result<Option<Validation>, String> {
+    ) -> Result<Option<Validation>, EvalError> {
         let bank = teacher.bank().tensor();
         let (mut agree, mut student_correct, mut teacher_correct) = (0i64, 0i64, 0i64);
         let mut evaluated = 0;
@@ -318,11 +320,10 @@ impl ValidationSet {
             return Ok(None);
         }
         if pass.images == 0 {
-            return Err(format!(
-                "none of the {} validation images could be decoded (the first: {})",
-                self.len(),
-                pass.skipped.first().map_or("?", String::as_str)
-            ));
+            return Err(EvalError::NothingDecoded {
+                images: self.len(),
+                first: pass.skipped.first().cloned().unwrap_or_else(|| "?".into()),
+            });
         }
         let n = pass.images as f64;
         Ok(Some(Validation {
