@@ -1,8 +1,9 @@
 //! Two nodes on one machine over loopback, Gloo, 2 ranks each, the two ways a cluster starts
 //! them: four `lgd train` tasks with only Slurm's variables (what `srun lgd train` gives them:
-//! no launcher, no torchrun variables) train to the end; two `lgd launch --nnodes 2
-//! --node-rank 0|1` launchers, one of them killed mid-run, are started again, resume and train
-//! to the end. Either way every rank ends with the same visual bank and weights.
+//! no launcher, no torchrun variables), one node's tasks killed mid-run; two `lgd launch
+//! --nnodes 2 --node-rank 0|1` launchers, one of them killed mid-run. Either way the run is
+//! started again, resumes and trains to the end, and every rank ends with the same visual bank
+//! and weights.
 
 mod support;
 
@@ -80,31 +81,52 @@ fn free_slurm_port() -> (u16, u64) {
         .expect("a free port in 15000-34999")
 }
 
+/// Task `rank` of Slurm job `job`, 2 tasks a node, as `srun` starts it.
+fn slurm_task(dir: &Path, rank: usize, job: u64, log: &Path) -> Child {
+    lgd(dir, log, &[])
+        .envs([("SLURM_PROCID", rank.to_string()), ("SLURM_NTASKS", WORLD.to_string())])
+        .envs([("SLURM_LOCALID", (rank % 2).to_string()), ("SLURM_NODEID", (rank / 2).to_string())])
+        .envs([("SLURM_TASKS_PER_NODE", "2(x2)"), ("SLURM_JOB_NODELIST", "127.0.0.[1-2]")])
+        .env("SLURM_JOB_ID", job.to_string())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
-fn slurm_tasks_without_a_launcher_train_to_the_end_alike() {
-    let dir = setup("slurm-tasks", 2);
+fn slurm_tasks_without_a_launcher_resume_after_a_node_dies_and_end_alike() {
+    let dir = setup("slurm-tasks", 3);
+    let config = std::fs::read_to_string(dir.join("run.toml")).unwrap();
+    std::fs::write(dir.join("run.toml"), config.replace("keep_last = 50", "keep_last = 50\nevery_steps = 1")).unwrap();
     let (port, job) = free_slurm_port();
     let logs: Vec<PathBuf> = (0..WORLD).map(|rank| dir.join(format!("task-{rank}.log"))).collect();
-    let mut tasks: Vec<Child> = (0..WORLD)
-        .map(|rank| {
-            lgd(&dir, &logs[rank], &[])
-                .envs([("SLURM_PROCID", rank.to_string()), ("SLURM_NTASKS", WORLD.to_string())])
-                .envs([("SLURM_LOCALID", (rank % 2).to_string()), ("SLURM_NODEID", (rank / 2).to_string())])
-                .envs([("SLURM_TASKS_PER_NODE", "2(x2)"), ("SLURM_JOB_NODELIST", "127.0.0.[1-2]")])
-                .env("SLURM_JOB_ID", job.to_string())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for (task, log) in tasks.iter_mut().zip(&logs) {
-        wait_success(task, log);
+    let mut tasks: Vec<Child> = (0..WORLD).map(|rank| slurm_task(&dir, rank, job, &logs[rank])).collect();
+    wait_for_log(&logs[3], "\"step\":2");
+    // Node 1 dies at once (SIGKILL to its two tasks): no word to the others, which fail in
+    // their next collective; the run keeps rank 0's last checkpoint of a whole step.
+    for task in &mut tasks[2..] {
+        task.kill().unwrap();
+        task.wait().unwrap();
+    }
+    for (task, log) in tasks[..2].iter_mut().zip(&logs) {
+        let status = task.wait().unwrap();
+        assert!(!status.success(), "a survivor of a dead node fails: {status}\n{}", read(log));
     }
     let source = read(&logs[3]);
     let expected = format!(
         "rendezvous from Slurm (SLURM_PROCID=3, SLURM_NTASKS=4, SLURM_LOCALID=1; address 127.0.0.1 from the first host of SLURM_JOB_NODELIST=127.0.0.[1-2], port {port} from 15000 + SLURM_JOB_ID={job} % 20000)"
     );
     assert!(source.contains(&expected), "the source is logged: {expected}\n{source}");
-    assert!(checkpoint_path(&dir.join("run"), 4).exists(), "rank 0 saved the end");
+
+    let (_, job) = free_slurm_port();
+    let logs: Vec<PathBuf> = (0..WORLD).map(|rank| dir.join(format!("task-{rank}-again.log"))).collect();
+    let mut tasks: Vec<Child> = (0..WORLD).map(|rank| slurm_task(&dir, rank, job, &logs[rank])).collect();
+    for (task, log) in tasks.iter_mut().zip(&logs) {
+        wait_success(task, log);
+    }
+    for log in &logs {
+        assert!(read(log).contains("\"message\":\"resuming\""), "every task resumed:\n{}", read(log));
+    }
+    assert!(checkpoint_path(&dir.join("run"), 6).exists(), "rank 0 saved the end");
     assert_all_ranks_alike(&logs);
     std::fs::remove_dir_all(&dir).unwrap();
 }
