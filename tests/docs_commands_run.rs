@@ -648,11 +648,11 @@ fn scripts_for_a_cluster_name_real_options() {
             options_exist(line);
             checked += 1;
         }
-        if block.text.contains("$((15000 + SLURM_JOB_ID % 20000))") {
-            for job in [0u64, 1234, 19_999, 20_001, 987_654] {
+        if block.text.contains("$((15000 + SLURM_JOB_ID % 17000))") {
+            for job in [0u64, 1234, 16_999, 17_001, 987_654] {
                 assert_eq!(
                     u64::from(lgd::distributed::port_of_job(job)),
-                    15000 + job % 20000,
+                    15000 + job % 17000,
                     "{}:{}",
                     block.file,
                     block.line

@@ -68,17 +68,17 @@ fn assert_all_ranks_alike(logs: &[PathBuf]) {
     assert!(found.iter().all(|d| *d == found[0]), "ranks disagree: {found:?}");
 }
 
-/// A port in Slurm's derived range (15000 + SLURM_JOB_ID % 20000) that is free now, and a job id
+/// A port in Slurm's derived range (15000 + SLURM_JOB_ID % 17000) that is free now, and a job id
 /// that derives it.
 fn free_slurm_port() -> (u16, u64) {
-    let start = std::process::id() as u64 % 20_000;
-    (0..20_000u64)
-        .map(|i| (start + i * 7919) % 20_000)
+    let start = std::process::id() as u64 % 17_000;
+    (0..17_000u64)
+        .map(|i| (start + i * 7919) % 17_000)
         .find_map(|offset| {
-            let port = lgd::distributed::port_of_job(offset + 3 * 20_000);
-            std::net::TcpListener::bind(("127.0.0.1", port)).ok().map(|_| (port, offset + 3 * 20_000))
+            let port = lgd::distributed::port_of_job(offset + 3 * 17_000);
+            std::net::TcpListener::bind(("127.0.0.1", port)).ok().map(|_| (port, offset + 3 * 17_000))
         })
-        .expect("a free port in 15000-34999")
+        .expect("a free port in 15000-31999")
 }
 
 /// Task `rank` of Slurm job `job`, 2 tasks a node, as `srun` starts it.
@@ -113,7 +113,7 @@ fn slurm_tasks_without_a_launcher_resume_after_a_node_dies_and_end_alike() {
     }
     let source = read(&logs[3]);
     let expected = format!(
-        "rendezvous from Slurm (SLURM_PROCID=3, SLURM_NTASKS=4, SLURM_LOCALID=1; address 127.0.0.1 from the first host of SLURM_JOB_NODELIST=127.0.0.[1-2], port {port} from 15000 + SLURM_JOB_ID={job} % 20000)"
+        "rendezvous from Slurm (SLURM_PROCID=3, SLURM_NTASKS=4, SLURM_LOCALID=1; address 127.0.0.1 from the first host of SLURM_JOB_NODELIST=127.0.0.[1-2], port {port} from 15000 + SLURM_JOB_ID={job} % 17000)"
     );
     assert!(source.contains(&expected), "the source is logged: {expected}\n{source}");
 

@@ -1,7 +1,7 @@
 //! A rank's place from Slurm's variables, so `srun lgd train …` needs no wrapper that translates
 //! them into torchrun's: `SLURM_PROCID` is the rank, `SLURM_NTASKS` the world size,
 //! `SLURM_LOCALID` the index on the node, the first host of the step's (else the job's) node
-//! list the rendezvous address, and `15000 + SLURM_JOB_ID % 20000` the port. `MASTER_ADDR` and
+//! list the rendezvous address, and `15000 + SLURM_JOB_ID % 17000` the port. `MASTER_ADDR` and
 //! `MASTER_PORT`, when set, override the last two (an sbatch script that exports them, a port
 //! taken by someone else).
 
@@ -13,9 +13,9 @@ use super::{DistributedError, Rendezvous, RendezvousSource};
 /// collide; one job, one port, the same on every node without talking.
 pub const SLURM_PORT_BASE: u16 = 15000;
 /// Ports in the derived range.
-pub const SLURM_PORT_SPAN: u64 = 20000;
+pub const SLURM_PORT_SPAN: u64 = 17000;
 
-/// The port every task of job `job_id` derives: `15000 + job_id % 20000`.
+/// The port every task of job `job_id` derives: `15000 + job_id % 17000`, 15000–31999.
 pub fn port_of_job(job_id: u64) -> u16 {
     SLURM_PORT_BASE + (job_id % SLURM_PORT_SPAN) as u16
 }
@@ -141,7 +141,7 @@ mod tests {
     fn a_task_takes_its_place_from_slurms_variables() {
         let r = from_slurm(&lookup(&TASK_5_OF_8)).unwrap().unwrap();
         assert_eq!((r.rank, r.world_size, r.local_rank, r.local_world_size), (5, 8, 1, 4));
-        assert_eq!((r.master_addr.as_str(), r.master_port), ("gpu07", 15000 + 3456));
+        assert_eq!((r.master_addr.as_str(), r.master_port), ("gpu07", 15000 + 4456));
         let RendezvousSource::Slurm(detail) = &r.source else { panic!("{:?}", r.source) };
         assert!(detail.contains("SLURM_PROCID=5") && detail.contains("SLURM_JOB_NODELIST=gpu[07-08,11]"), "{detail}");
     }
@@ -165,9 +165,9 @@ mod tests {
     #[test]
     fn the_port_is_derived_from_the_job_and_stays_in_range() {
         assert_eq!(port_of_job(0), 15000);
-        assert_eq!(port_of_job(19_999), 34_999);
-        assert_eq!(port_of_job(20_000), 15000);
-        assert_eq!(port_of_job(u64::MAX), 15000 + (u64::MAX % 20_000) as u16);
+        assert_eq!(port_of_job(16_999), 31_999);
+        assert_eq!(port_of_job(17_000), 15000);
+        assert_eq!(port_of_job(u64::MAX), 15000 + (u64::MAX % 17_000) as u16);
     }
 
     #[test]
