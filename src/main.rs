@@ -35,6 +35,8 @@ enum Command {
     /// its next safe point (exit 0, status `stopped` with the phase it stopped in); SIGUSR1 before
     /// the first step has its checkpoint written at the first step boundary; SIGHUP has the config
     /// re-read before the first step, under the rules of a reload. A second SIGTERM/SIGINT exits at once.
+    /// With `run.requeue`, its signal (USR1 unless `run.requeue_signal` says USR2) checkpoints, stops
+    /// and has the Slurm job requeued (`scontrol requeue`), then exits 0.
     Train {
         /// The run config (TOML).
         #[arg(long)]

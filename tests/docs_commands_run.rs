@@ -6,7 +6,8 @@
 //! this file does not cover fails the test, and so does a covered one they no longer show. For a
 //! command that is not run as written, each `--option` it uses must still be one that the
 //! subcommand's `--help` lists. Every ```` ```toml ```` snippet, merged into the run's config, must
-//! pass `lgd check-config`.
+//! pass `lgd check-config`. ```` ```bash ```` blocks are scripts for another machine (an sbatch
+//! script for a cluster): not run, but each `lgd` line's options are checked the same way.
 //!
 //! Reduced sizes: `weights/RN50.pt` is a random CLIP with a 64-px ResNet image tower and a two-layer
 //! text tower (`tests/oracle/clip_towers_oracle.py`), `data/imagenet` holds 3 classes (8 training
@@ -633,6 +634,33 @@ fn toml_snippets_check(w: &World) {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+/// The scripts for other machines (```bash: sbatch scripts) are not run, but their `lgd` lines name
+/// options that exist, and the port they derive from the job id is the one `lgd train` derives.
+#[test]
+fn scripts_for_a_cluster_name_real_options() {
+    let scripts: Vec<Block> = blocks().into_iter().filter(|b| b.lang == "bash").collect();
+    assert!(!scripts.is_empty(), "docs/distributed.md shows sbatch scripts");
+    let mut checked = 0;
+    for block in &scripts {
+        for line in command_lines(&block.text).iter().filter(|l| l.split_whitespace().any(|t| t == "lgd")) {
+            options_exist(line);
+            checked += 1;
+        }
+        if block.text.contains("$((15000 + SLURM_JOB_ID % 17000))") {
+            for job in [0u64, 1234, 16_999, 17_001, 987_654] {
+                assert_eq!(
+                    u64::from(lgd::distributed::port_of_job(job)),
+                    15000 + job % 17000,
+                    "{}:{}",
+                    block.file,
+                    block.line
+                );
+            }
+        }
+    }
+    assert!(checked >= 3, "the srun lines of the sbatch scripts were found ({checked})");
 }
 
 /// The examples in `--help` texts (`lgd …`, and the rank command after `lgd launch … --`) name

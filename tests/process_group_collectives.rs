@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use lgd::distributed::{Backend, DataParallel, ProcessGroup, Rendezvous};
+use lgd::distributed::{Backend, DataParallel, ProcessGroup, Rendezvous, RendezvousSource};
 use tch::{Kind, Tensor};
 
 fn free_port() -> u16 {
@@ -20,6 +20,7 @@ fn rendezvous(port: u16, rank: usize, world_size: usize) -> Rendezvous {
         world_size,
         local_rank: rank,
         local_world_size: world_size,
+        source: RendezvousSource::Torchrun,
     }
 }
 

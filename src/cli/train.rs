@@ -11,10 +11,12 @@ pub fn run(config: &Path, run_dir: &Path, accept_changes: bool, log_format: LogF
         tracing::info!(run_dir = %run_dir.display(), %phase, "lgd train: stopped on request during start-up, while {phase}; nothing trained");
         return Ok(());
     }
-    let how = match (summary.already_finished, summary.stopped_by_signal) {
-        (true, _) => "already finished, nothing to train",
-        (false, true) => "stopped on request",
-        (false, false) => "finished",
+    let requeue_note = summary.requeued.as_ref().map(|requeued| format!("stopped for a requeue: {requeued}"));
+    let how = match (summary.already_finished, summary.stopped_by_signal, &requeue_note) {
+        (true, _, _) => "already finished, nothing to train",
+        (false, true, Some(note)) => note.as_str(),
+        (false, true, None) => "stopped on request",
+        (false, false, _) => "finished",
     };
     match log_format {
         // A JSON log stays one object per line to its end.

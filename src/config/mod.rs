@@ -26,7 +26,7 @@ pub use inputs_here::InputsHere;
 pub use model::{
     BanksSection, BatchNormMode, LossSection, StudentArch, StudentSection, TeacherKind, TeacherSection, TextBankSource,
 };
-pub use operations::{CheckpointSection, LoggingSection, ResumePolicy, RunSection, ValidationSection};
+pub use operations::{CheckpointSection, LoggingSection, RequeueSignal, ResumePolicy, RunSection, ValidationSection};
 pub use problems::FieldProblem;
 pub use training::{
     Autocast, DataFormat, DataSection, GradScalerSection, OptimizerKind, OptimizerSection, PrecisionSection,
@@ -156,6 +156,7 @@ impl Config {
     /// Every invalid value, with its field path; empty when the config is usable.
     pub fn problems(&self) -> Vec<FieldProblem> {
         let mut problems = Problems::default();
+        self.run.validate(&mut problems);
         self.data.validate(&mut problems);
         self.teacher.validate(&mut problems);
         self.banks.validate(self.teacher.kind, &mut problems);

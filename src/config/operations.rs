@@ -20,11 +20,84 @@ pub struct RunSection {
     pub device: DeviceSpec,
     /// Reload the config file when it changes on disk, as if SIGHUP had been sent.
     pub watch_config: bool,
+    /// A batch job's time-limit warning (`#SBATCH --signal=USR1@90`): on `requeue_signal` the run
+    /// checkpoints, stops, and under Slurm (`SLURM_JOB_ID` set) has rank 0 call `scontrol
+    /// requeue`, so the job comes back and resumes instead of being killed at its limit.
+    pub requeue: bool,
+    /// The warning's signal (USR1 when not set); with `requeue` only, since it takes the signal
+    /// over (USR1 otherwise checkpoints and goes on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requeue_signal: Option<RequeueSignal>,
 }
 
 impl Default for RunSection {
     fn default() -> Self {
-        Self { name: None, seed: 0, device: DeviceSpec::Cuda(0), watch_config: false }
+        Self {
+            name: None,
+            seed: 0,
+            device: DeviceSpec::Cuda(0),
+            watch_config: false,
+            requeue: false,
+            requeue_signal: None,
+        }
+    }
+}
+
+impl RunSection {
+    /// The signal that means "checkpoint and requeue", when `requeue` is on.
+    pub fn requeue_on(&self) -> Option<RequeueSignal> {
+        self.requeue.then(|| self.requeue_signal.unwrap_or(RequeueSignal::Usr1))
+    }
+
+    pub(super) fn validate(&self, problems: &mut Problems) {
+        problems.require(
+            self.requeue_signal.is_none() || self.requeue,
+            "run.requeue_signal",
+            "is set, but run.requeue is not: the signal would do nothing new (set run.requeue = true, or leave it out)",
+        );
+    }
+}
+
+/// The signals a time-limit warning may use: the others already mean something to `lgd train`
+/// (TERM and INT stop it, HUP reloads its config), and Slurm itself sends TERM at the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum RequeueSignal {
+    /// SIGUSR1 (`--signal=USR1@90`).
+    Usr1,
+    /// SIGUSR2 (`--signal=USR2@90`), which leaves SIGUSR1 its "checkpoint and go on".
+    Usr2,
+}
+
+impl RequeueSignal {
+    /// The signal's number.
+    pub fn number(self) -> i32 {
+        match self {
+            Self::Usr1 => libc::SIGUSR1,
+            Self::Usr2 => libc::SIGUSR2,
+        }
+    }
+}
+
+impl TryFrom<String> for RequeueSignal {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.trim().trim_start_matches("SIG") {
+            "USR1" => Ok(Self::Usr1),
+            "USR2" => Ok(Self::Usr2),
+            _ => Err(format!(
+                "`{text}` is not USR1 or USR2 (TERM and INT stop the run and HUP reloads it; Slurm sends TERM at the time limit itself)"
+            )),
+        }
+    }
+}
+
+impl From<RequeueSignal> for String {
+    fn from(signal: RequeueSignal) -> String {
+        match signal {
+            RequeueSignal::Usr1 => "USR1".into(),
+            RequeueSignal::Usr2 => "USR2".into(),
+        }
     }
 }
 

@@ -210,3 +210,17 @@ fn every_shipped_config_is_valid() {
     }
     assert!(checked >= 4, "configs checked: {checked}");
 }
+
+#[test]
+fn requeue_takes_usr1_or_usr2_and_its_signal_needs_it() {
+    let with = |run: &str| parse(&format!("{MINIMAL}[run]\n{run}\n"));
+    assert_eq!(with("").unwrap().run.requeue_on(), None);
+    assert_eq!(with("requeue = true").unwrap().run.requeue_on(), Some(RequeueSignal::Usr1));
+    let usr2 = with("requeue = true\nrequeue_signal = \"SIGUSR2\"").unwrap();
+    assert_eq!(usr2.run.requeue_on(), Some(RequeueSignal::Usr2));
+    assert_eq!(parse(&usr2.to_toml()).unwrap(), usr2, "round-trips as {:?}", usr2.to_toml());
+    let error = with("requeue = true\nrequeue_signal = \"TERM\"").unwrap_err().to_string();
+    assert!(error.contains("run.requeue_signal") && error.contains("`TERM` is not USR1 or USR2"), "{error}");
+    let error = with("requeue_signal = \"USR1\"").unwrap_err().to_string();
+    assert!(error.contains("run.requeue_signal: is set, but run.requeue is not"), "{error}");
+}

@@ -1,6 +1,7 @@
 //! `lgd train`: the long-running training daemon — start-up checks, the data pipeline feeding the
 //! trainer, checkpoints on a cadence and on SIGUSR1, a clean stop with a final checkpoint on
-//! SIGTERM/SIGINT, and live config reload on SIGHUP.
+//! SIGTERM/SIGINT, live config reload on SIGHUP, and with `run.requeue` a stop on a batch job's
+//! time-limit warning that requeues the job.
 
 mod any_teacher;
 mod checkpoint_writer;
@@ -15,6 +16,7 @@ mod out_of_memory;
 mod progress;
 pub mod reload;
 mod replica;
+mod requeue;
 mod resume_check;
 mod run;
 mod session;
@@ -30,6 +32,7 @@ mod student_stage;
 mod summary;
 
 pub use any_teacher::{guide_teacher, AnyTeacher};
+pub use requeue::{RequeueError, Requeued};
 pub use run::{train, TrainOptions};
 pub use startup_phase::StartupPhase;
 pub use summary::TrainSummary;
@@ -50,6 +53,9 @@ pub enum DaemonError {
     /// failure (`train` turns it into a summary and a `stopped` status).
     #[error("start-up stopped on request while {0}")]
     StoppedDuringStartup(StartupPhase),
+    /// The run stopped and saved itself for a requeue, and the requeue failed.
+    #[error(transparent)]
+    Requeue(#[from] RequeueError),
 }
 
 impl DaemonError {

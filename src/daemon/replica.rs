@@ -22,10 +22,13 @@ pub(super) struct Replica {
 }
 
 impl Replica {
-    /// From the launcher's environment; a lone process when WORLD_SIZE is not set.
+    /// From the launcher's (or Slurm's) environment; a lone process when neither sets a group.
     pub(super) fn from_env() -> Result<Self, DaemonError> {
         let rendezvous =
             Rendezvous::from_env().map_err(|e| DaemonError::startup(format!("distributed training: {e}")))?;
+        if let Some(r) = &rendezvous {
+            tracing::info!(rank = r.rank, world_size = r.world_size, "rendezvous from {}", r.source);
+        }
         Ok(Self { rendezvous })
     }
 

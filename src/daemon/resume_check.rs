@@ -37,6 +37,8 @@ const HOW_IT_RUNS: &[&str] = &[
     "run.name",
     "run.device",
     "run.watch_config",
+    "run.requeue",
+    "run.requeue_signal",
     "data.val",
     "data.max_bad_fraction",
     "data.max_pixels",

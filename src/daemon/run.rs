@@ -17,6 +17,7 @@ use super::metrics::{MetricsSink, MetricsWriter};
 use super::nonfinite::NonFiniteGuard;
 use super::progress::Progress;
 use super::replica::Replica;
+use super::requeue::requeue;
 use super::resume_check::ResumeTerms;
 use super::session::Session;
 use super::signals::Signals;
@@ -49,7 +50,14 @@ pub fn train(config_path: &Path, run_dir: &Path, options: TrainOptions) -> Resul
     // action, which would kill a start-up that reads the data, the teacher and its bank.
     let signals = Signals::install().map_err(|e| DaemonError::startup(format!("installing signal handlers: {e}")))?;
     let config = Config::load(config_path).map_err(|e| DaemonError::startup(e.to_string()))?;
+    if let Some(signal) = config.run.requeue_on() {
+        signals
+            .requeue_on(signal.number())
+            .map_err(|e| DaemonError::startup(format!("run.requeue: installing its handler: {e}")))?;
+        tracing::info!(signal = %String::from(signal), "run.requeue: this signal checkpoints, stops and requeues the job");
+    }
     let replica = Replica::from_env()?;
+    let leads = replica.leads();
     // Rank 0 (or a lone process) owns the run folder; another rank keeps its files in RUN/rank-N.
     let checkpoints_dir = run_dir;
     let run_dir = &replica.own_dir(checkpoints_dir);
@@ -64,10 +72,12 @@ pub fn train(config_path: &Path, run_dir: &Path, options: TrainOptions) -> Resul
     board.update(|s| s.last_checkpoint = list_checkpoints(checkpoints_dir).pop());
     board.persist();
     let steps = StartupSteps::new(signals.clone(), board.clone(), config.fault_injection.startup_hold());
-    let starting = Start { config, config_path, run_dir, checkpoints_dir, replica, signals, options };
+    let starting = Start { config, config_path, run_dir, checkpoints_dir, replica, signals: signals.clone(), options };
     // A start that fails leaves a status that says so, not one of a process that vanished.
     let started = match start(starting, board.clone(), &steps) {
-        Err(DaemonError::StoppedDuringStartup(phase)) => return Ok(stopped_during_startup(phase, &board)),
+        Err(DaemonError::StoppedDuringStartup(phase)) => {
+            return requeue_if_asked(&signals, leads, stopped_during_startup(phase, &board), &board)
+        }
         Err(error) => {
             board.update(|s| (s.state, s.message) = (RunState::Failed, Some(error.to_string())));
             board.persist();
@@ -75,13 +85,37 @@ pub fn train(config_path: &Path, run_dir: &Path, options: TrainOptions) -> Resul
         }
         Ok(started) => started,
     };
-    match started {
+    let summary = match started {
         Started::Session(mut session, _status_server) => {
             let ending = session.run();
-            session.finish(ending) // the status server is served until here
+            session.finish(ending)? // the status server is served until here
         }
-        Started::AlreadyFinished(ended) => Ok(already_finished(&ended, previous, &board)),
+        Started::AlreadyFinished(ended) => return Ok(already_finished(&ended, previous, &board)),
+    };
+    requeue_if_asked(&signals, leads, summary, &board)
+}
+
+/// A stop on `run.requeue`'s signal (this rank's or, agreed, another's): the run is saved, now
+/// the job is requeued. A run that reached its end first is not: there is nothing left to run.
+fn requeue_if_asked(
+    signals: &Signals,
+    leads: bool,
+    mut summary: TrainSummary,
+    board: &StatusBoard,
+) -> Result<TrainSummary, DaemonError> {
+    if !(summary.stopped_by_signal && signals.requeue_requested()) {
+        return Ok(summary);
     }
+    let outcome = requeue(leads, summary.last_checkpoint.as_deref());
+    let message = match &outcome {
+        Ok(requeued) => format!("stopped for a requeue (time-limit warning): {requeued}"),
+        Err(error) => error.to_string(),
+    };
+    board.update(|s| s.message = Some(message.clone()));
+    board.persist();
+    summary.requeued = Some(outcome?);
+    tracing::info!(last_checkpoint = ?summary.last_checkpoint, "{message}");
+    Ok(summary)
 }
 
 /// SIGTERM/SIGINT during start-up: it stopped at its next safe point, nothing trained.
@@ -99,6 +133,7 @@ fn stopped_during_startup(phase: StartupPhase, board: &StatusBoard) -> TrainSumm
         data_wait_fraction: 0.0,
         already_finished: false,
         stopped_during_startup: Some(phase),
+        requeued: None,
     }
 }
 
@@ -145,6 +180,7 @@ fn already_finished(ended: &EndedAt, previous: Option<RunStatus>, board: &Status
         data_wait_fraction: 0.0,
         already_finished: true,
         stopped_during_startup: None,
+        requeued: None,
     }
 }
 

@@ -94,7 +94,7 @@ impl Session<'_> {
             requests.reload |= file_changed;
             if self.student.is_replica() {
                 // What any rank was asked, every rank does, at this same step boundary.
-                let asked = [requests.stop, requests.checkpoint, requests.reload];
+                let asked = [requests.stop, requests.checkpoint, requests.reload, requests.requeue];
                 let agreed = self
                     .student
                     .call(move |trainer| {
@@ -103,6 +103,9 @@ impl Session<'_> {
                     .expect("a replica has its group")
                     .map_err(DaemonError::Training)?;
                 (requests.stop, requests.checkpoint, requests.reload) = (agreed[0], agreed[1], agreed[2]);
+                if agreed[3] && !requests.requeue {
+                    self.signals.agree_requeue(); // another rank got the time-limit warning
+                }
             }
             if requests.reload {
                 self.reload();
@@ -281,6 +284,27 @@ impl Session<'_> {
         }
     }
 
+    /// SHA-256 of the student's variables (names in order, then values): every rank of a group
+    /// must end with the same, and the last log line carries it so that they can be compared.
+    fn weights_digest(&self) -> String {
+        let digest = |trainer: &mut crate::train::Trainer<super::AnyTeacher>| {
+            use sha2::{Digest, Sha256};
+            let mut variables: Vec<_> = trainer.vars().variables().into_iter().collect();
+            variables.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut hasher = Sha256::new();
+            for (name, tensor) in variables {
+                let flat = tensor.to_device(Device::Cpu).to_kind(tch::Kind::Float).contiguous().view([-1]);
+                hasher.update(name.as_bytes());
+                Vec::<f32>::try_from(&flat)
+                    .expect("float variables")
+                    .iter()
+                    .for_each(|v| hasher.update(v.to_le_bytes()));
+            }
+            hasher.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        self.student.call(digest).unwrap_or_else(|error| error.to_string())
+    }
+
     /// TensorBoard scalars; a failure is logged by the metrics writer and does not stop training.
     pub(super) fn write_scalars(&mut self, step: u64, scalars: &[(&str, f64)]) {
         self.metrics.scalars(step, scalars);
@@ -318,7 +342,10 @@ impl Session<'_> {
         let (stages, queues) = (self.clock.stages(self.data.busy(self.bank_busy())), self.data.queues());
         self.board.update(|s| (s.stages, s.queues) = (stages, queues));
         let images_per_second = self.images_per_second();
-        let bank_digest = ending.is_ok().then(|| self.bank_digest());
+        let (bank_digest, weights_digest) = match ending.is_ok() {
+            true => (Some(self.bank_digest()), Some(self.weights_digest())),
+            false => (None, None),
+        };
         let left_behind = self.data.shutdown_within(SHUTDOWN_GRACE);
         if left_behind > 0 {
             tracing::warn!(threads = left_behind, "pipeline threads still blocked at exit were left behind");
@@ -332,6 +359,7 @@ impl Session<'_> {
             data_wait_fraction: self.clock.waiting.as_secs_f64() / training,
             already_finished: false,
             stopped_during_startup: None,
+            requeued: None,
         };
         let bound = self.clock.bound_by();
         let (state, message) = match &ending {
@@ -361,6 +389,7 @@ impl Session<'_> {
             data_wait_fraction = summary.data_wait_fraction,
             metrics = %self.metrics.path().display(),
             visual_bank_sha256 = %bank_digest.unwrap_or_default(),
+            weights_sha256 = %weights_digest.unwrap_or_default(),
             "finished; throughput was bounded by {bound}"
         );
         Ok(summary)

@@ -1,12 +1,14 @@
 //! OS signals as flags the training loop reads at step boundaries: SIGUSR1 asks for a checkpoint,
 //! SIGTERM/SIGINT for a checkpoint and a clean exit (a second SIGINT or SIGTERM exits at once),
-//! SIGHUP for a config reload. Handlers only set atomics; all work happens in the loop. They are
-//! installed first thing in `lgd train`, so a signal during start-up is a request too: start-up
-//! stops at its next safe point (`startup_phase`), and the other requests wait for the loop.
+//! SIGHUP for a config reload; with `run.requeue`, its signal (USR1 unless `run.requeue_signal`
+//! names USR2) asks for a stop to be requeued. Handlers only set atomics; all work happens in the
+//! loop. They are installed first thing in `lgd train`, so a signal during start-up is a request
+//! too: start-up stops at its next safe point (`startup_phase`), and the other requests wait for
+//! the loop.
 
 use std::io::Read;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
@@ -24,6 +26,8 @@ pub struct Requests {
     pub stop: bool,
     /// Reload the config file.
     pub reload: bool,
+    /// The stop is a batch job's time-limit warning: requeue the job once it is saved.
+    pub requeue: bool,
 }
 
 /// The installed handlers' flags.
@@ -32,6 +36,9 @@ pub struct Signals {
     checkpoint: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     reload: Arc<AtomicBool>,
+    requeue: Arc<AtomicBool>,
+    /// The requeue signal once `requeue_on` set one (0 before), for `next_signal`'s wake-ups.
+    requeue_signal: Arc<AtomicI32>,
 }
 
 impl Signals {
@@ -41,6 +48,8 @@ impl Signals {
             checkpoint: Arc::new(AtomicBool::new(false)),
             stop: Arc::new(AtomicBool::new(false)),
             reload: Arc::new(AtomicBool::new(false)),
+            requeue: Arc::new(AtomicBool::new(false)),
+            requeue_signal: Arc::new(AtomicI32::new(0)),
         };
         for signal in [SIGINT, SIGTERM] {
             // Registered first: if a stop is already pending, the second signal exits at once.
@@ -50,6 +59,21 @@ impl Signals {
         signal_hook::flag::register(SIGUSR1, signals.checkpoint.clone())?;
         signal_hook::flag::register(SIGHUP, signals.reload.clone())?;
         Ok(signals)
+    }
+
+    /// Makes `signal` the time-limit warning (`run.requeue`): a stop to be requeued. Called once
+    /// the config is read, a moment after `install`; the requeue flag is set before the stop
+    /// flag, so whoever sees the stop sees why.
+    pub fn requeue_on(&self, signal: i32) -> std::io::Result<()> {
+        signal_hook::flag::register(signal, self.requeue.clone())?;
+        signal_hook::flag::register(signal, self.stop.clone())?;
+        self.requeue_signal.store(signal, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Whether a requeue was asked for (it stays set, like a stop).
+    pub fn requeue_requested(&self) -> bool {
+        self.requeue.load(Ordering::SeqCst)
     }
 
     /// Asks for a checkpoint as SIGUSR1 does (the HTTP control endpoint uses this).
@@ -75,20 +99,28 @@ impl Signals {
     /// A wake-up on the next of the daemon's signals, registered now (in addition to the flags).
     pub fn next_signal(&self) -> std::io::Result<SignalWake> {
         let (reader, writer) = UnixStream::pair()?;
-        let mut ids = Vec::with_capacity(HANDLED.len());
-        for signal in HANDLED {
+        let mut ids = Vec::with_capacity(HANDLED.len() + 1);
+        let requeue = Some(self.requeue_signal.load(Ordering::SeqCst)).filter(|s| *s != 0 && !HANDLED.contains(s));
+        for signal in HANDLED.into_iter().chain(requeue) {
             ids.push(signal_hook::low_level::pipe::register(signal, writer.try_clone()?)?);
         }
         Ok(SignalWake { reader, ids })
     }
 
-    /// Takes the pending requests (stop stays set: it is not undone by looking).
+    /// Takes the pending requests (stop and requeue stay set: they are not undone by looking).
     pub fn take(&self) -> Requests {
+        let stop = self.stop.load(Ordering::SeqCst); // before requeue, which its handler sets first
         Requests {
             checkpoint: self.checkpoint.swap(false, Ordering::SeqCst),
-            stop: self.stop.load(Ordering::SeqCst),
+            stop,
             reload: self.reload.swap(false, Ordering::SeqCst),
+            requeue: self.requeue.load(Ordering::SeqCst),
         }
+    }
+
+    /// Another rank's requeue, agreed at a step boundary, made this process's too.
+    pub fn agree_requeue(&self) {
+        self.requeue.store(true, Ordering::SeqCst);
     }
 }
 

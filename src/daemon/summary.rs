@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::StartupPhase;
+use super::{Requeued, StartupPhase};
 
 /// How a run ended.
 #[derive(Debug)]
@@ -21,4 +21,6 @@ pub struct TrainSummary {
     pub already_finished: bool,
     /// SIGTERM/SIGINT stopped start-up in this phase: nothing was trained.
     pub stopped_during_startup: Option<StartupPhase>,
+    /// The stop was `run.requeue`'s time-limit warning, and this is what became of the job.
+    pub requeued: Option<Requeued>,
 }

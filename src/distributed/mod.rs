@@ -1,16 +1,19 @@
 //! Training on several processes (GPUs, machines) with libtorch's own distributed engine, c10d:
-//! the launcher's environment ([`Rendezvous`]), one rank's process group ([`ProcessGroup`]: a
+//! the launcher's or Slurm's environment ([`Rendezvous`]), one rank's process group ([`ProcessGroup`]: a
 //! TCPStore rendezvous and a Gloo or NCCL backend) and what data-parallel training does with it
 //! ([`DataParallel`]: parameters from rank 0, gradients averaged by libtorch's DDP reducer, the teacher keys of
 //! every rank for the bank update, stop/checkpoint/reload requests agreed at a step boundary).
 
 mod data_parallel;
+pub mod hostlist;
 mod process_group;
 mod rendezvous;
+mod slurm;
 
 pub use data_parallel::DataParallel;
 pub use process_group::{Backend, GradientReducer, Pending, ProcessGroup};
-pub use rendezvous::Rendezvous;
+pub use rendezvous::{Rendezvous, RendezvousSource};
+pub use slurm::port_of_job;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! (`RANK`, `WORLD_SIZE`, `MASTER_ADDR`, …), so a multi-process run needs no Python launcher and
 //! scripts written for torchrun keep their flags and variables.
 //!
-//! The launcher forwards the operator's signals (SIGTERM, SIGINT, SIGUSR1, SIGHUP) to every rank
+//! The launcher forwards the operator's signals (SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP) to every rank
 //! and fails fast: the first rank to die with a non-zero code or a signal has the others stopped
 //! (SIGTERM, then SIGKILL after a grace period), and its code becomes the launcher's. A collective
 //! run cannot go on without one of its ranks; the survivors would only hang in their next

@@ -13,13 +13,14 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGKILL, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGKILL, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
 use super::{LaunchError, RankEnv};
 
-/// The signals an operator sends a run; all of them mean something to `lgd train`.
-const FORWARDED: [i32; 4] = [SIGTERM, SIGINT, SIGUSR1, SIGHUP];
+/// The signals an operator (or Slurm's time-limit warning) sends a run; all of them mean
+/// something to `lgd train` (SIGUSR2 with `run.requeue_signal = "USR2"`).
+const FORWARDED: [i32; 5] = [SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP];
 
 /// How often children and pending signals are looked at: short next to any grace period, long
 /// enough that an idle launcher costs nothing.
