@@ -1,17 +1,19 @@
 //! The data half of the topology: sampler → decode/augment workers → batch assembler → trainer.
 //! `DataPipeline::start` creates every channel (capacities from `[pipeline]`) and hands each stage
 //! only its ends. Full channels block the stage before them, so a slow trainer back-pressures the
-//! decoders and memory stays bounded by the capacities. Dropping the batch receiver (shutdown)
-//! closes the chain stage by stage; every thread is joined, none is killed.
+//! decoders and memory stays bounded by the capacities. Shutdown closes the stop channel, which
+//! wakes every stage blocked on a channel, and waits for each thread to drop its end of the exit
+//! channel: no stage polls, every thread is joined (or, stuck in a read that never returns, left
+//! behind after the grace), none is killed.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
+use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
 
 use crate::awake_wait::recv_within_running_time;
 use crate::batch_memory::BatchMemory;
@@ -97,7 +99,10 @@ pub enum Next {
 /// The running data pipeline.
 pub struct DataPipeline {
     batches: Option<Receiver<Result<HostBatch, PipelineError>>>,
-    stop: Arc<AtomicBool>,
+    /// Never sent on: dropping it closes the channel, which every stage selects on beside its work.
+    stop: Option<Sender<Never>>,
+    /// Closed once every thread has dropped its sender: all of them have ended.
+    exited: Receiver<Never>,
     /// Set by the assembler once the last planned batch is sent: a closed channel without it
     /// means a stage died, which must not pass for the end of training.
     completed: Arc<AtomicBool>,
@@ -115,26 +120,28 @@ impl DataPipeline {
         let (jobs_tx, jobs_rx) = bounded::<Job>(sizing.decoded_samples);
         let (produced_tx, produced_rx) = bounded::<Produced>(sizing.decoded_samples);
         let (batches_tx, batches_rx) = bounded::<Result<HostBatch, PipelineError>>(sizing.host_batches);
+        // The sampler stays within `window` batches of the assembler (one credit per batch in
+        // flight), so one slow sample cannot make the assembler hoard partial batches without bound.
+        let window = (sizing.decoded_samples / plan.batch.max(1)).max(1) + 1;
+        let (credits_tx, credits_rx) = bounded::<()>(window);
+        // Fixed by protocol: nothing is ever sent on these two; they close.
+        let (stop_tx, stop) = bounded::<Never>(0);
+        let (exited_tx, exited_rx) = bounded::<Never>(0);
 
-        let stop = Arc::new(AtomicBool::new(false));
         let workers = sizing.resolved_decode_workers();
         let stats = Arc::new(PipelineStats::new(workers));
         let samples = context.source.len();
         let context = Arc::new(context);
         let mut threads = Vec::new();
-        // Batches the assembler has sent; the sampler stays within `window` batches of it, so one
-        // slow sample cannot make the assembler hoard partial batches without bound.
-        let assembled = Arc::new(AtomicU64::new(0));
-        let window = (sizing.decoded_samples / plan.batch.max(1)).max(1) as u64 + 1;
         {
-            let (plan, stop, assembled) = (plan.clone(), stop.clone(), assembled.clone());
-            threads.push(spawn("lgd-sampler", move || sample(samples, plan, jobs_tx, &stop, &assembled, window)));
+            let (plan, stop) = (plan.clone(), stop.clone());
+            threads.push(spawn("lgd-sampler", &exited_tx, move || sample(samples, plan, jobs_tx, &stop, credits_tx)));
         }
         for worker in 0..workers {
             let (jobs, produced, context, stats) =
                 (jobs_rx.clone(), produced_tx.clone(), context.clone(), stats.clone());
             let stop = stop.clone();
-            threads.push(spawn(&format!("lgd-decode-{worker}"), move || {
+            threads.push(spawn(&format!("lgd-decode-{worker}"), &exited_tx, move || {
                 while let Some(job) = receive_unless_stopped(&jobs, &stop) {
                     stats.begin(worker, job.index);
                     // A panic while producing one sample becomes that sample's error: the run then
@@ -161,15 +168,16 @@ impl DataPipeline {
         let completed = Arc::new(AtomicBool::new(false));
         let decoded = produced_rx.clone();
         {
-            let (completed, stop, assembled) = (completed.clone(), stop.clone(), assembled.clone());
-            threads.push(spawn("lgd-assembler", move || {
-                assemble(plan, per_epoch, produced_rx, batches_tx, &stop, &completed, &assembled)
+            let (completed, stop) = (completed.clone(), stop.clone());
+            threads.push(spawn("lgd-assembler", &exited_tx, move || {
+                assemble(plan, per_epoch, produced_rx, batches_tx, &stop, &completed, credits_rx)
             }));
         }
         let capacities = (sizing.decoded_samples, sizing.host_batches);
         Self {
             batches: Some(batches_rx),
-            stop,
+            stop: Some(stop_tx),
+            exited: exited_rx,
             completed,
             delivered: std::cell::Cell::new(0),
             threads,
@@ -230,16 +238,15 @@ impl DataPipeline {
     /// thread still running after `grace` (a worker blocked in a read that never returns) is left
     /// behind rather than hanging the shutdown; returns how many were left.
     pub fn shutdown_within(mut self, grace: Duration) -> usize {
-        self.stop.store(true, Ordering::SeqCst);
+        drop(self.stop.take());
         drop(self.batches.take());
-        // The assembler may be blocked on a full batch channel no one reads any more: drain
-        // what the workers produced so they too see their channel close.
-        let deadline = Instant::now().checked_add(grace);
-        while self.threads.iter().any(|t| !t.is_finished()) && deadline.is_none_or(|d| Instant::now() < d) {
-            while self.decoded.try_recv().is_ok() {}
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let (finished, stuck): (Vec<_>, Vec<_>) = self.threads.drain(..).partition(|t| t.is_finished());
+        // Every thread holds a sender of `exited` until it returns: the channel closes when the last one does.
+        // Closed: every body has returned, and a join waits only for the thread's last instructions.
+        let all_ended = match Instant::now().checked_add(grace) {
+            Some(deadline) => matches!(self.exited.recv_deadline(deadline), Err(RecvTimeoutError::Disconnected)),
+            None => self.exited.recv().is_err(),
+        };
+        let (finished, stuck): (Vec<_>, Vec<_>) = self.threads.drain(..).partition(|t| all_ended || t.is_finished());
         for thread in finished {
             let _ = thread.join();
         }
@@ -252,53 +259,45 @@ impl DataPipeline {
     }
 }
 
-fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
-    std::thread::Builder::new().name(name.into()).spawn(body).expect("spawning a pipeline thread")
+/// A message type with no values: its channels only ever close.
+enum Never {}
+
+/// Starts a pipeline thread holding a sender of `exited` until `body` returns (or unwinds).
+fn spawn(name: &str, exited: &Sender<Never>, body: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+    let exited = exited.clone();
+    let run = move || {
+        let _exited = exited;
+        body()
+    };
+    std::thread::Builder::new().name(name.into()).spawn(run).expect("spawning a pipeline thread")
 }
 
-/// How often a blocked stage looks at the stop flag: a peer stuck for good (a worker in a hung
-/// read) must not keep the others blocked on a channel it will never drain or fill.
-const STOP_POLL: Duration = Duration::from_millis(50);
-
-/// Sends unless the pipeline is stopping or the receiver is gone; false when not sent.
-fn send_unless_stopped<T>(channel: &Sender<T>, mut item: T, stop: &AtomicBool) -> bool {
-    while !stop.load(Ordering::SeqCst) {
-        match channel.send_timeout(item, STOP_POLL) {
-            Ok(()) => return true,
-            Err(SendTimeoutError::Timeout(back)) => item = back,
-            Err(SendTimeoutError::Disconnected(_)) => return false,
-        }
+/// Sends unless the pipeline is stopping or the receiver is gone; false when not sent. A peer
+/// stuck for good (a worker in a hung read) cannot keep this stage blocked past a stop.
+fn send_unless_stopped<T>(channel: &Sender<T>, item: T, stop: &Receiver<Never>) -> bool {
+    select! {
+        send(channel, item) -> sent => sent.is_ok(),
+        recv(stop) -> _ => false,
     }
-    false
 }
 
 /// Receives unless the pipeline is stopping or every sender is gone.
-fn receive_unless_stopped<T>(channel: &Receiver<T>, stop: &AtomicBool) -> Option<T> {
-    while !stop.load(Ordering::SeqCst) {
-        match channel.recv_timeout(STOP_POLL) {
-            Ok(item) => return Some(item),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return None,
-        }
+fn receive_unless_stopped<T>(channel: &Receiver<T>, stop: &Receiver<Never>) -> Option<T> {
+    select! {
+        recv(channel) -> item => item.ok(),
+        recv(stop) -> _ => None,
     }
-    None
 }
 
-fn sample(samples: usize, plan: DataPlan, jobs: Sender<Job>, stop: &AtomicBool, assembled: &AtomicU64, window: u64) {
+fn sample(samples: usize, plan: DataPlan, jobs: Sender<Job>, stop: &Receiver<Never>, credits: Sender<()>) {
     let steps = steps_per_epoch(samples, plan.batch * plan.shard.count) as usize;
-    let mut sequence = 0u64; // batches dispatched so far
     for epoch in plan.start_epoch..plan.epochs {
         let order = epoch_order(samples, plan.seed, epoch);
         let first = if epoch == plan.start_epoch { plan.start_step as usize * plan.batch } else { 0 };
         for position in first..steps * plan.batch {
-            if position % plan.batch == 0 {
-                while sequence >= assembled.load(Ordering::Acquire) + window {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                sequence += 1;
+            // A batch's credit before its first job: blocks while `window` batches are unassembled.
+            if position % plan.batch == 0 && !send_unless_stopped(&credits, (), stop) {
+                return;
             }
             if !send_unless_stopped(
                 &jobs,
@@ -326,9 +325,9 @@ fn assemble(
     per_epoch: u64,
     produced: Receiver<Produced>,
     batches: Sender<Result<HostBatch, PipelineError>>,
-    stop: &AtomicBool,
+    stop: &Receiver<Never>,
     completed: &AtomicBool,
-    assembled: &AtomicU64,
+    credits: Receiver<()>,
 ) {
     let planned = (plan.epochs.saturating_sub(plan.start_epoch) * per_epoch).saturating_sub(plan.start_step);
     let mut sent = 0u64;
@@ -395,7 +394,7 @@ fn assemble(
                 return;
             }
             sent += 1;
-            assembled.store(sent, Ordering::Release);
+            let _ = credits.try_recv(); // the sampler's credit for this batch, sent before its jobs
             if sent == planned {
                 completed.store(true, Ordering::SeqCst);
                 return;

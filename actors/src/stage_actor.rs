@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use kameo::actor::{ActorRef, PreparedActor, WeakActorRef};
 use kameo::error::{ActorStopReason, PanicError};
 use kameo::mailbox::{MailboxReceiver, MailboxSender};
@@ -84,6 +84,9 @@ impl<W: StageWork> Message<Job<W::Input>> for StageActor<W> {
 pub struct StageHandle<W: StageWork> {
     actor: ActorRef<StageActor<W>>,
     thread: Option<JoinHandle<()>>,
+    /// Closes when the stage's thread ends (it holds the only sender): a join with a deadline
+    /// waits on this instead of polling the thread.
+    exited: Receiver<Infallible>,
     busy_nanos: Arc<AtomicU64>,
     name: &'static str,
     /// Kameo's actors live on a tokio runtime; this one has a single worker and exists for them
@@ -121,12 +124,15 @@ impl<W: StageWork> StageHandle<W> {
         let prepared = PreparedActor::new(mailbox);
         let actor = prepared.actor_ref().clone();
         let handle = runtime.handle().clone();
+        // Fixed by protocol: nothing is sent; it closes when the thread ends.
+        let (exited_tx, exited) = bounded::<Infallible>(0);
         // The work blocks, so the actor gets a thread of its own; kameo drives its mailbox there
         // (what `spawn_in_thread` does, with a thread name and no panic on a refused thread).
         let thread = std::thread::Builder::new().name(thread.into()).spawn(move || {
+            let _exited = exited_tx;
             let _ = handle.block_on(prepared.run(stage));
         })?;
-        Ok(Self { name, actor, thread: Some(thread), busy_nanos, runtime: Some(runtime) })
+        Ok(Self { name, actor, thread: Some(thread), exited, busy_nanos, runtime: Some(runtime) })
     }
 
     /// Queues `input`; waits while the mailbox is full. Works from a plain thread and from the
@@ -167,11 +173,12 @@ impl<W: StageWork> StageHandle<W> {
 
     fn join_within(&mut self, grace: Duration) -> bool {
         let Some(thread) = self.thread.take() else { return true };
-        let deadline = Instant::now().checked_add(grace);
-        while !thread.is_finished() && deadline.is_none_or(|d| Instant::now() < d) {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        if thread.is_finished() {
+        // Closed: every body has returned, and a join waits only for the thread's last instructions.
+        let all_ended = match Instant::now().checked_add(grace) {
+            Some(deadline) => matches!(self.exited.recv_deadline(deadline), Err(RecvTimeoutError::Disconnected)),
+            None => self.exited.recv().is_err(),
+        };
+        if all_ended || thread.is_finished() {
             let _ = thread.join();
             true
         } else {
