@@ -8,11 +8,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::daemon::{spawn_train, wait_for};
+use support::daemon::{spawn_lgd, spawn_train, wait_for};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -147,26 +147,7 @@ fn sigterm_to_lgd_launch_during_start_up_stops_every_rank_with_exit_0() {
     let dir = support::scratch("startup-launch");
     support::write_image_folder(&dir.join("data"), &["a", "b", "c"], 4);
     std::fs::write(dir.join("run.toml"), config(&dir, "loading_teacher", "")).unwrap();
-    let mut launcher = Command::new(env!("CARGO_BIN_EXE_lgd"))
-        .args([
-            "--log-format",
-            "json",
-            "launch",
-            "--nproc-per-node",
-            "2",
-            "--master-port",
-            "0",
-            "--",
-            "train",
-            "--config",
-        ])
-        .arg(dir.join("run.toml"))
-        .arg("--run-dir")
-        .arg(dir.join("run"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = support::daemon::lines_of(launcher.stderr.take().unwrap());
+    let (mut launcher, lines) = spawn_lgd(&["launch", "--nproc-per-node", "2", "--master-port", "0", "--"], &dir);
     wait_for(&lines, "start-up held until a signal arrives", MINUTE);
     wait_for(&lines, "start-up held until a signal arrives", MINUTE);
     signal(launcher.id(), "TERM");

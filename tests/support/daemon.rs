@@ -54,8 +54,16 @@ pub fn train_to_end(dir: &Path) -> std::process::Output {
 
 /// Starts `lgd --log-format json train --config dir/run.toml --run-dir dir/run`.
 pub fn spawn_train(dir: &Path) -> (Child, Receiver<String>) {
+    spawn_lgd(&[], dir)
+}
+
+/// Starts `lgd --log-format json [LAUNCH…] train --config dir/run.toml --run-dir dir/run`, with
+/// `launch` the words before `train` (e.g. `launch --nproc-per-node 2 --`); its log lines as they come.
+pub fn spawn_lgd(launch: &[&str], dir: &Path) -> (Child, Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lgd"))
-        .args(["--log-format", "json", "train", "--config"])
+        .args(["--log-format", "json"])
+        .args(launch)
+        .args(["train", "--config"])
         .arg(dir.join("run.toml"))
         .arg("--run-dir")
         .arg(dir.join("run"))
