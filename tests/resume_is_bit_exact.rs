@@ -6,10 +6,11 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use lgd::checkpoint::{checkpoint_path, newest_valid, TrainingState};
+use lgd::checkpoint::{checkpoint_path, newest_valid};
 use lgd::config::Config;
 use lgd::models::teacher::SupervisedTeacher;
 use lgd::train::Trainer;
+use support::states::assert_identical;
 use tch::{Device, Kind, Tensor};
 
 const STEPS: u64 = 3;
@@ -62,18 +63,6 @@ fn run(trainer: &mut Trainer<SupervisedTeacher>, steps: std::ops::Range<u64>) {
         assert_eq!(trainer.step, step);
         trainer.step(&batch(step)).unwrap();
     }
-}
-
-fn assert_identical(a: &TrainingState, b: &TrainingState) {
-    assert_eq!((a.step, a.epoch, a.step_in_epoch), (b.step, b.epoch, b.step_in_epoch));
-    for (name, tensor) in &a.model {
-        assert!(tensor.equal(&b.model[name]), "parameter {name} differs");
-    }
-    for (name, tensor) in &a.momentum {
-        assert!(tensor.equal(&b.momentum[name]), "momentum {name} differs");
-    }
-    assert!(a.visual_bank.equal(&b.visual_bank), "visual bank differs");
-    assert!(a.seen.equal(&b.seen), "seen flags differ");
 }
 
 #[test]

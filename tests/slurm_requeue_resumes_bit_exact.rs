@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use lgd::checkpoint::{checkpoint_path, TrainingState};
 use support::daemon::{cpu_config, lines_of, wait_for};
+use support::states::assert_identical;
 
 /// 3 classes x 4 images, batch 4: 3 steps an epoch, 12 in the run.
 const TOTAL_STEPS: u64 = 12;
@@ -61,18 +62,6 @@ fn warn_of_the_time_limit(
     signal(&child, name);
     let status = child.wait().unwrap();
     (status, lines.iter().collect())
-}
-
-fn assert_identical(a: &TrainingState, b: &TrainingState) {
-    assert_eq!((a.step, a.epoch, a.step_in_epoch), (b.step, b.epoch, b.step_in_epoch));
-    for (name, tensor) in &a.model {
-        assert!(tensor.equal(&b.model[name]), "parameter {name} differs");
-    }
-    for (name, tensor) in &a.momentum {
-        assert!(tensor.equal(&b.momentum[name]), "momentum {name} differs");
-    }
-    assert!(a.visual_bank.equal(&b.visual_bank), "visual bank differs");
-    assert!(a.seen.equal(&b.seen), "seen flags differ");
 }
 
 #[test]

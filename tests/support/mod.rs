@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod states;
 pub mod trained_run;
 
 use std::path::{Path, PathBuf};

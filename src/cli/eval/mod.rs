@@ -1,15 +1,11 @@
 //! `lgd eval …` at the binary edge: arguments, progress, results as JSON (a file, and one line).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use lgd::config::DeviceSpec;
 use lgd::daemon::guide_teacher;
-use lgd::eval::augmented_probe::{augmented_probe, AugmentedProbeSetup};
-use lgd::eval::linear_probe::{linear_probe, ProbeConfig};
-use lgd::eval::logistic_regression::sweep_and_fit;
 use lgd::eval::measure::{
     agreement, knn, load_student, splits, teacher_embed, zero_shot_logits, Backbone, LoadedStudent, StudentSource,
 };
@@ -20,7 +16,10 @@ use lgd::models::teacher::{SupervisedTeacher, Teacher};
 use lgd::objective::TextBank;
 use serde_json::json;
 
-use super::progress_bar::{bar, images_bar};
+use super::progress_bar::images_bar;
+
+mod linear;
+use linear::linear;
 
 /// Which student, which data, where the results go.
 #[derive(Args)]
@@ -129,7 +128,7 @@ pub enum EvalCommand {
 }
 
 /// Everything an evaluation reads.
-struct Prepared {
+pub(super) struct Prepared {
     student: Option<LoadedStudent>,
     teacher: Option<SupervisedTeacher>,
     train_dir: PathBuf,
@@ -141,7 +140,12 @@ struct Prepared {
 }
 
 /// `embed_dim`: the head width of a random-init student; `need_train`: decode the train split.
-fn prepare(common: &Common, embed_dim: Option<i64>, need_student: bool, need_train: bool) -> anyhow::Result<Prepared> {
+pub(super) fn prepare(
+    common: &Common,
+    embed_dim: Option<i64>,
+    need_student: bool,
+    need_train: bool,
+) -> anyhow::Result<Prepared> {
     let device = common.device.to_tch();
     let teacher = common.teacher.as_ref().map(|path| SupervisedTeacher::load(path, device)).transpose()?;
     let teacher = match (teacher, &common.guidance) {
@@ -200,7 +204,7 @@ impl Prepared {
 
 /// Where results go: `--out`, else `RUN/eval/<what>-<checkpoint stem>.json` for a checkpoint in
 /// `RUN/checkpoints/`, else nowhere (printed only).
-fn results_path(common: &Common, what: &str) -> Option<PathBuf> {
+pub(super) fn results_path(common: &Common, what: &str) -> Option<PathBuf> {
     if let Some(out) = &common.out {
         return Some(out.clone());
     }
@@ -210,7 +214,7 @@ fn results_path(common: &Common, what: &str) -> Option<PathBuf> {
     Some(run.join("eval").join(format!("{what}-{}.json", checkpoint.file_stem()?.to_string_lossy())))
 }
 
-fn report(path: Option<&Path>, value: serde_json::Value, line: String) -> anyhow::Result<()> {
+pub(super) fn report(path: Option<&Path>, value: serde_json::Value, line: String) -> anyhow::Result<()> {
     println!("{line}");
     if let Some(out) = path {
         if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -223,7 +227,7 @@ fn report(path: Option<&Path>, value: serde_json::Value, line: String) -> anyhow
 }
 
 /// Appends one JSON object per line to the metrics file beside the results (`….jsonl`).
-fn metrics_writer(results: Option<&Path>) -> anyhow::Result<Option<std::fs::File>> {
+pub(super) fn metrics_writer(results: Option<&Path>) -> anyhow::Result<Option<std::fs::File>> {
     let Some(path) = results.map(|p| p.with_extension("jsonl")) else { return Ok(None) };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
@@ -237,7 +241,7 @@ fn metrics_writer(results: Option<&Path>) -> anyhow::Result<Option<std::fs::File
     ))
 }
 
-fn feature_name(features: Features) -> &'static str {
+pub(super) fn feature_name(features: Features) -> &'static str {
     match features {
         Features::Student => "student",
         Features::Teacher => "teacher",
@@ -299,116 +303,6 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
                 line += &format!("; zero-shot top-1 student {:.2} %, teacher {:.2} %", s * 100.0, t * 100.0);
             }
             report(results_path(&common, "agreement").as_deref(), json!({"agreement": report_value}), line)
-        }
-    }
-}
-
-fn linear(
-    common: Common,
-    features: Features,
-    method: ProbeMethod,
-    epochs: u64,
-    batch: i64,
-    workers: usize,
-) -> anyhow::Result<()> {
-    let device = common.device.to_tch();
-    let cached = !matches!(method, ProbeMethod::Full);
-    let p = prepare(&common, None, matches!(features, Features::Student), cached)?;
-    let backbone = p.backbone(features)?;
-    let results = results_path(&common, "linear");
-    let mut metrics = metrics_writer(results.as_deref())?;
-    let mut log = |value: serde_json::Value| {
-        if let Some(file) = metrics.as_mut() {
-            if let Err(error) = writeln!(file, "{value}") {
-                tracing::warn!(%error, "could not append to the probe's metrics file");
-            }
-        }
-    };
-    let val = p.extract(&backbone, &p.val, "val", device);
-    let config = ProbeConfig { epochs, batch, warmup_epochs: 5.min(epochs), ..Default::default() };
-    let name = feature_name(features);
-    match method {
-        ProbeMethod::Lbfgs => {
-            let train = p.extract(&backbone, p.train.as_ref().expect("loaded"), "train", device);
-            let progress = bar(lgd::eval::logistic_regression::penalty_grid().len() as u64, "L2 sweep", "penalties");
-            let probe = sweep_and_fit(&train.0, &train.1, &val.0, &val.1, p.classes, 0, |penalty, held_out| {
-                log(json!({"penalty": penalty, "held_out_top1": held_out}));
-                progress.inc(1);
-            });
-            progress.finish_and_clear();
-            let (given, solved) = probe.features;
-            let merged = if solved < given {
-                format!(", {given} features solved as {solved} distinct ones")
-            } else {
-                String::new()
-            };
-            let line = format!(
-                "linear probe ({name}, L-BFGS, λ {:.0e}{merged}): top-1 {:.2} %, top-5 {:.2} %",
-                probe.penalty,
-                probe.top1 * 100.0,
-                probe.top5 * 100.0
-            );
-            report(
-                results.as_deref(),
-                json!({"linear": {"method": "lbfgs", "features": name, "top1": probe.top1, "top5": probe.top5, "penalty": probe.penalty, "sweep": probe.sweep, "features_given": probe.features.0, "features_solved": probe.features.1}}),
-                line,
-            )
-        }
-        ProbeMethod::Sgd | ProbeMethod::Full => {
-            let progress = bar(epochs, "linear probe", "epochs");
-            let on_epoch = |e: &lgd::eval::linear_probe::ProbeEpoch| {
-                log(json!({"epoch": e.epoch, "top1": e.top1, "top5": e.top5}));
-                tracing::debug!(epoch = e.epoch, top1 = e.top1, top5 = e.top5, "linear probe");
-                progress.set_position(e.epoch);
-                progress.set_message(format!("top-1 {:.2} %", e.top1 * 100.0));
-            };
-            let history = if let ProbeMethod::Sgd = method {
-                let train = p.extract(&backbone, p.train.as_ref().expect("loaded"), "train", device);
-                linear_probe(&train.0, &train.1, &val.0, &val.1, p.classes, config, on_epoch)
-            } else {
-                let identity = match (&common.checkpoint, common.random_init) {
-                    _ if !matches!(features, Features::Student) => format!(
-                        "{name} {}",
-                        common.teacher.as_ref().map(|t| t.display().to_string()).unwrap_or_default()
-                    ),
-                    (Some(path), _) => format!("checkpoint {}", path.display()),
-                    (None, arch) => format!("random-init {arch:?}"),
-                };
-                let state = results
-                    .as_ref()
-                    .map(|r| r.with_extension("probe.safetensors"))
-                    .unwrap_or_else(|| PathBuf::from("linear-probe.probe.safetensors"));
-                let setup = AugmentedProbeSetup {
-                    train: p.train_dir.clone(),
-                    crop: common.crop,
-                    mean: p.mean,
-                    std: p.std,
-                    workers: if workers == 0 {
-                        std::thread::available_parallelism().map_or(2, |n| n.get())
-                    } else {
-                        workers
-                    },
-                    state: state.clone(),
-                    backbone: identity,
-                };
-                tracing::info!(state = %state.display(), "the probe saves its state after every epoch; run the same command again to resume");
-                augmented_probe(&backbone, &setup, (&val.0, &val.1), p.classes, config, device, |_, _| {}, on_epoch)
-                    .map_err(anyhow::Error::msg)?
-            };
-            progress.finish_and_clear();
-            let last = history.last().copied().context("no epoch ran")?;
-            let method_name = if cached { "sgd" } else { "full" };
-            let line = format!(
-                "linear probe ({name}, {method_name}): top-1 {:.2} %, top-5 {:.2} % after {} epochs",
-                last.top1 * 100.0,
-                last.top5 * 100.0,
-                last.epoch
-            );
-            report(
-                results.as_deref(),
-                json!({"linear": {"method": method_name, "features": name, "epochs": history}}),
-                line,
-            )
         }
     }
 }
