@@ -141,7 +141,7 @@ impl std::fmt::Display for BenchReport {
             f,
             "lgd (Rust) MoCo-v2 {}{}, {}: {} threads, {} images in {:.2} s: {:.0} img/s, {:.0} img/s/core, \
              {} img/CPU-s (per image on one worker: read+decode {:.2} ms, crop+resize+flip {:.2} ms, \
-             photometric {} ms, {} {:.2} ms; {} bad)",
+             {}, {} {:.2} ms; {} bad)",
             match self.photometric {
                 PhotometricPlace::Host | PhotometricPlace::Auto => "CPU path",
                 PhotometricPlace::Device => "CPU part (photometric + normalise on the device)",
@@ -157,8 +157,8 @@ impl std::fmt::Display for BenchReport {
             per(self.decode),
             per(self.geometric),
             match self.photometric {
-                PhotometricPlace::Device => "on the device, 0".to_owned(),
-                _ => format!("{:.2}", per(self.photometric_time)),
+                PhotometricPlace::Device => "photometric on the device".to_owned(),
+                _ => format!("photometric {:.2} ms", per(self.photometric_time)),
             },
             match self.photometric {
                 PhotometricPlace::Host | PhotometricPlace::Auto => "normalise",
