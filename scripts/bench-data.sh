@@ -44,7 +44,7 @@ rows=()
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else printf "n/a" }'; }
 for t in $threads; do
     n=$((per_thread * t))
-    rust_line=$("$lgd" bench data --data "$dir" --threads "$t" --images "$n")
+    rust_line=$("$lgd" bench data --data "$dir" --threads "$t" --images "$n" --photometric host)
     echo "$rust_line"
     part_line=$("$lgd" bench data --data "$dir" --threads "$t" --images "$n" --photometric device)
     echo "$part_line"

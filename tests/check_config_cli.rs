@@ -26,6 +26,12 @@ fn published_recipe_passes_and_prints_the_resolved_config() {
     assert!(stderr.contains("data.train: ") && stderr.contains("teacher.weights: "), "{stderr}");
     assert!(stderr.contains("does not exist here"), "{stderr}");
     assert!(stderr.contains("config is valid, but inputs it names are missing here"), "{stderr}");
+    // The recipe trains on a GPU: its `auto` photometric place resolves to the training device.
+    assert!(stdout.contains("photometric = \"auto\""), "{stdout}");
+    assert!(
+        stderr.contains("augmentation.photometric = \"auto\": on the training device (run.device = cuda"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -113,6 +113,7 @@ fn strong_and_disabled_settings_too() {
 
 /// `lgd train` with the photometric stage on the (CPU) device logs exactly the losses of the
 /// same run with it on the decode workers: the move changes where the work runs, nothing else.
+/// `auto` on the CPU device says it runs on the decode workers.
 #[test]
 fn training_is_identical_with_the_stage_on_either_side() {
     let losses = |place: &str| {
@@ -129,9 +130,12 @@ fn training_is_identical_with_the_stage_on_either_side() {
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64())
             .collect();
         std::fs::remove_dir_all(&dir).unwrap();
-        losses
+        (losses, String::from_utf8_lossy(&trained.stderr).into_owned())
     };
-    let host = losses("host");
+    let (host, _) = losses("host");
     assert_eq!(host.len(), 6, "2 epochs of 3 steps, each logged");
-    assert_eq!(losses("device"), host);
+    assert_eq!(losses("device").0, host);
+    let (auto, log) = losses("auto");
+    assert_eq!(auto, host);
+    assert!(log.contains("run on the decode workers") && log.contains("resolved=\"host\""), "{log}");
 }

@@ -91,7 +91,9 @@ impl WorkerContext {
                             source.apply_geometric_into(&self.augmenter, &mut workspace, &mut view);
                             SamplePixels::Raw { rgb: view.into_raw(), view: source.params }
                         }
-                        PhotometricPlace::Host => {
+                        // `auto` is resolved by the daemon, where the training device is known;
+                        // left unresolved (no training device) the workers are where it runs.
+                        PhotometricPlace::Host | PhotometricPlace::Auto => {
                             source.apply_into(&self.augmenter, &mut workspace, &mut view);
                             let mut pixels = vec![0f32; 3 * size * size];
                             self.augmenter.normalize_into(&view, &mut pixels);

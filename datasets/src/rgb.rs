@@ -76,11 +76,6 @@ impl RgbImage {
         &mut self.data
     }
 
-    /// The buffer itself, for stages that write a whole image of the current size at once.
-    pub(crate) fn raw_vec_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.data
-    }
-
     /// Gives the buffer back.
     pub fn into_raw(self) -> Vec<u8> {
         self.data

@@ -1,6 +1,9 @@
 //! Every pixel operation, with fixed parameters, against torchvision's PIL path on real photos
 //! (scikit-image's) and synthetic images: ≥ 99 % of values within 2/255 in every case, the composed
 //! view in the step order of each recipe included (MoCo v1, v2, SimCLR; SwAV's is SimCLR's).
+//! The resizes (crop + resize, the evaluation transform) are held tighter: every byte within 1
+//! level of PIL's (fast_image_resize runs the vertical pass first with 16-bit weights; PIL the
+//! horizontal one with 22-bit weights: that rounding is the whole difference).
 
 mod common;
 
@@ -73,6 +76,9 @@ fn run(op: &str, p: &Value, img: &RgbImage) -> RgbImage {
     out
 }
 
+/// The operations that are only a resize (and a copy): every byte within 1 level of PIL's.
+const RESIZES: [&str; 2] = ["resized_crop", "eval"];
+
 #[test]
 fn every_operation_matches_torchvision_pil_within_2_levels() {
     let dir = common::scratch("ops");
@@ -107,8 +113,11 @@ fn every_operation_matches_torchvision_pil_within_2_levels() {
         if within < 0.99 {
             failures.push(format!("{name}: {:.3}% within 2/255", within * 100.0));
         }
+        if RESIZES.contains(&op) && max > 1 {
+            failures.push(format!("{name}: a byte {max} levels from PIL's (a resize must stay within 1)"));
+        }
     }
     println!("{} cases; worst fraction within 2/255: {:.4}%", cases.len(), worst * 100.0);
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(failures.is_empty(), "cases below 99 %:\n{}", failures.join("\n"));
+    assert!(failures.is_empty(), "cases out of bounds:\n{}", failures.join("\n"));
 }

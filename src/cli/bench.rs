@@ -27,7 +27,8 @@ pub enum BenchCommand {
         full_decode: bool,
         /// `device`: time only the workers' part (decode, crop + resize + flip, u8 copy); jitter,
         /// grayscale, blur and normalisation run batched on the device (`lgd bench photometric`).
-        #[arg(long, default_value = "host", value_parser = ["host", "device"])]
+        /// `auto` (as training's default): `device` when this machine has a CUDA GPU, else `host`.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "host", "device"])]
         photometric: String,
     },
     /// img/s of the device-side photometric stage (u8 copy, jitter, grayscale, blur, normalise).
@@ -96,7 +97,17 @@ pub enum BenchCommand {
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Data { data, threads, images, full_decode, photometric } => {
-            let photometric = if photometric == "device" { PhotometricPlace::Device } else { PhotometricPlace::Host };
+            let photometric = match photometric.as_str() {
+                "device" => PhotometricPlace::Device,
+                "host" => PhotometricPlace::Host,
+                _ => {
+                    let gpu = tch::Cuda::is_available();
+                    let place = PhotometricPlace::Auto.resolve(gpu);
+                    let why = if gpu { "a CUDA GPU is present" } else { "no CUDA GPU" };
+                    println!("photometric = \"auto\" resolved to \"{}\" ({why})", place.name());
+                    place
+                }
+            };
             let augmentation = AugmentationConfig { fast_decode: !full_decode, photometric, ..Default::default() };
             let opts = lgd_datasets::bench::BenchOptions { threads, images, augmentation, ..Default::default() };
             println!("{}", lgd_datasets::bench::run(&data, &opts)?);

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use lgd::config::Config;
+use lgd_datasets::augment::PhotometricPlace;
 
 /// Prints the resolved config and reports its inputs and device; exit 1 when an input is unusable.
 pub fn run(file: &Path) -> anyhow::Result<ExitCode> {
@@ -19,6 +20,14 @@ pub fn run(file: &Path) -> anyhow::Result<ExitCode> {
     if let Some(why) = config.run.device.missing_here() {
         tracing::warn!("{why}");
     }
+    let photometric = config.augmentation.photometric;
+    let gpu = config.run.device.to_tch().is_cuda();
+    tracing::info!(
+        "augmentation.photometric = \"{}\": on the {} (run.device = {})",
+        photometric.name(),
+        if photometric.resolve(gpu) == PhotometricPlace::Device { "training device" } else { "decode workers" },
+        config.run.device
+    );
     for input in &inputs.unusable {
         tracing::error!("{input}");
     }

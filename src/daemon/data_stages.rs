@@ -20,6 +20,7 @@ use lgd_actors::pipeline_stats::PipelineStats;
 use lgd_actors::source::SampleSource;
 use lgd_actors::stage_actor::{self, StageHandle, StageOutput};
 use lgd_datasets::augment::pipeline::Augmenter;
+use lgd_datasets::augment::PhotometricPlace;
 use lgd_datasets::decode::DecodeOptions;
 use tch::{Device, Kind};
 
@@ -73,11 +74,23 @@ pub(super) struct DataStages {
     earlier_busy: Duration,
 }
 
-/// The workers' context for `config`'s data and recipe.
-fn worker_context(config: &Config, source: &Arc<dyn SampleSource>) -> Result<WorkerContext, String> {
+/// The workers' context for `config`'s data and recipe on `device`: `photometric = "auto"` is
+/// resolved here, where the training device is known (the device stage finishes u8 views
+/// whatever the config says, so the workers' choice is the only one to make).
+fn worker_context(config: &Config, source: &Arc<dyn SampleSource>, device: Device) -> Result<WorkerContext, String> {
+    let mut augmentation = config.augmentation.clone();
+    augmentation.photometric = augmentation.photometric.resolve(device.is_cuda());
+    if config.augmentation.photometric == PhotometricPlace::Auto {
+        tracing::info!(
+            device = ?device,
+            resolved = augmentation.photometric.name(),
+            "augmentation.photometric = \"auto\": jitter, grayscale, blur and normalisation run on the {}",
+            if augmentation.photometric == PhotometricPlace::Device { "training device" } else { "decode workers" }
+        );
+    }
     Ok(WorkerContext {
         source: source.clone(),
-        augmenter: Augmenter::new(config.augmentation.clone()).map_err(|e| e.to_string())?,
+        augmenter: Augmenter::new(augmentation).map_err(|e| e.to_string())?,
         decode: DecodeOptions { max_pixels: config.data.max_pixels },
         seed: config.run.seed,
         view_epochs: (config.teacher.cache_views > 0).then_some(u64::from(config.teacher.cache_views)),
@@ -114,7 +127,7 @@ fn start_stages(
         memory: Arc::new(TensorMemory::for_device(parts.device)),
     };
     let sizing = parts.replica.pipeline(config);
-    let pipeline = DataPipeline::start(worker_context(config, &parts.source)?, plan, &sizing);
+    let pipeline = DataPipeline::start(worker_context(config, &parts.source, parts.device)?, plan, &sizing);
     let work = TeacherWork {
         photometric: DevicePhotometric::new(&config.augmentation, parts.device),
         teacher: parts.teacher.clone(),

@@ -3,7 +3,7 @@
 //! Module map (one concept per file):
 //! - [`rng`]: the per-(seed, epoch, sample) random stream that makes every view replayable.
 //! - [`resized_crop`]: RandomResizedCrop's box sampler (10 attempts, centred fallback).
-//! - [`resize`]: crop + PIL antialiased bilinear resize.
+//! - [`resize`]: crop + PIL antialiased bilinear resize, through `fast_image_resize` on a cropped view.
 //! - [`color_jitter`]: ColorJitter's random order and factors; [`enhance`] (brightness, contrast,
 //!   saturation) and [`hue`] hold the PIL maths of its four operations.
 //! - [`grayscale`]: PIL's ITU-R 601-2 luma, RandomGrayscale's operation.

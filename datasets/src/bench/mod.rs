@@ -86,11 +86,16 @@ pub struct BenchReport {
     pub elapsed: Duration,
     /// Summed over workers: time reading + decoding, augmenting, normalising.
     pub decode: Duration,
-    /// Time in the view (crop+resize, jitter, grayscale, blur, flip).
-    pub view: Duration,
+    /// Time in the geometric half of the view (crop + resize + flip).
+    pub geometric: Duration,
+    /// Time in the photometric half on the workers (jitter, grayscale, blur; zero when it runs
+    /// on the device).
+    pub photometric_time: Duration,
     /// Time in ToTensor+Normalize (with the photometric stage on the device: the u8 slot copy).
     pub normalize: Duration,
-    /// Where jitter, grayscale, blur and normalisation run (on the device: not timed here).
+    /// Where jitter, grayscale, blur and normalisation run (on the device: not timed here);
+    /// `auto` is taken as the host here, the library knowing no training device (`lgd bench
+    /// data` resolves it for its machine first).
     pub photometric: PhotometricPlace,
     /// CPU time the process used during the timed part (Linux; `None` elsewhere).
     pub cpu: Option<Duration>,
@@ -135,10 +140,10 @@ impl std::fmt::Display for BenchReport {
         write!(
             f,
             "lgd (Rust) MoCo-v2 {}{}, {}: {} threads, {} images in {:.2} s: {:.0} img/s, {:.0} img/s/core, \
-             {} img/CPU-s (per image on one worker: read+decode {:.2} ms, view {:.2} ms, {} {:.2} ms; \
-             {} bad)",
+             {} img/CPU-s (per image on one worker: read+decode {:.2} ms, crop+resize+flip {:.2} ms, \
+             {}, {} {:.2} ms; {} bad)",
             match self.photometric {
-                PhotometricPlace::Host => "CPU path",
+                PhotometricPlace::Host | PhotometricPlace::Auto => "CPU path",
                 PhotometricPlace::Device => "CPU part (photometric + normalise on the device)",
             },
             if self.fast_decode { "" } else { " (full decode)" },
@@ -150,9 +155,13 @@ impl std::fmt::Display for BenchReport {
             self.images_per_second_per_core(),
             self.images_per_cpu_second().map_or("n/a".into(), |r| format!("{r:.0}")),
             per(self.decode),
-            per(self.view),
+            per(self.geometric),
             match self.photometric {
-                PhotometricPlace::Host => "normalise",
+                PhotometricPlace::Device => "photometric on the device".to_owned(),
+                _ => format!("photometric {:.2} ms", per(self.photometric_time)),
+            },
+            match self.photometric {
+                PhotometricPlace::Host | PhotometricPlace::Auto => "normalise",
                 PhotometricPlace::Device => "u8 slot copy",
             },
             per(self.normalize),
@@ -165,7 +174,8 @@ impl std::fmt::Display for BenchReport {
 #[derive(Default)]
 struct Totals {
     decode: Duration,
-    view: Duration,
+    geometric: Duration,
+    photometric: Duration,
     normalize: Duration,
     bad: usize,
     first_error: Option<String>,
@@ -202,11 +212,12 @@ pub fn run(root: &Path, opts: &BenchOptions) -> Result<BenchReport, BenchError> 
         bad: t.bad,
         elapsed,
         decode: t.decode,
-        view: t.view,
+        geometric: t.geometric,
+        photometric_time: t.photometric,
         normalize: t.normalize,
         cpu,
         fast_decode: opts.augmentation.fast_decode,
-        photometric: opts.augmentation.photometric,
+        photometric: opts.augmentation.photometric.resolve(false),
         packed: files.is_packed(),
     })
 }
@@ -253,24 +264,28 @@ fn process(
                         }
                     };
                     let t1 = Instant::now();
-                    let t2;
-                    if on_device {
-                        source.apply_geometric_into(augmenter, &mut ws, &mut view);
-                        t2 = Instant::now();
-                        byte_slot.copy_from_slice(view.as_raw());
-                    } else {
-                        source.apply_into(augmenter, &mut ws, &mut view);
-                        t2 = Instant::now();
-                        augmenter.normalize_into(&view, &mut slot);
+                    // The two halves timed apart: the same calls as `ViewSource::apply_into`.
+                    source.apply_geometric_into(augmenter, &mut ws, &mut view);
+                    let t2 = Instant::now();
+                    if !on_device {
+                        augmenter.apply_photometric(&mut view, &source.params, &mut ws);
                     }
                     let t3 = Instant::now();
+                    if on_device {
+                        byte_slot.copy_from_slice(view.as_raw());
+                    } else {
+                        augmenter.normalize_into(&view, &mut slot);
+                    }
+                    let t4 = Instant::now();
                     mine.decode += t1 - t0;
-                    mine.view += t2 - t1;
-                    mine.normalize += t3 - t2;
+                    mine.geometric += t2 - t1;
+                    mine.photometric += t3 - t2;
+                    mine.normalize += t4 - t3;
                 }
                 let mut all = totals.lock().unwrap_or_else(|e| e.into_inner());
                 all.decode += mine.decode;
-                all.view += mine.view;
+                all.geometric += mine.geometric;
+                all.photometric += mine.photometric;
                 all.normalize += mine.normalize;
                 all.bad += mine.bad;
                 if all.first_error.is_none() {
