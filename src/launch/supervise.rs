@@ -6,19 +6,13 @@
 //! ranks in the launcher's group they would get it twice, and the daemon reads a second SIGINT as
 //! "exit now, skip the checkpoint". Signals go to a rank's whole group, as the terminal would
 //! have sent them, so helpers a rank started are stopped with it.
-//!
-//! The loop waits for events, never polls: a thread per rank reports its exit (seen without
-//! reaping it, so its pid stays ours until the loop knows it ended), and one thread hands on the
-//! operator's signals; the grace period is the receive's deadline.
 
 use std::ffi::OsString;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGKILL, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 
@@ -28,13 +22,9 @@ use super::{LaunchError, RankEnv};
 /// something to `lgd train` (SIGUSR2 with `run.requeue_signal = "USR2"`).
 const FORWARDED: [i32; 5] = [SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP];
 
-/// What the supervising loop waits for.
-enum Event {
-    /// The rank at this index of the workers has exited (not yet reaped).
-    Exited(usize),
-    /// The operator sent this signal.
-    Signal(i32),
-}
+/// How often children and pending signals are looked at: short next to any grace period, long
+/// enough that an idle launcher costs nothing.
+const POLL: Duration = Duration::from_millis(50);
 
 /// One started rank.
 struct Worker {
@@ -61,56 +51,11 @@ pub(super) fn run(program: &Path, args: &[OsString], ranks: &[RankEnv], grace: D
             }
         }
     }
-    // Every channel and thread of the launcher, here. Capacity: every rank's exit and a few signals
-    // at once; a signal beyond that waits in the signal thread, not lost.
-    let (events_tx, events) = bounded::<Event>(workers.len() + FORWARDED.len());
-    let signal_handle = signals.handle();
-    let forwarder = {
-        let events_tx = events_tx.clone();
-        std::thread::Builder::new()
-            .name("lgd-launch-signals".into())
-            .spawn(move || {
-                for signal in signals.forever() {
-                    if events_tx.send(Event::Signal(signal)).is_err() {
-                        return;
-                    }
-                }
-            })
-            .map_err(LaunchError::Signals)?
-    };
-    let waiters: Vec<JoinHandle<()>> = workers
-        .iter()
-        .enumerate()
-        .map(|(index, worker)| watch_exit(index, worker.child.id(), events_tx.clone()))
-        .collect();
-    drop(events_tx);
-    let outcome = supervise(&mut workers, &events, grace);
+    let outcome = supervise(&mut workers, &mut signals, grace);
     if outcome.is_err() {
         kill_and_reap(&mut workers);
     }
-    signal_handle.close();
-    let _ = forwarder.join();
-    for waiter in waiters {
-        let _ = waiter.join(); // each has seen its rank exit, which every rank has by now
-    }
     outcome
-}
-
-/// A thread that waits for process `pid` to exit, without reaping it, and says so.
-fn watch_exit(index: usize, pid: u32, events: Sender<Event>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        loop {
-            // SAFETY: a zeroed siginfo_t is a valid out-parameter; waitid only writes into it.
-            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-            // WNOWAIT: the child stays a zombie, its pid ours, until the loop reaps it.
-            // SAFETY: `info` is a live, writable siginfo_t; waitid has no other preconditions.
-            let result = unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
-            if result == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                break; // exited, or not ours to wait for any more (the loop's reap will say)
-            }
-        }
-        let _ = events.send(Event::Exited(index));
-    })
 }
 
 fn spawn(program: &Path, args: &[OsString], env: &RankEnv) -> std::io::Result<Child> {
@@ -133,48 +78,44 @@ fn spawn(program: &Path, args: &[OsString], env: &RankEnv) -> std::io::Result<Ch
 }
 
 /// The wait/forward/stop loop. Returns the first failing rank's code, else 0.
-fn supervise(workers: &mut [Worker], events: &Receiver<Event>, grace: Duration) -> Result<i32, LaunchError> {
+fn supervise(workers: &mut [Worker], signals: &mut Signals, grace: Duration) -> Result<i32, LaunchError> {
     let mut first_failure: Option<i32> = None;
     let mut kill_at: Option<Instant> = None;
-    while workers.iter().any(|w| !w.exited) {
-        let event = match kill_at {
-            Some(at) => events.recv_deadline(at),
-            None => events.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        match event {
-            Ok(Event::Signal(signal)) => {
-                tracing::info!(signal, "forwarding the signal to every rank");
-                signal_all(workers, signal);
-            }
-            Ok(Event::Exited(index)) => {
-                let worker = &mut workers[index];
-                let status = worker.child.wait().map_err(|source| LaunchError::Wait { rank: worker.rank, source })?;
-                worker.exited = true;
-                let code = exit_code(status);
-                if code != 0 && first_failure.is_none() {
-                    tracing::error!(
-                        rank = worker.rank,
-                        code,
-                        "rank {} failed first ({status}); stopping the other ranks",
-                        worker.rank
-                    );
-                    first_failure = Some(code);
-                    signal_all(workers, SIGTERM);
-                    kill_at = Some(Instant::now() + grace);
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                tracing::warn!(
-                    grace_seconds = grace.as_secs_f64(),
-                    "ranks still running after the grace period: SIGKILL"
-                );
-                signal_all(workers, SIGKILL);
-                kill_at = None;
-            }
-            Err(RecvTimeoutError::Disconnected) => unreachable!("each running rank's watcher holds a sender"),
+    let mut killed = false;
+    loop {
+        for signal in signals.pending() {
+            tracing::info!(signal, "forwarding the signal to every rank");
+            signal_all(workers, signal);
         }
+        for worker in workers.iter_mut().filter(|w| !w.exited) {
+            let status = worker.child.try_wait().map_err(|source| LaunchError::Wait { rank: worker.rank, source })?;
+            let Some(status) = status else { continue };
+            worker.exited = true;
+            let code = exit_code(status);
+            if code != 0 && first_failure.is_none() {
+                tracing::error!(
+                    rank = worker.rank,
+                    code,
+                    "rank {} failed first ({status}); stopping the other ranks",
+                    worker.rank
+                );
+                first_failure = Some(code);
+            }
+        }
+        if workers.iter().all(|w| w.exited) {
+            return Ok(first_failure.unwrap_or(0));
+        }
+        if first_failure.is_some() && kill_at.is_none() {
+            signal_all(workers, SIGTERM);
+            kill_at = Some(Instant::now() + grace);
+        }
+        if !killed && kill_at.is_some_and(|at| Instant::now() >= at) {
+            tracing::warn!(grace_seconds = grace.as_secs_f64(), "ranks still running after the grace period: SIGKILL");
+            signal_all(workers, SIGKILL);
+            killed = true;
+        }
+        std::thread::sleep(POLL);
     }
-    Ok(first_failure.unwrap_or(0))
 }
 
 /// A shell's view of an exit: the code, or 128 + the signal that killed the process.
