@@ -23,7 +23,11 @@ use super::{LaunchError, RankEnv};
 const FORWARDED: [i32; 5] = [SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP];
 
 /// How often children and pending signals are looked at: short next to any grace period, long
-/// enough that an idle launcher costs nothing.
+/// enough that an idle launcher costs nothing. The launcher polls on purpose, from its one
+/// thread: a rank's PR_SET_PDEATHSIG fires each time the kernel hands the orphan on to another
+/// thread of a dying launcher, so with helper threads (a waiter per rank, a signal thread) a
+/// SIGKILLed launcher's ranks got several SIGTERMs, and the daemon reads a second one as "exit
+/// now, no checkpoint" (measured: tests/two_nodes_and_slurm_tasks_train.rs failed 2 runs in 3).
 const POLL: Duration = Duration::from_millis(50);
 
 /// One started rank.
