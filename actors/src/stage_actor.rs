@@ -211,6 +211,27 @@ pub fn mailbox<W: StageWork>(capacity: usize) -> (MailboxSender<StageActor<W>>, 
     kameo::mailbox::bounded(capacity)
 }
 
+/// A stage's ends, made by the topology: the mailbox it reads, the channel its outcomes go out
+/// on, and the receiver of those outcomes for whoever fed it.
+pub struct StageWiring<W: StageWork> {
+    /// The stage's bounded mailbox.
+    pub mailbox: (MailboxSender<StageActor<W>>, MailboxReceiver<StageActor<W>>),
+    /// Where the stage sends each input's outcome.
+    pub outputs: Sender<StageOutput<W>>,
+    /// Where they are read.
+    pub replies: crossbeam_channel::Receiver<StageOutput<W>>,
+}
+
+impl<W: StageWork> StageWiring<W> {
+    /// A mailbox of `mailbox` inputs, and `outputs` (a channel the topology made) for the outcomes.
+    pub fn new(
+        mailbox: usize,
+        (outputs, replies): (Sender<StageOutput<W>>, crossbeam_channel::Receiver<StageOutput<W>>),
+    ) -> Self {
+        Self { mailbox: self::mailbox::<W>(mailbox), outputs, replies }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

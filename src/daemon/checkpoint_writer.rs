@@ -11,8 +11,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crossbeam_channel::{unbounded, Receiver};
-use lgd_actors::stage_actor::{self, StageHandle, StageOutput, StageWork};
+use crossbeam_channel::Receiver;
+use lgd_actors::stage_actor::{StageHandle, StageOutput, StageWiring, StageWork};
 use serde::{Deserialize, Serialize};
 
 use super::student_stage::StudentStage;
@@ -52,7 +52,7 @@ enum Target {
 }
 
 /// One checkpoint for the writer.
-struct WriteRequest {
+pub(super) struct WriteRequest {
     state: TrainingState,
     path: PathBuf,
     target: Target,
@@ -61,7 +61,7 @@ struct WriteRequest {
 }
 
 /// What became of a request.
-struct WriteOutcome {
+pub(super) struct WriteOutcome {
     step: u64,
     path: PathBuf,
     best: bool,
@@ -93,7 +93,7 @@ pub(super) struct Checkpointer {
 }
 
 /// The writer actor's work: one request, written and pruned.
-struct CheckpointWriter;
+pub(super) struct CheckpointWriter;
 
 impl StageWork for CheckpointWriter {
     type Input = WriteRequest;
@@ -108,10 +108,14 @@ impl Checkpointer {
     /// Starts the writer; `queue` (`pipeline.checkpoint_requests`) host copies may wait in its
     /// mailbox before the loop blocks on the next checkpoint, which bounds their memory. Outcomes
     /// come back on a channel the loop drains once per step (never full: one per request).
-    pub(super) fn new(run_dir: &Path, resumed_at: u64, queue: usize, data: DataShape) -> Result<Self, DaemonError> {
-        let mailbox = stage_actor::mailbox::<CheckpointWriter>(queue.max(1));
-        let (report, outcomes) = unbounded::<StageOutput<CheckpointWriter>>();
-        let writer = StageHandle::start(("checkpoint writer", "lgd-checkpoint"), CheckpointWriter, mailbox, report)
+    pub(super) fn new(
+        run_dir: &Path,
+        resumed_at: u64,
+        wiring: StageWiring<CheckpointWriter>,
+        data: DataShape,
+    ) -> Result<Self, DaemonError> {
+        let StageWiring { mailbox, outputs, replies: outcomes } = wiring;
+        let writer = StageHandle::start(("checkpoint writer", "lgd-checkpoint"), CheckpointWriter, mailbox, outputs)
             .map_err(|e| DaemonError::Startup(format!("cannot start the checkpoint writer thread: {e}")))?;
         let best = read_best(run_dir);
         Ok(Self {

@@ -12,13 +12,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use lgd_actors::awake_wait::recv_within_running_time;
 use lgd_actors::data_pipeline::{DataPipeline, DataPlan, Next};
 use lgd_actors::decode_worker::WorkerContext;
 use lgd_actors::pipeline_stats::PipelineStats;
 use lgd_actors::source::SampleSource;
-use lgd_actors::stage_actor::{self, StageHandle, StageOutput};
+use lgd_actors::stage_actor::{StageHandle, StageOutput};
 use lgd_datasets::augment::pipeline::Augmenter;
 use lgd_datasets::augment::PhotometricPlace;
 use lgd_datasets::decode::DecodeOptions;
@@ -140,11 +140,10 @@ fn start_stages(
         prepared: 0,
         own_stream: config.teacher.own_stream,
     };
-    let mailbox = stage_actor::mailbox::<TeacherWork>(sizing.device_batches);
-    let (outputs, prepared) = bounded::<StageOutput<TeacherWork>>(sizing.teacher_outputs);
-    let stage = StageHandle::start(("device stage", "lgd-device-stage"), work, mailbox, outputs)
+    let wiring = super::topology::device_stage(&sizing);
+    let stage = StageHandle::start(("device stage", "lgd-device-stage"), work, wiring.mailbox, wiring.outputs)
         .map_err(|e| format!("starting the device stage: {e}"))?;
-    Ok((pipeline, (stage, prepared)))
+    Ok((pipeline, (stage, wiring.replies)))
 }
 
 impl DataStages {

@@ -7,14 +7,10 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crossbeam_channel::{unbounded, Receiver};
-use lgd_actors::stage_actor::{self, StageHandle, StageOutput, StageWork};
+use crossbeam_channel::Receiver;
+use lgd_actors::stage_actor::{StageHandle, StageOutput, StageWiring, StageWork};
 
 use crate::tensorboard::{EventWriter, TensorBoardError};
-
-/// Records that may wait for the metrics writer before the loop blocks on the next one: far more
-/// than a run logs between two disk writes, so only a stalled disk makes the loop wait.
-const QUEUED_RECORDS: usize = 1024;
 
 /// Appends records to `metrics.jsonl` and paths to `bad_samples.txt`.
 #[derive(Debug)]
@@ -113,11 +109,9 @@ pub struct MetricsSink {
 
 impl MetricsSink {
     /// Starts the writer actor over `writer`'s files.
-    pub fn start(writer: MetricsWriter) -> Result<Self, String> {
+    pub fn start(writer: MetricsWriter, wiring: StageWiring<MetricsWriter>) -> Result<Self, String> {
         let path = writer.path.clone();
-        let mailbox = stage_actor::mailbox::<MetricsWriter>(QUEUED_RECORDS);
-        // One output per item, drained at every record: bounded by the mailbox in practice.
-        let (outputs, failures) = unbounded::<StageOutput<MetricsWriter>>();
+        let StageWiring { mailbox, outputs, replies: failures } = wiring;
         let writer = StageHandle::start(("metrics writer", "lgd-metrics"), writer, mailbox, outputs)
             .map_err(|e| format!("cannot start the metrics writer thread: {e}"))?;
         Ok(Self { writer: Some(writer), failures, path })

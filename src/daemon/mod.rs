@@ -30,6 +30,7 @@ mod startup_phase;
 pub mod status;
 mod student_stage;
 mod summary;
+mod topology;
 
 pub use any_teacher::{guide_teacher, AnyTeacher};
 pub use requeue::{RequeueError, Requeued};

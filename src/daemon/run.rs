@@ -27,6 +27,7 @@ use super::startup_phase::{StartupPhase, StartupSteps};
 use super::status::{RunState, RunStatus, StatusBoard};
 use super::student_stage::StudentStage;
 use super::summary::TrainSummary;
+use super::topology;
 use super::DaemonError;
 use crate::checkpoint::{list_checkpoints, DataShape};
 use crate::config::{Config, DeviceSpec};
@@ -281,7 +282,7 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     replica.join(&mut trainer, &config)?;
     steps.enter(StartupPhase::StartingStages)?;
     let metrics = MetricsWriter::open(run_dir, config.logging.tensorboard, trainer.step)
-        .and_then(MetricsSink::start)
+        .and_then(|writer| MetricsSink::start(writer, topology::metrics_writer()))
         .map_err(DaemonError::startup)?;
     // From where the trainer stands: a resume under another batch size or data moved its position.
     let epochs_left = (config.schedule.epochs as u64).saturating_sub(trainer.epoch);
@@ -307,13 +308,19 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     let data =
         DataStages::start(parts, &config, (trainer.epoch, trainer.step_in_epoch)).map_err(DaemonError::startup)?;
     let start_step = trainer.step;
-    let student = StudentStage::start(trainer, &config).map_err(|e| DaemonError::startup(e.to_string()))?;
+    let student = StudentStage::start(trainer, &config, topology::student_stage())
+        .map_err(|e| DaemonError::startup(e.to_string()))?;
     let session = Session {
         teacher_replay: teacher_replay.map(|r| (r, 0, 0)),
         config_path,
         run_dir,
         progress: Progress::new(total_steps, start_step),
-        checkpoints: Checkpointer::new(run_dir, start_step, config.pipeline.checkpoint_requests, data_shape)?,
+        checkpoints: Checkpointer::new(
+            run_dir,
+            start_step,
+            topology::checkpoint_writer(config.pipeline.checkpoint_requests),
+            data_shape,
+        )?,
         started_at_step: start_step,
         total_steps,
         config,

@@ -19,9 +19,9 @@ use std::cell::OnceCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use lgd_actors::awake_wait::recv_within_running_time;
-use lgd_actors::stage_actor::{self, StageHandle, StageOutput, StageWork};
+use lgd_actors::stage_actor::{self, StageHandle, StageOutput, StageWiring, StageWork};
 use tch::Tensor;
 
 use super::{AnyTeacher, DaemonError};
@@ -33,7 +33,7 @@ use crate::train::{Position, StepReport, Trainer};
 type Call = Box<dyn FnOnce(&mut Trainer<AnyTeacher>) -> Box<dyn Any + Send> + Send>;
 
 /// What the stage is asked to do.
-enum StudentJob {
+pub(super) enum StudentJob {
     /// One step on a prepared batch: normalised views and the teacher's keys, made on the device
     /// stage's own stream when `ready` is given.
     Step { images: Tensor, keys: Tensor, ready: Option<ReadyEvent> },
@@ -42,14 +42,14 @@ enum StudentJob {
 }
 
 /// The answer to one job.
-enum StudentReply {
+pub(super) enum StudentReply {
     /// The step's report and the position after it.
     Stepped(StepReport, Position),
     Called(Box<dyn Any + Send>),
 }
 
 /// The stage's work: the trainer, unless a step panicked.
-struct StudentWork {
+pub(super) struct StudentWork {
     trainer: Trainer<AnyTeacher>,
     /// Set by a step that panicked or failed: why the trainer may no longer be used.
     poisoned: Option<String>,
@@ -118,19 +118,18 @@ pub(super) struct StudentStage {
 }
 
 impl StudentStage {
-    /// Starts the stage around `trainer` with its two channels (created here: one item each).
-    pub(super) fn start(trainer: Trainer<AnyTeacher>, config: &Config) -> Result<Self, DaemonError> {
+    /// Starts the stage around `trainer` on the channels the topology made for it.
+    pub(super) fn start(
+        trainer: Trainer<AnyTeacher>,
+        config: &Config,
+        wiring: StageWiring<StudentWork>,
+    ) -> Result<Self, DaemonError> {
         let (position, replica) = (trainer.position(), trainer.data_parallel().is_some());
         let collective_wait = if replica { config.distributed.timeout() } else { Duration::ZERO };
         let work = StudentWork { trainer, poisoned: None, faults: config.fault_injection.clone() };
-        let (outputs, replies) = bounded::<StageOutput<StudentWork>>(1);
-        let stage = StageHandle::start(
-            ("student optimisation", "lgd-student"),
-            work,
-            stage_actor::mailbox::<StudentWork>(1),
-            outputs,
-        )
-        .map_err(|e| DaemonError::Training(format!("starting student optimisation: {e}")))?;
+        let StageWiring { mailbox, outputs, replies } = wiring;
+        let stage = StageHandle::start(("student optimisation", "lgd-student"), work, mailbox, outputs)
+            .map_err(|e| DaemonError::Training(format!("starting student optimisation: {e}")))?;
         Ok(Self { stage: Some(stage), replies, position, replica, collective_wait, stuck_in: OnceCell::new() })
     }
 

@@ -33,6 +33,12 @@ pub mod rng;
 mod simd;
 
 pub use config::{AugmentationConfig, PhotometricPlace};
+
+/// The revision of the views' pixels: bumped whenever the same config and seed give different
+/// pixels (2: the crop's resize became fast_image_resize's, within 1 level of PIL's). Whatever is
+/// stored per view — the teacher-output cache — is keyed by it, so a new build never replays keys
+/// computed on an old build's pixels.
+pub const VIEWS_REVISION: u32 = 2;
 pub use pipeline::{Augmenter, InvalidConfig, ViewParams, Workspace};
 pub use recipe::{Recipe, Step};
 
