@@ -34,11 +34,13 @@ lint: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --release --workspace --all-targets --features lgd/fault-injection -- -D warnings
 
-## test: setup, then every Rust test, oracle tests included (they run the .venv's PyTorch); the
-## dashboard test screenshots the page with headless Chromium (installed from Debian when root)
+## test: setup, then every Rust test, oracle tests included (they run the .venv's PyTorch), built
+## with the fault-injection feature, and the library's fault-injection test once more without it;
+## the dashboard test screenshots the page with headless Chromium (installed from Debian when root)
 test: setup
 	@bash scripts/install-chromium.sh
 	$(CARGO) test --release --workspace --features lgd/fault-injection
+	$(CARGO) test --release -p lgd --lib fault_injection   # a build without the feature refuses [fault_injection]
 
 ## faults: the fault-injection suite at full size (50 kill runs) with its figures printed
 faults: setup
