@@ -104,16 +104,16 @@ impl FaultInjectionSection {
 
     /// After the trainer has taken step `step`: a failure as a collective's in backward, or
     /// libtorch's own out-of-memory error (an allocation of 2^50 floats).
-    pub fn after_student_step(&self, step: u64) -> Result<(), String> {
+    pub fn after_student_step(&self, step: u64) -> Result<(), InjectedFailure> {
         if !BUILT_IN {
             return Ok(());
         }
         if self.student_error_step == Some(step) {
-            return Err(format!("fault injection: student_error_step = {step}"));
+            return Err(InjectedFailure::StudentError(step));
         }
         if self.student_oom_step == Some(step) {
-            let _never =
-                tch::Tensor::f_empty([1 << 50], (tch::Kind::Float, tch::Device::Cpu)).map_err(|e| e.to_string())?;
+            let _never = tch::Tensor::f_empty([1 << 50], (tch::Kind::Float, tch::Device::Cpu))
+                .map_err(InjectedFailure::Libtorch)?;
         }
         Ok(())
     }
@@ -142,6 +142,17 @@ impl FaultInjectionSection {
     pub fn startup_hold(&self) -> Option<StartupPhase> {
         self.hold_startup.filter(|_| BUILT_IN)
     }
+}
+
+/// A failure injected after a student step.
+#[derive(Debug, thiserror::Error)]
+pub enum InjectedFailure {
+    /// `student_error_step`: as a failed collective would.
+    #[error("fault injection: student_error_step = {0}")]
+    StudentError(u64),
+    /// `student_oom_step`: libtorch's own allocation failure.
+    #[error("{0}")]
+    Libtorch(#[source] tch::TchError),
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ fn log_panics() {
     std::panic::set_hook(Box::new(|info| {
         let current = std::thread::current();
         let thread = current.name().unwrap_or("unnamed");
-        let message = lgd_actors::stage_actor::panic_message(info.payload());
+        let message = lgd_actors::actor_error::panic_message(info.payload());
         let location = info.location().map(ToString::to_string).unwrap_or_default();
         let backtrace = std::backtrace::Backtrace::capture();
         if backtrace.status() == std::backtrace::BacktraceStatus::Captured {

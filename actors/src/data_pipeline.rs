@@ -6,22 +6,23 @@
 //! channel: no stage polls, every thread is joined (or, stuck in a read that never returns, left
 //! behind after the grace), none is killed.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use crate::awake_wait::recv_within_running_time;
+use crate::batch_assembly::assemble;
 use crate::batch_memory::BatchMemory;
 use crate::batch_pixels::BatchPixels;
 use crate::decode_worker::{Job, Produced, WorkerContext};
 use crate::pipeline_config::PipelineConfig;
 use crate::pipeline_stats::PipelineStats;
-use crate::sampler::{epoch_order, steps_per_epoch, Shard};
+use crate::sampler::{sample, steps_per_epoch, Shard};
+use crate::stop_channel::{receive_unless_stopped, send_unless_stopped, Never};
 
 /// A batch ready for the device, in epoch order.
 #[derive(Debug)]
@@ -148,7 +149,7 @@ impl DataPipeline {
                     // stops cleanly instead of waiting forever for a slot that never fills.
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| context.produce(job)));
                     let item = result.unwrap_or_else(|panic| {
-                        let message = crate::stage_actor::panic_message(panic.as_ref());
+                        let message = crate::actor_error::panic_message(panic.as_ref());
                         Produced {
                             job,
                             pixels: Err(format!("decode worker panicked: {message}")),
@@ -259,9 +260,6 @@ impl DataPipeline {
     }
 }
 
-/// A message type with no values: its channels only ever close.
-enum Never {}
-
 /// Starts a pipeline thread holding a sender of `exited` until `body` returns (or unwinds).
 fn spawn(name: &str, exited: &Sender<Never>, body: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
     let exited = exited.clone();
@@ -270,136 +268,4 @@ fn spawn(name: &str, exited: &Sender<Never>, body: impl FnOnce() + Send + 'stati
         body()
     };
     std::thread::Builder::new().name(name.into()).spawn(run).expect("spawning a pipeline thread")
-}
-
-/// Sends unless the pipeline is stopping or the receiver is gone; false when not sent. A peer
-/// stuck for good (a worker in a hung read) cannot keep this stage blocked past a stop.
-fn send_unless_stopped<T>(channel: &Sender<T>, item: T, stop: &Receiver<Never>) -> bool {
-    select! {
-        send(channel, item) -> sent => sent.is_ok(),
-        recv(stop) -> _ => false,
-    }
-}
-
-/// Receives unless the pipeline is stopping or every sender is gone.
-fn receive_unless_stopped<T>(channel: &Receiver<T>, stop: &Receiver<Never>) -> Option<T> {
-    select! {
-        recv(channel) -> item => item.ok(),
-        recv(stop) -> _ => None,
-    }
-}
-
-fn sample(samples: usize, plan: DataPlan, jobs: Sender<Job>, stop: &Receiver<Never>, credits: Sender<()>) {
-    let steps = steps_per_epoch(samples, plan.batch * plan.shard.count) as usize;
-    for epoch in plan.start_epoch..plan.epochs {
-        let order = epoch_order(samples, plan.seed, epoch);
-        let first = if epoch == plan.start_epoch { plan.start_step as usize * plan.batch } else { 0 };
-        for position in first..steps * plan.batch {
-            // A batch's credit before its first job: blocks while `window` batches are unassembled.
-            if position % plan.batch == 0 && !send_unless_stopped(&credits, (), stop) {
-                return;
-            }
-            if !send_unless_stopped(
-                &jobs,
-                Job { epoch, position, index: order[plan.shard.global_position(position, plan.batch)] },
-                stop,
-            ) {
-                return;
-            }
-        }
-    }
-}
-
-struct Partial {
-    pixels: BatchPixels,
-    labels: Vec<u32>,
-    indices: Vec<usize>,
-    filled: usize,
-    bad: Vec<(PathBuf, String)>,
-}
-
-/// Sets `completed` once every planned batch was sent — before the channel closes, so that the
-/// receiver never mistakes the end of training for a dead stage.
-fn assemble(
-    plan: DataPlan,
-    per_epoch: u64,
-    produced: Receiver<Produced>,
-    batches: Sender<Result<HostBatch, PipelineError>>,
-    stop: &Receiver<Never>,
-    completed: &AtomicBool,
-    credits: Receiver<()>,
-) {
-    let planned = (plan.epochs.saturating_sub(plan.start_epoch) * per_epoch).saturating_sub(plan.start_step);
-    let mut sent = 0u64;
-    let sample_len = 3 * plan.image_size * plan.image_size;
-    let mut partial: BTreeMap<(u64, u64), Partial> = BTreeMap::new();
-    let mut next = (plan.start_epoch, plan.start_step);
-    if planned == 0 {
-        completed.store(true, Ordering::SeqCst);
-        return;
-    }
-    while let Some(item) = receive_unless_stopped(&produced, stop) {
-        let key = (item.job.epoch, (item.job.position / plan.batch) as u64);
-        let slot = item.job.position % plan.batch;
-        let pixels = match item.pixels {
-            Ok(pixels) => pixels,
-            Err(message) => {
-                send_unless_stopped(
-                    &batches,
-                    Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }),
-                    stop,
-                );
-                return;
-            }
-        };
-        let entry = match partial.entry(key) {
-            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-            std::collections::btree_map::Entry::Vacant(slot) => {
-                match BatchPixels::shaped_like(&pixels, plan.batch, sample_len, plan.memory.as_ref()) {
-                    Ok(batch_pixels) => slot.insert(Partial {
-                        pixels: batch_pixels,
-                        labels: vec![0; plan.batch],
-                        indices: vec![0; plan.batch],
-                        filled: 0,
-                        bad: Vec::new(),
-                    }),
-                    Err(error) => {
-                        let message = format!("no memory to assemble the batch in: {error}");
-                        send_unless_stopped(
-                            &batches,
-                            Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }),
-                            stop,
-                        );
-                        return;
-                    }
-                }
-            }
-        };
-        entry.bad.extend(item.bad);
-        entry.pixels.put(slot, pixels);
-        entry.labels[slot] = item.label;
-        entry.indices[slot] = item.job.index;
-        entry.filled += 1;
-        while partial.get(&next).is_some_and(|p| p.filled == plan.batch) {
-            let done = partial.remove(&next).expect("checked above");
-            let batch = HostBatch {
-                epoch: next.0,
-                step_in_epoch: next.1,
-                pixels: done.pixels,
-                labels: done.labels,
-                indices: done.indices,
-                bad: done.bad,
-            };
-            if !send_unless_stopped(&batches, Ok(batch), stop) {
-                return;
-            }
-            sent += 1;
-            let _ = credits.try_recv(); // the sampler's credit for this batch, sent before its jobs
-            if sent == planned {
-                completed.store(true, Ordering::SeqCst);
-                return;
-            }
-            next = if next.1 + 1 == per_epoch { (next.0 + 1, 0) } else { (next.0, next.1 + 1) };
-        }
-    }
 }

@@ -2,9 +2,14 @@
 //! any epoch's order can be recomputed on resume, cut into full batches (the last partial batch is
 //! dropped, as the original's DataLoader does with drop_last).
 
+use crossbeam_channel::{Receiver, Sender};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+
+use crate::data_pipeline::DataPlan;
+use crate::decode_worker::Job;
+use crate::stop_channel::{send_unless_stopped, Never};
 
 /// The order of one epoch.
 pub fn epoch_order(samples: usize, seed: u64, epoch: u64) -> Vec<usize> {
@@ -39,6 +44,29 @@ impl Shard {
 /// Full batches per epoch.
 pub fn steps_per_epoch(samples: usize, batch: usize) -> u64 {
     (samples / batch.max(1)) as u64
+}
+
+/// The sampler actor: every planned sample's job, in order, one credit per batch before its
+/// first job (the assembler returns it), so it stays within the credit window of the assembler.
+pub(crate) fn sample(samples: usize, plan: DataPlan, jobs: Sender<Job>, stop: &Receiver<Never>, credits: Sender<()>) {
+    let steps = steps_per_epoch(samples, plan.batch * plan.shard.count) as usize;
+    for epoch in plan.start_epoch..plan.epochs {
+        let order = epoch_order(samples, plan.seed, epoch);
+        let first = if epoch == plan.start_epoch { plan.start_step as usize * plan.batch } else { 0 };
+        for position in first..steps * plan.batch {
+            // A batch's credit before its first job: blocks while `window` batches are unassembled.
+            if position % plan.batch == 0 && !send_unless_stopped(&credits, (), stop) {
+                return;
+            }
+            if !send_unless_stopped(
+                &jobs,
+                Job { epoch, position, index: order[plan.shard.global_position(position, plan.batch)] },
+                stop,
+            ) {
+                return;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,21 +9,21 @@
 //! maintenance (`src/train/bank_stage.rs`, owned by the trainer inside the student stage), the
 //! checkpoint writer (`src/daemon/checkpoint_writer.rs`) and the metrics writer
 //! (`src/daemon/metrics.rs`). Their work blocks (on the accelerator, on the disk),
-//! hence a thread each; kameo drives the mailbox.
+//! hence a thread each; kameo drives the mailbox, on the process's one runtime (`actor_runtime`).
 
 use std::convert::Infallible;
-use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
-use kameo::actor::{ActorRef, PreparedActor, WeakActorRef};
-use kameo::error::{ActorStopReason, PanicError};
+use crossbeam_channel::Sender;
+use kameo::actor::{ActorRef, PreparedActor};
 use kameo::mailbox::{MailboxReceiver, MailboxSender};
 use kameo::message::{Context, Message};
 use kameo::Actor;
+
+use crate::actor_error::{guarded, ActorError};
+use crate::actor_runtime::{self, ActorThread};
 
 /// What a stage does to each input.
 pub trait StageWork: Send + 'static {
@@ -31,12 +31,14 @@ pub trait StageWork: Send + 'static {
     type Input: Send + 'static;
     /// What it hands on.
     type Output: Send + 'static;
+    /// Why the work for one input failed.
+    type Error: std::error::Error + Send + Sync + 'static;
     /// The work for one input; an error is handed on in the output's place.
-    fn run(&mut self, input: Self::Input) -> Result<Self::Output, String>;
+    fn run(&mut self, input: Self::Input) -> Result<Self::Output, Self::Error>;
 }
 
 /// A stage's result for one input, or why there is none (its error, or its panic).
-pub type StageOutput<W> = Result<<W as StageWork>::Output, String>;
+pub type StageOutput<W> = Result<<W as StageWork>::Output, ActorError>;
 
 /// The actor: the work and where its results go (started through [`StageHandle`]).
 pub struct StageActor<W: StageWork> {
@@ -53,16 +55,6 @@ impl<W: StageWork> Actor for StageActor<W> {
     async fn on_start(stage: Self, _: ActorRef<Self>) -> Result<Self, Infallible> {
         Ok(stage)
     }
-
-    /// A panic in the work reaches the consumer as an error (its channel would otherwise just close).
-    async fn on_panic(
-        &mut self,
-        _: WeakActorRef<Self>,
-        error: PanicError,
-    ) -> Result<ControlFlow<ActorStopReason>, Infallible> {
-        let _ = self.outputs.try_send(Err(format!("{} panicked: {error}", self.name)));
-        Ok(ControlFlow::Break(ActorStopReason::Panicked(error)))
-    }
 }
 
 /// One input for the stage.
@@ -71,27 +63,30 @@ pub struct Job<I>(I);
 impl<W: StageWork> Message<Job<W::Input>> for StageActor<W> {
     type Reply = ();
 
-    async fn handle(&mut self, Job(input): Job<W::Input>, _: &mut Context<Self, ()>) {
-        let start = Instant::now();
-        let output = self.work.run(input);
-        self.busy_nanos.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        // Blocks while the consumer is behind (back-pressure); fails only once it has gone.
-        let _ = self.outputs.send(output);
+    async fn handle(&mut self, Job(input): Job<W::Input>, context: &mut Context<Self, ()>) {
+        let panicked = actor_runtime::run_blocking(|| {
+            let start = Instant::now();
+            let output = guarded(self.name, || self.work.run(input));
+            self.busy_nanos.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            let panicked = matches!(output, Err(ActorError::Panicked { .. }));
+            // Blocks while the consumer is behind (back-pressure); fails only once it has gone.
+            let _ = self.outputs.send(output);
+            panicked
+        });
+        // The work's state is of unknown consistency after a panic: the stage takes no more inputs,
+        // and its output channel closes behind the error.
+        if panicked {
+            context.stop();
+        }
     }
 }
 
-/// The running stage: its address, its thread and the runtime kameo schedules it on.
+/// The running stage: its address and its thread.
 pub struct StageHandle<W: StageWork> {
     actor: ActorRef<StageActor<W>>,
-    thread: Option<JoinHandle<()>>,
-    /// Closes when the stage's thread ends (it holds the only sender): a join with a deadline
-    /// waits on this instead of polling the thread.
-    exited: Receiver<Infallible>,
+    thread: ActorThread,
     busy_nanos: Arc<AtomicU64>,
     name: &'static str,
-    /// Kameo's actors live on a tokio runtime; this one has a single worker and exists for them
-    /// (`None` only while the handle is dropped).
-    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl<W: StageWork> std::fmt::Debug for StageHandle<W> {
@@ -100,54 +95,27 @@ impl<W: StageWork> std::fmt::Debug for StageHandle<W> {
     }
 }
 
-/// Why the stage refused an input.
-#[derive(Debug, thiserror::Error)]
-#[error("the {0} has stopped")]
-pub struct StageStopped(pub &'static str);
-
 impl<W: StageWork> StageHandle<W> {
     /// Starts the stage, called `name` in messages and `thread` as an OS thread, with the
     /// `mailbox` and `outputs` channels the topology made. Fails only if the OS refuses a thread.
     pub fn start(
         (name, thread): (&'static str, &str),
         work: W,
-        mailbox: (MailboxSender<StageActor<W>>, MailboxReceiver<StageActor<W>>),
+        mailbox: Mailbox<W>,
         outputs: Sender<StageOutput<W>>,
     ) -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("lgd-kameo")
-            .enable_time()
-            .build()?;
         let busy_nanos = Arc::new(AtomicU64::new(0));
         let stage = StageActor { name, work, outputs, busy_nanos: busy_nanos.clone() };
         let prepared = PreparedActor::new(mailbox);
         let actor = prepared.actor_ref().clone();
-        let handle = runtime.handle().clone();
-        // Fixed by protocol: nothing is sent; it closes when the thread ends.
-        let (exited_tx, exited) = bounded::<Infallible>(0);
-        // The work blocks, so the actor gets a thread of its own; kameo drives its mailbox there
-        // (what `spawn_in_thread` does, with a thread name and no panic on a refused thread).
-        let thread = std::thread::Builder::new().name(thread.into()).spawn(move || {
-            let _exited = exited_tx;
-            let _ = handle.block_on(prepared.run(stage));
-        })?;
-        Ok(Self { name, actor, thread: Some(thread), exited, busy_nanos, runtime: Some(runtime) })
+        let thread = actor_runtime::spawn_on_thread(thread, prepared, stage)?;
+        Ok(Self { name, actor, thread, busy_nanos })
     }
 
-    /// Queues `input`; waits while the mailbox is full. Works from a plain thread and from the
-    /// work of another stage, which runs inside its runtime, where tokio refuses blocking sends.
-    pub fn submit(&self, input: W::Input) -> Result<(), StageStopped> {
-        let request = self.actor.tell(Job(input));
-        let sent = if tokio::runtime::Handle::try_current().is_ok() {
-            // Unconstrained: a send inside a stage's work would otherwise draw on the budget tokio
-            // gave the task driving that stage, and once it is spent tokio answers "later" and
-            // wakes at once: this executor would poll again and again and never get through.
-            futures_executor::block_on(tokio::task::unconstrained(request.send()))
-        } else {
-            request.blocking_send()
-        };
-        sent.map_err(|_| StageStopped(self.name))
+    /// Queues `input`; waits while the mailbox is full. Called from a plain thread or from the
+    /// work of another stage (which runs outside the runtime's context, see `actor_runtime`).
+    pub fn submit(&self, input: W::Input) -> Result<(), ActorError> {
+        self.actor.tell(Job(input)).blocking_send().map_err(|_| ActorError::Stopped { actor: self.name })
     }
 
     /// Time the stage spent working.
@@ -159,55 +127,22 @@ impl<W: StageWork> StageHandle<W> {
     /// waiting at most `grace`; returns whether the thread finished.
     pub fn shutdown_within(mut self, grace: Duration) -> bool {
         self.actor.kill();
-        self.join_within(grace)
+        self.thread.join_within(grace)
     }
 
     /// Lets the stage finish every queued input, then stops it and joins its thread.
     pub fn finish(mut self) {
         // The stop signal queues behind the inputs already in the mailbox.
-        if let Some(runtime) = &self.runtime {
-            let _ = runtime.block_on(self.actor.stop_gracefully());
-        }
-        self.join_within(Duration::MAX);
-    }
-
-    fn join_within(&mut self, grace: Duration) -> bool {
-        let Some(thread) = self.thread.take() else { return true };
-        // Closed: every body has returned, and a join waits only for the thread's last instructions.
-        let all_ended = match Instant::now().checked_add(grace) {
-            Some(deadline) => matches!(self.exited.recv_deadline(deadline), Err(RecvTimeoutError::Disconnected)),
-            None => self.exited.recv().is_err(),
-        };
-        if all_ended || thread.is_finished() {
-            let _ = thread.join();
-            true
-        } else {
-            false
-        }
+        let _ = actor_runtime::block_on(self.actor.stop_gracefully());
+        self.thread.join_within(Duration::MAX);
     }
 }
 
-impl<W: StageWork> Drop for StageHandle<W> {
-    /// Without blocking: a stage may be dropped inside another stage's work (bank maintenance
-    /// lives in the trainer, which lives in the student stage), where tokio refuses to block.
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
-/// The message a panic carried (`panic!` with a literal or a formatted string).
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into())
-}
+/// A stage's mailbox.
+pub type Mailbox<W> = (MailboxSender<StageActor<W>>, MailboxReceiver<StageActor<W>>);
 
 /// A stage's mailbox of `capacity` inputs (for the topology that creates every channel).
-pub fn mailbox<W: StageWork>(capacity: usize) -> (MailboxSender<StageActor<W>>, MailboxReceiver<StageActor<W>>) {
+pub fn mailbox<W: StageWork>(capacity: usize) -> Mailbox<W> {
     kameo::mailbox::bounded(capacity)
 }
 
@@ -215,7 +150,7 @@ pub fn mailbox<W: StageWork>(capacity: usize) -> (MailboxSender<StageActor<W>>, 
 /// on, and the receiver of those outcomes for whoever fed it.
 pub struct StageWiring<W: StageWork> {
     /// The stage's bounded mailbox.
-    pub mailbox: (MailboxSender<StageActor<W>>, MailboxReceiver<StageActor<W>>),
+    pub mailbox: Mailbox<W>,
     /// Where the stage sends each input's outcome.
     pub outputs: Sender<StageOutput<W>>,
     /// Where they are read.
@@ -247,7 +182,8 @@ mod tests {
     impl StageWork for Doubler {
         type Input = HostBatch;
         type Output = u64;
-        fn run(&mut self, batch: HostBatch) -> Result<u64, String> {
+        type Error = std::convert::Infallible;
+        fn run(&mut self, batch: HostBatch) -> Result<u64, Self::Error> {
             self.started.fetch_add(1, Ordering::SeqCst);
             if Some(batch.step_in_epoch) == self.panic_at {
                 panic!("batch {} is cursed", batch.step_in_epoch);
@@ -330,7 +266,7 @@ mod tests {
         stage.submit(host(0)).unwrap();
         stage.submit(host(1)).unwrap();
         assert_eq!(prepared.recv().unwrap().unwrap(), 0);
-        let error = prepared.recv_timeout(Duration::from_secs(5)).unwrap().unwrap_err();
+        let error = prepared.recv_timeout(Duration::from_secs(5)).unwrap().unwrap_err().to_string();
         assert!(error.contains("doubling stage panicked") && error.contains("batch 1 is cursed"), "{error}");
         // The stage is gone: its channel closes and it takes no more batches.
         assert!(prepared.recv_timeout(Duration::from_secs(5)).is_err());
@@ -343,8 +279,8 @@ mod tests {
     }
 
     /// Feeds each input `copies` times to an inner stage it owns and hands on the sum of the inner
-    /// answers: a stage inside another's work (the student step and bank maintenance), which must
-    /// neither block tokio nor drop a runtime inside one.
+    /// answers: a stage that waits on another's mailbox and outputs from inside its own work (the
+    /// student step asks bank maintenance for its targets).
     struct Forwarder {
         inner: StageHandle<Doubler>,
         answers: crossbeam_channel::Receiver<StageOutput<Doubler>>,
@@ -354,11 +290,12 @@ mod tests {
     impl StageWork for Forwarder {
         type Input = HostBatch;
         type Output = u64;
-        fn run(&mut self, batch: HostBatch) -> Result<u64, String> {
+        type Error = ActorError;
+        fn run(&mut self, batch: HostBatch) -> Result<u64, ActorError> {
             let mut sum = 0;
             for _ in 0..self.copies {
-                self.inner.submit(host(batch.step_in_epoch)).map_err(|e| e.to_string())?;
-                sum += self.answers.recv().map_err(|e| e.to_string())??;
+                self.inner.submit(host(batch.step_in_epoch))?;
+                sum += self.answers.recv().map_err(|_| ActorError::Stopped { actor: "doubling stage" })??;
             }
             Ok(sum)
         }
@@ -393,8 +330,9 @@ mod tests {
     }
 
     /// tokio gives the task that drives a stage a budget of 128 operations per wake-up; a send
-    /// made inside the work used to draw on it, and the first send to find it spent waited, on a
-    /// wake-up that never came, spinning (a training run hung this way after 1,200 steps).
+    /// made inside the work once drew on it, and the first send to find it spent waited, on a
+    /// wake-up that never came (a training run hung this way after 1,200 steps). The work now
+    /// runs outside the runtime's context, where no budget applies.
     #[test]
     fn a_stage_may_feed_another_any_number_of_times_within_one_input() {
         let (outer, results, started) = start_forwarder(1000);

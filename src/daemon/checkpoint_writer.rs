@@ -12,7 +12,9 @@
 use std::path::{Path, PathBuf};
 
 use crossbeam_channel::Receiver;
-use lgd_actors::stage_actor::{StageHandle, StageOutput, StageWiring, StageWork};
+use lgd_actors::actor_error::ActorError;
+use lgd_actors::checkpoint_writer::{self, CheckpointStore, CheckpointWriterRef, Wiring, Writing};
+use lgd_actors::stage_actor::{StageOutput, StageWiring};
 use serde::{Deserialize, Serialize};
 
 use super::student_stage::StudentStage;
@@ -65,7 +67,27 @@ pub(super) struct WriteOutcome {
     step: u64,
     path: PathBuf,
     best: bool,
-    result: Result<(), String>,
+    result: Result<(), WriteError>,
+}
+
+/// Why a checkpoint was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The checkpoint file could not be written (the error names it).
+    #[error(transparent)]
+    Save(#[from] crate::checkpoint::CheckpointError),
+    /// A failure injected on purpose (`fault_injection.fail_checkpoint_steps`).
+    #[error("{}: no space left on device (injected by fault_injection.fail_checkpoint_steps)", .0.display())]
+    Injected(PathBuf),
+    /// `best.json` could not be written beside the best checkpoint.
+    #[error("{}: {source}", path.display())]
+    BestRecord {
+        /// `best.json`.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Writes the trainer's checkpoints into a run folder.
@@ -88,19 +110,19 @@ pub(super) struct Checkpointer {
     in_flight: usize,
     /// The training data, stamped into every checkpoint: a resume checks it.
     data: DataShape,
-    writer: Option<StageHandle<CheckpointWriter>>,
-    outcomes: Receiver<StageOutput<CheckpointWriter>>,
+    writer: Option<CheckpointWriterRef<CheckpointWriter>>,
+    outcomes: Receiver<StageOutput<Writing<CheckpointWriter>>>,
 }
 
 /// The writer actor's work: one request, written and pruned.
 pub(super) struct CheckpointWriter;
 
-impl StageWork for CheckpointWriter {
-    type Input = WriteRequest;
-    type Output = WriteOutcome;
+impl CheckpointStore for CheckpointWriter {
+    type Request = WriteRequest;
+    type Outcome = WriteOutcome;
 
-    fn run(&mut self, request: WriteRequest) -> Result<WriteOutcome, String> {
-        Ok(write(request))
+    fn write(&mut self, request: WriteRequest) -> WriteOutcome {
+        write(request)
     }
 }
 
@@ -111,12 +133,12 @@ impl Checkpointer {
     pub(super) fn new(
         run_dir: &Path,
         resumed_at: u64,
-        wiring: StageWiring<CheckpointWriter>,
+        wiring: Wiring<CheckpointWriter>,
         data: DataShape,
     ) -> Result<Self, DaemonError> {
         let StageWiring { mailbox, outputs, replies: outcomes } = wiring;
-        let writer = StageHandle::start(("checkpoint writer", "lgd-checkpoint"), CheckpointWriter, mailbox, outputs)
-            .map_err(|e| DaemonError::Startup(format!("cannot start the checkpoint writer thread: {e}")))?;
+        let writer = checkpoint_writer::start(CheckpointWriter, mailbox, outputs)
+            .map_err(|source| DaemonError::Thread { actor: checkpoint_writer::NAME.0, source })?;
         let best = read_best(run_dir);
         Ok(Self {
             run_dir: run_dir.to_owned(),
@@ -141,9 +163,9 @@ impl Checkpointer {
         }
         let keep_last = config.checkpoint.keep_last;
         let state = student
-            .call(|trainer| trainer.state().map_err(|e| e.to_string()))
-            .and_then(|state| state.map_err(DaemonError::Training))
-            .map_err(|e| DaemonError::Training(format!("checkpoint at step {step}: {e}")))?;
+            .call(|trainer| trainer.state())
+            .and_then(|state| Ok(state?))
+            .map_err(|source| DaemonError::CheckpointState { step, source: Box::new(source) })?;
         self.queue(state, Target::Step { keep_last }, config)?;
         self.collect(config)
     }
@@ -185,7 +207,7 @@ impl Checkpointer {
         let inject_failure = config.fault_injection.checkpoint_write_fails(step);
         let request = WriteRequest { state: state.host_copy(), path, target, inject_failure };
         if self.writer.as_ref().is_none_or(|writer| writer.submit(request).is_err()) {
-            return Err(DaemonError::Training("the checkpoint writer has stopped".into()));
+            return Err(DaemonError::CheckpointWriter(ActorError::Stopped { actor: checkpoint_writer::NAME.0 }));
         }
         self.in_flight += 1;
         Ok(())
@@ -206,20 +228,22 @@ impl Checkpointer {
         while self.in_flight > 0 {
             match self.outcomes.recv() {
                 Ok(outcome) => result = result.and(self.apply(outcome, config)),
-                Err(_) => return Err(DaemonError::Training("the checkpoint writer died".into())),
+                Err(_) => {
+                    return Err(DaemonError::CheckpointWriter(ActorError::Stopped { actor: checkpoint_writer::NAME.0 }))
+                }
             }
         }
         result
     }
 
-    fn apply(&mut self, outcome: StageOutput<CheckpointWriter>, config: &Config) -> Result<(), DaemonError> {
+    fn apply(&mut self, outcome: StageOutput<Writing<CheckpointWriter>>, config: &Config) -> Result<(), DaemonError> {
         self.in_flight -= 1;
         let WriteOutcome { step, path, best, result } = match outcome {
             Ok(outcome) => outcome,
-            Err(panic) => {
+            Err(failure) => {
                 // The writer is gone: no later checkpoint can be written either.
                 self.stopped = true;
-                return Err(DaemonError::Training(format!("{panic}; the previous checkpoint is intact")));
+                return Err(DaemonError::CheckpointWriter(failure));
             }
         };
         match result {
@@ -240,16 +264,15 @@ impl Checkpointer {
                 }
                 let previous =
                     self.last.as_ref().map_or_else(|| "none written yet".to_owned(), |p| p.display().to_string());
-                let message =
-                    format!("checkpoint at step {step} failed, the previous one is intact ({previous}): {error}");
+                let failure = DaemonError::CheckpointWrite { step, previous, source: error };
                 match config.guards.on_checkpoint_failure {
                     CheckpointFailurePolicy::Continue => {
-                        tracing::error!("{message}; training goes on (guards.on_checkpoint_failure = \"continue\")");
+                        tracing::error!("{failure}; training goes on (guards.on_checkpoint_failure = \"continue\")");
                         Ok(())
                     }
                     CheckpointFailurePolicy::Stop => {
                         self.stopped = true;
-                        Err(DaemonError::Training(message))
+                        Err(failure)
                     }
                 }
             }
@@ -272,9 +295,9 @@ fn write(request: WriteRequest) -> WriteOutcome {
     let WriteRequest { state, path, target, inject_failure } = request;
     let step = state.step;
     let mut result = if inject_failure {
-        Err(format!("{}: no space left on device (injected by fault_injection.fail_checkpoint_steps)", path.display()))
+        Err(WriteError::Injected(path.clone()))
     } else {
-        state.save(&path).map_err(|e| e.to_string())
+        state.save(&path).map_err(WriteError::from)
     };
     let folder = path.parent().unwrap_or(Path::new("."));
     match (&target, &result) {
@@ -295,13 +318,13 @@ fn best_path(run_dir: &Path) -> PathBuf {
 }
 
 /// `best.json` beside it, replaced atomically once the checkpoint is in place.
-fn write_best_record(folder: &Path, score: &BestScore) -> Result<(), String> {
+fn write_best_record(folder: &Path, score: &BestScore) -> Result<(), WriteError> {
     let path = folder.join("best.json");
     let temporary = folder.join("best.json.tmp");
-    let text = serde_json::to_string_pretty(score).map_err(|e| e.to_string())?;
-    std::fs::write(&temporary, text + "\n")
+    let text = serde_json::to_string_pretty(score).map_err(std::io::Error::other);
+    text.and_then(|text| std::fs::write(&temporary, text + "\n"))
         .and_then(|()| std::fs::rename(&temporary, &path))
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|source| WriteError::BestRecord { path, source })
 }
 
 /// The best score recorded in a run folder, if any (an unreadable record is a fresh start).

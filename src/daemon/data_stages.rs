@@ -13,12 +13,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use lgd_actors::actor_error::ActorError;
 use lgd_actors::awake_wait::recv_within_running_time;
 use lgd_actors::data_pipeline::{DataPipeline, DataPlan, Next};
 use lgd_actors::decode_worker::WorkerContext;
 use lgd_actors::pipeline_stats::PipelineStats;
 use lgd_actors::source::SampleSource;
-use lgd_actors::stage_actor::{StageHandle, StageOutput};
+use lgd_actors::stage_actor::StageOutput;
+use lgd_actors::teacher_inference::{self, Inference, TeacherInferenceRef};
 use lgd_datasets::augment::pipeline::Augmenter;
 use lgd_datasets::augment::PhotometricPlace;
 use lgd_datasets::decode::DecodeOptions;
@@ -28,7 +30,7 @@ use super::device_work::{DeviceBatch, TeacherWork};
 use super::replica::Replica;
 use super::stage_clock::{OtherStagesBusy, StageClock};
 use super::status::QueueStatus;
-use super::AnyTeacher;
+use super::{AnyTeacher, DaemonError};
 use crate::config::Config;
 use crate::photometric::DevicePhotometric;
 use crate::teacher_cache::replay::TeacherReplay;
@@ -42,7 +44,31 @@ pub(super) enum Prepared {
     /// The data pipeline delivered nothing within the stall timeout.
     Stalled,
     /// A stage died; why.
-    Failed(String),
+    Failed(DaemonError),
+}
+
+/// Why the data stages did not (re)start.
+#[derive(Debug, thiserror::Error)]
+pub enum DataStagesError {
+    /// The batch does not divide over the replicas.
+    #[error(transparent)]
+    Batch(Box<DaemonError>),
+    /// The position lies past the end of an epoch of this data.
+    #[error("cannot start the data at batch {step_in_epoch} of epoch {epoch}: its epochs have {per_epoch} batches")]
+    PastEpochEnd {
+        /// The epoch.
+        epoch: u64,
+        /// The batch of that epoch.
+        step_in_epoch: u64,
+        /// Batches in an epoch.
+        per_epoch: u64,
+    },
+    /// The augmentation recipe is invalid.
+    #[error(transparent)]
+    Augmentation(#[from] lgd_datasets::augment::pipeline::InvalidConfig),
+    /// The OS refused the device stage its thread.
+    #[error("starting the device stage: {0}")]
+    Thread(#[source] std::io::Error),
 }
 
 /// What (re)starting the stages needs besides the config and the position.
@@ -60,8 +86,8 @@ pub(super) struct StageParts {
 pub(super) struct DataStages {
     parts: StageParts,
     pipeline: DataPipeline,
-    stage: StageHandle<TeacherWork>,
-    prepared: Receiver<StageOutput<TeacherWork>>,
+    stage: TeacherInferenceRef<TeacherWork>,
+    prepared: Receiver<StageOutput<Inference<TeacherWork>>>,
     /// (device_batches, teacher_outputs): the two device-stage channels' capacities.
     capacities: (usize, usize),
     /// Host batches handed to the device stage and not yet taken back out.
@@ -69,7 +95,7 @@ pub(super) struct DataStages {
     /// The data pipeline has delivered its last planned batch.
     exhausted: bool,
     /// The data pipeline died while batches were in flight: reported once they are used.
-    failed: Option<String>,
+    failed: Option<DaemonError>,
     /// Busy time of device stages replaced by a restart.
     earlier_busy: Duration,
 }
@@ -77,7 +103,11 @@ pub(super) struct DataStages {
 /// The workers' context for `config`'s data and recipe on `device`: `photometric = "auto"` is
 /// resolved here, where the training device is known (the device stage finishes u8 views
 /// whatever the config says, so the workers' choice is the only one to make).
-fn worker_context(config: &Config, source: &Arc<dyn SampleSource>, device: Device) -> Result<WorkerContext, String> {
+fn worker_context(
+    config: &Config,
+    source: &Arc<dyn SampleSource>,
+    device: Device,
+) -> Result<WorkerContext, DataStagesError> {
     let mut augmentation = config.augmentation.clone();
     augmentation.photometric = augmentation.photometric.resolve(device.is_cuda());
     if config.augmentation.photometric == PhotometricPlace::Auto {
@@ -90,7 +120,7 @@ fn worker_context(config: &Config, source: &Arc<dyn SampleSource>, device: Devic
     }
     Ok(WorkerContext {
         source: source.clone(),
-        augmenter: Augmenter::new(augmentation).map_err(|e| e.to_string())?,
+        augmenter: Augmenter::new(augmentation)?,
         decode: DecodeOptions { max_pixels: config.data.max_pixels },
         seed: config.run.seed,
         view_epochs: (config.teacher.cache_views > 0).then_some(u64::from(config.teacher.cache_views)),
@@ -99,7 +129,7 @@ fn worker_context(config: &Config, source: &Arc<dyn SampleSource>, device: Devic
 }
 
 /// The device stage and the receiving end of its output channel.
-type DeviceStage = (StageHandle<TeacherWork>, Receiver<StageOutput<TeacherWork>>);
+type DeviceStage = (TeacherInferenceRef<TeacherWork>, Receiver<StageOutput<Inference<TeacherWork>>>);
 
 /// Starts the data pipeline at (epoch, step in epoch) and the device stage behind it; every
 /// channel of the two is created here or in `DataPipeline::start`.
@@ -107,13 +137,11 @@ fn start_stages(
     parts: &StageParts,
     config: &Config,
     (epoch, step_in_epoch): (u64, u64),
-) -> Result<(DataPipeline, DeviceStage), String> {
-    let batch = parts.replica.batch(config).map_err(|e| e.to_string())?;
+) -> Result<(DataPipeline, DeviceStage), DataStagesError> {
+    let batch = parts.replica.batch(config).map_err(|e| DataStagesError::Batch(Box::new(e)))?;
     let per_epoch = lgd_actors::sampler::steps_per_epoch(parts.source.len(), config.data.batch_size);
     if step_in_epoch >= per_epoch {
-        return Err(format!(
-            "cannot start the data at batch {step_in_epoch} of epoch {epoch}: its epochs have {per_epoch} batches"
-        ));
+        return Err(DataStagesError::PastEpochEnd { epoch, step_in_epoch, per_epoch });
     }
     let plan = DataPlan {
         batch,
@@ -141,14 +169,13 @@ fn start_stages(
         own_stream: config.teacher.own_stream,
     };
     let wiring = super::topology::device_stage(&sizing);
-    let stage = StageHandle::start(("device stage", "lgd-device-stage"), work, wiring.mailbox, wiring.outputs)
-        .map_err(|e| format!("starting the device stage: {e}"))?;
+    let stage = teacher_inference::start(work, wiring.mailbox, wiring.outputs).map_err(DataStagesError::Thread)?;
     Ok((pipeline, (stage, wiring.replies)))
 }
 
 impl DataStages {
     /// The stages of a run standing at (epoch, step in epoch).
-    pub(super) fn start(parts: StageParts, config: &Config, position: (u64, u64)) -> Result<Self, String> {
+    pub(super) fn start(parts: StageParts, config: &Config, position: (u64, u64)) -> Result<Self, DataStagesError> {
         let (pipeline, (stage, prepared)) = start_stages(&parts, config, position)?;
         let capacities = (config.pipeline.device_batches, config.pipeline.teacher_outputs);
         Ok(Self {
@@ -184,10 +211,10 @@ impl DataStages {
                     return Prepared::Done;
                 }
                 Next::TimedOut => return Prepared::Stalled,
-                Next::Batch(Err(error)) => return Prepared::Failed(format!("data pipeline: {error}")),
+                Next::Batch(Err(error)) => return Prepared::Failed(error.into()),
                 Next::Batch(Ok(host)) => {
                     if let Err(error) = self.stage.submit(host) {
-                        return Prepared::Failed(error.to_string());
+                        return Prepared::Failed(error.into());
                     }
                     self.in_flight += 1;
                 }
@@ -198,14 +225,13 @@ impl DataStages {
         clock.teacher_wait += start.elapsed();
         let batch = match received {
             Ok(Ok(batch)) => batch,
-            Ok(Err(error)) => return Prepared::Failed(error),
+            Ok(Err(error)) => return Prepared::Failed(error.into()),
             Err(RecvTimeoutError::Timeout) => {
-                return Prepared::Failed(format!(
-                "the device stage (upload, photometric, teacher) prepared nothing for {:.0} s (guards.stall_timeout_s)",
-                stall.as_secs_f64()
-            ))
+                return Prepared::Failed(DaemonError::DeviceStageStalled { waited: stall })
             }
-            Err(RecvTimeoutError::Disconnected) => return Prepared::Failed("the device stage stopped".into()),
+            Err(RecvTimeoutError::Disconnected) => {
+                return Prepared::Failed(ActorError::Stopped { actor: teacher_inference::NAME.0 }.into())
+            }
         };
         self.in_flight -= 1;
         self.top_up();
@@ -220,10 +246,10 @@ impl DataStages {
             match self.pipeline.next_within(Some(Duration::ZERO)) {
                 Next::TimedOut => return,
                 Next::Done => self.exhausted = true,
-                Next::Batch(Err(error)) => self.failed = Some(format!("data pipeline: {error}")),
+                Next::Batch(Err(error)) => self.failed = Some(error.into()),
                 Next::Batch(Ok(host)) => match self.stage.submit(host) {
                     Ok(()) => self.in_flight += 1,
-                    Err(error) => self.failed = Some(error.to_string()),
+                    Err(error) => self.failed = Some(error.into()),
                 },
             }
         }
@@ -231,7 +257,12 @@ impl DataStages {
 
     /// Replaces both stages with ones sized by `config`, starting at (epoch, step in epoch): what
     /// the old ones had prepared is dropped and prepared again.
-    pub(super) fn restart(&mut self, config: &Config, position: (u64, u64), grace: Duration) -> Result<(), String> {
+    pub(super) fn restart(
+        &mut self,
+        config: &Config,
+        position: (u64, u64),
+        grace: Duration,
+    ) -> Result<(), DataStagesError> {
         let (pipeline, (stage, prepared)) = start_stages(&self.parts, config, position)?;
         let old_pipeline = std::mem::replace(&mut self.pipeline, pipeline);
         let old_stage = std::mem::replace(&mut self.stage, stage);

@@ -9,13 +9,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use lgd_actors::data_pipeline::HostBatch;
-use lgd_actors::stage_actor::StageWork;
+use lgd_actors::teacher_inference::TeacherInference;
 use tch::{Device, Kind, Tensor};
 
 use super::AnyTeacher;
 use crate::photometric::DevicePhotometric;
 use crate::teacher_cache::replay::TeacherReplay;
-use crate::torch_ext::{use_own_stream, ReadyEvent};
+use crate::torch_ext::{use_own_stream, ReadyEvent, TorchExtError};
 use crate::train::teacher_keys;
 
 /// A batch ready for the student step.
@@ -54,34 +54,47 @@ pub(super) struct TeacherWork {
     pub own_stream: bool,
 }
 
-impl StageWork for TeacherWork {
-    type Input = HostBatch;
-    type Output = DeviceBatch;
+/// Why the device stage could not prepare a batch.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum DeviceStageError {
+    /// Its CUDA stream or the batch's ready event could not be made.
+    #[error("{0}")]
+    Stream(#[source] TorchExtError),
+    /// The teacher's forward failed.
+    #[error("teacher: {0}")]
+    Teacher(#[source] TorchExtError),
+    /// A panic elsewhere left the shared teacher-output cache unusable.
+    #[error("the teacher-output cache was poisoned by a panic")]
+    ReplayPoisoned,
+}
 
-    fn run(&mut self, host: HostBatch) -> Result<DeviceBatch, String> {
+impl TeacherInference for TeacherWork {
+    type Prepared = DeviceBatch;
+    type Error = DeviceStageError;
+
+    fn prepare(&mut self, host: HostBatch) -> Result<DeviceBatch, DeviceStageError> {
         self.prepared += 1;
         if self.panic_on_batch == Some(self.prepared) {
             panic!("fault injection: device_stage_panic_batch = {}", self.prepared);
         }
         if self.own_stream && self.prepared == 1 {
             // The stage's thread keeps the stream for its life; a restarted stage makes a new one.
-            use_own_stream(self.device).map_err(|e| format!("device stage: {e}"))?;
+            use_own_stream(self.device).map_err(DeviceStageError::Stream)?;
         }
         let images = self.photometric.batch(&host.pixels, self.side);
         let compute = || {
-            teacher_keys(&self.teacher, &images, self.autocast, self.channels_last).map_err(|e| format!("teacher: {e}"))
+            teacher_keys(&self.teacher, &images, self.autocast, self.channels_last).map_err(DeviceStageError::Teacher)
         };
         let (keys, replayed) = match &self.replay {
             Some(replay) => {
-                let mut replay =
-                    replay.lock().map_err(|_| "the teacher-output cache was poisoned by a panic".to_owned())?;
+                let mut replay = replay.lock().map_err(|_| DeviceStageError::ReplayPoisoned)?;
                 let (keys, replayed) = replay.keys(&host, self.device, compute)?;
                 (keys, Some(replayed))
             }
             None => (compute()?, None),
         };
         let ready = match self.own_stream {
-            true => ReadyEvent::record(self.device).map_err(|e| format!("device stage: {e}"))?,
+            true => ReadyEvent::record(self.device).map_err(DeviceStageError::Stream)?,
             false => None,
         };
         Ok(DeviceBatch { epoch: host.epoch, bad: host.bad, images, keys, replayed, ready })

@@ -8,7 +8,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crossbeam_channel::Receiver;
-use lgd_actors::stage_actor::{StageHandle, StageOutput, StageWiring, StageWork};
+use lgd_actors::metrics_writer::{self, MetricsStore, MetricsWriterRef, Wiring, Writing};
+use lgd_actors::stage_actor::{StageOutput, StageWiring};
 
 use crate::tensorboard::{EventWriter, TensorBoardError};
 
@@ -24,17 +25,21 @@ pub struct MetricsWriter {
 impl MetricsWriter {
     /// Opens (creating) the files in `run_dir`. A run resumed at `resumed_step` tells TensorBoard
     /// to drop what an interrupted process logged after that step, so no curve is drawn twice.
-    pub fn open(run_dir: &Path, tensorboard: bool, resumed_step: u64) -> Result<Self, String> {
+    pub fn open(run_dir: &Path, tensorboard: bool, resumed_step: u64) -> Result<Self, MetricsError> {
         let open = |name: &str| {
             let path = run_dir.join(name);
-            OpenOptions::new().create(true).append(true).open(&path).map_err(|e| format!("{}: {e}", path.display()))
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|source| MetricsError::File { path, source })
         };
         let tensorboard = match tensorboard {
             false => None,
             true => {
-                let mut writer = EventWriter::create(&run_dir.join("tensorboard")).map_err(|e| e.to_string())?;
+                let mut writer = EventWriter::create(&run_dir.join("tensorboard"))?;
                 if resumed_step > 0 {
-                    writer.restart(resumed_step + 1).map_err(|e| e.to_string())?;
+                    writer.restart(resumed_step + 1)?;
                 }
                 Some(writer)
             }
@@ -80,19 +85,38 @@ pub enum MetricsItem {
     Scalars(u64, Vec<(String, f64)>),
 }
 
-impl StageWork for MetricsWriter {
-    type Input = MetricsItem;
-    type Output = ();
+/// Why the metrics files could not be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// `metrics.jsonl` or `bad_samples.txt`.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TensorBoard event files.
+    #[error("TensorBoard events: {0}")]
+    TensorBoard(#[from] TensorBoardError),
+}
 
-    fn run(&mut self, item: MetricsItem) -> Result<(), String> {
+impl MetricsStore for MetricsWriter {
+    type Item = MetricsItem;
+    type Error = MetricsError;
+
+    fn write(&mut self, item: MetricsItem) -> Result<(), MetricsError> {
         match item {
-            MetricsItem::Record(value) => self.record(&value).map_err(|e| format!("{}: {e}", self.path.display())),
-            MetricsItem::BadSample(path, reason) => {
-                self.bad_sample(&path, &reason).map_err(|e| format!("bad_samples.txt: {e}"))
+            MetricsItem::Record(value) => {
+                self.record(&value).map_err(|source| MetricsError::File { path: self.path.clone(), source })
             }
+            MetricsItem::BadSample(path, reason) => self
+                .bad_sample(&path, &reason)
+                .map_err(|source| MetricsError::File { path: self.path.with_file_name("bad_samples.txt"), source }),
             MetricsItem::Scalars(step, values) => {
                 let values: Vec<(&str, f64)> = values.iter().map(|(tag, value)| (tag.as_str(), *value)).collect();
-                self.scalars(step, &values).map_err(|e| format!("TensorBoard events: {e}"))
+                Ok(self.scalars(step, &values)?)
             }
         }
     }
@@ -101,19 +125,18 @@ impl StageWork for MetricsWriter {
 /// The metrics writer of a run, as an actor: the loop hands it records and goes on.
 #[derive(Debug)]
 pub struct MetricsSink {
-    writer: Option<StageHandle<MetricsWriter>>,
+    writer: Option<MetricsWriterRef<MetricsWriter>>,
     /// What the writer could not write (a failure is logged and training goes on).
-    failures: Receiver<StageOutput<MetricsWriter>>,
+    failures: Receiver<StageOutput<Writing<MetricsWriter>>>,
     path: PathBuf,
 }
 
 impl MetricsSink {
     /// Starts the writer actor over `writer`'s files.
-    pub fn start(writer: MetricsWriter, wiring: StageWiring<MetricsWriter>) -> Result<Self, String> {
+    pub fn start(writer: MetricsWriter, wiring: Wiring<MetricsWriter>) -> std::io::Result<Self> {
         let path = writer.path.clone();
         let StageWiring { mailbox, outputs, replies: failures } = wiring;
-        let writer = StageHandle::start(("metrics writer", "lgd-metrics"), writer, mailbox, outputs)
-            .map_err(|e| format!("cannot start the metrics writer thread: {e}"))?;
+        let writer = metrics_writer::start(writer, mailbox, outputs)?;
         Ok(Self { writer: Some(writer), failures, path })
     }
 
@@ -130,7 +153,7 @@ impl MetricsSink {
     /// Logs what the writer could not write since the last call.
     fn report_failures(&self) {
         for failure in self.failures.try_iter().filter_map(Result::err) {
-            tracing::warn!("metrics: {failure}");
+            tracing::warn!("{failure}");
         }
     }
 

@@ -124,6 +124,6 @@ pub(super) fn global_losses(
         &[&report.loss, &report.image_loss, &report.text_loss, &mean_loss.to_kind(report.loss.kind())],
         0,
     );
-    let mean = group.mean_over_ranks(&parts).map_err(|e| DaemonError::Training(e.to_string()))?;
+    let mean = group.mean_over_ranks(&parts)?;
     Ok((StepReport { loss: mean.get(0), image_loss: mean.get(1), text_loss: mean.get(2), ..report }, mean.get(3)))
 }

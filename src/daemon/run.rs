@@ -273,8 +273,8 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     steps.enter(StartupPhase::LoadingTeacher)?;
     let teacher = load_teacher(&config, run_dir, device, steps)?;
     steps.enter(StartupPhase::BuildingTrainer)?;
-    let mut trainer =
-        Trainer::new(&config, teacher, per_epoch, device).map_err(|e| DaemonError::startup(e.to_string()))?;
+    let mut trainer = Trainer::with_bank_mailbox(&config, teacher, per_epoch, device, topology::bank_maintenance())
+        .map_err(|e| DaemonError::startup(e.to_string()))?;
     if let Some(resumed) = resumed {
         resume(&mut trainer, resumed)?;
     }
@@ -282,8 +282,9 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     replica.join(&mut trainer, &config)?;
     steps.enter(StartupPhase::StartingStages)?;
     let metrics = MetricsWriter::open(run_dir, config.logging.tensorboard, trainer.step)
-        .and_then(|writer| MetricsSink::start(writer, topology::metrics_writer()))
-        .map_err(DaemonError::startup)?;
+        .map_err(|e| DaemonError::startup(e.to_string()))?;
+    let metrics = MetricsSink::start(metrics, topology::metrics_writer())
+        .map_err(|source| DaemonError::Thread { actor: lgd_actors::metrics_writer::NAME.0, source })?;
     // From where the trainer stands: a resume under another batch size or data moved its position.
     let epochs_left = (config.schedule.epochs as u64).saturating_sub(trainer.epoch);
     let total_steps = trainer.step + (epochs_left * per_epoch).saturating_sub(trainer.step_in_epoch);
@@ -305,11 +306,9 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
         precision: trainer.forward_precision(),
         replay: teacher_replay.clone(),
     };
-    let data =
-        DataStages::start(parts, &config, (trainer.epoch, trainer.step_in_epoch)).map_err(DaemonError::startup)?;
+    let data = DataStages::start(parts, &config, (trainer.epoch, trainer.step_in_epoch))?;
     let start_step = trainer.step;
-    let student = StudentStage::start(trainer, &config, topology::student_stage())
-        .map_err(|e| DaemonError::startup(e.to_string()))?;
+    let student = StudentStage::start(trainer, &config, topology::student_optimisation())?;
     let session = Session {
         teacher_replay: teacher_replay.map(|r| (r, 0, 0)),
         config_path,

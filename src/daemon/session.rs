@@ -18,10 +18,11 @@ use super::nonfinite::NonFiniteGuard;
 use super::out_of_memory::with_memory_hint;
 use super::progress::Progress;
 use super::reload::{reload, ReloadOutcome};
+use super::session_guards::NonFiniteStop;
 use super::signals::Signals;
 use super::stage_clock::StageClock;
 use super::status::{config_digest, RunState, StatusBoard};
-use super::student_stage::StudentStage;
+use super::student_stage::{PreparedStep, StudentStage};
 use super::summary::TrainSummary;
 use super::DaemonError;
 use crate::config::Config;
@@ -74,7 +75,7 @@ pub(super) enum Ending {
     Planned,
     Requested,
     /// A guard stopped the run after writing its own checkpoint.
-    Guarded(String),
+    Guarded(NonFiniteStop),
 }
 
 impl Session<'_> {
@@ -97,11 +98,8 @@ impl Session<'_> {
                 let asked = [requests.stop, requests.checkpoint, requests.reload, requests.requeue];
                 let agreed = self
                     .student
-                    .call(move |trainer| {
-                        trainer.data_parallel().map(|group| group.any_of(&asked).map_err(|e| e.to_string()))
-                    })?
-                    .expect("a replica has its group")
-                    .map_err(DaemonError::Training)?;
+                    .call(move |trainer| trainer.data_parallel().map(|group| group.any_of(&asked)))?
+                    .expect("a replica has its group")?;
                 (requests.stop, requests.checkpoint, requests.reload) = (agreed[0], agreed[1], agreed[2]);
                 if agreed[3] && !requests.requeue {
                     self.signals.agree_requeue(); // another rank got the time-limit warning
@@ -128,7 +126,7 @@ impl Session<'_> {
             let batch = match self.data.next(stall_timeout, &mut self.clock) {
                 Prepared::Done => return self.settled_ending(Ending::Planned),
                 Prepared::Stalled => return Err(self.stalled(stall_timeout)),
-                Prepared::Failed(error) => return Err(DaemonError::Training(error)),
+                Prepared::Failed(error) => return Err(error),
                 Prepared::Batch(batch) => batch,
             };
             self.note_bad_samples(&batch.bad)?;
@@ -137,7 +135,8 @@ impl Session<'_> {
             }
             let compute_start = Instant::now();
             let before = self.student.position();
-            let report = self.student.step(batch.images, batch.keys, batch.ready, stall_timeout)?;
+            let prepared = PreparedStep { images: batch.images, keys: batch.keys, ready: batch.ready };
+            let report = self.student.step(prepared, stall_timeout)?;
             let step = self.student.step_count();
             let log_now = step.is_multiple_of(self.config.logging.every_steps) || step == 1 || step == self.total_steps;
             // Verdicts are read with the losses, at log intervals: a step never waits for the GPU.
@@ -177,10 +176,7 @@ impl Session<'_> {
         }
         let start = Instant::now();
         if let Some((replay, _, _)) = &self.teacher_replay {
-            replay
-                .lock()
-                .map_err(|_| DaemonError::Training("the teacher-output cache was poisoned by a panic".into()))?
-                .flush()?;
+            replay.lock().map_err(|_| DaemonError::TeacherCachePoisoned)?.flush()?;
         }
         let result = self.checkpoints.save(&self.student, &self.config);
         self.clock.checkpointing += start.elapsed();
@@ -255,11 +251,13 @@ impl Session<'_> {
         self.board.update(|s| s.bad_samples = count);
         let allowed = self.config.data.bad_files_allowed(samples);
         if count > allowed {
-            return Err(DaemonError::Training(format!(
-                "{count} of {samples} training files could not be used, more than data.max_bad_fraction = {} allows ({allowed}); they are listed in {}",
-                self.config.data.max_bad_fraction,
-                self.run_dir.join("bad_samples.txt").display()
-            )));
+            return Err(DaemonError::TooManyBadSamples {
+                count,
+                samples,
+                max_fraction: self.config.data.max_bad_fraction,
+                allowed,
+                list: self.run_dir.join("bad_samples.txt"),
+            });
         }
         Ok(())
     }
@@ -277,9 +275,9 @@ impl Session<'_> {
 
     /// SHA-256 of the visual bank after the last step, or why there is none.
     fn bank_digest(&self) -> String {
-        match self.student.call(|trainer| trainer.visual_bank().map(|bank| bank.digest()).map_err(|e| e.to_string())) {
+        match self.student.call(|trainer| trainer.visual_bank().map(|bank| bank.digest())) {
             Ok(Ok(digest)) => digest,
-            Ok(Err(error)) => error,
+            Ok(Err(error)) => error.to_string(),
             Err(error) => error.to_string(),
         }
     }
@@ -312,10 +310,7 @@ impl Session<'_> {
 
     /// Final checkpoint, status and summary, whatever ended the loop.
     pub(super) fn finish(mut self, ending: Result<Ending, DaemonError>) -> Result<TrainSummary, DaemonError> {
-        let ending = ending.map_err(|error| match error {
-            DaemonError::Training(message) => DaemonError::Training(with_memory_hint(message, &self.config)),
-            other => other,
-        });
+        let ending = ending.map_err(|error| with_memory_hint(error, &self.config));
         self.progress.finish();
         self.settle_verdicts(); // the count is complete; a run that failed is not stopped again
         let skipped = self.nonfinite.total;
@@ -323,7 +318,7 @@ impl Session<'_> {
         // leaves the previous one standing; anything else saves where it stands. Either way the
         // writer finishes every queued checkpoint before the run reports its end.
         let ending = match ending {
-            Ok(Ending::Guarded(message)) => Err(DaemonError::Training(message)),
+            Ok(Ending::Guarded(stop)) => Err(stop.into()),
             other if self.checkpoints.stopped => other,
             other => {
                 let start = Instant::now();
@@ -365,7 +360,7 @@ impl Session<'_> {
         let (state, message) = match &ending {
             Ok(Ending::Planned) => (RunState::Finished, None),
             Ok(Ending::Requested) => (RunState::Stopped, Some("stopped on request".to_owned())),
-            Ok(Ending::Guarded(message)) => (RunState::Failed, Some(message.clone())),
+            Ok(Ending::Guarded(stop)) => (RunState::Failed, Some(stop.to_string())),
             Err(error) => (RunState::Failed, Some(error.to_string())),
         };
         let (step, last) = (self.student.step_count(), self.checkpoints.last.clone());

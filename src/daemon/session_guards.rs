@@ -19,10 +19,7 @@ impl Session<'_> {
             ),
             None => "no decode worker is busy (the sampler or the assembler is stuck)".to_owned(),
         };
-        DaemonError::Training(format!(
-            "data pipeline stalled: no batch for {:.1} s (guards.stall_timeout_s); {culprit}",
-            waited.as_secs_f64()
-        ))
+        DaemonError::DataStalled { waited, culprit }
     }
 
     /// Reads the non-finite verdicts kept since the last read, warns of each skipped step, and
@@ -47,8 +44,7 @@ impl Session<'_> {
     /// streak, and the step checkpoints taken during it removed.
     pub(super) fn stop_nonfinite(&mut self, streak: u32) -> Result<Ending, DaemonError> {
         let first = self.nonfinite.first_bad_step().unwrap_or(self.student.step_count());
-        let state =
-            self.student.call(|trainer| trainer.state().map_err(|e| e.to_string()))?.map_err(DaemonError::Training)?;
+        let state = self.student.call(|trainer| trainer.state())??;
         let state = self.nonfinite.rewind(state);
         let rewound_to = state.step;
         if self.leads {
@@ -70,9 +66,19 @@ impl Session<'_> {
         let path = self.checkpoints.last.clone().filter(|_| self.checkpoints.saved_at == Some(rewound_to));
         let written =
             path.map_or_else(|| "no checkpoint could be written".to_owned(), |p| format!("checkpoint {}", p.display()));
-        Ok(Ending::Guarded(format!(
-            "{streak} consecutive non-finite losses (steps {first} to {}, guards.max_consecutive_nonfinite); stopped with {written} from before step {first}",
-            self.student.step_count()
-        )))
+        Ok(Ending::Guarded(NonFiniteStop { streak, first, last: self.student.step_count(), written }))
     }
+}
+
+/// A run stopped by `guards.max_consecutive_nonfinite`, and what it saved.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{streak} consecutive non-finite losses (steps {first} to {last}, guards.max_consecutive_nonfinite); stopped with {written} from before step {first}"
+)]
+pub struct NonFiniteStop {
+    streak: u32,
+    first: u64,
+    last: u64,
+    /// The rewound checkpoint, or that none could be written.
+    written: String,
 }

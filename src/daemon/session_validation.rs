@@ -105,14 +105,8 @@ impl Session<'_> {
         if self.config.checkpoint.keep_best && step > 0 {
             let score = BestScore::of(&result, step);
             if self.checkpoints.beats_best(&score) {
-                let state = self
-                    .student
-                    .call(|trainer| trainer.state().map_err(|e| e.to_string()))
-                    .map_err(|e| e.to_string())
-                    .and_then(|state| state);
-                let saved = state.and_then(|state| {
-                    self.checkpoints.save_best(state, score, &self.config).map_err(|e| e.to_string())
-                });
+                let state = self.student.call(|trainer| trainer.state()).and_then(|state| Ok(state?));
+                let saved = state.and_then(|state| self.checkpoints.save_best(state, score, &self.config));
                 if let Err(error) = saved {
                     tracing::error!("best checkpoint: {error}");
                 }

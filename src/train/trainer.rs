@@ -4,10 +4,12 @@
 //! and `state`; everything random in a step is seeded from (run seed, step), so a resumed run
 //! repeats the uninterrupted one bit for bit on the CPU.
 
+use lgd_actors::actor_error::ActorError;
+use lgd_actors::bank_maintenance::{self, Mailbox};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use super::bank_stage::{BankJob, BankStage, BankStageError};
+use super::bank_stage::{self, BankStage, BankStartError, TensorBanks};
 use super::{GradScaler, LrSchedule, MomentumError, Position, Sgd, SgdConfig};
 use crate::checkpoint::TrainingState;
 use crate::config::{Autocast, BatchNormMode, Config, FaultInjectionSection};
@@ -27,9 +29,12 @@ pub enum TrainerError {
     /// A bank is inconsistent.
     #[error(transparent)]
     Bank(#[from] BankError),
-    /// The bank stage failed or stopped.
+    /// Bank maintenance did not start.
     #[error(transparent)]
-    BankStage(#[from] BankStageError),
+    BankStart(#[from] BankStartError),
+    /// Bank maintenance failed or stopped.
+    #[error(transparent)]
+    BankMaintenance(#[from] ActorError),
     /// Autocast or channels_last could not be set up, or a fused optimiser kernel failed.
     #[error(transparent)]
     Precision(#[from] TorchExtError),
@@ -140,6 +145,17 @@ fn step_seed(seed: u64, step: u64) -> i64 {
 impl<T: Teacher> Trainer<T> {
     /// A fresh run: student and visual bank initialised from the run seed.
     pub fn new(config: &Config, teacher: T, steps_per_epoch: u64, device: Device) -> Result<Self, TrainerError> {
+        Self::with_bank_mailbox(config, teacher, steps_per_epoch, device, bank_maintenance::mailbox())
+    }
+
+    /// [`Trainer::new`], bank maintenance reading `bank_mailbox` (the daemon's topology makes it).
+    pub fn with_bank_mailbox(
+        config: &Config,
+        teacher: T,
+        steps_per_epoch: u64,
+        device: Device,
+        bank_mailbox: Mailbox<TensorBanks>,
+    ) -> Result<Self, TrainerError> {
         tch::manual_seed(config.run.seed as i64);
         let vars = VarStore::new(device);
         let embed_dim = teacher.embed_dim();
@@ -157,7 +173,7 @@ impl<T: Teacher> Trainer<T> {
             },
         );
         let loss = lgd_loss(config);
-        let bank = BankStage::start(visual, teacher.bank(), loss)?;
+        let bank = bank_stage::start(visual, teacher.bank(), loss, bank_mailbox)?;
         let scaler = (config.precision.autocast == Autocast::Fp16)
             .then(|| GradScaler::new(config.precision.grad_scaler.clone(), device));
         let autocast = match config.precision.autocast {
@@ -213,8 +229,8 @@ impl<T: Teacher> Trainer<T> {
             Some(keys) => keys.shallow_clone(),
             None => teacher_keys(&self.teacher, &images, self.autocast, false)?, // [B, D], unit rows, no grad
         };
-        // The bank stage computes the targets while the student's forward runs.
-        self.bank.send(BankJob::Targets(teacher.shallow_clone()))?;
+        // Bank maintenance computes the targets while the student's forward runs.
+        let targets = self.bank.targets(teacher.shallow_clone())?;
         let student = {
             // Forward passes in the configured precision; the objective itself runs in fp32.
             let _autocast = match self.autocast {
@@ -224,7 +240,7 @@ impl<T: Teacher> Trainer<T> {
             normalize_rows(&self.student.forward_t(&images, self.train_forward).to_kind(Kind::Float))
             // [B, D]
         };
-        let targets = self.bank.targets()?;
+        let targets = targets.wait()?;
         let mut terms = self.loss.against(&student, &teacher, self.teacher.bank(), &targets);
         if self.faults.nonfinite_loss(self.step + 1) {
             terms.loss = &terms.loss * f64::NAN;
@@ -262,7 +278,7 @@ impl<T: Teacher> Trainer<T> {
             Some(group) => group.gather_rows(&teacher)?,
             None => teacher,
         };
-        self.bank.send(BankJob::Update { keys, applied: loss_finite.shallow_clone() })?; // runs while the loop goes on
+        self.bank.update(keys, loss_finite.shallow_clone())?; // runs while the loop goes on
         self.advance();
         Ok(StepReport {
             loss: terms.loss.detach(),
@@ -328,11 +344,7 @@ impl<T: Teacher> Trainer<T> {
         self.sgd.load_state(state.momentum).map_err(TrainerError::Optimizer)?;
         let device = self.vars.device();
         let momentum = self.bank.snapshot()?.momentum();
-        self.bank.send(BankJob::Replace(VisualBank::from_parts(
-            state.visual_bank.to_device(device),
-            state.seen,
-            momentum,
-        )?))?;
+        self.bank.replace(VisualBank::from_parts(state.visual_bank.to_device(device), state.seen, momentum)?)?;
         if let (Some(scaler), Some((scale, tracker))) = (&mut self.scaler, state.scaler) {
             scaler.restore(scale, tracker);
         }
@@ -353,7 +365,7 @@ impl<T: Teacher> Trainer<T> {
         tensors.push(visual.tensor().shallow_clone());
         tensors.push(visual.seen().shallow_clone());
         group.broadcast_from_first(&tensors)?;
-        self.bank.send(BankJob::Replace(visual))?;
+        self.bank.replace(visual)?;
         let trainable: Vec<(String, Tensor)> =
             self.vars.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         let trainable: std::collections::BTreeMap<String, Tensor> = trainable.into_iter().collect();
@@ -371,7 +383,7 @@ impl<T: Teacher> Trainer<T> {
     /// next step on.
     pub fn apply_reloadable(&mut self, config: &Config) -> Result<(), TrainerError> {
         self.loss = lgd_loss(config);
-        self.bank.send(BankJob::Configure(self.loss, config.banks.visual_momentum))?;
+        self.bank.configure((self.loss, config.banks.visual_momentum))?;
         self.schedule = LrSchedule::from_config(config);
         self.config_toml = config.to_toml();
         Ok(())

@@ -1,0 +1,179 @@
+//! Student optimisation, an actor on a thread of its own: it owns the trainer (student, SGD,
+//! schedule, scaler, the address of bank maintenance, the data-parallel group), and the loop, the
+//! run's coordinator, asks it for each step ([`Step`]). Whatever else the loop needs of the
+//! trainer (its state for a checkpoint, validation, a reload, agreeing on requests with the other
+//! replicas) is a [`WithStudent`] asked between two steps: only this thread ever touches the
+//! trainer, and a replica issues every collective from it, in the same order as the others. The
+//! mailbox holds one message: the loop waits for each answer, because what it does next (a
+//! checkpoint, a stop, a reload) must see the step's end.
+//!
+//! A step that panics or fails leaves the trainer of unknown consistency (the weights may be
+//! half updated, the batch-norm statistics have moved): the actor then refuses everything with
+//! that failure, and the run keeps its last checkpoint instead of writing one. So does a panic in
+//! anything asked of it. The actor is generic over [`Student`], which the daemon implements.
+
+use std::convert::Infallible;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kameo::actor::{ActorRef, PreparedActor};
+use kameo::mailbox::{MailboxReceiver, MailboxSender};
+use kameo::message::{Context, Message};
+use kameo::Actor;
+
+use crate::actor_error::{guarded, ActorError};
+use crate::actor_runtime::{self, ActorThread};
+use crate::awake_wait::within_running_time;
+
+/// The actor's name in messages and its thread's name.
+pub const NAME: (&str, &str) = ("student optimisation", "lgd-student");
+
+/// Messages that may wait: fixed by protocol, the loop waits for each answer.
+pub const MAILBOX: usize = 1;
+
+/// What the actor steps.
+pub trait Student: Send + 'static {
+    /// One prepared batch.
+    type Batch: Send + 'static;
+    /// What a step did.
+    type Report: Send + 'static;
+    /// Why a step failed.
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// One optimisation step.
+    fn step(&mut self, batch: Self::Batch) -> Result<Self::Report, Self::Error>;
+}
+
+/// One step on a prepared batch (asked).
+pub struct Step<B>(pub B);
+
+/// Anything else of the student, run on its thread between two steps (asked); answers `R`.
+pub struct WithStudent<F, R>(F, PhantomData<fn() -> R>);
+
+/// The actor: the student, unless a failure made it unusable.
+pub struct StudentOptimisation<S: Student> {
+    student: S,
+    poisoned: Option<ActorError>,
+}
+
+impl<S: Student> Actor for StudentOptimisation<S> {
+    type Args = Self;
+    type Error = Infallible;
+
+    async fn on_start(actor: Self, _: ActorRef<Self>) -> Result<Self, Infallible> {
+        Ok(actor)
+    }
+}
+
+impl<S: Student> StudentOptimisation<S> {
+    /// Runs `job` off the runtime's context unless the student is unusable; a panic makes it so,
+    /// and so does an error where `poisons` says.
+    fn work<R, E: std::error::Error + Send + Sync + 'static>(
+        &mut self,
+        poisons: bool,
+        job: impl FnOnce(&mut S) -> Result<R, E>,
+    ) -> Result<R, ActorError> {
+        if let Some(poisoned) = &self.poisoned {
+            return Err(poisoned.clone());
+        }
+        let result = actor_runtime::run_blocking(|| guarded(NAME.0, || job(&mut self.student)));
+        if let Err(error) = &result {
+            if poisons || matches!(error, ActorError::Panicked { .. }) {
+                self.poisoned = Some(ActorError::Unusable { actor: NAME.0, after: Arc::new(error.clone()) });
+            }
+        }
+        result
+    }
+}
+
+impl<S: Student> Message<Step<S::Batch>> for StudentOptimisation<S> {
+    type Reply = Result<S::Report, ActorError>;
+
+    async fn handle(&mut self, Step(batch): Step<S::Batch>, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        // A step that failed part-way has moved some state: nothing may use the student after it.
+        self.work(true, |student| student.step(batch))
+    }
+}
+
+impl<S, F, R> Message<WithStudent<F, R>> for StudentOptimisation<S>
+where
+    S: Student,
+    F: FnOnce(&mut S) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    type Reply = Result<R, ActorError>;
+
+    async fn handle(
+        &mut self,
+        WithStudent(job, _): WithStudent<F, R>,
+        _: &mut Context<Self, Self::Reply>,
+    ) -> Self::Reply {
+        self.work(false, |student| Ok::<_, Infallible>(job(student)))
+    }
+}
+
+/// The actor's mailbox (made by the topology).
+pub type Mailbox<S> = (MailboxSender<StudentOptimisation<S>>, MailboxReceiver<StudentOptimisation<S>>);
+
+/// A mailbox of [`MAILBOX`] messages.
+pub fn mailbox<S: Student>() -> Mailbox<S> {
+    kameo::mailbox::bounded(MAILBOX)
+}
+
+/// What asking for a step gave.
+#[derive(Debug)]
+pub enum StepAnswer<R> {
+    /// The step's report, or why there is none.
+    Answered(Result<R, ActorError>),
+    /// No answer within the limit: the actor's thread is stuck in the step.
+    Overran,
+}
+
+/// The running actor: its address and its thread.
+pub struct StudentOptimisationRef<S: Student> {
+    actor: ActorRef<StudentOptimisation<S>>,
+    thread: ActorThread,
+}
+
+impl<S: Student> StudentOptimisationRef<S> {
+    /// Starts the actor on `student`, reading `mailbox`. Fails only if the OS refuses a thread.
+    pub fn start(student: S, mailbox: Mailbox<S>) -> std::io::Result<Self> {
+        let prepared = PreparedActor::new(mailbox);
+        let actor = prepared.actor_ref().clone();
+        let state = StudentOptimisation { student, poisoned: None };
+        let thread = actor_runtime::spawn_on_thread(NAME.1, prepared, state)?;
+        Ok(Self { actor, thread })
+    }
+
+    /// One step on `batch`, waiting at most `limit` of the process's running time for it.
+    pub fn step(&self, batch: S::Batch, limit: Duration) -> std::io::Result<StepAnswer<S::Report>> {
+        actor_runtime::block_on(async {
+            let pending = match self.actor.ask(Step(batch)).enqueue().await {
+                Ok(pending) => pending,
+                Err(_) => return StepAnswer::Answered(Err(ActorError::Stopped { actor: NAME.0 })),
+            };
+            match within_running_time(pending, limit).await {
+                Some(reply) => StepAnswer::Answered(reply.map_err(|error| ActorError::from_send(error, NAME.0))),
+                None => StepAnswer::Overran,
+            }
+        })
+    }
+
+    /// Runs `job` on the student, on its thread, between two steps.
+    pub fn with_student<R: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut S) -> R + Send + 'static,
+    ) -> Result<R, ActorError> {
+        self.actor
+            .ask(WithStudent(job, PhantomData))
+            .blocking_send()
+            .map_err(|error| ActorError::from_send(error, NAME.0))
+    }
+
+    /// Stops the actor after the message in hand and waits at most `grace` for its thread (the
+    /// student is dropped there); returns whether it ended.
+    pub fn shutdown_within(mut self, grace: Duration) -> bool {
+        self.actor.kill();
+        self.thread.join_within(grace)
+    }
+}
