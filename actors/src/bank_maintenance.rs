@@ -140,7 +140,10 @@ impl<B: Banks> Message<Configure<B::Settings>> for BankMaintenance<B> {
     type Reply = ();
 
     async fn handle(&mut self, Configure(settings): Configure<B::Settings>, _: &mut Context<Self, ()>) {
-        let _ = self.work(|banks| Ok(banks.configure(settings)));
+        let _ = self.work(|banks| {
+            banks.configure(settings);
+            Ok(())
+        });
     }
 }
 
@@ -148,7 +151,10 @@ impl<B: Banks> Message<Replace<B::Bank>> for BankMaintenance<B> {
     type Reply = ();
 
     async fn handle(&mut self, Replace(bank): Replace<B::Bank>, _: &mut Context<Self, ()>) {
-        let _ = self.work(|banks| Ok(banks.replace(bank)));
+        let _ = self.work(|banks| {
+            banks.replace(bank);
+            Ok(())
+        });
     }
 }
 

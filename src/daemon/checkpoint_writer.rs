@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use crossbeam_channel::Receiver;
 use lgd_actors::actor_error::ActorError;
-use lgd_actors::checkpoint_writer::{self, CheckpointStore, CheckpointWriterRef, Wiring, Writing};
-use lgd_actors::stage_actor::{StageOutput, StageWiring};
+use lgd_actors::checkpoint_writer::{self, CheckpointStore, CheckpointWriterRef, Writing};
+use lgd_actors::stage_actor::StageOutput;
 use serde::{Deserialize, Serialize};
 
 use super::student_stage::StudentStage;
@@ -127,20 +127,15 @@ impl CheckpointStore for CheckpointWriter {
 }
 
 impl Checkpointer {
-    /// Starts the writer; `queue` (`pipeline.checkpoint_requests`) host copies may wait in its
-    /// mailbox before the loop blocks on the next checkpoint, which bounds their memory. Outcomes
-    /// come back on a channel the loop drains once per step (never full: one per request).
+    /// The loop's side of the started `writer`, whose `outcomes` the loop drains once per step.
     pub(super) fn new(
         run_dir: &Path,
         resumed_at: u64,
-        wiring: Wiring<CheckpointWriter>,
+        (writer, outcomes): (CheckpointWriterRef<CheckpointWriter>, Receiver<StageOutput<Writing<CheckpointWriter>>>),
         data: DataShape,
-    ) -> Result<Self, DaemonError> {
-        let StageWiring { mailbox, outputs, replies: outcomes } = wiring;
-        let writer = checkpoint_writer::start(CheckpointWriter, mailbox, outputs)
-            .map_err(|source| DaemonError::Thread { actor: checkpoint_writer::NAME.0, source })?;
+    ) -> Self {
         let best = read_best(run_dir);
-        Ok(Self {
+        Self {
             run_dir: run_dir.to_owned(),
             best,
             saved_at: Some(resumed_at),
@@ -152,7 +147,7 @@ impl Checkpointer {
             data,
             writer: Some(writer),
             outcomes,
-        })
+        }
     }
 
     /// Queues the trainer's state now, unless this step is already written or queued.

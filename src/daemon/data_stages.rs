@@ -168,9 +168,8 @@ fn start_stages(
         prepared: 0,
         own_stream: config.teacher.own_stream,
     };
-    let wiring = super::topology::device_stage(&sizing);
-    let stage = teacher_inference::start(work, wiring.mailbox, wiring.outputs).map_err(DataStagesError::Thread)?;
-    Ok((pipeline, (stage, wiring.replies)))
+    let stage = super::topology::teacher_inference(work, &sizing).map_err(DataStagesError::Thread)?;
+    Ok((pipeline, stage))
 }
 
 impl DataStages {

@@ -8,8 +8,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crossbeam_channel::Receiver;
-use lgd_actors::metrics_writer::{self, MetricsStore, MetricsWriterRef, Wiring, Writing};
-use lgd_actors::stage_actor::{StageOutput, StageWiring};
+use lgd_actors::metrics_writer::{MetricsStore, MetricsWriterRef, Writing};
+use lgd_actors::stage_actor::StageOutput;
 
 use crate::tensorboard::{EventWriter, TensorBoardError};
 
@@ -59,6 +59,11 @@ impl MetricsWriter {
             writer.scalar(tag, step, *value)?;
         }
         writer.flush()
+    }
+
+    /// `metrics.jsonl`.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Writes one record.
@@ -132,12 +137,12 @@ pub struct MetricsSink {
 }
 
 impl MetricsSink {
-    /// Starts the writer actor over `writer`'s files.
-    pub fn start(writer: MetricsWriter, wiring: Wiring<MetricsWriter>) -> std::io::Result<Self> {
-        let path = writer.path.clone();
-        let StageWiring { mailbox, outputs, replies: failures } = wiring;
-        let writer = metrics_writer::start(writer, mailbox, outputs)?;
-        Ok(Self { writer: Some(writer), failures, path })
+    /// The loop's side of the started `writer` of `path`, whose `failures` are logged at every record.
+    pub fn new(
+        (writer, failures): (MetricsWriterRef<MetricsWriter>, Receiver<StageOutput<Writing<MetricsWriter>>>),
+        path: PathBuf,
+    ) -> Self {
+        Self { writer: Some(writer), failures, path }
     }
 
     fn send(&mut self, item: MetricsItem) {

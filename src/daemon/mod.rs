@@ -6,6 +6,7 @@
 mod any_teacher;
 mod checkpoint_writer;
 mod config_watch;
+mod control;
 mod data_stages;
 mod device_work;
 mod interval_loss;
@@ -20,9 +21,6 @@ mod requeue;
 mod resume_check;
 mod run;
 mod session;
-mod session_guards;
-mod session_records;
-mod session_validation;
 pub mod signals;
 mod stage_clock;
 mod startup;
@@ -37,7 +35,7 @@ pub use checkpoint_writer::WriteError;
 pub use data_stages::DataStagesError;
 pub use requeue::{RequeueError, Requeued};
 pub use run::{train, TrainOptions};
-pub use session_guards::NonFiniteStop;
+pub use session::NonFiniteStop;
 pub use startup_phase::StartupPhase;
 pub use summary::TrainSummary;
 

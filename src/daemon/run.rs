@@ -5,23 +5,19 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use lgd_actors::sampler::steps_per_epoch;
 
 use super::any_teacher::load_teacher;
 use super::checkpoint_writer::Checkpointer;
-use super::config_watch::ConfigWatch;
+use super::control::Control;
 use super::data_stages::{DataStages, StageParts};
 use super::metrics::{MetricsSink, MetricsWriter};
-use super::nonfinite::NonFiniteGuard;
-use super::progress::Progress;
 use super::replica::Replica;
 use super::requeue::requeue;
 use super::resume_check::ResumeTerms;
-use super::session::Session;
+use super::session::{Session, SessionParts};
 use super::signals::Signals;
-use super::stage_clock::StageClock;
 use super::startup::{checkpoint_to_resume, claim_run_dir, lock_run_dir, open_training_data, resume};
 use super::startup_phase::{StartupPhase, StartupSteps};
 use super::status::{RunState, RunStatus, StatusBoard};
@@ -273,7 +269,7 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     steps.enter(StartupPhase::LoadingTeacher)?;
     let teacher = load_teacher(&config, run_dir, device, steps)?;
     steps.enter(StartupPhase::BuildingTrainer)?;
-    let mut trainer = Trainer::with_bank_mailbox(&config, teacher, per_epoch, device, topology::bank_maintenance())
+    let mut trainer = Trainer::with_bank_maintenance(&config, teacher, per_epoch, device, topology::bank_maintenance)
         .map_err(|e| DaemonError::startup(e.to_string()))?;
     if let Some(resumed) = resumed {
         resume(&mut trainer, resumed)?;
@@ -283,8 +279,10 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     steps.enter(StartupPhase::StartingStages)?;
     let metrics = MetricsWriter::open(run_dir, config.logging.tensorboard, trainer.step)
         .map_err(|e| DaemonError::startup(e.to_string()))?;
-    let metrics = MetricsSink::start(metrics, topology::metrics_writer())
+    let path = metrics.path().to_owned();
+    let metrics = topology::metrics_writer(metrics)
         .map_err(|source| DaemonError::Thread { actor: lgd_actors::metrics_writer::NAME.0, source })?;
+    let metrics = MetricsSink::new(metrics, path);
     // From where the trainer stands: a resume under another batch size or data moved its position.
     let epochs_left = (config.schedule.epochs as u64).saturating_sub(trainer.epoch);
     let total_steps = trainer.step + (epochs_left * per_epoch).saturating_sub(trainer.step_in_epoch);
@@ -295,7 +293,7 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     });
     board.persist();
     tracing::info!(run = %run_dir.display(), steps_per_epoch = per_epoch, start_step = trainer.step, "training");
-    let session_watch = config.run.watch_config.then(|| ConfigWatch::new(config_path));
+    let control = Control::new(signals, config_path, config.run.watch_config);
     let teacher_replay = TeacherReplay::open(run_dir, &config, source.len(), trainer.teacher().embed_dim())?
         .map(|r| Arc::new(Mutex::new(r)));
     let parts = StageParts {
@@ -308,20 +306,13 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     };
     let data = DataStages::start(parts, &config, (trainer.epoch, trainer.step_in_epoch))?;
     let start_step = trainer.step;
-    let student = StudentStage::start(trainer, &config, topology::student_optimisation())?;
-    let session = Session {
-        teacher_replay: teacher_replay.map(|r| (r, 0, 0)),
-        config_path,
+    let student = StudentStage::start(trainer, &config, topology::student_optimisation)?;
+    let writer = topology::checkpoint_writer(config.pipeline.checkpoint_requests)
+        .map_err(|source| DaemonError::Thread { actor: lgd_actors::checkpoint_writer::NAME.0, source })?;
+    let checkpoints = Checkpointer::new(run_dir, start_step, writer, data_shape);
+    let leads = replica.leads();
+    let session = Session::new(SessionParts {
         run_dir,
-        progress: Progress::new(total_steps, start_step),
-        checkpoints: Checkpointer::new(
-            run_dir,
-            start_step,
-            topology::checkpoint_writer(config.pipeline.checkpoint_requests),
-            data_shape,
-        )?,
-        started_at_step: start_step,
-        total_steps,
         config,
         student,
         source,
@@ -329,17 +320,13 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
         validation,
         classes,
         device,
-        signals,
+        teacher_replay,
+        control,
         metrics,
         board,
-        clock: StageClock::start(),
-        nonfinite: NonFiniteGuard::default(),
-        interval_loss: Default::default(),
-        unrecorded: None,
-        reported_bad: Default::default(),
-        persisted_at: Instant::now(),
-        watch: session_watch,
-        leads: replica.leads(),
-    };
+        checkpoints,
+        total_steps,
+        leads,
+    });
     Ok(Started::Session(Box::new(session), status_server))
 }

@@ -8,7 +8,7 @@
 use std::cell::OnceCell;
 use std::time::Duration;
 
-use lgd_actors::student_optimisation::{self, Mailbox, StepAnswer, Student, StudentOptimisationRef};
+use lgd_actors::student_optimisation::{self, StepAnswer, Student, StudentOptimisationRef};
 use tch::Tensor;
 
 use super::{AnyTeacher, DaemonError};
@@ -92,17 +92,17 @@ pub(super) struct StudentStage {
 }
 
 impl StudentStage {
-    /// Starts the actor around `trainer`, reading the mailbox the topology made for it.
+    /// Starts the actor around `trainer` with `start` (the topology's).
     pub(super) fn start(
         trainer: Trainer<AnyTeacher>,
         config: &Config,
-        mailbox: Mailbox<StudentWork>,
+        start: impl FnOnce(StudentWork) -> std::io::Result<StudentOptimisationRef<StudentWork>>,
     ) -> Result<Self, DaemonError> {
         let (position, replica) = (trainer.position(), trainer.data_parallel().is_some());
         let collective_wait = if replica { config.distributed.timeout() } else { Duration::ZERO };
         let work = StudentWork { trainer, faults: config.fault_injection.clone() };
-        let actor = StudentOptimisationRef::start(work, mailbox)
-            .map_err(|source| DaemonError::Thread { actor: student_optimisation::NAME.0, source })?;
+        let actor =
+            start(work).map_err(|source| DaemonError::Thread { actor: student_optimisation::NAME.0, source })?;
         Ok(Self { actor: Some(actor), position, replica, collective_wait, stuck_in: OnceCell::new() })
     }
 

@@ -3,7 +3,7 @@
 //! student's forward and takes them after it, and hands over the LGKA update without waiting, so
 //! both run while the student does.
 
-use lgd_actors::bank_maintenance::{BankMaintenanceRef, Banks, Mailbox};
+use lgd_actors::bank_maintenance::{BankMaintenanceRef, Banks};
 use tch::Tensor;
 
 use crate::objective::{BankError, LgdLoss, LgdTargets, TextBank, VisualBank};
@@ -20,6 +20,13 @@ pub struct TensorBanks {
 
 /// The reloadable settings: the temperatures (only τt matters here) and V's momentum.
 pub type BankSettings = (LgdLoss, f64);
+
+impl TensorBanks {
+    /// V and a shared copy of `text` (read only), with `loss`'s temperatures.
+    pub fn new(visual: VisualBank, text: &TextBank, loss: LgdLoss) -> Result<Self, BankError> {
+        Ok(Self { visual, text: TextBank::new(text.tensor().shallow_clone())?, loss })
+    }
+}
 
 impl Banks for TensorBanks {
     type Keys = Tensor;
@@ -53,29 +60,6 @@ impl Banks for TensorBanks {
     }
 }
 
-/// Starts bank maintenance on `visual` and `text` (shared, read only) with `loss`, reading
-/// `mailbox` (the topology's). Fails only if the OS refuses a thread.
-pub fn start(
-    visual: VisualBank,
-    text: &TextBank,
-    loss: LgdLoss,
-    mailbox: Mailbox<TensorBanks>,
-) -> Result<BankStage, BankStartError> {
-    let text = TextBank::new(text.tensor().shallow_clone())?;
-    Ok(BankMaintenanceRef::start(TensorBanks { visual, text, loss }, mailbox).map_err(BankStartError::Thread)?)
-}
-
-/// Why bank maintenance did not start.
-#[derive(Debug, thiserror::Error)]
-pub enum BankStartError {
-    /// The text bank's copy was refused.
-    #[error(transparent)]
-    Bank(#[from] BankError),
-    /// The OS refused the actor a thread.
-    #[error("starting bank maintenance: {0}")]
-    Thread(#[source] std::io::Error),
-}
-
 #[cfg(test)]
 mod tests {
     use tch::{Device, Kind};
@@ -91,7 +75,8 @@ mod tests {
     }
 
     fn start_default(visual: VisualBank, text: &TextBank) -> BankStage {
-        start(visual, text, LgdLoss::default(), lgd_actors::bank_maintenance::mailbox()).unwrap()
+        let banks = TensorBanks::new(visual, text, LgdLoss::default()).unwrap();
+        BankMaintenanceRef::start(banks, lgd_actors::bank_maintenance::mailbox()).unwrap()
     }
 
     fn keys(seed: i64) -> Tensor {

@@ -5,11 +5,11 @@
 //! repeats the uninterrupted one bit for bit on the CPU.
 
 use lgd_actors::actor_error::ActorError;
-use lgd_actors::bank_maintenance::{self, Mailbox};
+use lgd_actors::bank_maintenance::{self, BankMaintenanceRef};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use super::bank_stage::{self, BankStage, BankStartError, TensorBanks};
+use super::bank_stage::{BankStage, TensorBanks};
 use super::{GradScaler, LrSchedule, MomentumError, Position, Sgd, SgdConfig};
 use crate::checkpoint::TrainingState;
 use crate::config::{Autocast, BatchNormMode, Config, FaultInjectionSection};
@@ -29,9 +29,9 @@ pub enum TrainerError {
     /// A bank is inconsistent.
     #[error(transparent)]
     Bank(#[from] BankError),
-    /// Bank maintenance did not start.
-    #[error(transparent)]
-    BankStart(#[from] BankStartError),
+    /// The OS refused bank maintenance its thread.
+    #[error("starting bank maintenance: {0}")]
+    BankStart(#[source] std::io::Error),
     /// Bank maintenance failed or stopped.
     #[error(transparent)]
     BankMaintenance(#[from] ActorError),
@@ -145,16 +145,17 @@ fn step_seed(seed: u64, step: u64) -> i64 {
 impl<T: Teacher> Trainer<T> {
     /// A fresh run: student and visual bank initialised from the run seed.
     pub fn new(config: &Config, teacher: T, steps_per_epoch: u64, device: Device) -> Result<Self, TrainerError> {
-        Self::with_bank_mailbox(config, teacher, steps_per_epoch, device, bank_maintenance::mailbox())
+        let start = |banks| BankMaintenanceRef::start(banks, bank_maintenance::mailbox());
+        Self::with_bank_maintenance(config, teacher, steps_per_epoch, device, start)
     }
 
-    /// [`Trainer::new`], bank maintenance reading `bank_mailbox` (the daemon's topology makes it).
-    pub fn with_bank_mailbox(
+    /// [`Trainer::new`], bank maintenance started by `start_bank` (the daemon's topology).
+    pub fn with_bank_maintenance(
         config: &Config,
         teacher: T,
         steps_per_epoch: u64,
         device: Device,
-        bank_mailbox: Mailbox<TensorBanks>,
+        start_bank: impl FnOnce(TensorBanks) -> std::io::Result<BankStage>,
     ) -> Result<Self, TrainerError> {
         tch::manual_seed(config.run.seed as i64);
         let vars = VarStore::new(device);
@@ -173,7 +174,7 @@ impl<T: Teacher> Trainer<T> {
             },
         );
         let loss = lgd_loss(config);
-        let bank = bank_stage::start(visual, teacher.bank(), loss, bank_mailbox)?;
+        let bank = start_bank(TensorBanks::new(visual, teacher.bank(), loss)?).map_err(TrainerError::BankStart)?;
         let scaler = (config.precision.autocast == Autocast::Fp16)
             .then(|| GradScaler::new(config.precision.grad_scaler.clone(), device));
         let autocast = match config.precision.autocast {

@@ -33,7 +33,7 @@ fn the_writer_keeps_each_steps_weights_reports_failures_and_prunes() {
     let _ = std::fs::remove_dir_all(&dir);
     let faulty = format!("{CONFIG}[fault_injection]\nfail_checkpoint_steps = [4]\n");
     let config = Config::parse(&faulty, Path::new("run.toml")).unwrap();
-    let mut checkpoints = Checkpointer::new(&dir, 0, topology::checkpoint_writer(1), SHAPE).unwrap();
+    let mut checkpoints = Checkpointer::new(&dir, 0, topology::checkpoint_writer(1).unwrap(), SHAPE);
     let weights = Tensor::zeros([3], (Kind::Float, Device::Cpu));
     for step in 1..=5 {
         // Training changes the weights in place right after each request.
@@ -67,7 +67,7 @@ fn the_best_score_is_kept_and_a_resumed_run_compares_against_it() {
     let dir = std::env::temp_dir().join(format!("lgd-checkpointer-best-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let config = Config::parse(CONFIG, Path::new("run.toml")).unwrap();
-    let mut checkpoints = Checkpointer::new(&dir, 0, topology::checkpoint_writer(1), SHAPE).unwrap();
+    let mut checkpoints = Checkpointer::new(&dir, 0, topology::checkpoint_writer(1).unwrap(), SHAPE);
     let weights = Tensor::zeros([3], (Kind::Float, Device::Cpu));
     let mut taken = Vec::new();
     for (step, value) in [(1, 0.2), (2, 0.5), (3, 0.4), (5, 0.5), (6, 0.7), (7, 0.6)] {
@@ -85,7 +85,7 @@ fn the_best_score_is_kept_and_a_resumed_run_compares_against_it() {
     assert!(crate::checkpoint::list_checkpoints(&dir).is_empty(), "the best file is not a step checkpoint");
     drop(checkpoints);
 
-    let resumed = Checkpointer::new(&dir, 7, topology::checkpoint_writer(1), SHAPE).unwrap();
+    let resumed = Checkpointer::new(&dir, 7, topology::checkpoint_writer(1).unwrap(), SHAPE);
     assert!(
         !resumed.beats_best(&BestScore { metric: "student_top1", value: 0.65, step: 8 }),
         "0.7 from best.json still stands"

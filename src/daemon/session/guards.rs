@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::session::{Ending, Session};
-use super::DaemonError;
+use super::{Ending, Session};
+use crate::daemon::DaemonError;
 
 impl Session<'_> {
     /// The error that ends a run whose pipeline delivered nothing for `waited`, naming the worker

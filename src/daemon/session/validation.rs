@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::checkpoint_writer::BestScore;
-use super::progress::Progress;
-use super::session::Session;
-use super::status::{RunState, StatusBoard, ValidationProgress};
+use super::Session;
+use crate::daemon::checkpoint_writer::BestScore;
+use crate::daemon::progress::Progress;
+use crate::daemon::status::{RunState, StatusBoard, ValidationProgress};
 use crate::models::teacher::Teacher;
 
 /// How often a validation in progress is logged and written to `status.json`.
@@ -43,7 +43,7 @@ impl Session<'_> {
         let Some(mut set) = self.validation.take() else { return };
         self.board.update(|s| s.state = RunState::Validating);
         let start = Instant::now();
-        let (signals, classes, device) = (self.signals.clone(), self.classes, self.device);
+        let (signals, classes, device) = (self.control.signals().clone(), self.classes, self.device);
         let mut reporter = Reporter {
             of: set.len(),
             every: REPORT_EVERY,

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tch::Tensor;
 
-use super::memory::MemorySample;
-use super::replica::global_losses;
-use super::session::Session;
-use super::status::HistoryPoint;
-use super::DaemonError;
+use super::Session;
+use crate::daemon::memory::MemorySample;
+use crate::daemon::replica::global_losses;
+use crate::daemon::status::HistoryPoint;
+use crate::daemon::DaemonError;
 use crate::train::StepReport;
 
 impl Session<'_> {
