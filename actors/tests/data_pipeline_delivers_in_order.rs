@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use lgd_actors::batch_memory::{BatchMemory, Element, Heap, HostBuffer};
+use lgd_actors::batch_memory::{AllocError, BatchMemory, Element, Heap, HostBuffer};
 use lgd_actors::batch_pixels::BatchPixels;
 use lgd_actors::data_pipeline::{DataPipeline, DataPlan, Next};
 use lgd_actors::decode_worker::WorkerContext;
@@ -305,8 +305,8 @@ fn epoch_order_first_batch_index(source: &Memory) -> usize {
 struct NoMemory;
 
 impl BatchMemory for NoMemory {
-    fn allocate(&self, element: Element, count: usize) -> Result<HostBuffer, String> {
-        Err(format!("{count} {element:?} values refused"))
+    fn allocate(&self, element: Element, count: usize) -> Result<HostBuffer, AllocError> {
+        Err(AllocError { memory: "test memory", element, count, source: "refused".into() })
     }
 }
 
@@ -314,7 +314,7 @@ impl BatchMemory for NoMemory {
 fn a_batch_without_memory_is_an_error_that_names_it() {
     let pipeline = start(Memory::new(12, &[]), DataPlan { memory: Arc::new(NoMemory), ..plan(0, 0) }, 2);
     let error = pipeline.next().expect("an answer, not the end").unwrap_err().to_string();
-    assert_eq!(error, "epoch 0, batch 0: no memory to assemble the batch in: 3072 F32 values refused");
+    assert_eq!(error, "epoch 0, batch 0: no memory to assemble the batch in: test memory of 3072 F32 values: refused");
     pipeline.shutdown();
 }
 
