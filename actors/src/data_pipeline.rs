@@ -151,7 +151,7 @@ impl DataPipeline {
                         let message = crate::stage_actor::panic_message(panic.as_ref());
                         Produced {
                             job,
-                            pixels: Err(format!("decode worker panicked: {message}")),
+                            pixels: Err(crate::decode_worker::NoSample::Panicked(message)),
                             label: 0,
                             bad: Vec::new(),
                         }
@@ -346,7 +346,7 @@ fn assemble(
             Err(message) => {
                 send_unless_stopped(
                     &batches,
-                    Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }),
+                    Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message: message.to_string() }),
                     stop,
                 );
                 return;
