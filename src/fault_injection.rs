@@ -4,8 +4,10 @@
 //! "no" unless lgd is built with the cargo feature `fault-injection` (`make test` builds with it),
 //! so a production build does none of it, and refuses a config that sets any of these fields.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use lgd_actors::source::SampleSource;
 use serde::{Deserialize, Serialize};
 
 use crate::config::problems::Problems;
@@ -133,14 +135,55 @@ impl FaultInjectionSection {
         self.stall_sample.filter(|_| BUILT_IN)
     }
 
-    /// The batch (from 1, since the process started) whose preparation panics in the device stage.
-    pub fn device_stage_panic_batch(&self) -> Option<u64> {
-        self.device_stage_panic_batch.filter(|_| BUILT_IN)
+    /// `source`, or with `stall_sample` set, a source whose read of that sample never returns.
+    pub fn stalling(&self, source: Arc<dyn SampleSource>) -> Arc<dyn SampleSource> {
+        match self.stalled_sample() {
+            Some(stalled) => Arc::new(StallingSource { inner: source, stalled }),
+            None => source,
+        }
+    }
+
+    /// Before the device stage prepares its batch `batch` (from 1, since the process started):
+    /// a panic there, located at the caller.
+    #[track_caller]
+    pub fn before_device_batch(&self, batch: u64) {
+        if BUILT_IN && self.device_stage_panic_batch == Some(batch) {
+            panic!("fault injection: device_stage_panic_batch = {batch}");
+        }
     }
 
     /// The start-up phase held until a signal arrives.
     pub fn startup_hold(&self) -> Option<StartupPhase> {
         self.hold_startup.filter(|_| BUILT_IN)
+    }
+}
+
+/// A source whose read of one sample blocks its worker for good (the stall watchdog's case).
+struct StallingSource {
+    inner: Arc<dyn SampleSource>,
+    stalled: usize,
+}
+
+impl SampleSource for StallingSource {
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn read(&self, index: usize) -> std::io::Result<(Vec<u8>, u32)> {
+        if index == self.stalled {
+            loop {
+                std::thread::park();
+            }
+        }
+        self.inner.read(index)
+    }
+
+    fn describe(&self, index: usize) -> std::path::PathBuf {
+        self.inner.describe(index)
+    }
+
+    fn classes(&self) -> &[String] {
+        self.inner.classes()
     }
 }
 

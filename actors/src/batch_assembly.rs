@@ -47,10 +47,10 @@ pub(crate) fn assemble(
         let slot = item.job.position % plan.batch;
         let pixels = match item.pixels {
             Ok(pixels) => pixels,
-            Err(message) => {
+            Err(no_sample) => {
                 send_unless_stopped(
                     &batches,
-                    Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }),
+                    Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, cause: Box::new(no_sample.into()) }),
                     stop,
                 );
                 return;
@@ -68,10 +68,13 @@ pub(crate) fn assemble(
                         bad: Vec::new(),
                     }),
                     Err(error) => {
-                        let message = format!("no memory to assemble the batch in: {error}");
                         send_unless_stopped(
                             &batches,
-                            Err(PipelineError::Unfillable { epoch: key.0, batch: key.1, message }),
+                            Err(PipelineError::Unfillable {
+                                epoch: key.0,
+                                batch: key.1,
+                                cause: Box::new(error.into()),
+                            }),
                             stop,
                         );
                         return;

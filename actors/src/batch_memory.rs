@@ -121,11 +121,25 @@ impl PartialEq for HostBuffer {
     }
 }
 
+/// Why no buffer could be had for a batch (e.g. page-locked memory exhausted); the batch cannot
+/// be assembled and the pipeline reports it.
+#[derive(Debug, thiserror::Error)]
+#[error("{memory} of {count} {element:?} values: {source}")]
+pub struct AllocError {
+    /// What was asked for ("page-locked tensor", "host tensor").
+    pub memory: &'static str,
+    /// Its element type.
+    pub element: Element,
+    /// Its number of elements.
+    pub count: usize,
+    /// The allocator's error.
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
 /// Hands out the buffers batches are assembled in.
 pub trait BatchMemory: Send + Sync + Debug {
-    /// A buffer of `count` elements (its contents are overwritten slot by slot); an error says
-    /// why none could be had (e.g. page-locked memory exhausted).
-    fn allocate(&self, element: Element, count: usize) -> Result<HostBuffer, String>;
+    /// A buffer of `count` elements (its contents are overwritten slot by slot).
+    fn allocate(&self, element: Element, count: usize) -> Result<HostBuffer, AllocError>;
 }
 
 /// Batches on the heap: tests, benchmarks and evaluation.
@@ -133,7 +147,7 @@ pub trait BatchMemory: Send + Sync + Debug {
 pub struct Heap;
 
 impl BatchMemory for Heap {
-    fn allocate(&self, element: Element, count: usize) -> Result<HostBuffer, String> {
+    fn allocate(&self, element: Element, count: usize) -> Result<HostBuffer, AllocError> {
         Ok(HostBuffer::heap(element, count))
     }
 }

@@ -5,7 +5,7 @@
 
 use lgd_datasets::augment::ViewParams;
 
-use crate::batch_memory::{BatchMemory, Element, HostBuffer};
+use crate::batch_memory::{AllocError, BatchMemory, Element, HostBuffer};
 
 /// One produced sample.
 #[derive(Debug, PartialEq)]
@@ -43,7 +43,7 @@ impl BatchPixels {
         batch: usize,
         sample_values: usize,
         memory: &dyn BatchMemory,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, AllocError> {
         Ok(match first {
             SamplePixels::Normalized(_) => Self::Normalized(memory.allocate(Element::F32, batch * sample_values)?),
             SamplePixels::Raw { view, .. } => Self::Raw {

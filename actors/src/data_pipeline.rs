@@ -53,15 +53,27 @@ pub enum PipelineError {
     },
     /// No sample could be produced for a slot (every replacement failed too), or no memory could
     /// be had to assemble the batch in.
-    #[error("epoch {epoch}, batch {batch}: {message}")]
+    #[error("epoch {epoch}, batch {batch}: {cause}")]
     Unfillable {
         /// Epoch.
         epoch: u64,
         /// Batch in that epoch.
         batch: u64,
-        /// Why.
-        message: String,
+        /// Why (boxed: a rare error, kept small for the batches' channel).
+        #[source]
+        cause: Box<Unfillable>,
     },
+}
+
+/// Why a batch could not be filled.
+#[derive(Debug, thiserror::Error)]
+pub enum Unfillable {
+    /// A slot had no sample.
+    #[error(transparent)]
+    NoSample(#[from] crate::decode_worker::NoSample),
+    /// The batch had no memory to be assembled in.
+    #[error("no memory to assemble the batch in: {0}")]
+    NoMemory(#[from] crate::batch_memory::AllocError),
 }
 
 /// Where the data starts and what it looks like.
@@ -152,7 +164,7 @@ impl DataPipeline {
                         let message = crate::actor_error::panic_message(panic.as_ref());
                         Produced {
                             job,
-                            pixels: Err(format!("decode worker panicked: {message}")),
+                            pixels: Err(crate::decode_worker::NoSample::Panicked(message)),
                             label: 0,
                             bad: Vec::new(),
                         }

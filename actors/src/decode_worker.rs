@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use lgd_datasets::augment::pipeline::{Augmenter, Workspace};
 use lgd_datasets::augment::PhotometricPlace;
-use lgd_datasets::decode::DecodeOptions;
+use lgd_datasets::decode::{DecodeError, DecodeOptions};
 use lgd_datasets::training_view::decode_for_view;
 
 use crate::batch_pixels::SamplePixels;
@@ -30,16 +30,50 @@ pub struct Job {
     pub index: usize,
 }
 
+/// Why one try at a sample failed: the worker records it as a bad file and tries the next sample
+/// of its probe sequence. Both variants name the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleFailure {
+    /// The source could not read the sample.
+    #[error("{path}: unreadable: {source}")]
+    Unreadable {
+        /// The sample's file (or its path inside a pack).
+        path: PathBuf,
+        /// The source's error.
+        source: std::io::Error,
+    },
+    /// The bytes do not decode.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+/// No sample could fill a slot; the pipeline stops with this as the batch's error.
+#[derive(Debug, thiserror::Error)]
+pub enum NoSample {
+    /// The sample and every replacement failed.
+    #[error("{} samples in a row failed from index {index}; the last: {last}", MAX_REPLACEMENTS)]
+    AllFailed {
+        /// The dataset index the slot asked for.
+        index: usize,
+        /// The last replacement's failure.
+        #[source]
+        last: SampleFailure,
+    },
+    /// The worker panicked while producing it.
+    #[error("decode worker panicked: {0}")]
+    Panicked(String),
+}
+
 /// A produced sample.
 #[derive(Debug)]
 pub struct Produced {
     /// The job it answers.
     pub job: Job,
     /// The sample's pixels, or an error when no replacement worked either.
-    pub pixels: Result<SamplePixels, String>,
+    pub pixels: Result<SamplePixels, NoSample>,
     /// Its label.
     pub label: u32,
-    /// Files that failed on the way (path, reason).
+    /// Files that failed on the way (path, the failure as reported in `bad_samples.txt`).
     pub bad: Vec<(PathBuf, String)>,
 }
 
@@ -56,9 +90,6 @@ pub struct WorkerContext {
     /// With a teacher-output cache of V views per image: epoch e shows the views of epoch e mod V,
     /// whose teacher embeddings the cache holds. `None`: every epoch draws its own views.
     pub view_epochs: Option<u64>,
-    /// Fault injection for tests: producing this dataset index blocks the worker for good, as a
-    /// read from a hung network mount would (the stall watchdog must notice).
-    pub stall_on: Option<usize>,
 }
 
 impl WorkerContext {
@@ -67,20 +98,17 @@ impl WorkerContext {
         let size = self.augmenter.config().output_size;
         let mut bad = Vec::new();
         let len = self.source.len();
-        if self.stall_on == Some(job.index) {
-            loop {
-                std::thread::park();
-            }
-        }
         let view_epoch = self.view_epochs.map_or(job.epoch, |views| job.epoch % views);
+        let mut last = None;
         for attempt in 0..MAX_REPLACEMENTS {
             // Probe sequence: the sample itself, then fixed strides away from it.
             let index = (job.index + attempt * 7919) % len;
             let path = self.source.describe(index);
-            let result = self.source.read(index).map_err(|e| format!("unreadable: {e}")).and_then(|(bytes, label)| {
-                decode_for_view(&self.augmenter, &bytes, &path, &self.decode, (self.seed, view_epoch, index as u64))
-                    .map(|source| (source, label))
-                    .map_err(|e| e.to_string())
+            let read =
+                self.source.read(index).map_err(|source| SampleFailure::Unreadable { path: path.clone(), source });
+            let result = read.and_then(|(bytes, label)| {
+                let seed = (self.seed, view_epoch, index as u64);
+                Ok((decode_for_view(&self.augmenter, &bytes, &path, &self.decode, seed)?, label))
             });
             match result {
                 Ok((source, label)) => {
@@ -102,10 +130,13 @@ impl WorkerContext {
                     };
                     return Produced { job, pixels: Ok(pixels), label, bad };
                 }
-                Err(reason) => bad.push((path, reason)),
+                Err(failure) => {
+                    bad.push((path, failure.to_string()));
+                    last = Some(failure);
+                }
             }
         }
-        let message = format!("{MAX_REPLACEMENTS} samples in a row failed from index {}", job.index);
-        Produced { job, pixels: Err(message), label: 0, bad }
+        let last = last.expect("MAX_REPLACEMENTS tries, each failed");
+        Produced { job, pixels: Err(NoSample::AllFailed { index: job.index, last }), label: 0, bad }
     }
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use lgd_actors::batch_memory::{BatchMemory, Element, Heap, HostBuffer};
+use lgd_actors::batch_memory::{AllocError, BatchMemory, Element, Heap, HostBuffer};
 use lgd_actors::batch_pixels::BatchPixels;
 use lgd_actors::data_pipeline::{DataPipeline, DataPlan, Next};
 use lgd_actors::decode_worker::WorkerContext;
@@ -20,6 +20,8 @@ use lgd_datasets::decode::DecodeOptions;
 struct Memory {
     images: Vec<Vec<u8>>,
     classes: Vec<String>,
+    /// A sample whose read blocks its worker for good.
+    stalled: Option<usize>,
 }
 
 impl Memory {
@@ -35,7 +37,7 @@ impl Memory {
                 bytes
             })
             .collect();
-        Self { images, classes: vec!["a".into(), "b".into(), "c".into()] }
+        Self { images, classes: vec!["a".into(), "b".into(), "c".into()], stalled: None }
     }
 }
 
@@ -44,6 +46,11 @@ impl SampleSource for Memory {
         self.images.len()
     }
     fn read(&self, index: usize) -> std::io::Result<(Vec<u8>, u32)> {
+        if self.stalled == Some(index) {
+            loop {
+                std::thread::park();
+            }
+        }
         Ok((self.images[index].clone(), (index % 3) as u32))
     }
     fn describe(&self, index: usize) -> PathBuf {
@@ -75,7 +82,6 @@ fn start_viewing(
         decode: DecodeOptions::default(),
         seed: 5,
         view_epochs,
-        stall_on: None,
     };
     let sizing = PipelineConfig { decode_workers: workers, decoded_samples: 8, host_batches: 2, ..Default::default() };
     DataPipeline::start(context, plan, &sizing)
@@ -259,7 +265,6 @@ fn a_crashed_worker_is_an_error_not_the_end_of_training() {
         decode: DecodeOptions::default(),
         seed: 5,
         view_epochs: None,
-        stall_on: None,
     };
     let sizing = PipelineConfig { decode_workers: 2, decoded_samples: 4, host_batches: 1, ..Default::default() };
     let pipeline = DataPipeline::start(context, plan(0, 0), &sizing);
@@ -272,15 +277,15 @@ fn a_crashed_worker_is_an_error_not_the_end_of_training() {
 #[test]
 fn a_stalled_worker_is_named_and_does_not_hang_the_shutdown() {
     let config = AugmentationConfig { output_size: 16, ..Default::default() };
-    let source = Memory::new(40, &[]);
+    let mut source = Memory::new(40, &[]);
     let stalled = epoch_order_first_batch_index(&source);
+    source.stalled = Some(stalled);
     let context = WorkerContext {
         source: Arc::new(source),
         augmenter: Augmenter::new(config).unwrap(),
         decode: DecodeOptions::default(),
         seed: 5,
         view_epochs: None,
-        stall_on: Some(stalled),
     };
     let sizing = PipelineConfig { decode_workers: 2, decoded_samples: 4, host_batches: 1, ..Default::default() };
     let pipeline = DataPipeline::start(context, plan(0, 0), &sizing);
@@ -305,8 +310,8 @@ fn epoch_order_first_batch_index(source: &Memory) -> usize {
 struct NoMemory;
 
 impl BatchMemory for NoMemory {
-    fn allocate(&self, element: Element, count: usize) -> Result<HostBuffer, String> {
-        Err(format!("{count} {element:?} values refused"))
+    fn allocate(&self, element: Element, count: usize) -> Result<HostBuffer, AllocError> {
+        Err(AllocError { memory: "test memory", element, count, source: "refused".into() })
     }
 }
 
@@ -314,7 +319,7 @@ impl BatchMemory for NoMemory {
 fn a_batch_without_memory_is_an_error_that_names_it() {
     let pipeline = start(Memory::new(12, &[]), DataPlan { memory: Arc::new(NoMemory), ..plan(0, 0) }, 2);
     let error = pipeline.next().expect("an answer, not the end").unwrap_err().to_string();
-    assert_eq!(error, "epoch 0, batch 0: no memory to assemble the batch in: 3072 F32 values refused");
+    assert_eq!(error, "epoch 0, batch 0: no memory to assemble the batch in: test memory of 3072 F32 values: refused");
     pipeline.shutdown();
 }
 
@@ -330,7 +335,6 @@ fn an_unread_pipeline_decodes_only_what_its_capacities_hold() {
         decode: DecodeOptions::default(),
         seed: 5,
         view_epochs: None,
-        stall_on: None,
     };
     let sizing = PipelineConfig { decode_workers: 2, decoded_samples: 8, host_batches: 2, ..Default::default() };
     let (batch, bound_in_batches) = (4, 2 + 8 / 4 + 1);

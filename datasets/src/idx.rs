@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 
-use crate::packed::SampleSource;
+use crate::packed::{SampleError, SampleSource};
 
 /// Magic of an IDX file of unsigned bytes with 3 dimensions (images).
 const IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -242,8 +242,8 @@ impl SampleSource for IdxSource {
         u32::from(self.labels[index])
     }
 
-    fn load(&self, index: usize) -> Result<Vec<u8>, String> {
-        self.png(index).map_err(|e| format!("{}: cannot PNG-encode: {e}", self.name(index)))
+    fn load(&self, index: usize) -> Result<Vec<u8>, SampleError> {
+        self.png(index).map_err(|source| SampleError::Png { name: self.name(index), source })
     }
 }
 

@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::value_error::ValueError;
+
 /// Where tensors live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -41,9 +43,9 @@ impl DeviceSpec {
 }
 
 impl FromStr for DeviceSpec {
-    type Err = String;
+    type Err = ValueError;
 
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, ValueError> {
         match text {
             "cpu" => Ok(Self::Cpu),
             "cuda" => Ok(Self::Cuda(0)),
@@ -51,14 +53,14 @@ impl FromStr for DeviceSpec {
                 .strip_prefix("cuda:")
                 .and_then(|index| index.parse().ok())
                 .map(Self::Cuda)
-                .ok_or_else(|| format!("`{other}` is not a device: use `cpu`, `cuda` or `cuda:N`")),
+                .ok_or_else(|| ValueError::Device(other.to_owned())),
         }
     }
 }
 
 impl TryFrom<String> for DeviceSpec {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
+    type Error = ValueError;
+    fn try_from(text: String) -> Result<Self, ValueError> {
         text.parse()
     }
 }
@@ -87,7 +89,7 @@ mod tests {
         assert_eq!("cpu".parse(), Ok(DeviceSpec::Cpu));
         assert_eq!("cuda".parse(), Ok(DeviceSpec::Cuda(0)));
         assert_eq!("cuda:3".parse(), Ok(DeviceSpec::Cuda(3)));
-        assert!("gpu".parse::<DeviceSpec>().unwrap_err().contains("`gpu` is not a device"));
+        assert!("gpu".parse::<DeviceSpec>().unwrap_err().to_string().contains("`gpu` is not a device"));
         assert!("cuda:x".parse::<DeviceSpec>().is_err());
     }
 }

@@ -11,6 +11,7 @@ mod model;
 mod operations;
 pub(crate) mod problems;
 mod training;
+mod value_error;
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,7 @@ pub use training::{
     Autocast, DataFormat, DataSection, GradScalerSection, OptimizerKind, OptimizerSection, PrecisionSection,
     ScheduleGranularity, ScheduleSection,
 };
+pub use value_error::ValueError;
 
 use problems::Problems;
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::problems::Problems;
+use super::value_error::ValueError;
 pub use crate::models::student::StudentArch;
 
 /// `[student]`.
@@ -88,12 +89,12 @@ pub enum TextBankSource {
 }
 
 impl TryFrom<String> for TextBankSource {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
+    type Error = ValueError;
+    fn try_from(text: String) -> Result<Self, ValueError> {
         Ok(match text.as_str() {
             "prompts" => Self::Prompts,
             "teacher_classifier" => Self::TeacherClassifier,
-            "" => return Err("empty: use `prompts`, `teacher_classifier` or a .safetensors path".into()),
+            "" => return Err(ValueError::EmptyTextBank),
             _ => Self::File(PathBuf::from(text)),
         })
     }

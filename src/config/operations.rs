@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::device::DeviceSpec;
 use super::problems::Problems;
+use super::value_error::ValueError;
 
 /// `[run]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,14 +81,12 @@ impl RequeueSignal {
 }
 
 impl TryFrom<String> for RequeueSignal {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
+    type Error = ValueError;
+    fn try_from(text: String) -> Result<Self, ValueError> {
         match text.trim().trim_start_matches("SIG") {
             "USR1" => Ok(Self::Usr1),
             "USR2" => Ok(Self::Usr2),
-            _ => Err(format!(
-                "`{text}` is not USR1 or USR2 (TERM and INT stop the run and HUP reloads it; Slurm sends TERM at the time limit itself)"
-            )),
+            _ => Err(ValueError::RequeueSignal(text)),
         }
     }
 }
@@ -114,12 +113,12 @@ pub enum ResumePolicy {
 }
 
 impl TryFrom<String> for ResumePolicy {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
+    type Error = ValueError;
+    fn try_from(text: String) -> Result<Self, ValueError> {
         Ok(match text.as_str() {
             "never" => Self::Never,
             "auto" => Self::Auto,
-            "" => return Err("empty: use `never`, `auto` or a checkpoint path".into()),
+            "" => return Err(ValueError::EmptyResume),
             _ => Self::File(PathBuf::from(text)),
         })
     }

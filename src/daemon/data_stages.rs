@@ -119,12 +119,11 @@ fn worker_context(
         );
     }
     Ok(WorkerContext {
-        source: source.clone(),
+        source: config.fault_injection.stalling(source.clone()),
         augmenter: Augmenter::new(augmentation)?,
         decode: DecodeOptions { max_pixels: config.data.max_pixels },
         seed: config.run.seed,
         view_epochs: (config.teacher.cache_views > 0).then_some(u64::from(config.teacher.cache_views)),
-        stall_on: config.fault_injection.stalled_sample(),
     })
 }
 
@@ -164,7 +163,7 @@ fn start_stages(
         autocast: parts.precision.0,
         channels_last: parts.precision.1,
         replay: parts.replay.clone(),
-        panic_on_batch: config.fault_injection.device_stage_panic_batch(),
+        faults: config.fault_injection.clone(),
         prepared: 0,
         own_stream: config.teacher.own_stream,
     };

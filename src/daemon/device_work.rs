@@ -13,6 +13,7 @@ use lgd_actors::teacher_inference::TeacherInference;
 use tch::{Device, Kind, Tensor};
 
 use super::AnyTeacher;
+use crate::config::FaultInjectionSection;
 use crate::photometric::DevicePhotometric;
 use crate::teacher_cache::replay::TeacherReplay;
 use crate::torch_ext::{use_own_stream, ReadyEvent, TorchExtError};
@@ -46,8 +47,8 @@ pub(super) struct TeacherWork {
     pub channels_last: bool,
     /// `teacher.cache_views > 0`: shared with the loop, which flushes it with each checkpoint.
     pub replay: Option<Arc<Mutex<TeacherReplay>>>,
-    /// Fault injection: panic on this batch (from 1) of this stage.
-    pub panic_on_batch: Option<u64>,
+    /// Failures on purpose (none outside the fault-injection tests).
+    pub faults: FaultInjectionSection,
     /// Batches this stage has started preparing.
     pub prepared: u64,
     /// `teacher.own_stream`: this thread queues its device work on a stream of its own.
@@ -74,9 +75,7 @@ impl TeacherInference for TeacherWork {
 
     fn prepare(&mut self, host: HostBatch) -> Result<DeviceBatch, DeviceStageError> {
         self.prepared += 1;
-        if self.panic_on_batch == Some(self.prepared) {
-            panic!("fault injection: device_stage_panic_batch = {}", self.prepared);
-        }
+        self.faults.before_device_batch(self.prepared);
         if self.own_stream && self.prepared == 1 {
             // The stage's thread keeps the stream for its life; a restarted stage makes a new one.
             use_own_stream(self.device).map_err(DeviceStageError::Stream)?;

@@ -14,7 +14,48 @@ pub struct HostListError {
     /// The text as given.
     pub list: String,
     /// What is wrong with it.
-    pub problem: String,
+    #[source]
+    pub problem: HostListProblem,
+}
+
+/// What is wrong in a host list, with the byte, range or group at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostListProblem {
+    /// `[` inside a bracket group.
+    #[error("a `[` inside brackets at byte {0}")]
+    NestedBracket(usize),
+    /// `]` outside a bracket group.
+    #[error("a `]` with no `[` before it at byte {0}")]
+    StrayClose(usize),
+    /// A group that is never closed.
+    #[error("a `[` that is never closed")]
+    Unclosed,
+    /// Two commas in a row, or one at an end.
+    #[error("an empty entry (two commas, or one at an end)")]
+    EmptyEntry,
+    /// Nothing to expand.
+    #[error("no hosts")]
+    NoHosts,
+    /// The list expands to more than [`MAX_HOSTS`].
+    #[error("more than {} hosts", MAX_HOSTS)]
+    TooManyHosts,
+    /// A number past u64.
+    #[error("`{0}` is too large a number")]
+    NumberTooLarge(String),
+    /// `hi-lo` with hi < lo.
+    #[error("the range `{0}` runs backwards")]
+    Backwards(String),
+    /// One range of more than [`MAX_HOSTS`].
+    #[error("the range `{0}` has more than {max} hosts", max = MAX_HOSTS)]
+    RangeTooLong(String),
+    /// A group part that is neither `N` nor `lo-hi`.
+    #[error("`[{group}]` holds `{part}`, which is neither a number nor a range lo-hi")]
+    NotNumberOrRange {
+        /// The group's inside.
+        group: String,
+        /// The part at fault.
+        part: String,
+    },
 }
 
 /// No list expands past this many hosts: a typo like `n[1-99999999]` is an error, not an
@@ -23,31 +64,31 @@ const MAX_HOSTS: usize = 1 << 20;
 
 /// Every host of `list`, in order.
 pub fn expand(list: &str) -> Result<Vec<String>, HostListError> {
-    let fail = |problem: String| HostListError { list: list.to_owned(), problem };
+    let fail = |problem: HostListProblem| HostListError { list: list.to_owned(), problem };
     let mut hosts = Vec::new();
     for entry in split_entries(list).map_err(fail)? {
         if entry.is_empty() {
-            return Err(fail("an empty entry (two commas, or one at an end)".into()));
+            return Err(fail(HostListProblem::EmptyEntry));
         }
         hosts.extend(expand_entry(entry).map_err(fail)?);
         if hosts.len() > MAX_HOSTS {
-            return Err(fail(format!("more than {MAX_HOSTS} hosts")));
+            return Err(fail(HostListProblem::TooManyHosts));
         }
     }
     if hosts.is_empty() {
-        return Err(fail("no hosts".into()));
+        return Err(fail(HostListProblem::NoHosts));
     }
     Ok(hosts)
 }
 
 /// The list's entries: split at commas that are not inside brackets.
-fn split_entries(list: &str) -> Result<Vec<&str>, String> {
+fn split_entries(list: &str) -> Result<Vec<&str>, HostListProblem> {
     let (mut entries, mut depth, mut start) = (Vec::new(), 0usize, 0usize);
     for (at, c) in list.char_indices() {
         match c {
-            '[' if depth > 0 => return Err(format!("a `[` inside brackets at byte {at}")),
+            '[' if depth > 0 => return Err(HostListProblem::NestedBracket(at)),
             '[' => depth = 1,
-            ']' if depth == 0 => return Err(format!("a `]` with no `[` before it at byte {at}")),
+            ']' if depth == 0 => return Err(HostListProblem::StrayClose(at)),
             ']' => depth = 0,
             ',' if depth == 0 => {
                 entries.push(list[start..at].trim());
@@ -57,14 +98,14 @@ fn split_entries(list: &str) -> Result<Vec<&str>, String> {
         }
     }
     if depth > 0 {
-        return Err("a `[` that is never closed".into());
+        return Err(HostListProblem::Unclosed);
     }
     entries.push(list[start..].trim());
     Ok(entries)
 }
 
 /// One entry: literal text and bracket groups, expanded as a cross product.
-fn expand_entry(entry: &str) -> Result<Vec<String>, String> {
+fn expand_entry(entry: &str) -> Result<Vec<String>, HostListProblem> {
     let mut hosts = vec![String::new()];
     let mut rest = entry;
     while let Some(open) = rest.find('[') {
@@ -72,7 +113,7 @@ fn expand_entry(entry: &str) -> Result<Vec<String>, String> {
         let values = expand_group(&rest[open + 1..close])?;
         let prefix = &rest[..open];
         if hosts.len() * values.len() > MAX_HOSTS {
-            return Err(format!("more than {MAX_HOSTS} hosts"));
+            return Err(HostListProblem::TooManyHosts);
         }
         hosts =
             hosts.iter().flat_map(|host| values.iter().map(move |value| format!("{host}{prefix}{value}"))).collect();
@@ -82,25 +123,26 @@ fn expand_entry(entry: &str) -> Result<Vec<String>, String> {
 }
 
 /// The inside of one bracket group: `01-04,07` → 01, 02, 03, 04, 07.
-fn expand_group(group: &str) -> Result<Vec<String>, String> {
+fn expand_group(group: &str) -> Result<Vec<String>, HostListProblem> {
     let mut values = Vec::new();
     for part in group.split(',').map(str::trim) {
         let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
         match part.split_once('-') {
             None if digits(part) => values.push(part.to_owned()),
             Some((lo, hi)) if digits(lo) && digits(hi) => {
-                let number = |text: &str| text.parse::<u64>().map_err(|_| format!("`{text}` is too large a number"));
+                let number =
+                    |text: &str| text.parse::<u64>().map_err(|_| HostListProblem::NumberTooLarge(text.to_owned()));
                 let (low, high) = (number(lo)?, number(hi)?);
                 if low > high {
-                    return Err(format!("the range `{part}` runs backwards"));
+                    return Err(HostListProblem::Backwards(part.to_owned()));
                 }
                 if (high - low) as usize >= MAX_HOSTS {
-                    return Err(format!("the range `{part}` has more than {MAX_HOSTS} hosts"));
+                    return Err(HostListProblem::RangeTooLong(part.to_owned()));
                 }
                 // Slurm pads every number of a range to the width of its first bound.
                 values.extend((low..=high).map(|n| format!("{n:0width$}", width = lo.len())));
             }
-            _ => return Err(format!("`[{group}]` holds `{part}`, which is neither a number nor a range lo-hi")),
+            _ => return Err(HostListProblem::NotNumberOrRange { group: group.to_owned(), part: part.to_owned() }),
         }
     }
     Ok(values)

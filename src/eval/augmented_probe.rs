@@ -95,7 +95,6 @@ pub fn augmented_probe(
         decode: DecodeOptions::default(),
         seed: config.seed as u64,
         view_epochs: None,
-        stall_on: None,
     };
     let plan = DataPlan {
         batch: config.batch as usize,

@@ -11,6 +11,7 @@ pub mod records;
 
 use std::path::{Path, PathBuf};
 
+pub use font::FontError;
 pub use records::Curves;
 
 /// Why a plot could not be made; each names the file at fault.
@@ -34,7 +35,7 @@ pub enum PlotError {
     },
     /// No font for the labels.
     #[error("no font for the plot's text: {0}")]
-    Font(String),
+    Font(#[from] font::FontError),
     /// plotters failed to draw.
     #[error("drawing the plot: {0}")]
     Draw(String),

@@ -3,6 +3,7 @@
 //! line is reported and skipped, and for a repeated step the latest record wins (the run that went on).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -33,12 +34,29 @@ pub struct ValidationPoint {
 }
 
 /// A line that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Malformed {
     /// 1-based line number.
     pub line: usize,
     /// Why.
-    pub reason: String,
+    pub reason: RecordProblem,
+}
+
+/// Why a line of `metrics.jsonl` is not a record (the message follows the file and line number).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RecordProblem {
+    /// Not valid JSON (usually the half-written last line of a running daemon's file).
+    #[error("not JSON ({0})")]
+    NotJson(#[source] Arc<serde_json::Error>),
+    /// JSON, but not an object.
+    #[error("not a JSON object")]
+    NotAnObject,
+    /// An object without an integer `step`.
+    #[error("no integer \"step\"")]
+    NoStep,
+    /// A `validation` key that holds no object.
+    #[error("\"validation\" is not an object")]
+    ValidationNotAnObject,
 }
 
 /// Every record of a metrics file, by step.
@@ -67,10 +85,10 @@ impl Curves {
         curves
     }
 
-    fn add(&mut self, line: &str) -> Result<(), String> {
-        let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON ({e})"))?;
-        let record = value.as_object().ok_or("not a JSON object")?;
-        let step = record.get("step").and_then(Value::as_u64).ok_or("no integer \"step\"")?;
+    fn add(&mut self, line: &str) -> Result<(), RecordProblem> {
+        let value: Value = serde_json::from_str(line).map_err(|e| RecordProblem::NotJson(Arc::new(e)))?;
+        let record = value.as_object().ok_or(RecordProblem::NotAnObject)?;
+        let step = record.get("step").and_then(Value::as_u64).ok_or(RecordProblem::NoStep)?;
         match record.get("validation") {
             Some(Value::Object(validation)) => {
                 let point = ValidationPoint {
@@ -80,7 +98,7 @@ impl Curves {
                 };
                 self.validation.insert(step, point);
             }
-            Some(_) => return Err("\"validation\" is not an object".into()),
+            Some(_) => return Err(RecordProblem::ValidationNotAnObject),
             None => {
                 let point = TrainingPoint {
                     loss: number(record, "loss"),

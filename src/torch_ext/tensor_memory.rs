@@ -3,7 +3,7 @@
 //! storage is page-locked, so the upload is one asynchronous copy from where the batch was built;
 //! on the CPU it saves the copy into a tensor. [`upload`] is that copy for any host tensor.
 
-use lgd_actors::batch_memory::{BatchMemory, Element, HostBuffer};
+use lgd_actors::batch_memory::{AllocError, BatchMemory, Element, HostBuffer};
 use tch::{Device, Tensor};
 
 use super::{check, ffi, Result};
@@ -58,10 +58,14 @@ pub fn empty_host(element: Element, numel: i64, pinned: bool) -> Result<Tensor> 
 }
 
 impl BatchMemory for TensorMemory {
-    fn allocate(&self, element: Element, count: usize) -> std::result::Result<HostBuffer, String> {
-        let what = if self.pinned { "page-locked" } else { "host" };
-        let tensor = empty_host(element, count as i64, self.pinned)
-            .map_err(|e| format!("{what} tensor of {count} {element:?} values: {e}"))?;
+    fn allocate(&self, element: Element, count: usize) -> std::result::Result<HostBuffer, AllocError> {
+        let memory = if self.pinned { "page-locked tensor" } else { "host tensor" };
+        let tensor = empty_host(element, count as i64, self.pinned).map_err(|e| AllocError {
+            memory,
+            element,
+            count,
+            source: Box::new(e),
+        })?;
         let data = tensor.data_ptr().cast::<u8>();
         // SAFETY: a fresh contiguous tensor of `count` elements of this type, aligned by libtorch's
         // allocators (64 bytes and up); the tensor travels with the buffer as its owner, and no
@@ -94,7 +98,7 @@ mod tests {
         if tch::Cuda::is_available() {
             return; // the refusal exists only where no GPU can lock pages
         }
-        let error = TensorMemory::for_device(Device::Cuda(0)).allocate(Element::F32, 4).unwrap_err();
+        let error = TensorMemory::for_device(Device::Cuda(0)).allocate(Element::F32, 4).unwrap_err().to_string();
         assert!(error.starts_with("page-locked tensor of 4 F32 values: empty_host: "), "{error}");
     }
 }

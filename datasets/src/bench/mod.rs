@@ -27,6 +27,7 @@ use crate::image_folder::FolderError;
 use crate::packed::PackError;
 use crate::rgb::RgbImage;
 use crate::training_view::decode_for_view;
+pub use samples::BadSample;
 use samples::Samples;
 
 /// What to measure.
@@ -68,8 +69,9 @@ pub enum BenchError {
     AllBad {
         /// The dataset root.
         root: PathBuf,
-        /// The first error message.
-        first: String,
+        /// The first failure (boxed: it is large, and rare).
+        #[source]
+        first: Box<BadSample>,
     },
 }
 
@@ -178,7 +180,7 @@ struct Totals {
     photometric: Duration,
     normalize: Duration,
     bad: usize,
-    first_error: Option<String>,
+    first_error: Option<BadSample>,
 }
 
 /// Runs the benchmark over `root`: a packed dataset (a folder with `index.lgdpack`) or an image
@@ -203,8 +205,9 @@ pub fn run(root: &Path, opts: &BenchOptions) -> Result<BenchReport, BenchError> 
     let elapsed = start.elapsed();
     let cpu = process_cpu_time().zip(cpu_start).map(|(end, start)| end.saturating_sub(start));
     let t = totals.into_inner().unwrap_or_else(|e| e.into_inner());
-    if t.bad == count {
-        return Err(BenchError::AllBad { root: root.to_owned(), first: t.first_error.unwrap_or_default() });
+    // Every sample failing leaves a first failure.
+    if let (true, Some(first)) = (t.bad == count, t.first_error) {
+        return Err(BenchError::AllBad { root: root.to_owned(), first: Box::new(first) });
     }
     Ok(BenchReport {
         threads: opts.threads,
@@ -252,9 +255,8 @@ fn process(
                     let source = files
                         .with_bytes(i % files.len(), |bytes, path| {
                             decode_for_view(augmenter, bytes, path, &options, (opts.seed, 0, i as u64))
-                                .map_err(|e| e.to_string())
                         })
-                        .and_then(|decoded| decoded);
+                        .and_then(|decoded| decoded.map_err(BadSample::from));
                     let source = match source {
                         Ok(source) => source,
                         Err(e) => {

@@ -4,11 +4,24 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::decode::DecodeError;
 use crate::image_folder::ImageFolder;
 use crate::packed::format::INDEX_FILE;
-use crate::packed::PackedDataset;
+use crate::packed::{PackError, PackedDataset};
 
 use super::BenchError;
+
+/// Why one sample could not be read or decoded: it counts as bad, as the pipeline would skip it.
+/// Both variants name the sample.
+#[derive(Debug, thiserror::Error)]
+pub enum BadSample {
+    /// Its bytes could not be had from the pack (out of range, outside its shard).
+    #[error(transparent)]
+    Packed(#[from] PackError),
+    /// The file could not be read, or its bytes do not decode.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
 
 /// The benchmark's samples, by index.
 pub(crate) enum Samples {
@@ -43,17 +56,17 @@ impl Samples {
 
     /// Calls `f` with sample `index`'s encoded bytes and a path naming it (the file, or the
     /// sample's original path inside the pack folder); a sample that cannot be read is an error
-    /// message naming it.
-    pub(crate) fn with_bytes<R>(&self, index: usize, f: impl FnOnce(&[u8], &Path) -> R) -> Result<R, String> {
+    /// naming it.
+    pub(crate) fn with_bytes<R>(&self, index: usize, f: impl FnOnce(&[u8], &Path) -> R) -> Result<R, BadSample> {
         match self {
             Self::Folder(files) => {
                 let path = &files[index];
-                let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let bytes = std::fs::read(path).map_err(|source| DecodeError::Io { path: path.clone(), source })?;
                 Ok(f(&bytes, path))
             }
             Self::Packed(data) => {
-                let (bytes, _) = data.get(index).map_err(|e| e.to_string())?;
-                let name = data.path(index).map_err(|e| e.to_string())?;
+                let (bytes, _) = data.get(index)?;
+                let name = data.path(index)?;
                 Ok(f(bytes, &data.dir().join(name)))
             }
         }

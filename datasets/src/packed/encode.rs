@@ -10,6 +10,7 @@ use crate::augment::CropBox;
 use crate::decode::{checked_dimensions, decode_region, DecodeOptions};
 use crate::rgb::RgbImage;
 
+use super::error::SampleError;
 use super::format::Encoding;
 use super::jpeg::encode_jpeg;
 
@@ -26,7 +27,7 @@ pub fn capped_size(width: usize, height: usize, max_side: usize) -> (usize, usiz
 }
 
 /// Checks that `bytes` decode and returns what to store: the bytes themselves, or the image
-/// re-encoded as `encoding` says. The error is a message naming `name`.
+/// re-encoded as `encoding` says. The error names `name`.
 ///
 /// Decoding is the training views' own ([`decode_region`]): libjpeg-turbo for a JPEG, the full
 /// decoder for other formats and for any JPEG libjpeg-turbo warns about, so a file is packed
@@ -39,20 +40,20 @@ pub fn prepare_sample(
     name: &str,
     encoding: Encoding,
     decode_options: &DecodeOptions,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, SampleError> {
     let path = Path::new(name);
-    let (width, height) = checked_dimensions(&bytes, path, decode_options).map_err(|e| e.to_string())?;
+    let (width, height) = checked_dimensions(&bytes, path, decode_options)?;
     let (width, height) = (width as usize, height as usize);
     let whole = CropBox { top: 0, left: 0, height, width };
     match encoding {
         Encoding::Original => {
             // Only the verdict is wanted: the smallest DCT scale costs the least.
-            decode_region(&bytes, path, decode_options, whole, 1).map_err(|e| e.to_string())?;
+            decode_region(&bytes, path, decode_options, whole, 1)?;
             Ok(bytes)
         }
         Encoding::Jpeg { max_side, quality, chroma } => {
             let (w, h) = capped_size(width, height, max_side as usize);
-            let region = decode_region(&bytes, path, decode_options, whole, w.min(h)).map_err(|e| e.to_string())?;
+            let region = decode_region(&bytes, path, decode_options, whole, w.min(h))?;
             let image = if region.scale == 1 && (w, h) == (width, height) {
                 region.image
             } else {
@@ -60,7 +61,7 @@ pub fn prepare_sample(
                 resized_box_into(&region.image, region.crop, w, h, &mut ResizeScratch::default(), &mut out);
                 out
             };
-            encode_jpeg(&image, quality, chroma).map_err(|e| format!("{name}: cannot encode as JPEG: {e}"))
+            encode_jpeg(&image, quality, chroma).map_err(|source| SampleError::Jpeg { name: name.to_owned(), source })
         }
     }
 }
@@ -117,7 +118,8 @@ mod tests {
         let worst = back.as_raw().iter().zip(small.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
         println!("JPEG q95 round trip of a 48x32 gradient: worst difference {worst}/255");
         assert!(worst <= 8, "worst difference {worst}");
-        let e = prepare_sample(b"not an image".to_vec(), "dog/x.jpg", Encoding::Original, &opts).unwrap_err();
+        let e =
+            prepare_sample(b"not an image".to_vec(), "dog/x.jpg", Encoding::Original, &opts).unwrap_err().to_string();
         assert!(e.contains("dog/x.jpg"), "{e}");
     }
 }

@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
+use crate::decode::DecodeError;
 use crate::image_folder::FolderError;
+
+use super::jpeg::EncodeError;
 
 /// Errors of the packed format.
 #[derive(Debug, thiserror::Error)]
@@ -136,14 +139,6 @@ pub enum PackError {
         /// The first skipped sample and why.
         first: String,
     },
-    /// A single encoded sample of 4 GiB or more (the index stores lengths as u32).
-    #[error("{path}: {len} bytes is too large for one sample (limit 4 GiB)")]
-    SampleTooLarge {
-        /// The sample's original path.
-        path: String,
-        /// Its encoded length.
-        len: usize,
-    },
     /// Packing stopped on purpose after a set number of samples (the resume tests' stand-in for a kill).
     #[error("packing stopped after {processed} samples as asked; run the same command again to resume")]
     Interrupted {
@@ -157,6 +152,59 @@ pub enum PackError {
         option: &'static str,
         /// Why.
         why: String,
+    },
+}
+
+/// Why one source sample was left out of a pack (it is skipped and listed, the build goes on).
+/// Every variant names the sample.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    /// The sample's file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// An IDX image could not be rendered as PNG.
+    #[error("{name}: cannot PNG-encode: {source}")]
+    Png {
+        /// The sample (`<images file>#<index>`).
+        name: String,
+        /// The encoder's error.
+        source: image::ImageError,
+    },
+    /// The bytes do not decode as the training path would decode them.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The decoded image could not be re-encoded as JPEG.
+    #[error("{name}: cannot encode as JPEG: {source}")]
+    Jpeg {
+        /// The sample.
+        name: String,
+        /// The encoder's error.
+        source: EncodeError,
+    },
+    /// A single encoded sample of 4 GiB or more (the index stores lengths as u32).
+    #[error("{name}: {len} bytes is too large for one sample (limit 4 GiB)")]
+    TooLarge {
+        /// The sample.
+        name: String,
+        /// Its encoded length.
+        len: usize,
+    },
+    /// The decoder panicked: the file is skipped rather than the build.
+    #[error("{name}: the decoder panicked on this file")]
+    Panicked {
+        /// The sample.
+        name: String,
+    },
+    /// The worker thread preparing the sample died outside the decoder.
+    #[error("{name}: the worker thread died")]
+    WorkerDied {
+        /// The sample.
+        name: String,
     },
 }
 

@@ -13,7 +13,7 @@
 //! - [`journal`]: progress records that make an interrupted build resumable.
 //! - [`pack`]: the build itself.
 //! - [`verify`]: every sample against its checksum.
-//! - [`error`]: the errors, [`PackError`].
+//! - [`error`]: the errors: [`PackError`] for a build or a read, [`SampleError`] for one skipped sample.
 
 pub mod encode;
 pub mod error;
@@ -26,7 +26,7 @@ pub mod sampling;
 pub mod source;
 pub mod verify;
 
-pub use error::PackError;
+pub use error::{PackError, SampleError};
 pub use format::{Chroma, Encoding};
 pub use pack::{pack, PackOptions, PackSummary, Progress, Skipped};
 pub use reader::PackedDataset;

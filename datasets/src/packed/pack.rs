@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::decode::DecodeOptions;
 
 use super::encode::prepare_sample;
-use super::error::PackError;
+use super::error::{PackError, SampleError};
 use super::format::{encode_index, Encoding, IndexMeta, Record, ShardInfo, INDEX_FILE, VERSION};
 use super::journal::{shard_file, write_atomic, DoneSample, DoneShard, Journal, SkippedSample};
 use super::source::SampleSource;
@@ -107,13 +107,13 @@ fn validate(options: &PackOptions) -> Result<(), PackError> {
 }
 
 /// Loads and prepares one sample; a panicking decoder skips the sample instead of the build.
-fn prepare_one(source: &dyn SampleSource, index: usize, options: &PackOptions) -> Result<Vec<u8>, String> {
+fn prepare_one(source: &dyn SampleSource, index: usize, options: &PackOptions) -> Result<Vec<u8>, SampleError> {
     let name = source.name(index);
     catch_unwind(AssertUnwindSafe(|| {
         let bytes = source.load(index)?;
         prepare_sample(bytes, &name, options.encoding, &options.decode)
     }))
-    .unwrap_or_else(|_| Err(format!("{name}: the decoder panicked on this file")))
+    .unwrap_or_else(|_| Err(SampleError::Panicked { name }))
 }
 
 /// Prepares `range` on `options.threads` threads; results in source order.
@@ -121,7 +121,7 @@ fn prepare_batch(
     source: &dyn SampleSource,
     range: Range<usize>,
     options: &PackOptions,
-) -> Vec<Result<Vec<u8>, String>> {
+) -> Vec<Result<Vec<u8>, SampleError>> {
     let indices: Vec<usize> = range.collect();
     let chunk = indices.len().div_ceil(options.threads).max(1);
     std::thread::scope(|scope| {
@@ -136,7 +136,7 @@ fn prepare_batch(
             .into_iter()
             .flat_map(|(part, w)| {
                 w.join().unwrap_or_else(|_| {
-                    part.iter().map(|&i| Err(format!("{}: the worker thread died", source.name(i)))).collect()
+                    part.iter().map(|&i| Err(SampleError::WorkerDied { name: source.name(i) })).collect()
                 })
             })
             .collect()
@@ -212,12 +212,12 @@ pub fn pack(
         for (index, result) in (start..end).zip(prepare_batch(source, start..end, options)) {
             let bytes = result.and_then(|b| match u32::try_from(b.len()) {
                 Ok(_) => Ok(b),
-                Err(_) => Err(PackError::SampleTooLarge { path: source.name(index), len: b.len() }.to_string()),
+                Err(_) => Err(SampleError::TooLarge { name: source.name(index), len: b.len() }),
             });
             match bytes {
-                Err(reason) => {
+                Err(error) => {
                     // One line per reason: the journal and `skipped.txt` are line-oriented.
-                    let reason = reason.replace(['\n', '\r'], " ");
+                    let reason = error.to_string().replace(['\n', '\r'], " ");
                     open.state.skipped.push(SkippedSample { source: index, reason });
                     skipped_count += 1;
                 }

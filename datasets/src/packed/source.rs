@@ -5,6 +5,8 @@ use std::path::Path;
 
 use crate::image_folder::ImageFolder;
 
+use super::error::SampleError;
+
 /// A source of labelled encoded images, in a fixed order (sample `i` of the pack is the `i`-th
 /// sample of the source that could be packed).
 pub trait SampleSource: Sync {
@@ -22,8 +24,8 @@ pub trait SampleSource: Sync {
     fn name(&self, index: usize) -> String;
     /// The sample's label.
     fn label(&self, index: usize) -> u32;
-    /// The sample's encoded bytes; an error is a message naming the sample (it will be skipped).
-    fn load(&self, index: usize) -> Result<Vec<u8>, String>;
+    /// The sample's encoded bytes; an error names the sample (it will be skipped).
+    fn load(&self, index: usize) -> Result<Vec<u8>, SampleError>;
 
     /// CRC-32 over classes, names and labels: an unfinished pack only resumes from the same source.
     fn fingerprint(&self) -> u32 {
@@ -80,8 +82,8 @@ impl SampleSource for FolderSource {
         self.folder.samples()[index].1
     }
 
-    fn load(&self, index: usize) -> Result<Vec<u8>, String> {
+    fn load(&self, index: usize) -> Result<Vec<u8>, SampleError> {
         let path = &self.folder.samples()[index].0;
-        std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))
+        std::fs::read(path).map_err(|source| SampleError::Read { path: path.clone(), source })
     }
 }
