@@ -206,9 +206,13 @@ fn reader<'a>(bytes: &'a [u8], path: &Path) -> Result<image::ImageReader<Cursor<
 /// Whether an end-of-image marker (FF D9) follows the last start-of-scan marker (FF DA). Inside
 /// entropy-coded data a literal FF is always followed by 00 or a restart marker, so a stream cut
 /// short has no FF D9 after its last scan header; bytes after the marker (camera trailers) are fine.
+/// Asked as "the last FF D9 has a scan marker before it and none after it", both searches stop
+/// near an end of a whole file: walking the entropy-coded data instead cost ~6 % of a training
+/// view's CPU time (perf, MoCo-v2 on the host).
 fn jpeg_reaches_its_end(bytes: &[u8]) -> bool {
-    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
-    last_scan.is_some_and(|start| bytes[start..].windows(2).any(|w| w == [0xFF, 0xD9]))
+    let is_scan = |w: &[u8]| w == [0xFF, 0xDA];
+    let Some(end) = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]) else { return false };
+    bytes[..end].windows(2).any(is_scan) && !bytes[end..].windows(2).any(is_scan)
 }
 
 fn format_name(reader: &image::ImageReader<Cursor<&[u8]>>) -> String {
@@ -246,6 +250,17 @@ mod tests {
         let cut = &jpeg[..jpeg.len() * 2 / 3];
         let e = decode(cut, p, &DecodeOptions::default()).unwrap_err();
         assert!(matches!(e, DecodeError::Truncated { .. }) && e.to_string().contains("cut.jpg"), "{e}");
+        // The search from the end decides as the forward one after the last scan marker, for
+        // every cut (headers, scan, marker) and with a trailer.
+        let forward = |b: &[u8]| {
+            let last_scan = b.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+            last_scan.is_some_and(|start| b[start..].windows(2).any(|w| w == [0xFF, 0xD9]))
+        };
+        for bytes in [&jpeg, &trailer] {
+            for n in 0..=bytes.len() {
+                assert_eq!(jpeg_reaches_its_end(&bytes[..n]), forward(&bytes[..n]), "cut at {n}");
+            }
+        }
     }
 
     #[test]
