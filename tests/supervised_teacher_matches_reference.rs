@@ -90,6 +90,7 @@ fn guided_bank_has_a_column_per_category_from_its_imagenet_namesakes() {
         "fashion_mnist",
         "fashion_mnist_imagenet",
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("10 names, but the teacher has 1000 classes"), "{err}");
 }

@@ -1,13 +1,13 @@
 //! The teacher a config asks for, loaded and paired with its bank.
 
 use std::ops::ControlFlow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tch::{Device, Tensor};
 
 use super::startup_phase::{StartupPhase, StartupSteps};
-use super::DaemonError;
+use super::{DaemonError, StartupError};
 use crate::config::{Config, TeacherKind, TextBankSource};
 use crate::models::clip::prompt_bank::{cache_key, cached_bank, compute_text_bank, save_with_key};
 use crate::models::clip::{Clip, ClipTokenizer, LoadOptions};
@@ -15,6 +15,65 @@ use crate::models::teacher::{ClipTeacher, SupervisedTeacher, Teacher};
 use crate::objective::TextBank;
 use lgd_datasets::classnames::{ClassNames, Templates};
 use lgd_datasets::guidance::Guidance;
+
+/// Why the configured teacher could not be loaded; each names the field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum TeacherError {
+    /// `teacher.weights` names no file.
+    #[error("teacher.weights: {} does not exist", .0.display())]
+    Missing(PathBuf),
+    /// A field's file or list could not be read (`teacher.weights`, `banks.classnames`, …).
+    #[error("{field}: {source}")]
+    Field {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The text bank could not be loaded, computed, cached or paired with the teacher.
+    #[error("{0}")]
+    Bank(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// `banks.classnames` does not match the supervised teacher's classes.
+    #[error("banks.classnames: {names} names, but the teacher has {classes} classes")]
+    ClassCount {
+        /// Names in the list.
+        names: usize,
+        /// The teacher's classes.
+        classes: i64,
+    },
+    /// `banks.text` names a file for a supervised teacher.
+    #[error("banks.text: a supervised teacher uses its classifier bank, not {}", .0.display())]
+    BankFileForSupervised(PathBuf),
+    /// `banks.text = "teacher_classifier"` with CLIP.
+    #[error("banks.text: `teacher_classifier` needs a supervised teacher")]
+    ClassifierBankForClip,
+    /// `teacher.embed_dim` disagrees with the weights.
+    #[error("teacher.embed_dim = {dim}, but {} embeds to {actual}", weights.display())]
+    EmbedDim {
+        /// The configured width.
+        dim: i64,
+        /// The weights.
+        weights: PathBuf,
+        /// Their width.
+        actual: i64,
+    },
+    /// Start-up stopped at a safe point inside the load (never shown: the stop is returned).
+    #[error("stopped at a safe point")]
+    Stopped,
+}
+
+impl TeacherError {
+    /// `field`'s error.
+    fn field<E: std::error::Error + Send + Sync + 'static>(field: &'static str) -> impl FnOnce(E) -> Self {
+        move |source| Self::Field { field, source: Box::new(source) }
+    }
+
+    /// The text bank's error.
+    fn bank<E: std::error::Error + Send + Sync + 'static>(source: E) -> Self {
+        Self::Bank(Box::new(source))
+    }
+}
 
 /// Either teacher, frozen and shared: the training step and the device stage (another thread)
 /// hold the same weights; cloning shares them.
@@ -69,22 +128,18 @@ pub fn guide_teacher(
     teacher: SupervisedTeacher,
     classnames: &str,
     guidance: &str,
-) -> Result<SupervisedTeacher, String> {
+) -> Result<SupervisedTeacher, TeacherError> {
     if guidance.is_empty() {
         return Ok(teacher);
     }
-    let names = ClassNames::resolve(classnames).map_err(|e| format!("banks.classnames: {e}"))?;
+    let names = ClassNames::resolve(classnames).map_err(TeacherError::field("banks.classnames"))?;
     if names.len() as i64 != teacher.bank().classes() {
-        return Err(format!(
-            "banks.classnames: {} names, but the teacher has {} classes",
-            names.len(),
-            teacher.bank().classes()
-        ));
+        return Err(TeacherError::ClassCount { names: names.len(), classes: teacher.bank().classes() });
     }
-    let guidance = Guidance::resolve(guidance).map_err(|e| format!("banks.guidance: {e}"))?;
-    let groups = guidance.indices(&names).map_err(|e| format!("banks.guidance: {e}"))?;
+    let guidance = Guidance::resolve(guidance).map_err(TeacherError::field("banks.guidance"))?;
+    let groups = guidance.indices(&names).map_err(TeacherError::field("banks.guidance"))?;
     tracing::info!(categories = ?guidance.categories(), "text bank: teacher classifier rows guided by the category names");
-    teacher.guide(&groups).map_err(|e| e.to_string())
+    teacher.guide(&groups).map_err(TeacherError::bank)
 }
 
 /// Loads the configured teacher; a CLIP bank computed from prompts is cached in the run folder.
@@ -97,7 +152,7 @@ pub(super) fn load_teacher(
     steps: &StartupSteps,
 ) -> Result<AnyTeacher, DaemonError> {
     let mut stopped = None;
-    let loaded = load(config, run_dir, device, steps, &mut stopped).map_err(DaemonError::Startup);
+    let loaded = load(config, run_dir, device, steps, &mut stopped).map_err(|e| StartupError::Teacher(e).into());
     match stopped {
         Some(stop) => Err(stop),
         None => loaded,
@@ -122,78 +177,69 @@ fn load(
     device: Device,
     steps: &StartupSteps,
     stopped: &mut Option<DaemonError>,
-) -> Result<AnyTeacher, String> {
+) -> Result<AnyTeacher, TeacherError> {
     let weights = &config.teacher.weights;
     if !weights.exists() {
-        return Err(format!("teacher.weights: {} does not exist", weights.display()));
+        return Err(TeacherError::Missing(weights.clone()));
     }
-    let stopped_early = "stopped at a safe point"; // never shown: `load_teacher` returns the stop
     let teacher = match config.teacher.kind {
         TeacherKind::Supervised => {
-            let teacher = SupervisedTeacher::load(weights, device).map_err(|e| format!("teacher.weights: {e}"))?;
+            let teacher = SupervisedTeacher::load(weights, device).map_err(TeacherError::field("teacher.weights"))?;
             if go_on(steps.safe_point(StartupPhase::LoadingTeacher), stopped).is_break() {
-                return Err(stopped_early.into());
+                return Err(TeacherError::Stopped);
             }
             if let TextBankSource::File(path) = &config.banks.text {
-                return Err(format!(
-                    "banks.text: a supervised teacher uses its classifier bank, not {}",
-                    path.display()
-                ));
+                return Err(TeacherError::BankFileForSupervised(path.clone()));
             }
             Frozen::Supervised(guide_teacher(teacher, &config.banks.classnames, &config.banks.guidance)?)
         }
         TeacherKind::Clip => {
             // The lists first: a typo in their paths fails before the weights load.
-            let names = ClassNames::resolve(&config.banks.classnames).map_err(|e| format!("banks.classnames: {e}"))?;
+            let names =
+                ClassNames::resolve(&config.banks.classnames).map_err(TeacherError::field("banks.classnames"))?;
             let templates = match config.banks.text {
                 TextBankSource::Prompts => {
-                    Some(Templates::resolve(&config.banks.templates).map_err(|e| format!("banks.templates: {e}"))?)
+                    Some(Templates::resolve(&config.banks.templates).map_err(TeacherError::field("banks.templates"))?)
                 }
                 _ => None,
             };
             let clip = Clip::load(weights, LoadOptions { device, ..Default::default() })
-                .map_err(|e| format!("teacher.weights: {e}"))?;
+                .map_err(TeacherError::field("teacher.weights"))?;
             if go_on(steps.safe_point(StartupPhase::LoadingTeacher), stopped).is_break() {
-                return Err(stopped_early.into());
+                return Err(TeacherError::Stopped);
             }
             let bank = match &config.banks.text {
-                TextBankSource::File(path) => TextBank::load(path, Some(names.len())).map_err(|e| e.to_string())?,
+                TextBankSource::File(path) => TextBank::load(path, Some(names.len())).map_err(TeacherError::bank)?,
                 TextBankSource::Prompts => {
                     let templates = templates.expect("resolved above for prompts");
-                    let key = cache_key(weights, &names, &templates).map_err(|e| e.to_string())?;
+                    let key = cache_key(weights, &names, &templates).map_err(TeacherError::bank)?;
                     let cache = run_dir.join("text_bank.safetensors");
                     match cached_bank(&cache, &key, names.len()) {
                         Some(bank) => bank,
                         None => {
                             if go_on(steps.enter(StartupPhase::ComputingTextBank), stopped).is_break() {
-                                return Err(stopped_early.into());
+                                return Err(TeacherError::Stopped);
                             }
                             tracing::info!(classes = names.len(), "computing the text bank from prompts");
-                            let tokenizer = ClipTokenizer::load(None).map_err(|e| e.to_string())?;
+                            let tokenizer = ClipTokenizer::load(None).map_err(TeacherError::bank)?;
                             let bank = compute_text_bank(&clip, &tokenizer, &names, &templates, 256, |_, _| {
                                 go_on(steps.safe_point(StartupPhase::ComputingTextBank), stopped)
                             })
-                            .map_err(|e| e.to_string())?;
-                            save_with_key(&bank, &cache, &key).map_err(|e| e.to_string())?;
+                            .map_err(TeacherError::bank)?;
+                            save_with_key(&bank, &cache, &key).map_err(TeacherError::bank)?;
                             bank
                         }
                     }
                 }
-                TextBankSource::TeacherClassifier => {
-                    return Err("banks.text: `teacher_classifier` needs a supervised teacher".into())
-                }
+                TextBankSource::TeacherClassifier => return Err(TeacherError::ClassifierBankForClip),
             };
-            Frozen::Clip(ClipTeacher::new(clip, bank.to_device(device)).map_err(|e| e.to_string())?)
+            Frozen::Clip(ClipTeacher::new(clip, bank.to_device(device)).map_err(TeacherError::bank)?)
         }
     };
     let teacher = AnyTeacher(Arc::new(teacher));
     if let Some(dim) = config.teacher.embed_dim {
         if dim != teacher.embed_dim() {
-            return Err(format!(
-                "teacher.embed_dim = {dim}, but {} embeds to {}",
-                weights.display(),
-                teacher.embed_dim()
-            ));
+            return Err(TeacherError::EmbedDim { dim, weights: weights.clone(), actual: teacher.embed_dim() });
         }
     }
     Ok(teacher)

@@ -24,27 +24,36 @@ mod session;
 pub mod signals;
 mod stage_clock;
 mod startup;
+mod startup_error;
 mod startup_phase;
 pub mod status;
 mod student_stage;
 mod summary;
 mod topology;
 
-pub use any_teacher::{guide_teacher, AnyTeacher};
+pub use any_teacher::{guide_teacher, AnyTeacher, TeacherError};
 pub use checkpoint_writer::WriteError;
 pub use data_stages::DataStagesError;
 pub use requeue::{RequeueError, Requeued};
 pub use run::{train, TrainOptions};
 pub use session::NonFiniteStop;
+pub use startup_error::StartupError;
 pub use startup_phase::StartupPhase;
 pub use summary::TrainSummary;
+
+impl From<StartupError> for DaemonError {
+    /// Boxed: start-up errors are many and large, and a `Result` carries the largest variant.
+    fn from(error: StartupError) -> Self {
+        Self::Startup(Box::new(error))
+    }
+}
 
 /// Why the daemon could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    /// A start-up check failed; the message names the file, folder or field.
-    #[error("{0}")]
-    Startup(String),
+    /// A start-up check failed; the error names the file, folder or field.
+    #[error(transparent)]
+    Startup(Box<StartupError>),
     /// The data stages could not start (or restart) where the trainer stands.
     #[error(transparent)]
     DataStages(#[from] DataStagesError),
@@ -174,11 +183,4 @@ pub enum DaemonError {
     /// The run stopped and saved itself for a requeue, and the requeue failed.
     #[error(transparent)]
     Requeue(#[from] RequeueError),
-}
-
-impl DaemonError {
-    /// A failed start-up check, its message naming the file, folder or field.
-    pub(crate) fn startup(message: impl Into<String>) -> Self {
-        Self::Startup(message.into())
-    }
 }

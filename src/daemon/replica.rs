@@ -10,7 +10,7 @@ use lgd_actors::pipeline_config::PipelineConfig;
 use lgd_actors::sampler::Shard;
 use tch::Tensor;
 
-use super::{AnyTeacher, DaemonError};
+use super::{AnyTeacher, DaemonError, StartupError};
 use crate::config::{BackendChoice, Config, DeviceSpec};
 use crate::distributed::{Backend, DataParallel, ProcessGroup, Rendezvous};
 use crate::train::{StepReport, Trainer};
@@ -24,8 +24,7 @@ pub(super) struct Replica {
 impl Replica {
     /// From the launcher's (or Slurm's) environment; a lone process when neither sets a group.
     pub(super) fn from_env() -> Result<Self, DaemonError> {
-        let rendezvous =
-            Rendezvous::from_env().map_err(|e| DaemonError::startup(format!("distributed training: {e}")))?;
+        let rendezvous = Rendezvous::from_env().map_err(StartupError::Rendezvous)?;
         if let Some(r) = &rendezvous {
             tracing::info!(rank = r.rank, world_size = r.world_size, "rendezvous from {}", r.source);
         }
@@ -76,12 +75,10 @@ impl Replica {
     pub(super) fn batch(&self, config: &Config) -> Result<usize, DaemonError> {
         let (global, world) = (config.data.batch_size, self.world_size());
         if global % world != 0 {
-            return Err(DaemonError::startup(format!(
-                "data.batch_size = {global} is the global batch and must divide evenly over WORLD_SIZE = {world} ranks"
-            )));
+            return Err(StartupError::BatchOverRanks { global, world }.into());
         }
         if world > 1 && config.teacher.cache_views > 0 {
-            return Err(DaemonError::startup("teacher.cache_views: the teacher-output cache is for single-process runs; set it to 0 with several ranks"));
+            return Err(StartupError::CacheWithRanks.into());
         }
         Ok(global / world)
     }
@@ -97,10 +94,9 @@ impl Replica {
         };
         let master = format!("{}:{}", rendezvous.master_addr, rendezvous.master_port);
         tracing::info!(rank = rendezvous.rank, world_size = rendezvous.world_size, %master, ?backend, "joining the process group");
-        let group =
-            ProcessGroup::connect(rendezvous, backend, timeout).map_err(|e| DaemonError::startup(e.to_string()))?;
+        let group = ProcessGroup::connect(rendezvous, backend, timeout).map_err(StartupError::Group)?;
         let replica = DataParallel::new(group, config.distributed.bucket_bytes(), device.to_tch());
-        trainer.join(replica).map_err(|e| DaemonError::startup(format!("joining the group: {e}")))?;
+        trainer.join(replica).map_err(StartupError::JoinGroup)?;
         tracing::info!(
             rank = rendezvous.rank,
             world_size = rendezvous.world_size,

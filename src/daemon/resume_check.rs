@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use super::reload::{config_differences, listed, RELOADABLE};
-use super::DaemonError;
+use super::{DaemonError, StartupError};
 use crate::checkpoint::{DataShape, TrainingState};
 use crate::config::Config;
 
@@ -96,14 +96,7 @@ pub(super) fn check_resume(
     }
     if !means.is_empty() {
         if !terms.accept_changes {
-            return Err(DaemonError::startup(format!(
-                "{}: this start differs from the run that wrote the checkpoint in its data or models ({}), so resuming \
-                 would not continue that run (the epoch's seeded order, its position or what the weights belong to \
-                 would change); restore those values, use another run folder, or start with `lgd train \
-                 --accept-changes` to go on under the new ones",
-                path.display(),
-                means.join("; ")
-            )));
+            return Err(StartupError::ResumeDiffers { path: path.to_owned(), differences: means }.into());
         }
         tracing::warn!(checkpoint = %path.display(), "continuing under changes to the run's data or models (--accept-changes): {}", means.join("; "));
     }

@@ -24,7 +24,7 @@ use super::status::{RunState, RunStatus, StatusBoard};
 use super::student_stage::StudentStage;
 use super::summary::TrainSummary;
 use super::topology;
-use super::DaemonError;
+use super::{DaemonError, StartupError};
 use crate::checkpoint::{list_checkpoints, DataShape};
 use crate::config::{Config, DeviceSpec};
 use crate::eval::ValidationSet;
@@ -45,12 +45,10 @@ pub struct TrainOptions {
 pub fn train(config_path: &Path, run_dir: &Path, options: TrainOptions) -> Result<TrainSummary, DaemonError> {
     // First thing: from here a signal is a request (see `startup_phase`), never the default
     // action, which would kill a start-up that reads the data, the teacher and its bank.
-    let signals = Signals::install().map_err(|e| DaemonError::startup(format!("installing signal handlers: {e}")))?;
-    let config = Config::load(config_path).map_err(|e| DaemonError::startup(e.to_string()))?;
+    let signals = Signals::install().map_err(StartupError::SignalHandlers)?;
+    let config = Config::load(config_path).map_err(StartupError::from)?;
     if let Some(signal) = config.run.requeue_on() {
-        signals
-            .requeue_on(signal.number())
-            .map_err(|e| DaemonError::startup(format!("run.requeue: installing its handler: {e}")))?;
+        signals.requeue_on(signal.number()).map_err(StartupError::RequeueHandler)?;
         tracing::info!(signal = %String::from(signal), "run.requeue: this signal checkpoints, stops and requeues the job");
     }
     let replica = Replica::from_env()?;
@@ -202,7 +200,7 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     let device_spec = replica.device(config.run.device);
     replica.batch(&config)?; // fails fast on a global batch the ranks cannot share
     if let Some(why) = device_spec.missing_here() {
-        return Err(DaemonError::startup(why));
+        return Err(StartupError::DeviceMissing(why).into());
     }
     let device = device_spec.to_tch();
     if matches!(config.run.device, DeviceSpec::Cuda(_)) {
@@ -217,17 +215,13 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     // What `lgd check-config` reports, here fatal: every input, named by its field, before any loads.
     let inputs = config.inputs_here();
     if !inputs.is_empty() {
-        return Err(DaemonError::startup(inputs.all().join("; ")));
+        return Err(StartupError::Inputs(inputs).into());
     }
     let source = open_training_data(&config)?;
     let per_epoch = steps_per_epoch(source.len(), config.data.batch_size); // global batches
     if per_epoch == 0 {
-        return Err(DaemonError::startup(format!(
-            "data.train: {} has {} images, fewer than one batch of {}",
-            config.data.train.display(),
-            source.len(),
-            config.data.batch_size
-        )));
+        let (path, images, batch) = (config.data.train.clone(), source.len(), config.data.batch_size);
+        return Err(StartupError::FewerThanOneBatch { path, images, batch }.into());
     }
     let classes = source.classes().len();
     let data_shape = DataShape { samples: source.len() as u64, classes: classes as u64 };
@@ -238,7 +232,7 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
             let a = &config.augmentation;
             let set =
                 ValidationSet::load(root, a.eval_resize, a.eval_crop, a.mean, a.std, config.validation.max_images)
-                    .map_err(|e| DaemonError::startup(e.to_string()))?;
+                    .map_err(StartupError::from)?;
             tracing::info!(root = %root.display(), images = set.len(), "validation set (decoded at each validation)");
             Some(set)
         }
@@ -265,20 +259,19 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
         .socket_addr()
         .filter(|_| replica.leads())
         .map(|addr| StatusServer::start(addr, run_dir, board.clone(), signals.clone()));
-    let status_server = status_server.transpose().map_err(|e| DaemonError::startup(format!("status.addr: {e}")))?;
+    let status_server = status_server.transpose().map_err(StartupError::StatusServer)?;
     steps.enter(StartupPhase::LoadingTeacher)?;
     let teacher = load_teacher(&config, run_dir, device, steps)?;
     steps.enter(StartupPhase::BuildingTrainer)?;
     let mut trainer = Trainer::with_bank_maintenance(&config, teacher, per_epoch, device, topology::bank_maintenance)
-        .map_err(|e| DaemonError::startup(e.to_string()))?;
+        .map_err(StartupError::from)?;
     if let Some(resumed) = resumed {
         resume(&mut trainer, resumed)?;
     }
     steps.enter(StartupPhase::JoiningGroup)?;
     replica.join(&mut trainer, &config)?;
     steps.enter(StartupPhase::StartingStages)?;
-    let metrics = MetricsWriter::open(run_dir, config.logging.tensorboard, trainer.step)
-        .map_err(|e| DaemonError::startup(e.to_string()))?;
+    let metrics = MetricsWriter::open(run_dir, config.logging.tensorboard, trainer.step).map_err(StartupError::from)?;
     let path = metrics.path().to_owned();
     let metrics = topology::metrics_writer(metrics)
         .map_err(|source| DaemonError::Thread { actor: lgd_actors::metrics_writer::NAME.0, source })?;

@@ -10,7 +10,7 @@ use lgd_datasets::image_folder::ImageFolder;
 use lgd_datasets::packed::PackedDataset;
 
 use super::resume_check::{check_resume, ResumeTerms};
-use super::{AnyTeacher, DaemonError};
+use super::{AnyTeacher, DaemonError, StartupError};
 use crate::checkpoint::{list_checkpoints, newest_valid, TrainingState};
 use crate::config::{Config, DataFormat, ResumePolicy};
 use crate::train::Trainer;
@@ -20,16 +20,12 @@ use crate::train::Trainer;
 /// changes, a stop during start-up) leaves it as it was, but for the status that says why.
 pub(super) fn lock_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
     if run_dir.exists() && !run_dir.is_dir() {
-        return Err(DaemonError::startup(format!(
-            "run folder {} is a file, not a folder: name another --run-dir",
-            run_dir.display()
-        )));
+        return Err(StartupError::RunDirIsFile(run_dir.to_owned()).into());
     }
-    std::fs::create_dir_all(run_dir)
-        .map_err(|e| DaemonError::startup(format!("run folder {}: {e}", run_dir.display())))?;
+    std::fs::create_dir_all(run_dir).map_err(|source| StartupError::RunDir { path: run_dir.to_owned(), source })?;
     let probe = run_dir.join(".lgd-write-probe");
     std::fs::write(&probe, b"ok")
-        .map_err(|e| DaemonError::startup(format!("run folder {} is not writable: {e}", run_dir.display())))?;
+        .map_err(|source| StartupError::RunDirNotWritable { path: run_dir.to_owned(), source })?;
     let _ = std::fs::remove_file(probe);
     let lock_path = run_dir.join("lock");
     let lock = File::options()
@@ -37,14 +33,10 @@ pub(super) fn lock_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| DaemonError::startup(format!("{}: {e}", lock_path.display())))?;
+        .map_err(|source| StartupError::RunFile { path: lock_path.clone(), source })?;
     if lock.try_lock().is_err() {
         let holder = std::fs::read_to_string(run_dir.join("pid")).unwrap_or_default();
-        return Err(DaemonError::startup(format!(
-            "run folder {} is in use by another lgd train (pid {}); one run folder, one process",
-            run_dir.display(),
-            holder.trim()
-        )));
+        return Err(StartupError::RunDirInUse { path: run_dir.to_owned(), pid: holder.trim().to_owned() }.into());
     }
     Ok(lock)
 }
@@ -53,8 +45,8 @@ pub(super) fn lock_run_dir(run_dir: &Path) -> Result<File, DaemonError> {
 /// folder over: its pid, the config in force, and no partial checkpoint a killed process left.
 pub(super) fn claim_run_dir(run_dir: &Path, config: &Config) -> Result<(), DaemonError> {
     let _ = std::fs::write(run_dir.join("pid"), std::process::id().to_string());
-    std::fs::write(run_dir.join("config.toml"), config.to_toml())
-        .map_err(|e| DaemonError::startup(format!("{}: {e}", run_dir.display())))?;
+    let path = run_dir.join("config.toml");
+    std::fs::write(&path, config.to_toml()).map_err(|source| StartupError::RunFile { path, source })?;
     if let Ok(entries) = std::fs::read_dir(run_dir.join("checkpoints")) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -70,12 +62,12 @@ pub(super) fn claim_run_dir(run_dir: &Path, config: &Config) -> Result<(), Daemo
 /// The training samples: an image folder or a packed dataset.
 pub(super) fn open_training_data(config: &Config) -> Result<Arc<dyn SampleSource>, DaemonError> {
     Ok(match config.data.format {
-        DataFormat::Folder => Arc::new(
-            ImageFolder::open(&config.data.train).map_err(|e| DaemonError::startup(format!("data.train: {e}")))?,
-        ),
-        DataFormat::Packed => Arc::new(
-            PackedDataset::open(&config.data.train).map_err(|e| DaemonError::startup(format!("data.train: {e}")))?,
-        ),
+        DataFormat::Folder => {
+            Arc::new(ImageFolder::open(&config.data.train).map_err(|e| StartupError::TrainingData(e.into()))?)
+        }
+        DataFormat::Packed => {
+            Arc::new(PackedDataset::open(&config.data.train).map_err(|e| StartupError::TrainingData(e.into()))?)
+        }
     })
 }
 
@@ -90,10 +82,7 @@ pub(super) fn checkpoint_to_resume(
     let mut state = match &config.checkpoint.resume {
         ResumePolicy::Never => {
             if let Some(existing) = list_checkpoints(run_dir).last() {
-                return Err(DaemonError::startup(format!(
-                    "checkpoint.resume = \"never\" but {} exists: use another run folder or resume = \"auto\"",
-                    existing.display()
-                )));
+                return Err(StartupError::ResumeNever(existing.clone()).into());
             }
             None
         }
@@ -104,9 +93,7 @@ pub(super) fn checkpoint_to_resume(
             }
             found
         }
-        ResumePolicy::File(path) => {
-            Some((path.clone(), TrainingState::load(path).map_err(|e| DaemonError::startup(e.to_string()))?))
-        }
+        ResumePolicy::File(path) => Some((path.clone(), TrainingState::load(path).map_err(StartupError::from)?)),
     };
     if let Some((path, state)) = &mut state {
         check_resume(path, state, config, terms)?;
@@ -120,5 +107,5 @@ pub(super) fn resume(
     (path, state): (PathBuf, TrainingState),
 ) -> Result<(), DaemonError> {
     tracing::info!(path = %path.display(), step = state.step, epoch = state.epoch, step_in_epoch = state.step_in_epoch, "resuming");
-    trainer.restore(state).map_err(|e| DaemonError::startup(format!("cannot resume: {e}")))
+    Ok(trainer.restore(state).map_err(StartupError::Resume)?)
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::signals::Signals;
 use super::status::StatusBoard;
-use super::DaemonError;
+use super::{DaemonError, StartupError};
 
 /// A phase of start-up, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +107,7 @@ impl StartupSteps {
             return Ok(());
         }
         self.hold.set(None);
-        let waiting = |e: std::io::Error| DaemonError::Startup(format!("fault injection: waiting for a signal: {e}"));
+        let waiting = |e: std::io::Error| DaemonError::from(StartupError::HoldStartup(e));
         let mut wake = self.signals.next_signal().map_err(waiting)?;
         if self.signals.pending() {
             return Ok(()); // one arrived before the wake-up was registered

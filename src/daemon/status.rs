@@ -196,11 +196,23 @@ impl RunStatus {
     }
 
     /// Reads a run folder's last status.
-    pub fn read(run_dir: &Path) -> Result<Self, String> {
+    pub fn read(run_dir: &Path) -> Result<Self, StatusFileError> {
         let path = Self::file(run_dir);
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| StatusFileError { path: path.clone(), source: e.into() })?;
+        serde_json::from_str(&text).map_err(|e| StatusFileError { path, source: e.into() })
     }
+}
+
+/// Why `status.json` could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct StatusFileError {
+    /// The file.
+    pub path: PathBuf,
+    /// Unreadable, or not a status.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 /// The shared, live status: cheap to clone, written by the loop, read by anyone.

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use crate::daemon::status::{unix_now, RunState, RunStatus};
+use crate::daemon::status::{unix_now, RunState, RunStatus, StatusFileError};
 
 /// Why there is no report.
 #[derive(Debug, thiserror::Error)]
@@ -14,8 +14,8 @@ pub enum ReportError {
     #[error("{}: no such file; `lgd train` writes it in the run folder as soon as it starts (is this a run folder?)", .0.display())]
     Missing(PathBuf),
     /// The file is there but is not a status.
-    #[error("{0}")]
-    Unreadable(String),
+    #[error(transparent)]
+    Unreadable(#[from] crate::daemon::status::StatusFileError),
 }
 
 /// Whether the run's process is still there.
@@ -35,10 +35,10 @@ pub fn report(run_dir: &Path, json: bool) -> Result<String, ReportError> {
     if !path.exists() {
         return Err(ReportError::Missing(path));
     }
-    let status = RunStatus::read(run_dir).map_err(ReportError::Unreadable)?;
+    let status = RunStatus::read(run_dir)?;
     if json {
         let text =
-            std::fs::read_to_string(&path).map_err(|e| ReportError::Unreadable(format!("{}: {e}", path.display())))?;
+            std::fs::read_to_string(&path).map_err(|e| StatusFileError { path: path.clone(), source: e.into() })?;
         return Ok(if text.ends_with('\n') { text } else { text + "\n" });
     }
     Ok(render(&status, liveness(&status), unix_now()))

@@ -149,7 +149,7 @@ pub(super) fn prepare(
     let device = common.device.to_tch();
     let teacher = common.teacher.as_ref().map(|path| SupervisedTeacher::load(path, device)).transpose()?;
     let teacher = match (teacher, &common.guidance) {
-        (Some(t), Some(guidance)) => Some(guide_teacher(t, "imagenet", guidance).map_err(anyhow::Error::msg)?),
+        (Some(t), Some(guidance)) => Some(guide_teacher(t, "imagenet", guidance)?),
         (t, _) => t,
     };
     let student = if need_student {
