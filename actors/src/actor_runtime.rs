@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 
-use kameo::actor::PreparedActor;
+use kameo::actor::{ActorRef, PreparedActor};
 use kameo::Actor;
 use tokio::runtime::{Handle, Runtime};
 
@@ -80,6 +80,13 @@ impl ActorThread {
             false
         }
     }
+}
+
+/// Links two actors as siblings (kameo's links): when either stops abnormally — killed,
+/// panicked, or stopped by another link — kameo stops the other, so a topology does not run on
+/// with half its actors gone.
+pub fn link<A: Actor, B: Actor>(a: &ActorRef<A>, b: &ActorRef<B>) -> std::io::Result<()> {
+    block_on(a.link(b))
 }
 
 /// Runs blocking `work` from inside an actor's handler: the thread leaves the runtime's context

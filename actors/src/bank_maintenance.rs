@@ -202,6 +202,12 @@ impl<B: Banks> BankMaintenanceRef<B> {
 
     /// Asks for the targets of `keys`; take them with [`PendingTargets::wait`].
     pub fn targets(&self, keys: B::Keys) -> Result<PendingTargets<'_, B>, ActorError> {
+        // kameo 0.22's enqueue panics on a stopped actor (it cannot hand the message back), so a
+        // stopped actor is answered here; one that stops between this check and the send is the
+        // remaining window, and its panic reaches the caller's guard as a panic.
+        if !self.actor.is_alive() {
+            return Err(self.stopped());
+        }
         let pending = self.actor.ask(Targets(keys)).blocking_enqueue().map_err(|_| self.stopped())?;
         Ok(PendingTargets(pending))
     }
@@ -224,6 +230,11 @@ impl<B: Banks> BankMaintenanceRef<B> {
     /// Queues a bank to take V's place.
     pub fn replace(&self, bank: B::Bank) -> Result<(), ActorError> {
         self.actor.tell(Replace(bank)).blocking_send().map_err(|_| self.stopped())
+    }
+
+    /// The actor's address (for links).
+    pub fn actor(&self) -> &ActorRef<BankMaintenance<B>> {
+        &self.actor
     }
 
     /// Time the actor spent working.

@@ -147,12 +147,11 @@ impl<S: Student> StudentOptimisationRef<S> {
 
     /// One step on `batch`, waiting at most `limit` of the process's running time for it.
     pub fn step(&self, batch: S::Batch, limit: Duration) -> std::io::Result<StepAnswer<S::Report>> {
+        // The send is part of what is timed: the mailbox holds one message and the loop waits for
+        // each answer, so it finds room at once. (Not `enqueue`: kameo 0.22's enqueue panics on a
+        // stopped actor, unable to hand the message back.)
         actor_runtime::block_on(async {
-            let pending = match self.actor.ask(Step(batch)).enqueue().await {
-                Ok(pending) => pending,
-                Err(_) => return StepAnswer::Answered(Err(ActorError::Stopped { actor: NAME.0 })),
-            };
-            match within_running_time(pending, limit).await {
+            match within_running_time(self.actor.ask(Step(batch)).send(), limit).await {
                 Some(reply) => StepAnswer::Answered(reply.map_err(|error| ActorError::from_send(error, NAME.0))),
                 None => StepAnswer::Overran,
             }
@@ -170,10 +169,105 @@ impl<S: Student> StudentOptimisationRef<S> {
             .map_err(|error| ActorError::from_send(error, NAME.0))
     }
 
+    /// The actor's address (for links).
+    pub fn actor(&self) -> &ActorRef<StudentOptimisation<S>> {
+        &self.actor
+    }
+
     /// Stops the actor after the message in hand and waits at most `grace` for its thread (the
     /// student is dropped there); returns whether it ended.
     pub fn shutdown_within(mut self, grace: Duration) -> bool {
         self.actor.kill();
         self.thread.join_within(grace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bank_maintenance::{self, BankMaintenanceRef, Banks};
+
+    /// Counts its steps.
+    struct Counter(u64);
+
+    impl Student for Counter {
+        type Batch = u64;
+        type Report = u64;
+        type Error = Infallible;
+        fn step(&mut self, by: u64) -> Result<u64, Infallible> {
+            self.0 += by;
+            Ok(self.0)
+        }
+    }
+
+    /// A bank of one number.
+    struct One(u64);
+
+    impl Banks for One {
+        type Keys = u64;
+        type Applied = bool;
+        type Targets = u64;
+        type Bank = u64;
+        type Settings = ();
+        type Error = Infallible;
+        fn targets(&mut self, keys: u64) -> u64 {
+            keys + self.0
+        }
+        fn update(&mut self, keys: u64, applied: bool) -> Result<(), Infallible> {
+            self.0 += u64::from(applied) * keys;
+            Ok(())
+        }
+        fn snapshot(&self) -> Result<u64, Infallible> {
+            Ok(self.0)
+        }
+        fn configure(&mut self, (): ()) {}
+        fn replace(&mut self, bank: u64) {
+            self.0 = bank;
+        }
+    }
+
+    const LIMIT: Duration = Duration::from_secs(30);
+
+    fn answered(answer: std::io::Result<StepAnswer<u64>>) -> Result<u64, ActorError> {
+        match answer.unwrap() {
+            StepAnswer::Answered(reply) => reply,
+            StepAnswer::Overran => panic!("no answer within {LIMIT:?}"),
+        }
+    }
+
+    #[test]
+    fn steps_and_calls_answer_in_order_and_a_panic_leaves_the_student_unusable() {
+        let student = StudentOptimisationRef::start(Counter(0), mailbox()).unwrap();
+        assert_eq!(answered(student.step(2, LIMIT)).unwrap(), 2);
+        assert_eq!(student.with_student(|counter| counter.0 * 10).unwrap(), 20);
+        let panic = student.with_student(|_: &mut Counter| -> u64 { panic!("the call is cursed") }).unwrap_err();
+        assert!(panic.to_string().contains("student optimisation panicked: the call is cursed"), "{panic}");
+        let refused = answered(student.step(1, LIMIT)).unwrap_err().to_string();
+        assert_eq!(refused, "student optimisation is unusable after its panic (the call is cursed)");
+        assert!(student.shutdown_within(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn linked_siblings_stop_together() {
+        let bank = BankMaintenanceRef::start(One(1), bank_maintenance::mailbox()).unwrap();
+        let student = StudentOptimisationRef::start(Counter(0), mailbox()).unwrap();
+        actor_runtime::link(student.actor(), bank.actor()).unwrap();
+        assert_eq!(bank.targets(4).unwrap().wait().unwrap(), 5);
+        assert_eq!(answered(student.step(1, LIMIT)).unwrap(), 1);
+        // Bank maintenance dies (killed, as a crashed actor would end): kameo stops its sibling.
+        bank.actor().kill();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match answered(student.step(1, LIMIT)) {
+                Err(ActorError::Stopped { actor }) => {
+                    assert_eq!(actor, NAME.0);
+                    break;
+                }
+                Ok(_) => assert!(std::time::Instant::now() < deadline, "the student outlived its linked sibling"),
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert!(bank.snapshot().is_err());
+        assert!(student.shutdown_within(Duration::from_secs(5)));
     }
 }

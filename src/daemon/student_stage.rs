@@ -56,6 +56,13 @@ pub(super) enum PartWayFailure {
     Injected(#[from] crate::fault_injection::InjectedFailure),
 }
 
+impl StudentWork {
+    /// The trainer's bank maintenance (the topology links it to student optimisation).
+    pub(super) fn bank_maintenance(&self) -> &crate::train::bank_stage::BankStage {
+        self.trainer.bank_maintenance()
+    }
+}
+
 impl Student for StudentWork {
     type Batch = PreparedStep;
     type Report = (StepReport, Position);

@@ -15,6 +15,7 @@
 //! ```
 
 use crossbeam_channel::{bounded, unbounded, Receiver};
+use lgd_actors::actor_runtime;
 use lgd_actors::bank_maintenance::{self, BankMaintenanceRef};
 use lgd_actors::checkpoint_writer::{self, CheckpointWriterRef};
 use lgd_actors::metrics_writer::{self, MetricsWriterRef};
@@ -49,9 +50,13 @@ pub(super) fn teacher_inference(
 }
 
 /// Student optimisation: one message at a time, by protocol — the loop waits for each step's
-/// answer before it acts on a signal or sends the next.
+/// answer before it acts on a signal or sends the next. Linked with bank maintenance, its sibling:
+/// if either dies, kameo stops the other.
 pub(super) fn student_optimisation(work: StudentWork) -> std::io::Result<StudentOptimisationRef<StudentWork>> {
-    StudentOptimisationRef::start(work, student_optimisation::mailbox())
+    let bank = work.bank_maintenance().actor().clone();
+    let student = StudentOptimisationRef::start(work, student_optimisation::mailbox())?;
+    actor_runtime::link(student.actor(), &bank)?;
+    Ok(student)
 }
 
 /// Bank maintenance: four jobs, by protocol — a step sends at most three (targets, update, and a

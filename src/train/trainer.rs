@@ -410,6 +410,11 @@ impl<T: Teacher> Trainer<T> {
         Ok(self.bank.snapshot()?)
     }
 
+    /// Bank maintenance, as this trainer talks to it (its address, for links).
+    pub fn bank_maintenance(&self) -> &BankStage {
+        &self.bank
+    }
+
     /// Time the bank stage spent on targets and updates.
     pub fn bank_busy(&self) -> std::time::Duration {
         self.bank.busy()
