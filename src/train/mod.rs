@@ -7,9 +7,11 @@ pub mod lr_schedule;
 pub mod position;
 pub mod sgd;
 pub mod trainer;
+mod trainer_error;
 
 pub use grad_scaler::GradScaler;
 pub use lr_schedule::LrSchedule;
 pub use position::Position;
 pub use sgd::{MomentumError, Sgd, SgdConfig};
-pub use trainer::{teacher_keys, StepReport, Trainer, TrainerError};
+pub use trainer::{teacher_keys, StepReport, Trainer};
+pub use trainer_error::TrainerError;

@@ -4,50 +4,20 @@
 //! and `state`; everything random in a step is seeded from (run seed, step), so a resumed run
 //! repeats the uninterrupted one bit for bit on the CPU.
 
-use lgd_actors::actor_error::ActorError;
 use lgd_actors::bank_maintenance::{self, BankMaintenanceRef};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use super::bank_stage::{BankStage, TensorBanks};
-use super::{GradScaler, LrSchedule, MomentumError, Position, Sgd, SgdConfig};
+use super::{GradScaler, LrSchedule, Position, Sgd, SgdConfig, TrainerError};
 use crate::checkpoint::TrainingState;
 use crate::config::{Autocast, BatchNormMode, Config, FaultInjectionSection};
 use crate::distributed::{DataParallel, DistributedError};
-use crate::models::state_dict::{load_state_dict, state_dict, StateDictError};
+use crate::models::state_dict::{load_state_dict, state_dict};
 use crate::models::student::{Student, StudentOptions};
 use crate::models::teacher::Teacher;
-use crate::objective::{normalize_rows, BankError, LgdLoss, VisualBank};
+use crate::objective::{normalize_rows, LgdLoss, VisualBank};
 use crate::torch_ext::{module_to_channels_last, to_channels_last, AutocastGuard, TorchExtError};
-
-/// Why a trainer could not be built or restored.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainerError {
-    /// Saved weights do not fit the student.
-    #[error(transparent)]
-    Weights(#[from] StateDictError),
-    /// A bank is inconsistent.
-    #[error(transparent)]
-    Bank(#[from] BankError),
-    /// The OS refused bank maintenance its thread.
-    #[error("starting bank maintenance: {0}")]
-    BankStart(#[source] std::io::Error),
-    /// Bank maintenance failed or stopped.
-    #[error(transparent)]
-    BankMaintenance(#[from] ActorError),
-    /// Autocast or channels_last could not be set up, or a fused optimiser kernel failed.
-    #[error(transparent)]
-    Precision(#[from] TorchExtError),
-    /// Saved optimiser state does not fit.
-    #[error("checkpoint optimiser state: {0}")]
-    Optimizer(#[source] MomentumError),
-    /// libtorch's backward pass threw.
-    #[error("backward: {0}")]
-    Backward(String),
-    /// A collective of data-parallel training failed.
-    #[error(transparent)]
-    Distributed(#[from] DistributedError),
-}
 
 /// What one step did; tensors stay on the device until someone reads them (no sync per step).
 #[derive(Debug)]
