@@ -1,7 +1,7 @@
 //! ColorJitter's hue shift on `[n, 3, H, W]` f32 batches of integers 0..=255, through PIL's
-//! 8-bit HSV as `lgd_datasets::augment::hue` computes it: the same lookup tables (copied to the
-//! device once) for RGB → HSV, and the same mix of single- and double-precision steps for
-//! HSV → RGB, so every byte matches the host path.
+//! 8-bit HSV as `lgd_datasets::augment::hue` defines it: its lookup tables (built from PIL's
+//! float maths, copied to the device once) for RGB → HSV, and PIL's mix of single- and
+//! double-precision steps for HSV → RGB, so every byte matches the host path.
 
 use lgd_datasets::augment::hue::{hue_shift_u8, hue_tables, OTHER, SECTOR_SOURCE};
 use tch::{Device, Kind, Tensor};
