@@ -4,7 +4,8 @@
 //! `uint8(int32(hue_factor·255))` to H with wrap-around, and converts back. The 8-bit
 //! quantisation of H and S is part of the result (a shift of 0 is not the identity), so we
 //! reproduce PIL's two conversions, including which steps it computes in single and which in
-//! double precision.
+//! double precision: `rgb_to_hsv` and `hsv_to_rgb` are that definition, and the vectorised
+//! kernel computes the same bytes with cheaper steps, checked on every input.
 
 use super::simd::avx2_dispatch;
 use crate::rgb::RgbImage;
