@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use lgd_datasets::augment::normalize::{to_tensor_normalized_into, CLIP_MEAN, CLIP_STD};
 use lgd_datasets::augment::{blur, enhance, grayscale, hue, resize, CropBox};
 use lgd_datasets::decode::{decode, DecodeOptions};
 use lgd_datasets::RgbImage;
@@ -35,4 +36,10 @@ fn main() {
     time("hue", &view, |v| hue::adjust_hue(v, 0.05));
     time("grayscale", &view, grayscale::to_grayscale);
     time("blur", &view, |v| blur::gaussian_blur(v, 1.5));
+    let mut planes = vec![0.0; 3 * 224 * 224];
+    let t = Instant::now();
+    for _ in 0..200 {
+        to_tensor_normalized_into(&view, CLIP_MEAN, CLIP_STD, &mut planes);
+    }
+    println!("{:<12} {:.3} ms", "normalize", 1e3 * t.elapsed().as_secs_f64() / 200.0);
 }
