@@ -7,6 +7,7 @@ mod support;
 use std::path::Path;
 
 use lgd::config::Config;
+use lgd::daemon::topology::bank_maintenance;
 use lgd::models::teacher::SupervisedTeacher;
 use lgd::train::Trainer;
 use tch::{Device, Kind, Tensor};
@@ -23,7 +24,7 @@ fn config(precision: &str) -> Config {
 fn trainer(precision: &str) -> Trainer<SupervisedTeacher> {
     let config = config(precision);
     let teacher = SupervisedTeacher::load(&support::lite0_weights(), Device::Cpu).unwrap();
-    Trainer::new(&config, teacher, 10, Device::Cpu).unwrap()
+    Trainer::new(&config, teacher, 10, Device::Cpu, bank_maintenance).unwrap()
 }
 
 /// The step seeds libtorch's global generator: tests of this file take turns.
@@ -74,7 +75,7 @@ fn fp16_steps_through_its_scaler_and_a_nonfinite_loss_changes_nothing() {
     let mut config = config("autocast = \"fp32\"\nchannels_last = true\n[fault_injection]\nnonfinite_loss_steps = [2]");
     config.precision.autocast = lgd::config::Autocast::Fp16;
     let teacher = SupervisedTeacher::load(&support::lite0_weights(), Device::Cpu).unwrap();
-    let mut fp16 = Trainer::new(&config, teacher, 10, Device::Cpu).unwrap();
+    let mut fp16 = Trainer::new(&config, teacher, 10, Device::Cpu, bank_maintenance).unwrap();
     let first = fp16.step(&batch(0)).unwrap();
     assert!(first.loss.double_value(&[]).is_finite() && !bool::try_from(&first.nonfinite).unwrap());
     let before = snapshot(&fp16);

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use lgd::checkpoint::{checkpoint_path, newest_valid};
 use lgd::config::Config;
+use lgd::daemon::topology::bank_maintenance;
 use lgd::models::teacher::SupervisedTeacher;
 use lgd::train::Trainer;
 use support::states::assert_identical;
@@ -54,8 +55,14 @@ fn batch(step: u64) -> Tensor {
 }
 
 fn trainer(weights: &Path) -> Trainer<SupervisedTeacher> {
-    Trainer::new(&config(), SupervisedTeacher::load(weights, Device::Cpu).unwrap(), STEPS_PER_EPOCH, Device::Cpu)
-        .unwrap()
+    Trainer::new(
+        &config(),
+        SupervisedTeacher::load(weights, Device::Cpu).unwrap(),
+        STEPS_PER_EPOCH,
+        Device::Cpu,
+        bank_maintenance,
+    )
+    .unwrap()
 }
 
 fn run(trainer: &mut Trainer<SupervisedTeacher>, steps: std::ops::Range<u64>) {

@@ -27,10 +27,6 @@ use crate::actor_runtime::{self, ActorThread};
 /// The actor's name in messages and its thread's name.
 const NAME: (&str, &str) = ("bank maintenance", "lgd-bank");
 
-/// Jobs that may wait in the mailbox: fixed by protocol, a step sends at most three (targets,
-/// update, and a snapshot or reload between steps), so a sender never waits on a healthy actor.
-pub const MAILBOX: usize = 4;
-
 /// What the actor does, on whatever the banks are made of.
 pub trait Banks: Send + 'static {
     /// One step's teacher keys (`[B, D]` for targets, all replicas' `[N, D]` for an update).
@@ -160,11 +156,6 @@ impl<B: Banks> Message<Replace<B::Bank>> for BankMaintenance<B> {
 
 /// The actor's mailbox (made by the topology).
 pub type Mailbox<B> = (MailboxSender<BankMaintenance<B>>, MailboxReceiver<BankMaintenance<B>>);
-
-/// A mailbox of [`MAILBOX`] jobs.
-pub fn mailbox<B: Banks>() -> Mailbox<B> {
-    kameo::mailbox::bounded(MAILBOX)
-}
 
 /// Targets asked for and not yet taken.
 pub struct PendingTargets<'a, B: Banks>(BlockingPendingReply<'a, Targets<B::Keys>, Result<B::Targets, ActorError>>);

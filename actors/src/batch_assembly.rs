@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::batch_pixels::BatchPixels;
-use crate::data_pipeline::{DataPlan, HostBatch, PipelineError};
+use crate::data_pipeline::{DataPlan, Delivery, HostBatch, PipelineError};
 use crate::decode_worker::Produced;
 use crate::stop_channel::{receive_unless_stopped, send_unless_stopped, Never};
 
@@ -28,7 +28,7 @@ pub(crate) fn assemble(
     plan: DataPlan,
     per_epoch: u64,
     produced: Receiver<Produced>,
-    batches: Sender<Result<HostBatch, PipelineError>>,
+    batches: Sender<Delivery>,
     stop: &Receiver<Never>,
     completed: &AtomicBool,
     credits: Receiver<()>,

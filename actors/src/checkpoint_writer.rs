@@ -7,7 +7,7 @@
 
 use crossbeam_channel::Sender;
 
-use crate::stage_actor::{Mailbox, StageHandle, StageOutput, StageWiring, StageWork};
+use crate::stage_actor::{Mailbox, StageHandle, StageOutput, StageWork};
 
 /// The actor's name in messages and its thread's name.
 pub const NAME: (&str, &str) = ("checkpoint writer", "lgd-checkpoint");
@@ -37,9 +37,6 @@ impl<C: CheckpointStore> StageWork for Writing<C> {
 
 /// The running actor.
 pub type CheckpointWriterRef<C> = StageHandle<Writing<C>>;
-
-/// Its mailbox, outcome channel and the receiver of the outcomes (made by the topology).
-pub type Wiring<C> = StageWiring<Writing<C>>;
 
 /// Starts the actor on `store` with the ends the topology made. Fails only if the OS refuses a
 /// thread.

@@ -1,6 +1,6 @@
 //! The data half of the topology: sampler → decode/augment workers → batch assembler → trainer.
-//! `DataPipeline::start` creates every channel (capacities from `[pipeline]`) and hands each stage
-//! only its ends. Full channels block the stage before them, so a slow trainer back-pressures the
+//! The topology makes every channel ([`DataChannels`], capacities from `[pipeline]` or fixed by
+//! protocol) and `DataPipeline::start` hands each stage only its ends. Full channels block the stage before them, so a slow trainer back-pressures the
 //! decoders and memory stays bounded by the capacities. Shutdown closes the stop channel, which
 //! wakes every stage blocked on a channel, and waits for each thread to drop its end of the exit
 //! channel: no stage polls, every thread is joined (or, stuck in a read that never returns, left
@@ -12,14 +12,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::awake_wait::recv_within_running_time;
 use crate::batch_assembly::assemble;
 use crate::batch_memory::BatchMemory;
 use crate::batch_pixels::BatchPixels;
 use crate::decode_worker::{Job, Produced, WorkerContext};
-use crate::pipeline_config::PipelineConfig;
 use crate::pipeline_stats::PipelineStats;
 use crate::sampler::{sample, steps_per_epoch, Shard};
 use crate::stop_channel::{receive_unless_stopped, send_unless_stopped, Never};
@@ -98,11 +97,37 @@ pub struct DataPlan {
     pub memory: Arc<dyn BatchMemory>,
 }
 
+/// What the assembler hands the trainer: the next batch in order, or why there is none.
+pub type Delivery = Result<HostBatch, PipelineError>;
+
+/// Every channel of the data pipeline, made by the topology and handed to [`DataPipeline::start`].
+pub struct DataChannels {
+    /// Sampler → decode workers: the samples to produce (`pipeline.decoded_samples`).
+    pub jobs: (Sender<Job>, Receiver<Job>),
+    /// Decode workers → assembler: produced samples (`pipeline.decoded_samples`).
+    pub decoded: (Sender<Produced>, Receiver<Produced>),
+    /// Assembler → trainer: batches in order (`pipeline.host_batches`).
+    pub batches: (Sender<Delivery>, Receiver<Delivery>),
+    /// Assembler → sampler: one credit per batch the sampler may run ahead ([`credit_window`]).
+    pub credits: (Sender<()>, Receiver<()>),
+    /// Fixed by protocol (capacity 0, never sent on): dropping the sender stops every stage.
+    pub stop: (Sender<Never>, Receiver<Never>),
+    /// Fixed by protocol (capacity 0, never sent on): closes once every thread has ended.
+    pub exited: (Sender<Never>, Receiver<Never>),
+}
+
+/// How many batches the sampler may run ahead of the assembler: what the decoded samples'
+/// channel holds, plus one. Without the bound, one slow sample could make the assembler hoard
+/// partial batches without limit.
+pub fn credit_window(decoded_samples: usize, batch: usize) -> usize {
+    (decoded_samples / batch.max(1)).max(1) + 1
+}
+
 /// What waiting for the next batch gave.
 #[derive(Debug)]
 pub enum Next {
     /// The next batch in order, or why the pipeline died.
-    Batch(Result<HostBatch, PipelineError>),
+    Batch(Delivery),
     /// Every planned batch was delivered.
     Done,
     /// Nothing arrived in time (the stall watchdog decides what that means).
@@ -111,7 +136,7 @@ pub enum Next {
 
 /// The running data pipeline.
 pub struct DataPipeline {
-    batches: Option<Receiver<Result<HostBatch, PipelineError>>>,
+    batches: Option<Receiver<Delivery>>,
     /// Never sent on: dropping it closes the channel, which every stage selects on beside its work.
     stop: Option<Sender<Never>>,
     /// Closed once every thread has dropped its sender: all of them have ended.
@@ -127,21 +152,17 @@ pub struct DataPipeline {
 }
 
 impl DataPipeline {
-    /// Starts the sampler, `workers` decode threads and the assembler.
-    pub fn start(context: WorkerContext, plan: DataPlan, sizing: &PipelineConfig) -> Self {
-        // Every channel of the data pipeline, in one place.
-        let (jobs_tx, jobs_rx) = bounded::<Job>(sizing.decoded_samples);
-        let (produced_tx, produced_rx) = bounded::<Produced>(sizing.decoded_samples);
-        let (batches_tx, batches_rx) = bounded::<Result<HostBatch, PipelineError>>(sizing.host_batches);
-        // The sampler stays within `window` batches of the assembler (one credit per batch in
-        // flight), so one slow sample cannot make the assembler hoard partial batches without bound.
-        let window = (sizing.decoded_samples / plan.batch.max(1)).max(1) + 1;
-        let (credits_tx, credits_rx) = bounded::<()>(window);
-        // Fixed by protocol: nothing is ever sent on these two; they close.
-        let (stop_tx, stop) = bounded::<Never>(0);
-        let (exited_tx, exited_rx) = bounded::<Never>(0);
-
-        let workers = sizing.resolved_decode_workers();
+    /// Starts the sampler, `workers` decode threads and the assembler on the topology's channels.
+    pub fn start(context: WorkerContext, plan: DataPlan, workers: usize, channels: DataChannels) -> Self {
+        let DataChannels {
+            jobs: (jobs_tx, jobs_rx),
+            decoded: (produced_tx, produced_rx),
+            batches: (batches_tx, batches_rx),
+            credits: (credits_tx, credits_rx),
+            stop: (stop_tx, stop),
+            exited: (exited_tx, exited_rx),
+        } = channels;
+        let capacities = (produced_rx.capacity().unwrap_or(usize::MAX), batches_rx.capacity().unwrap_or(usize::MAX));
         let stats = Arc::new(PipelineStats::new(workers));
         let samples = context.source.len();
         let context = Arc::new(context);
@@ -186,7 +207,6 @@ impl DataPipeline {
                 assemble(plan, per_epoch, produced_rx, batches_tx, &stop, &completed, credits_rx)
             }));
         }
-        let capacities = (sizing.decoded_samples, sizing.host_batches);
         Self {
             batches: Some(batches_rx),
             stop: Some(stop_tx),
@@ -201,7 +221,7 @@ impl DataPipeline {
     }
 
     /// The next batch in order; `None` once the planned epochs are done, an error if a stage died.
-    pub fn next(&self) -> Option<Result<HostBatch, PipelineError>> {
+    pub fn next(&self) -> Option<Delivery> {
         match self.next_within(None) {
             Next::Batch(item) => Some(item),
             Next::Done => None,

@@ -1,12 +1,13 @@
-//! `lgd-actors`: every actor of a training run, with its messages and its mailbox, and the data
-//! pipeline's channels. Actors whose work needs tensors are generic over a trait that the `lgd`
+//! `lgd-actors`: every actor of a training run, with its messages and its mailbox. The `lgd`
+//! crate's topology (`lgd::daemon::topology`) makes every mailbox and channel and starts them.
+//! Actors whose work needs tensors are generic over a trait that the `lgd`
 //! crate implements (this crate links no libtorch).
 //!
-//! The data pipeline (threads on bounded crossbeam channels, made in [`data_pipeline`]):
+//! The data pipeline (threads on bounded crossbeam channels, [`data_pipeline::DataChannels`]):
 //! - [`sampler`]: the seeded, resumable order of each epoch, and the actor that issues it.
 //! - [`decode_worker`]: the decode/augment actor, a pool of workers; bad files replaced and reported.
 //! - [`batch_assembly`]: decoded samples into their batches, handed on in order.
-//! - [`data_pipeline`]: sampler → workers → assembler, every channel created in one place.
+//! - [`data_pipeline`]: sampler → workers → assembler, each given only its channels' ends.
 //! - [`source`], [`batch_memory`], [`batch_pixels`], [`pipeline_config`], [`pipeline_stats`]: where
 //!   samples come from, where batches are assembled, their pixels, the sizing, the watchdog's view.
 //!
@@ -36,6 +37,6 @@ pub mod pipeline_stats;
 pub mod sampler;
 pub mod source;
 pub mod stage_actor;
-mod stop_channel;
+pub mod stop_channel;
 pub mod student_optimisation;
 pub mod teacher_inference;

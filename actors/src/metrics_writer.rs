@@ -6,7 +6,7 @@
 
 use crossbeam_channel::Sender;
 
-use crate::stage_actor::{Mailbox, StageHandle, StageOutput, StageWiring, StageWork};
+use crate::stage_actor::{Mailbox, StageHandle, StageOutput, StageWork};
 
 /// The actor's name in messages and its thread's name.
 pub const NAME: (&str, &str) = ("metrics writer", "lgd-metrics");
@@ -36,9 +36,6 @@ impl<M: MetricsStore> StageWork for Writing<M> {
 
 /// The running actor.
 pub type MetricsWriterRef<M> = StageHandle<Writing<M>>;
-
-/// Its mailbox, failure channel and the receiver of the failures (made by the topology).
-pub type Wiring<M> = StageWiring<Writing<M>>;
 
 /// Starts the actor on `store` with the ends the topology made. Fails only if the OS refuses a
 /// thread.

@@ -141,32 +141,6 @@ impl<W: StageWork> StageHandle<W> {
 /// A stage's mailbox.
 pub type Mailbox<W> = (MailboxSender<StageActor<W>>, MailboxReceiver<StageActor<W>>);
 
-/// A stage's mailbox of `capacity` inputs (for the topology that creates every channel).
-pub fn mailbox<W: StageWork>(capacity: usize) -> Mailbox<W> {
-    kameo::mailbox::bounded(capacity)
-}
-
-/// A stage's ends, made by the topology: the mailbox it reads, the channel its outcomes go out
-/// on, and the receiver of those outcomes for whoever fed it.
-pub struct StageWiring<W: StageWork> {
-    /// The stage's bounded mailbox.
-    pub mailbox: Mailbox<W>,
-    /// Where the stage sends each input's outcome.
-    pub outputs: Sender<StageOutput<W>>,
-    /// Where they are read.
-    pub replies: crossbeam_channel::Receiver<StageOutput<W>>,
-}
-
-impl<W: StageWork> StageWiring<W> {
-    /// A mailbox of `mailbox` inputs, and `outputs` (a channel the topology made) for the outcomes.
-    pub fn new(
-        mailbox: usize,
-        (outputs, replies): (Sender<StageOutput<W>>, crossbeam_channel::Receiver<StageOutput<W>>),
-    ) -> Self {
-        Self { mailbox: self::mailbox::<W>(mailbox), outputs, replies }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,8 +185,13 @@ mod tests {
         let started = Arc::new(AtomicU64::new(0));
         let (outputs, prepared) = crossbeam_channel::bounded(outputs_capacity);
         let work = Doubler { started: started.clone(), panic_at };
-        let stage =
-            StageHandle::start(("doubling stage", "lgd-test-stage"), work, mailbox(mailbox_capacity), outputs).unwrap();
+        let stage = StageHandle::start(
+            ("doubling stage", "lgd-test-stage"),
+            work,
+            kameo::mailbox::bounded(mailbox_capacity),
+            outputs,
+        )
+        .unwrap();
         (stage, prepared, started)
     }
 
@@ -309,7 +288,7 @@ mod tests {
         let outer = StageHandle::start(
             ("outer stage", "lgd-test-outer"),
             Forwarder { inner, answers, copies },
-            mailbox(4),
+            kameo::mailbox::bounded(4),
             outputs,
         )
         .unwrap();

@@ -4,7 +4,7 @@
 use crossbeam_channel::{select, Receiver, Sender};
 
 /// A message type with no values: its channels only ever close.
-pub(crate) enum Never {}
+pub enum Never {}
 
 /// Sends unless the pipeline is stopping or the receiver is gone; false when not sent. A peer
 /// stuck for good (a worker in a hung read) cannot keep this stage blocked past a stop.

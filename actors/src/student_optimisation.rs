@@ -29,9 +29,6 @@ use crate::awake_wait::within_running_time;
 /// The actor's name in messages and its thread's name.
 pub const NAME: (&str, &str) = ("student optimisation", "lgd-student");
 
-/// Messages that may wait: fixed by protocol, the loop waits for each answer.
-pub const MAILBOX: usize = 1;
-
 /// What the actor steps.
 pub trait Student: Send + 'static {
     /// One prepared batch.
@@ -115,11 +112,6 @@ where
 /// The actor's mailbox (made by the topology).
 pub type Mailbox<S> = (MailboxSender<StudentOptimisation<S>>, MailboxReceiver<StudentOptimisation<S>>);
 
-/// A mailbox of [`MAILBOX`] messages.
-pub fn mailbox<S: Student>() -> Mailbox<S> {
-    kameo::mailbox::bounded(MAILBOX)
-}
-
 /// What asking for a step gave.
 #[derive(Debug)]
 pub enum StepAnswer<R> {
@@ -185,7 +177,7 @@ impl<S: Student> StudentOptimisationRef<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bank_maintenance::{self, BankMaintenanceRef, Banks};
+    use crate::bank_maintenance::{BankMaintenanceRef, Banks};
 
     /// Counts its steps.
     struct Counter(u64);
@@ -237,7 +229,7 @@ mod tests {
 
     #[test]
     fn steps_and_calls_answer_in_order_and_a_panic_leaves_the_student_unusable() {
-        let student = StudentOptimisationRef::start(Counter(0), mailbox()).unwrap();
+        let student = StudentOptimisationRef::start(Counter(0), kameo::mailbox::bounded(1)).unwrap();
         assert_eq!(answered(student.step(2, LIMIT)).unwrap(), 2);
         assert_eq!(student.with_student(|counter| counter.0 * 10).unwrap(), 20);
         let panic = student.with_student(|_: &mut Counter| -> u64 { panic!("the call is cursed") }).unwrap_err();
@@ -249,8 +241,8 @@ mod tests {
 
     #[test]
     fn linked_siblings_stop_together() {
-        let bank = BankMaintenanceRef::start(One(1), bank_maintenance::mailbox()).unwrap();
-        let student = StudentOptimisationRef::start(Counter(0), mailbox()).unwrap();
+        let bank = BankMaintenanceRef::start(One(1), kameo::mailbox::bounded(4)).unwrap();
+        let student = StudentOptimisationRef::start(Counter(0), kameo::mailbox::bounded(1)).unwrap();
         actor_runtime::link(student.actor(), bank.actor()).unwrap();
         assert_eq!(bank.targets(4).unwrap().wait().unwrap(), 5);
         assert_eq!(answered(student.step(1, LIMIT)).unwrap(), 1);

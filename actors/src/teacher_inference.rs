@@ -8,7 +8,7 @@
 use crossbeam_channel::Sender;
 
 use crate::data_pipeline::HostBatch;
-use crate::stage_actor::{Mailbox, StageHandle, StageOutput, StageWiring, StageWork};
+use crate::stage_actor::{Mailbox, StageHandle, StageOutput, StageWork};
 
 /// The actor's name in messages and its thread's name.
 pub const NAME: (&str, &str) = ("device stage", "lgd-device-stage");
@@ -38,9 +38,6 @@ impl<T: TeacherInference> StageWork for Inference<T> {
 
 /// The running actor.
 pub type TeacherInferenceRef<T> = StageHandle<Inference<T>>;
-
-/// Its mailbox, output channel and the receiver of the outputs (made by the topology).
-pub type Wiring<T> = StageWiring<Inference<T>>;
 
 /// Starts the actor on `work` with the ends the topology made. Fails only if the OS refuses a
 /// thread.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use lgd_actors::batch_memory::{AllocError, BatchMemory, Element, Heap, HostBuffer};
 use lgd_actors::batch_pixels::BatchPixels;
-use lgd_actors::data_pipeline::{DataPipeline, DataPlan, Next};
+use lgd_actors::data_pipeline::{credit_window, DataChannels, DataPipeline, DataPlan, Next};
 use lgd_actors::decode_worker::WorkerContext;
 use lgd_actors::pipeline_config::PipelineConfig;
 use lgd_actors::sampler::{epoch_order, Shard};
@@ -84,7 +84,22 @@ fn start_viewing(
         view_epochs,
     };
     let sizing = PipelineConfig { decode_workers: workers, decoded_samples: 8, host_batches: 2, ..Default::default() };
-    DataPipeline::start(context, plan, &sizing)
+    start_sized(context, plan, &sizing)
+}
+
+/// The pipeline on channels sized from `sizing`, as the `lgd` crate's topology wires it (this
+/// crate cannot use that one: it depends on this crate).
+fn start_sized(context: WorkerContext, plan: DataPlan, sizing: &PipelineConfig) -> DataPipeline {
+    use crossbeam_channel::bounded;
+    let channels = DataChannels {
+        jobs: bounded(sizing.decoded_samples),
+        decoded: bounded(sizing.decoded_samples),
+        batches: bounded(sizing.host_batches),
+        credits: bounded(credit_window(sizing.decoded_samples, plan.batch)),
+        stop: bounded(0),
+        exited: bounded(0),
+    };
+    DataPipeline::start(context, plan, sizing.resolved_decode_workers(), channels)
 }
 
 fn plan(start_epoch: u64, start_step: u64) -> DataPlan {
@@ -267,7 +282,7 @@ fn a_crashed_worker_is_an_error_not_the_end_of_training() {
         view_epochs: None,
     };
     let sizing = PipelineConfig { decode_workers: 2, decoded_samples: 4, host_batches: 1, ..Default::default() };
-    let pipeline = DataPipeline::start(context, plan(0, 0), &sizing);
+    let pipeline = start_sized(context, plan(0, 0), &sizing);
     let outcome = std::iter::from_fn(|| pipeline.next()).find_map(Result::err);
     let error = outcome.expect("the crash surfaces as an error");
     assert!(error.to_string().contains("decode worker panicked: simulated worker crash"), "{error}");
@@ -288,7 +303,7 @@ fn a_stalled_worker_is_named_and_does_not_hang_the_shutdown() {
         view_epochs: None,
     };
     let sizing = PipelineConfig { decode_workers: 2, decoded_samples: 4, host_batches: 1, ..Default::default() };
-    let pipeline = DataPipeline::start(context, plan(0, 0), &sizing);
+    let pipeline = start_sized(context, plan(0, 0), &sizing);
     let outcome = pipeline.next_within(Some(std::time::Duration::from_millis(500)));
     assert!(matches!(outcome, Next::TimedOut), "the first batch holds the stalled sample: {outcome:?}");
     let busy = pipeline.stats().longest_busy().expect("the stalled worker is busy");
@@ -338,7 +353,7 @@ fn an_unread_pipeline_decodes_only_what_its_capacities_hold() {
     };
     let sizing = PipelineConfig { decode_workers: 2, decoded_samples: 8, host_batches: 2, ..Default::default() };
     let (batch, bound_in_batches) = (4, 2 + 8 / 4 + 1);
-    let pipeline = DataPipeline::start(context, plan(0, 0), &sizing);
+    let pipeline = start_sized(context, plan(0, 0), &sizing);
     // Wait until the reads stop growing.
     let settled = |reads: &AtomicUsize| {
         let mut last = usize::MAX;

@@ -14,6 +14,7 @@ use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
 use crate::config::{Autocast, Config, ConfigError, DeviceSpec, StudentArch};
+use crate::daemon::topology::bank_maintenance;
 use crate::models::clip::{Clip, ClipConfig, LoadOptions};
 use crate::models::teacher::{ClipTeacher, Teacher};
 use crate::objective::{BankError, TextBank};
@@ -220,7 +221,7 @@ pub fn run(options: &StepBenchOptions) -> Result<StepBenchReport, BenchStepError
     let (mean, std) = teacher.normalisation();
     let side = clip_config.vision.image_size();
     let total = (options.warmup + options.steps) as u64;
-    let mut trainer = Trainer::new(&config, teacher, total.max(1), device)?;
+    let mut trainer = Trainer::new(&config, teacher, total.max(1), device, bank_maintenance)?;
 
     // Pixels uniform in [0, 1], normalised as the pipeline does: what the step sees in training.
     let batch = options.batch as i64;

@@ -130,8 +130,8 @@ fn worker_context(
 /// The device stage and the receiving end of its output channel.
 type DeviceStage = (TeacherInferenceRef<TeacherWork>, Receiver<StageOutput<Inference<TeacherWork>>>);
 
-/// Starts the data pipeline at (epoch, step in epoch) and the device stage behind it; every
-/// channel of the two is created here or in `DataPipeline::start`.
+/// Starts the data pipeline at (epoch, step in epoch) and the device stage behind it, both
+/// through the topology.
 fn start_stages(
     parts: &StageParts,
     config: &Config,
@@ -154,7 +154,7 @@ fn start_stages(
         memory: Arc::new(TensorMemory::for_device(parts.device)),
     };
     let sizing = parts.replica.pipeline(config);
-    let pipeline = DataPipeline::start(worker_context(config, &parts.source, parts.device)?, plan, &sizing);
+    let pipeline = super::topology::data_pipeline(worker_context(config, &parts.source, parts.device)?, plan, &sizing);
     let work = TeacherWork {
         photometric: DevicePhotometric::new(&config.augmentation, parts.device),
         teacher: parts.teacher.clone(),

@@ -29,7 +29,7 @@ mod startup_phase;
 pub mod status;
 mod student_stage;
 mod summary;
-mod topology;
+pub mod topology;
 
 pub use any_teacher::{guide_teacher, AnyTeacher, TeacherError};
 pub use checkpoint_writer::WriteError;

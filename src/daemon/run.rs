@@ -263,8 +263,8 @@ fn start<'a>(starting: Start<'a>, board: StatusBoard, steps: &StartupSteps) -> R
     steps.enter(StartupPhase::LoadingTeacher)?;
     let teacher = load_teacher(&config, run_dir, device, steps)?;
     steps.enter(StartupPhase::BuildingTrainer)?;
-    let mut trainer = Trainer::with_bank_maintenance(&config, teacher, per_epoch, device, topology::bank_maintenance)
-        .map_err(StartupError::from)?;
+    let mut trainer =
+        Trainer::new(&config, teacher, per_epoch, device, topology::bank_maintenance).map_err(StartupError::from)?;
     if let Some(resumed) = resumed {
         resume(&mut trainer, resumed)?;
     }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lgd_actors::data_pipeline::{DataPipeline, DataPlan};
+use lgd_actors::data_pipeline::DataPlan;
 use lgd_actors::decode_worker::WorkerContext;
 use lgd_actors::pipeline_config::PipelineConfig;
 use lgd_actors::sampler::steps_per_epoch;
@@ -107,7 +107,7 @@ pub fn augmented_probe(
         memory: Arc::new(lgd_actors::batch_memory::Heap), // the probe reads the floats on the host
     };
     let sizing = PipelineConfig { decode_workers: setup.workers, ..PipelineConfig::default() };
-    let pipeline = DataPipeline::start(context, plan, &sizing);
+    let pipeline = crate::daemon::topology::data_pipeline(context, plan, &sizing);
     let side = setup.crop as i64;
     while let Some(batch) = pipeline.next() {
         let batch = batch?;

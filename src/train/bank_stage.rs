@@ -76,7 +76,7 @@ mod tests {
 
     fn start_default(visual: VisualBank, text: &TextBank) -> BankStage {
         let banks = TensorBanks::new(visual, text, LgdLoss::default()).unwrap();
-        BankMaintenanceRef::start(banks, lgd_actors::bank_maintenance::mailbox()).unwrap()
+        crate::daemon::topology::bank_maintenance(banks).unwrap()
     }
 
     fn keys(seed: i64) -> Tensor {

@@ -4,7 +4,6 @@
 //! and `state`; everything random in a step is seeded from (run seed, step), so a resumed run
 //! repeats the uninterrupted one bit for bit on the CPU.
 
-use lgd_actors::bank_maintenance::{self, BankMaintenanceRef};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -113,14 +112,9 @@ fn step_seed(seed: u64, step: u64) -> i64 {
 }
 
 impl<T: Teacher> Trainer<T> {
-    /// A fresh run: student and visual bank initialised from the run seed.
-    pub fn new(config: &Config, teacher: T, steps_per_epoch: u64, device: Device) -> Result<Self, TrainerError> {
-        let start = |banks| BankMaintenanceRef::start(banks, bank_maintenance::mailbox());
-        Self::with_bank_maintenance(config, teacher, steps_per_epoch, device, start)
-    }
-
-    /// [`Trainer::new`], bank maintenance started by `start_bank` (the daemon's topology).
-    pub fn with_bank_maintenance(
+    /// A fresh run: student and visual bank initialised from the run seed, bank maintenance
+    /// started by `start_bank` (the topology's `bank_maintenance`; the trainer keeps its address).
+    pub fn new(
         config: &Config,
         teacher: T,
         steps_per_epoch: u64,
