@@ -92,6 +92,91 @@ avx2_dispatch! {
     }
 }
 
+/// Largest integer radius whose row passes run directly on the rows (taps summed from shifted
+/// slices, 2r + 1 vector loops a pass); above it a running sum over the transpose costs less.
+/// MoCo-v2's sigmas (0.1 to 2) give r = 0 or 1.
+const DIRECT_ROW_RADIUS: usize = 4;
+
+avx2_dispatch! {
+    /// The three passes along every row of `img` (`w` RGB pixels a row), for `k.r` at most
+    /// [`DIRECT_ROW_RADIUS`]. Each row is copied once into a line buffer padded with
+    /// `r + 1` border pixels a side and stays in L1 for its three passes; every pass is a straight
+    /// vector loop per tap, so the rows need no transpose and carry no dependency chain.
+    fn row_passes(img: &mut [u8], w: usize, k: BoxKernel, a: &mut [u8], b: &mut [u8], acc: &mut [u32]) {
+        let (n, pad) = (3 * w, 3 * (k.r + 1));
+        let (a, b, acc) = (&mut a[..n + 2 * pad], &mut b[..n + 2 * pad], &mut acc[..n]);
+        for row in img.chunks_exact_mut(n) {
+            a[pad..pad + n].copy_from_slice(row);
+            extend_edges(a, pad, n);
+            box_line(a, &mut b[pad..pad + n], k, acc);
+            extend_edges(b, pad, n);
+            box_line(b, &mut a[pad..pad + n], k, acc);
+            extend_edges(a, pad, n);
+            box_line(a, row, k, acc);
+        }
+    }
+}
+
+/// Repeats the first and last pixel of the `n` bytes at `line[pad..]` over the `pad` bytes on
+/// each side: PIL's edge extension, redone before every pass.
+#[inline(always)]
+fn extend_edges(line: &mut [u8], pad: usize, n: usize) {
+    let (left, rest) = line.split_at_mut(pad);
+    let (body, right) = rest.split_at_mut(n);
+    let (first, last) = ([body[0], body[1], body[2]], [body[n - 3], body[n - 2], body[n - 1]]);
+    for (l, r) in left.chunks_exact_mut(3).zip(right.chunks_exact_mut(3)) {
+        l.copy_from_slice(&first);
+        r.copy_from_slice(&last);
+    }
+}
+
+/// One pass along a padded line (`src`: `dst.len()` bytes with `3 (r + 1)` bytes of edge a
+/// side), with the fixed-point arithmetic of [`box_pass`]. The radii MoCo-v2 draws get a loop
+/// with the tap count fixed at compile time (one fused vector loop); others sum tap by tap.
+#[inline(always)]
+fn box_line(src: &[u8], dst: &mut [u8], k: BoxKernel, acc: &mut [u32]) {
+    match k.r {
+        0 => box_line_fixed::<1>(src, dst, k),
+        1 => box_line_fixed::<3>(src, dst, k),
+        2 => box_line_fixed::<5>(src, dst, k),
+        _ => box_line_any(src, dst, k, acc),
+    }
+}
+
+/// [`box_line`] for a box of `TAPS` = 2r + 1 taps.
+#[inline(always)]
+fn box_line_fixed<const TAPS: usize>(src: &[u8], dst: &mut [u8], k: BoxKernel) {
+    let n = dst.len();
+    // Output byte i sits at src[pad + i]; its taps at pad + i + 3t (t = −r..=r) start at 3, and
+    // the two at distance r + 1 at i and i + 2 pad.
+    let taps: [&[u8]; TAPS] = std::array::from_fn(|t| &src[3 + 3 * t..][..n]);
+    let (near, far) = (&src[..n], &src[3 * (TAPS + 1)..][..n]);
+    for i in 0..n {
+        let sum: u32 = taps.iter().map(|tap| u32::from(tap[i])).sum();
+        let bulk = sum * k.ww + (u32::from(near[i]) + u32::from(far[i])) * k.fw;
+        dst[i] = ((bulk + (1 << 23)) >> 24) as u8;
+    }
+}
+
+/// [`box_line`] for any radius: the 2r + 1 taps summed into `acc` one shifted slice at a time.
+#[inline(always)]
+fn box_line_any(src: &[u8], dst: &mut [u8], k: BoxKernel, acc: &mut [u32]) {
+    let n = dst.len();
+    for (a, &v) in acc.iter_mut().zip(&src[3..3 + n]) {
+        *a = u32::from(v);
+    }
+    for t in 1..=2 * k.r {
+        for (a, &v) in acc.iter_mut().zip(&src[3 + 3 * t..3 + 3 * t + n]) {
+            *a += u32::from(v);
+        }
+    }
+    let far = 6 * (k.r + 1);
+    for (((o, &a), &near), &f) in dst.iter_mut().zip(acc.iter()).zip(&src[..n]).zip(&src[far..far + n]) {
+        let bulk = a * k.ww + (u32::from(near) + u32::from(f)) * k.fw;
+        *o = ((bulk + (1 << 23)) >> 24) as u8;
+    }
+}
+
 /// `dst` (w rows of h pixels) = transpose of `src` (h rows of w RGB pixels), in 16×16 tiles so
 /// both sides stay in cache. Pixels move as `[u8; 3]` values: slicing three bytes at computed
 /// offsets cost two bounds checks and a `memcpy` set-up per pixel.
@@ -126,17 +211,21 @@ pub fn gaussian_blur_with(img: &mut RgbImage, sigma: f32, s: &mut BlurScratch) {
         return;
     }
     let n = w * h * 3;
-    s.a.resize(n, 0);
-    s.b.resize(n, 0);
+    s.a.resize(n.max(3 * w + 6 * (k.r + 1)), 0);
+    s.b.resize(n.max(3 * w + 6 * (k.r + 1)), 0);
     s.acc.resize(w.max(h) * 3, 0);
     let acc = &mut s.acc;
-    // Three passes along every row (as column passes on the transpose), then three along every
-    // column: PIL's order. Each pass rounds to 8 bits, as PIL's does.
-    transpose_rgb(img.as_raw(), w, h, &mut s.a);
-    box_pass(&s.a, &mut s.b, w, h * 3, k, &mut acc[..h * 3]);
-    box_pass(&s.b, &mut s.a, w, h * 3, k, &mut acc[..h * 3]);
-    box_pass(&s.a, &mut s.b, w, h * 3, k, &mut acc[..h * 3]);
-    transpose_rgb(&s.b, h, w, img.as_raw_mut());
+    // Three passes along every row, then three along every column: PIL's order. Each pass rounds
+    // to 8 bits, as PIL's does. A wide box runs its row passes as column passes on the transpose.
+    if k.r <= DIRECT_ROW_RADIUS {
+        row_passes(img.as_raw_mut(), w, k, &mut s.a, &mut s.b, acc);
+    } else {
+        transpose_rgb(img.as_raw(), w, h, &mut s.a);
+        box_pass(&s.a, &mut s.b, w, h * 3, k, &mut acc[..h * 3]);
+        box_pass(&s.b, &mut s.a, w, h * 3, k, &mut acc[..h * 3]);
+        box_pass(&s.a, &mut s.b, w, h * 3, k, &mut acc[..h * 3]);
+        transpose_rgb(&s.b, h, w, img.as_raw_mut());
+    }
     box_pass(img.as_raw(), &mut s.a, h, w * 3, k, &mut acc[..w * 3]);
     box_pass(&s.a, &mut s.b, h, w * 3, k, &mut acc[..w * 3]);
     box_pass(&s.b, img.as_raw_mut(), h, w * 3, k, &mut acc[..w * 3]);
@@ -199,10 +288,14 @@ mod tests {
     }
 
     #[test]
-    fn column_passes_on_the_transpose_equal_the_direct_form() {
-        for &(w, h) in &[(37usize, 23usize), (1, 5), (6, 1), (224, 224)] {
+    fn row_passes_and_passes_on_the_transpose_equal_the_direct_form() {
+        let sigmas = [0.1f32, 0.9, 2.0, 4.0, 7.5];
+        let radii: Vec<usize> = sigmas.iter().map(|&s| BoxKernel::for_sigma(s).unwrap().r).collect();
+        assert_eq!(radii, [0, 0, 1, 3, 7], "both kinds of row pass are exercised");
+        assert!(radii.iter().any(|&r| r > DIRECT_ROW_RADIUS) && radii.contains(&DIRECT_ROW_RADIUS.min(3)));
+        for &(w, h) in &[(37usize, 23usize), (1, 5), (6, 1), (2, 3), (224, 224)] {
             let data: Vec<u8> = (0..w * h * 3).map(|i| ((i * 7919) % 251) as u8).collect();
-            for &sigma in &[0.1f32, 0.9, 2.0, 7.5] {
+            for &sigma in &sigmas {
                 let mut a = RgbImage::from_raw(w, h, data.clone()).unwrap();
                 let mut b = a.clone();
                 gaussian_blur(&mut a, sigma);
