@@ -1,20 +1,27 @@
 //! RandomHorizontalFlip's operation: mirror left–right (PIL `FLIP_LEFT_RIGHT`).
 
+use super::simd::avx2_dispatch;
 use crate::rgb::RgbImage;
 
-/// Mirrors every row in place: the left half's pixels swap with the right half's, met from
-/// opposite ends (iterators over halves: no per-byte bounds checks, which cost ~2 % of a view).
+/// Mirrors every row in place.
 pub fn hflip(img: &mut RgbImage) {
     let w = img.width();
     if w == 0 {
         return;
     }
-    for row in img.as_raw_mut().chunks_exact_mut(w * 3) {
-        let (left, rest) = row.split_at_mut(w / 2 * 3);
-        // An odd width leaves the middle pixel in place.
-        let right = &mut rest[w % 2 * 3..];
-        for (a, b) in left.chunks_exact_mut(3).zip(right.rchunks_exact_mut(3)) {
-            a.swap_with_slice(b);
+    mirror_rows(img.as_raw_mut(), w * 3);
+}
+
+avx2_dispatch! {
+    /// Each row's bytes reversed (a byte shuffle per vector), which mirrors the pixels but leaves
+    /// each one as B, G, R; swapping its first and last byte back makes it R, G, B again. Two
+    /// straight passes over a row in L1 cost a third of swapping 3-byte pixels from both ends.
+    fn mirror_rows(raw: &mut [u8], row_bytes: usize) {
+        for row in raw.chunks_exact_mut(row_bytes) {
+            row.reverse();
+            for px in row.chunks_exact_mut(3) {
+                px.swap(0, 2);
+            }
         }
     }
 }
@@ -32,8 +39,8 @@ mod tests {
         assert_eq!(img.pixel(1, 0), [3, 4, 5]);
         hflip(&mut img);
         assert_eq!(img.as_raw(), &data[..]);
-        for w in 1..6 {
-            let original = RgbImage::from_raw(w, 2, (0..w * 2 * 3).map(|v| v as u8).collect()).unwrap();
+        for w in (1..6).chain([37, 224, 225]) {
+            let original = RgbImage::from_raw(w, 2, (0..w * 2 * 3).map(|v| (v * 7 % 251) as u8).collect()).unwrap();
             let mut img = original.clone();
             hflip(&mut img);
             for (x, y) in (0..w).flat_map(|x| [(x, 0), (x, 1)]) {
