@@ -3,7 +3,7 @@
 //! The view's parameters depend on the image size only, so they are drawn from the header (the
 //! same (seed, epoch, index) stream and the same size as after a full decode: the parameters never
 //! depend on `fast_decode`). With `fast_decode` on, only the crop's window is then decoded
-//! ([`decode_region`]) and the crop is located in the window's (possibly DCT-scaled) pixels; off,
+//! ([`crate::decode::Header::decode_region`]) and the crop is located in the window's (possibly DCT-scaled) pixels; off,
 //! the whole image is decoded as PIL would.
 
 use std::path::Path;
@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::augment::pipeline::Workspace;
 use crate::augment::resize::SubpixelBox;
 use crate::augment::{Augmenter, ViewParams};
-use crate::decode::{checked_dimensions, decode, decode_region, DecodeError, DecodeOptions};
+use crate::decode::{decode, read_header, DecodeError, DecodeOptions};
 use crate::rgb::RgbImage;
 
 /// What [`Augmenter::apply_into`] needs for one view.
@@ -52,9 +52,10 @@ pub fn decode_for_view(
         let params = augmenter.params_for(seed, epoch, index, image.width(), image.height());
         return Ok(ViewSource { image, area: params.crop.into(), params });
     }
-    let (width, height) = checked_dimensions(bytes, path, options)?;
-    let params = augmenter.params_for(seed, epoch, index, width as usize, height as usize);
-    let region = decode_region(bytes, path, options, params.crop, config.output_size)?;
+    let header = read_header(bytes, path, options)?;
+    let (width, height) = header.size();
+    let params = augmenter.params_for(seed, epoch, index, width, height);
+    let region = header.decode_region(params.crop, config.output_size)?;
     Ok(ViewSource { image: region.image, params, area: region.crop })
 }
 

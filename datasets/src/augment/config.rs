@@ -58,7 +58,7 @@ pub struct AugmentationConfig {
     /// Evaluation: side of the centre crop.
     pub eval_crop: usize,
     /// Decode a training view's JPEG at a reduced DCT scale when the crop allows, and only the
-    /// crop's rows and columns ([`crate::decode::decode_region`]): faster, close to the full-size
+    /// crop's rows and columns ([`crate::decode::Header::decode_region`]): faster, close to the full-size
     /// path but not byte-equal to it. Off: the whole image at full size, as PIL decodes it.
     pub fast_decode: bool,
     /// Where jitter, grayscale, blur and normalisation run: on the decode workers (`host`), or

@@ -18,6 +18,7 @@
 //! which gives PIL's verdict on it.
 
 use std::ffi::c_void;
+use std::marker::PhantomData;
 use std::os::raw::{c_int, c_ulong};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
@@ -53,49 +54,85 @@ pub fn dct_scale_for(crop: CropBox, out_side: usize) -> usize {
 /// Decodes the window of `bytes` (a JPEG) that `crop` (a box in the full-size image) needs for an
 /// `out_side`² view. `None` when this path does not handle the file (see the module notes).
 pub fn decode_jpeg_region(bytes: &[u8], crop: CropBox, out_side: usize) -> Option<Region> {
-    let mut err: Box<jpeg_error_mgr> = Box::new(unsafe { std::mem::zeroed() });
-    let mut cinfo: Box<jpeg_decompress_struct> = Box::new(unsafe { std::mem::zeroed() });
-    let mut warnings: c_int = 0;
-    // SAFETY: `err`, `cinfo` and `warnings` are boxed or outlive every libjpeg call below; errors
-    // unwind out of libjpeg (mozjpeg-sys compiles it with -fexceptions) into `catch_unwind`, after
-    // which the object is still valid for `jpeg_destroy_decompress`, as after libjpeg's longjmp.
-    unsafe {
-        jpeg_std_error(&mut err);
-        err.error_exit = Some(error_exit);
-        err.emit_message = Some(count_warning);
-        cinfo.common.err = &mut *err;
-        cinfo.common.client_data = (&mut warnings as *mut c_int).cast::<c_void>();
-        jpeg_create_decompress(&mut *cinfo);
+    JpegHeader::read(bytes)?.decode_window(crop, out_side)
+}
+
+/// A JPEG whose header libjpeg has read: its size is known and no pixel is decoded yet, so a
+/// caller checks the size and chooses the crop from this one header read.
+pub struct JpegHeader<'a> {
+    // Boxed: libjpeg keeps pointers to the error manager and to the warning counter.
+    cinfo: Box<jpeg_decompress_struct>,
+    _err: Box<jpeg_error_mgr>,
+    warnings: Box<c_int>,
+    // libjpeg reads the file from this borrow.
+    _bytes: PhantomData<&'a [u8]>,
+}
+
+impl<'a> JpegHeader<'a> {
+    /// Reads the header of `bytes`; `None` when it is not a JPEG this path handles (a colour
+    /// space other than YCbCr, RGB or grey, or a libjpeg error or warning in the header).
+    pub fn read(bytes: &'a [u8]) -> Option<Self> {
+        let mut err: Box<jpeg_error_mgr> = Box::new(unsafe { std::mem::zeroed() });
+        let mut cinfo: Box<jpeg_decompress_struct> = Box::new(unsafe { std::mem::zeroed() });
+        let mut warnings = Box::new(0 as c_int);
+        // SAFETY: `err`, `cinfo` and `warnings` are boxed and move into the returned value, which
+        // destroys the decompressor when dropped; `bytes` outlives it ('a). Errors unwind out of
+        // libjpeg (mozjpeg-sys compiles it with -fexceptions) into `catch_unwind`, after which
+        // the object is still valid for `jpeg_destroy_decompress`, as after libjpeg's longjmp.
+        unsafe {
+            jpeg_std_error(&mut err);
+            err.error_exit = Some(error_exit);
+            err.emit_message = Some(count_warning);
+            cinfo.common.err = &mut *err;
+            cinfo.common.client_data = (&mut *warnings as *mut c_int).cast::<c_void>();
+            jpeg_create_decompress(&mut *cinfo);
+        }
+        let mut header = Self { cinfo, _err: err, warnings, _bytes: PhantomData };
+        let cinfo = &mut *header.cinfo;
+        let read = catch_unwind(AssertUnwindSafe(|| unsafe {
+            jpeg_mem_src(cinfo, bytes.as_ptr(), bytes.len() as c_ulong);
+            const JPEG_HEADER_OK: c_int = 1;
+            jpeg_read_header(cinfo, 1) == JPEG_HEADER_OK
+        }));
+        let supported = matches!(
+            (header.cinfo.jpeg_color_space, header.cinfo.num_components),
+            (J_COLOR_SPACE::JCS_YCbCr | J_COLOR_SPACE::JCS_RGB, 3) | (J_COLOR_SPACE::JCS_GRAYSCALE, 1)
+        );
+        (matches!(read, Ok(true)) && supported && *header.warnings == 0).then_some(header)
     }
-    let result = catch_unwind(AssertUnwindSafe(|| unsafe { decode_window(&mut cinfo, bytes, crop, out_side) }));
-    unsafe { jpeg_destroy_decompress(&mut cinfo) };
-    match result {
-        Ok(region) if warnings == 0 => region,
-        _ => None,
+
+    /// Width and height from the header.
+    pub fn size(&self) -> (u32, u32) {
+        (self.cinfo.image_width, self.cinfo.image_height)
+    }
+
+    /// Decodes the window that `crop` (a box in the full-size image) needs for an `out_side`²
+    /// view. `None` when the crop is not inside the image, or libjpeg fails or warns on the data.
+    pub fn decode_window(mut self, crop: CropBox, out_side: usize) -> Option<Region> {
+        let (width, height) = self.size();
+        let inside = crop.left + crop.width <= width as usize && crop.top + crop.height <= height as usize;
+        if !inside || crop.width == 0 || crop.height == 0 {
+            return None;
+        }
+        let cinfo = &mut *self.cinfo;
+        let result = catch_unwind(AssertUnwindSafe(|| unsafe { decode_window(cinfo, crop, out_side) }));
+        match result {
+            Ok(region) if *self.warnings == 0 => region,
+            _ => None,
+        }
     }
 }
 
-/// The decode proper; libjpeg errors unwind out of it.
-unsafe fn decode_window(
-    cinfo: &mut jpeg_decompress_struct,
-    bytes: &[u8],
-    crop: CropBox,
-    out_side: usize,
-) -> Option<Region> {
-    jpeg_mem_src(cinfo, bytes.as_ptr(), bytes.len() as c_ulong);
-    const JPEG_HEADER_OK: c_int = 1;
-    if jpeg_read_header(cinfo, 1) != JPEG_HEADER_OK {
-        return None;
+impl Drop for JpegHeader<'_> {
+    fn drop(&mut self) {
+        // SAFETY: made by `jpeg_create_decompress` in `read`; destroying mid-decode is allowed,
+        // and the rows below a crop are never decoded because of it.
+        unsafe { jpeg_destroy_decompress(&mut self.cinfo) };
     }
-    let supported = matches!(
-        (cinfo.jpeg_color_space, cinfo.num_components),
-        (J_COLOR_SPACE::JCS_YCbCr | J_COLOR_SPACE::JCS_RGB, 3) | (J_COLOR_SPACE::JCS_GRAYSCALE, 1)
-    );
-    let inside =
-        crop.left + crop.width <= cinfo.image_width as usize && crop.top + crop.height <= cinfo.image_height as usize;
-    if !supported || !inside || crop.width == 0 || crop.height == 0 {
-        return None;
-    }
+}
+
+/// The decode proper, after the header; libjpeg errors unwind out of it.
+unsafe fn decode_window(cinfo: &mut jpeg_decompress_struct, crop: CropBox, out_side: usize) -> Option<Region> {
     let scale = dct_scale_for(crop, out_side);
     cinfo.out_color_space = J_COLOR_SPACE::JCS_RGB;
     cinfo.scale_num = 1;
@@ -132,7 +169,6 @@ unsafe fn decode_window(
         }
         done += read;
     }
-    // Rows below the crop are never decoded: `jpeg_destroy_decompress` drops the rest.
     let image = RgbImage::from_raw(cinfo.output_width as usize, rows, data).ok()?;
     let crop = SubpixelBox { left: exact.left - f64::from(win_x), top: exact.top - y0 as f64, ..exact };
     Some(Region { image, crop, scale })

@@ -14,9 +14,10 @@
 //! - **Decompression bombs** are refused from the header, before any pixel is decoded, with PIL's
 //!   error threshold by default (2 × `Image.MAX_IMAGE_PIXELS`).
 //!
-//! [`decode`] is the full-size path (zune-jpeg for JPEGs, through `image`). [`decode_region`] is the
-//! training-view shortcut: for a JPEG it decodes only what one crop needs, at a reduced DCT scale
-//! when the crop allows ([`jpeg_region`]); its pixels are close to the full path's, not equal.
+//! [`decode`] is the full-size path (zune-jpeg for JPEGs, through `image`). [`read_header`] then
+//! [`Header::decode_region`] is the training-view shortcut: for a JPEG it reads the header once
+//! and decodes only what one crop needs, at a reduced DCT scale when the crop allows
+//! ([`jpeg_region`]); its pixels are close to the full path's, not equal.
 
 mod convert;
 pub mod jpeg_region;
@@ -92,6 +93,17 @@ pub enum DecodeError {
         /// The file.
         path: PathBuf,
     },
+    /// libjpeg's header and the full decoder disagree on the size (the crop was drawn for the
+    /// first): a file with more than one frame header.
+    #[error("{path}: the header says {}x{} but the image decodes as {}x{}", header.0, header.1, decoded.0, decoded.1)]
+    SizeChanged {
+        /// The file.
+        path: PathBuf,
+        /// Width and height that libjpeg read from the header.
+        header: (u32, u32),
+        /// Width and height of the full decode.
+        decoded: (u32, u32),
+    },
     /// The header or the pixel data is corrupt, truncated, or uses an unsupported feature.
     #[error("{path}: cannot decode ({format}): {source}")]
     Corrupt {
@@ -133,6 +145,12 @@ pub fn dimensions(bytes: &[u8], path: &Path) -> Result<(u32, u32), DecodeError> 
 /// Width and height from the header, refused when empty or above the pixel limit.
 pub fn checked_dimensions(bytes: &[u8], path: &Path, options: &DecodeOptions) -> Result<(u32, u32), DecodeError> {
     let (width, height) = dimensions(bytes, path)?;
+    check_size(width, height, path, options)?;
+    Ok((width, height))
+}
+
+/// Refuses a header size with no pixels or above the pixel limit.
+fn check_size(width: u32, height: u32, path: &Path, options: &DecodeOptions) -> Result<(), DecodeError> {
     let pixels = u64::from(width) * u64::from(height);
     if pixels == 0 {
         return Err(DecodeError::NoPixels { path: path.to_owned(), width, height });
@@ -146,7 +164,7 @@ pub fn checked_dimensions(bytes: &[u8], path: &Path, options: &DecodeOptions) ->
             max_pixels: options.max_pixels,
         });
     }
-    Ok((width, height))
+    Ok(())
 }
 
 /// Decodes `bytes` (the contents of `path`, named in errors) to RGB as PIL's `convert("RGB")`.
@@ -170,24 +188,61 @@ pub fn decode(bytes: &[u8], path: &Path, options: &DecodeOptions) -> Result<RgbI
     Ok(convert::to_rgb_like_pil(decoded))
 }
 
-/// The part of the image that `crop` (a box in the full-size image, whose size the caller read
-/// with [`checked_dimensions`]) needs for an `out_side`² view: for a JPEG the crop's window, DCT-scaled
-/// when the crop is at least twice `out_side` ([`jpeg_region`]); for anything else, or a JPEG that
-/// path declines, the full decode with `crop` unchanged. Errors are [`decode`]'s.
-pub fn decode_region(
-    bytes: &[u8],
-    path: &Path,
-    options: &DecodeOptions,
-    crop: CropBox,
-    out_side: usize,
-) -> Result<Region, DecodeError> {
-    checked_dimensions(bytes, path, options)?;
-    if bytes.starts_with(&[0xFF, 0xD8]) && jpeg_reaches_its_end(bytes) {
-        if let Some(region) = jpeg_region::decode_jpeg_region(bytes, crop, out_side) {
+/// Reads the header of `bytes` (the contents of `path`) once and checks its size: the size a
+/// view's crop is drawn from, then [`Header::decode_region`] decodes what the crop needs. For a
+/// JPEG that libjpeg reads, that is libjpeg's header read, which the window decode goes on from.
+pub fn read_header<'a>(bytes: &'a [u8], path: &'a Path, options: &DecodeOptions) -> Result<Header<'a>, DecodeError> {
+    let jpeg = if bytes.starts_with(&[0xFF, 0xD8]) && jpeg_reaches_its_end(bytes) {
+        jpeg_region::JpegHeader::read(bytes)
+    } else {
+        None
+    };
+    let (width, height) = match &jpeg {
+        Some(jpeg) => {
+            let (width, height) = jpeg.size();
+            check_size(width, height, path, options)?;
+            (width, height)
+        }
+        None => checked_dimensions(bytes, path, options)?,
+    };
+    Ok(Header { bytes, path, options: *options, width, height, jpeg })
+}
+
+/// An image whose header was read and whose size passed the checks ([`read_header`]).
+pub struct Header<'a> {
+    bytes: &'a [u8],
+    path: &'a Path,
+    options: DecodeOptions,
+    width: u32,
+    height: u32,
+    jpeg: Option<jpeg_region::JpegHeader<'a>>,
+}
+
+impl Header<'_> {
+    /// Width and height from the header.
+    pub fn size(&self) -> (usize, usize) {
+        (self.width as usize, self.height as usize)
+    }
+
+    /// The part of the image that `crop` (a box in the full-size image) needs for an
+    /// `out_side`² view: for a JPEG the crop's window, DCT-scaled when the crop is at least twice
+    /// `out_side` ([`jpeg_region`]); for anything else, or a JPEG that path declines, the full
+    /// decode with `crop` unchanged. Errors are [`decode`]'s.
+    pub fn decode_region(self, crop: CropBox, out_side: usize) -> Result<Region, DecodeError> {
+        if let Some(region) = self.jpeg.and_then(|jpeg| jpeg.decode_window(crop, out_side)) {
             return Ok(region);
         }
+        let image = decode(self.bytes, self.path, &self.options)?;
+        let decoded = (image.width() as u32, image.height() as u32);
+        if decoded != (self.width, self.height) {
+            return Err(DecodeError::SizeChanged {
+                path: self.path.to_owned(),
+                header: (self.width, self.height),
+                decoded,
+            });
+        }
+        Ok(Region { image, crop: crop.into(), scale: 1 })
     }
-    Ok(Region { image: decode(bytes, path, options)?, crop: crop.into(), scale: 1 })
 }
 
 fn reader<'a>(bytes: &'a [u8], path: &Path) -> Result<image::ImageReader<Cursor<&'a [u8]>>, DecodeError> {
@@ -291,6 +346,42 @@ mod tests {
         let small = DecodeOptions { max_pixels: 10 };
         let e = decode(&png, Path::new("bomb.png"), &small).unwrap_err();
         assert!(e.to_string().contains("bomb.png") && e.to_string().contains("limit of 10"));
+    }
+
+    #[test]
+    fn one_header_read_gives_the_size_checks_it_and_decodes_the_window() {
+        let image = image::RgbImage::from_fn(120, 90, |x, y| image::Rgb([(x * 2) as u8, (y * 2) as u8, 77]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90).encode_image(&image).unwrap();
+        let p = Path::new("photo.jpg");
+        let opts = DecodeOptions::default();
+        let header = read_header(&jpeg, p, &opts).unwrap();
+        assert!(header.jpeg.is_some(), "libjpeg read the header");
+        assert_eq!(header.size(), (120, 90));
+        assert_eq!(checked_dimensions(&jpeg, p, &opts).unwrap(), (120, 90));
+        let crop = CropBox { top: 10, left: 20, height: 50, width: 60 };
+        let region = header.decode_region(crop, 32).unwrap();
+        assert_eq!(region, jpeg_region::decode_jpeg_region(&jpeg, crop, 32).unwrap());
+        // The pixel limit applies to libjpeg's header as to the full decoder's.
+        let e = read_header(&jpeg, p, &DecodeOptions { max_pixels: 10_000 }).err().unwrap();
+        assert!(
+            matches!(e, DecodeError::TooLarge { pixels: 10_800, .. }) && e.to_string().contains("photo.jpg"),
+            "{e}"
+        );
+        // A frame header claiming 60000 x 60000 pixels is refused before any pixel is decoded.
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        let mut bomb = jpeg.clone();
+        bomb[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
+        let e = read_header(&bomb, p, &opts).err().unwrap();
+        assert!(matches!(e, DecodeError::TooLarge { width: 60_000, height: 60_000, .. }), "{e}");
+        // Not a JPEG: the full decoder's header, and the whole image as the region.
+        let mut png = Vec::new();
+        image.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        let header = read_header(&png, Path::new("photo.png"), &opts).unwrap();
+        assert!(header.jpeg.is_none());
+        let region = header.decode_region(crop, 32).unwrap();
+        assert_eq!((region.image.width(), region.image.height(), region.scale), (120, 90, 1));
+        assert_eq!(region.crop, crop.into());
     }
 
     fn crc32(bytes: &[u8]) -> u32 {

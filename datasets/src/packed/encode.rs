@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::augment::resize::{resized_box_into, ResizeScratch};
 use crate::augment::CropBox;
-use crate::decode::{checked_dimensions, decode_region, DecodeOptions};
+use crate::decode::{read_header, DecodeOptions};
 use crate::rgb::RgbImage;
 
 use super::error::SampleError;
@@ -29,12 +29,12 @@ pub fn capped_size(width: usize, height: usize, max_side: usize) -> (usize, usiz
 /// Checks that `bytes` decode and returns what to store: the bytes themselves, or the image
 /// re-encoded as `encoding` says. The error names `name`.
 ///
-/// Decoding is the training views' own ([`decode_region`]): libjpeg-turbo for a JPEG, the full
-/// decoder for other formats and for any JPEG libjpeg-turbo warns about, so a file is packed
-/// exactly when the data path can read it. The whole image is the crop; libjpeg-turbo's DCT
-/// scaling applies when the stored size is at most half the original's (it entropy-decodes every
-/// block whatever the scale, so the check is as strict as a full-size decode); and the resize is
-/// the data path's ([`resized_box_into`], PIL's antialiased bilinear).
+/// Decoding is the training views' own ([`crate::decode::Header::decode_region`]): libjpeg-turbo
+/// for a JPEG, the full decoder for other formats and for any JPEG libjpeg-turbo warns about, so a
+/// file is packed exactly when the data path can read it. The whole image is the crop;
+/// libjpeg-turbo's DCT scaling applies when the stored size is at most half the original's (it
+/// entropy-decodes every block whatever the scale, so the check is as strict as a full-size
+/// decode); and the resize is the data path's ([`resized_box_into`], PIL's antialiased bilinear).
 pub fn prepare_sample(
     bytes: Vec<u8>,
     name: &str,
@@ -42,18 +42,18 @@ pub fn prepare_sample(
     decode_options: &DecodeOptions,
 ) -> Result<Vec<u8>, SampleError> {
     let path = Path::new(name);
-    let (width, height) = checked_dimensions(&bytes, path, decode_options)?;
-    let (width, height) = (width as usize, height as usize);
+    let header = read_header(&bytes, path, decode_options)?;
+    let (width, height) = header.size();
     let whole = CropBox { top: 0, left: 0, height, width };
     match encoding {
         Encoding::Original => {
             // Only the verdict is wanted: the smallest DCT scale costs the least.
-            decode_region(&bytes, path, decode_options, whole, 1)?;
+            header.decode_region(whole, 1)?;
             Ok(bytes)
         }
         Encoding::Jpeg { max_side, quality, chroma } => {
             let (w, h) = capped_size(width, height, max_side as usize);
-            let region = decode_region(&bytes, path, decode_options, whole, w.min(h))?;
+            let region = header.decode_region(whole, w.min(h))?;
             let image = if region.scale == 1 && (w, h) == (width, height) {
                 region.image
             } else {
