@@ -135,21 +135,21 @@ pub const OTHER: [usize; 6] = [1, 2, 0, 2, 1, 0];
 /// even sectors, q in odd ones): PIL's six cases of the HSV → RGB conversion.
 pub const SECTOR_SOURCE: [[usize; 3]; 6] = [[0, 1, 2], [1, 0, 2], [2, 0, 1], [2, 1, 0], [1, 2, 0], [0, 2, 1]];
 
-/// 2^52: a whole number 0 ≤ x < 2^32 plus this lies in the low mantissa bits, where a bit cast
+/// 2^23: a whole number 0 ≤ x < 2^23 plus this lies in the low mantissa bits, where a bit cast
 /// reads it. Loops of this vectorise, where the saturating `as u8` made the compiler convert
 /// lane by lane.
-const WHOLE: f64 = 4_503_599_627_370_496.0;
+const WHOLE: f32 = 8_388_608.0;
 
 /// `x as u8` for 0 ≤ x ≤ 255.
 #[inline(always)]
-fn trunc8(x: f64) -> u8 {
+fn trunc8(x: f32) -> u8 {
     (x.trunc() + WHOLE).to_bits() as u8
 }
 
 /// `x.round() as u8` for the 0 ≤ x ≤ 255 that [`hsv_to_rgb_lane`] rounds, as ⌊x + 0.5⌋ (no
 /// x + 0.5 of theirs rounds: the exhaustive test checks them all).
 #[inline(always)]
-fn round8(x: f64) -> u8 {
+fn round8(x: f32) -> u8 {
     ((x + 0.5).floor() + WHOLE).to_bits() as u8
 }
 
@@ -162,7 +162,10 @@ fn round8(x: f64) -> u8 {
 /// 24 significant bits from 2^-8 up), so where PIL adds in double and rounds to single, one
 /// single-precision add (correctly rounded) gives the same value. Dividing by 6 became a product
 /// with 1/6: not the same values in general, but the same hue bytes for every hue PIL can
-/// produce here. Grey (cr = 0) divides by 1 instead of 0 by 0, so no lane holds a NaN.
+/// produce here. That step stays in double precision (in single precision some hues come out one
+/// lower); the products by 255 before truncating are single precision, which the exhaustive
+/// test shows gives PIL's bytes. Grey (cr = 0) divides by 1 instead of 0 by 0, so no lane holds
+/// a NaN.
 #[inline(always)]
 fn rgb_to_hsv_lane(r: u8, g: u8, b: u8) -> [u8; 3] {
     let (max, min) = (r.max(g).max(b), r.min(g).min(b));
@@ -195,26 +198,30 @@ fn rgb_to_hsv_lane(r: u8, g: u8, b: u8) -> [u8; 3] {
     let x = if x >= 1.0 { x - 1.0 } else { x };
     // Grey has hue 0 in PIL (its early return); the select keeps the lanes exact, not only the
     // output.
-    let h8 = if cr == 0 { 0 } else { trunc8(f64::from(x as f32) * 255.0) };
+    let h8 = if cr == 0 { 0 } else { trunc8(x as f32 * 255.0) };
     let s = f32::from(cr) / f32::from(max.max(1));
-    [h8, trunc8(f64::from(s) * 255.0), max]
+    [h8, trunc8(s * 255.0), max]
 }
 
-/// [`hsv_to_rgb`] as straight-line lane arithmetic, the sector's case as selects. The two
-/// divisions by 255 became products with 6/255 and 1/255 (the same f and s/255 for all 256
-/// values). Saturation 0 needs no branch: p = q = t = v.
+/// [`hsv_to_rgb`] as straight-line lane arithmetic in single precision, the sector's case as
+/// selects. PIL's double-precision steps all depend on one byte each, so their values can be had
+/// without them: the sector ⌊6h/255⌋ in integers (a product and a shift), f and s/255 as single
+/// divisions (correctly rounded: the same f32 values as PIL's double quotient rounded to single,
+/// for all 256 bytes), and p, q and t from single-precision products (the same bytes on every
+/// (h, s, v): the exhaustive test). Saturation 0 needs no branch: p = q = t = v.
 #[inline(always)]
 fn hsv_to_rgb_lane(h: u8, s: u8, v: u8) -> [u8; 3] {
-    let h6 = f64::from(h) * (6.0 / 255.0);
-    let i = h6.floor();
-    let f = (h6 - i) as f32;
-    // floor(h6) in 0..=6; 6 (h = 255) is sector 0.
-    let sector = trunc8(if i >= 6.0 { 0.0 } else { i });
-    let fs = (f64::from(s) * (1.0 / 255.0)) as f32;
-    let vf = f64::from(v);
-    let p = round8(vf * (1.0 - f64::from(fs)));
-    let q = round8(vf * (1.0 - f64::from(fs * f)));
-    let t = round8(vf * (1.0 - f64::from(fs) * (1.0 - f64::from(f))));
+    // i = ⌊6h/255⌋ in integers (a product and a shift: exact for 6h ≤ 1530), f = (6h − 255 i)/255.
+    let h6 = 6 * u32::from(h);
+    let i = (h6 * 257 + 257) >> 16;
+    let f = (h6 - 255 * i) as f32 / 255.0;
+    // i in 0..=6; 6 (h = 255) is sector 0.
+    let sector = if i >= 6 { 0 } else { i as u8 };
+    let fs = f32::from(s) / 255.0;
+    let vf = f32::from(v);
+    let p = round8(vf * (1.0 - fs));
+    let q = round8(vf * (1.0 - fs * f));
+    let t = round8(vf * (1.0 - fs * (1.0 - f)));
     // PIL's table of cases: 0 [v,t,p], 1 [q,v,p], 2 [p,v,t], 3 [p,q,v], 4 [t,p,v], 5 [v,p,q]; as
     // chains of single comparisons (see `rgb_to_hsv_lane`).
     let r = if sector == 1 {
@@ -251,7 +258,7 @@ fn hsv_to_rgb_lane(h: u8, s: u8, v: u8) -> [u8; 3] {
 const BLOCK: usize = 32;
 
 avx2_dispatch! {
-    /// The hue shift of `raw` as vector arithmetic, BLOCK pixels at a time: 0.20 ms a 224² view,
+    /// The hue shift of `raw` as vector arithmetic, BLOCK pixels at a time: 0.13 ms a 224² view,
     /// where lookup tables (24 KB of ratio buckets, 393 KB behind them) took 0.48 ms.
     fn shift_hue(raw: &mut [u8], shift: u8) {
         let mut blocks = raw.chunks_exact_mut(BLOCK * 3);
