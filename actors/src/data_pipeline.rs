@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use lgd_datasets::augment::pipeline::Workspace;
 
 use crate::awake_wait::recv_within_running_time;
 use crate::batch_assembly::assemble;
@@ -176,11 +177,13 @@ impl DataPipeline {
                 (jobs_rx.clone(), produced_tx.clone(), context.clone(), stats.clone());
             let stop = stop.clone();
             threads.push(spawn(&format!("lgd-decode-{worker}"), &exited_tx, move || {
+                let mut workspace = Workspace::default();
                 while let Some(job) = receive_unless_stopped(&jobs, &stop) {
                     stats.begin(worker, job.index);
                     // A panic while producing one sample becomes that sample's error: the run then
                     // stops cleanly instead of waiting forever for a slot that never fills.
-                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| context.produce(job)));
+                    let result =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| context.produce(job, &mut workspace)));
                     let item = result.unwrap_or_else(|panic| {
                         let message = crate::actor_error::panic_message(panic.as_ref());
                         Produced {

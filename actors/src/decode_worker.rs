@@ -93,8 +93,9 @@ pub struct WorkerContext {
 }
 
 impl WorkerContext {
-    /// Produces one sample (with replacements for bad files).
-    pub fn produce(&self, job: Job) -> Produced {
+    /// Produces one sample (with replacements for bad files), with the calling worker's
+    /// `workspace`: its resize and blur buffers are reused from one sample to the next.
+    pub fn produce(&self, job: Job, workspace: &mut Workspace) -> Produced {
         let size = self.augmenter.config().output_size;
         let mut bad = Vec::new();
         let len = self.source.len();
@@ -113,16 +114,15 @@ impl WorkerContext {
             match result {
                 Ok((source, label)) => {
                     let mut view = lgd_datasets::RgbImage::new(0, 0);
-                    let mut workspace = Workspace::default();
                     let pixels = match self.augmenter.config().photometric {
                         PhotometricPlace::Device => {
-                            source.apply_geometric_into(&self.augmenter, &mut workspace, &mut view);
+                            source.apply_geometric_into(&self.augmenter, workspace, &mut view);
                             SamplePixels::Raw { rgb: view.into_raw(), view: source.params }
                         }
                         // `auto` is resolved by the daemon, where the training device is known;
                         // left unresolved (no training device) the workers are where it runs.
                         PhotometricPlace::Host | PhotometricPlace::Auto => {
-                            source.apply_into(&self.augmenter, &mut workspace, &mut view);
+                            source.apply_into(&self.augmenter, workspace, &mut view);
                             let mut pixels = vec![0f32; 3 * size * size];
                             self.augmenter.normalize_into(&view, &mut pixels);
                             SamplePixels::Normalized(pixels)

@@ -7,8 +7,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use lgd_datasets::augment::normalize::{to_tensor_normalized_into, CLIP_MEAN, CLIP_STD};
-use lgd_datasets::augment::{blur, enhance, flip, grayscale, hue, resize, CropBox};
-use lgd_datasets::decode::jpeg_region::decode_jpeg_region;
+use lgd_datasets::augment::{
+    blur, enhance, flip, grayscale, hue, resize, AugmentationConfig, Augmenter, CropBox, Workspace,
+};
+use lgd_datasets::decode::jpeg_region::{decode_jpeg_region, JpegHeader};
 use lgd_datasets::decode::{checked_dimensions, decode, DecodeOptions};
 use lgd_datasets::RgbImage;
 
@@ -47,6 +49,9 @@ fn main() {
     let view = resize::resized_crop(&img, whole, 224, 224);
     let path = Path::new(&file);
     time_call("header", || drop(checked_dimensions(&bytes, path, &DecodeOptions::default())));
+    time_call("jpeg header", || drop(JpegHeader::read(&bytes)));
+    let corner = CropBox { top: 0, left: 0, height: 16, width: 16 };
+    time_call("jpeg corner", || drop(decode_jpeg_region(&bytes, corner, 16)));
     time_call("decode", || drop(decode(&bytes, path, &DecodeOptions::default())));
     // A typical training crop: the middle 60 % of each side, at scale 1.
     let (w, h) = (img.width(), img.height());
@@ -61,6 +66,12 @@ fn main() {
     time("grayscale", &view, grayscale::to_grayscale);
     time("flip", &view, flip::hflip);
     time("blur", &view, |v| blur::gaussian_blur(v, 1.5));
+    // A whole MoCo-v2 view (its blur drawn on), with a worker's buffers kept or made afresh.
+    let augmenter = Augmenter::new(AugmentationConfig::default()).expect("the default recipe");
+    let params = (0..).map(|i| augmenter.params_for(0, 0, i, w, h)).find(|p| p.blur_sigma.is_some()).unwrap();
+    let (mut ws, mut out) = (Workspace::default(), RgbImage::new(0, 0));
+    time_call("view kept", || augmenter.apply_into(&img, &params, &mut ws, &mut out));
+    time_call("view afresh", || augmenter.apply_into(&img, &params, &mut Workspace::default(), &mut out));
     let mut planes = vec![0.0; 3 * 224 * 224];
     time_call("normalize", || to_tensor_normalized_into(&view, CLIP_MEAN, CLIP_STD, &mut planes));
 }
