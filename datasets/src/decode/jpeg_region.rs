@@ -184,7 +184,7 @@ pub(crate) extern "C-unwind" fn error_exit(_cinfo: &mut jpeg_common_struct) {
 /// goes the full way instead; trace messages (level ≥ 0) are ignored.
 extern "C-unwind" fn count_warning(cinfo: &mut jpeg_common_struct, level: c_int) {
     if level < 0 {
-        // SAFETY: `client_data` points at the `warnings` counter of `decode_jpeg_region`.
+        // SAFETY: `client_data` points at the `warnings` counter of the `JpegHeader` being read.
         unsafe { *cinfo.client_data.cast::<c_int>() += 1 };
     }
 }
