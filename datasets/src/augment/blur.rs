@@ -8,7 +8,7 @@
 //! edges extended by repeating the border pixel, rounded back to 8 bits after every pass;
 //! three horizontal passes, then three vertical ones.
 
-use super::simd::avx2_dispatch;
+use super::simd::simd_dispatch;
 use crate::rgb::RgbImage;
 
 /// Number of box passes PIL uses for its Gaussian (along each axis).
@@ -62,7 +62,7 @@ pub struct BlurScratch {
     acc: Vec<u32>,
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     /// One box pass down the columns of a `rows`×`stride` byte plane, `src` → `dst`.
     ///
     /// Every byte column is an independent line, so one running sum per column runs along the
@@ -97,7 +97,7 @@ avx2_dispatch! {
 /// MoCo-v2's sigmas (0.1 to 2) give r = 0 or 1.
 const DIRECT_ROW_RADIUS: usize = 4;
 
-avx2_dispatch! {
+simd_dispatch! {
     /// The three passes along every row of `img` (`w` RGB pixels a row), for `k.r` at most
     /// [`DIRECT_ROW_RADIUS`]. Each row is copied once into a line buffer padded with
     /// `r + 1` border pixels a side and stays in L1 for its three passes; every pass is a straight

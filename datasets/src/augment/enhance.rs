@@ -7,7 +7,7 @@
 //! keeps the mean brightness of the views the same as the original's.
 
 use super::grayscale::luma;
-use super::simd::avx2_dispatch;
+use super::simd::simd_dispatch;
 use crate::rgb::RgbImage;
 
 #[inline]
@@ -20,7 +20,7 @@ fn blend(degenerate: u8, x: u8, factor: f32) -> u8 {
     (v.clamp(0.0, 255.0).trunc() + 8_388_608.0).to_bits() as u8
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     /// Brightness and contrast blend every byte with one constant: eight bytes a vector step,
     /// where a 256-entry table took one load a byte.
     fn blend_bytes(bytes: &mut [u8], degenerate: u8, factor: f32) {
@@ -38,7 +38,7 @@ pub fn adjust_brightness(img: &mut RgbImage, factor: f32) {
     blend_bytes(img.as_raw_mut(), 0, factor);
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     /// Sum of the luma of every pixel (a u32 per 4,096 pixels cannot overflow and vectorises
     /// where u64 lanes did not).
     pub(crate) fn luma_sum(raw: &[u8]) -> u64 {
@@ -64,7 +64,7 @@ pub fn adjust_contrast(img: &mut RgbImage, factor: f32) {
     blend_bytes(raw, mean, factor);
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     fn saturate(raw: &mut [u8], factor: f32) {
         for px in raw.chunks_exact_mut(3) {
             let l = luma(px[0], px[1], px[2]);

@@ -1,6 +1,6 @@
 //! RandomHorizontalFlip's operation: mirror left–right (PIL `FLIP_LEFT_RIGHT`).
 
-use super::simd::avx2_dispatch;
+use super::simd::simd_dispatch;
 use crate::rgb::RgbImage;
 
 /// Mirrors every row in place.
@@ -12,7 +12,7 @@ pub fn hflip(img: &mut RgbImage) {
     mirror_rows(img.as_raw_mut(), w * 3);
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     /// Each row's bytes reversed (a byte shuffle per vector), which mirrors the pixels but leaves
     /// each one as B, G, R; swapping its first and last byte back makes it R, G, B again. Two
     /// straight passes over a row in L1 cost a third of swapping 3-byte pixels from both ends.

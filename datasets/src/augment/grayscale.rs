@@ -4,7 +4,7 @@
 //! with rounding: (R·19595 + G·38470 + B·7471 + 2^15) >> 16. The same luma is the "degenerate"
 //! image of PIL's saturation and contrast enhancers, so they share this function.
 
-use super::simd::avx2_dispatch;
+use super::simd::simd_dispatch;
 use crate::rgb::RgbImage;
 
 /// PIL's luma of one pixel.
@@ -18,7 +18,7 @@ pub fn to_grayscale(img: &mut RgbImage) {
     grey(img.as_raw_mut());
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     /// Compiled for AVX2 too: the baseline build has no 32-bit lane multiply for the luma.
     fn grey(raw: &mut [u8]) {
         for px in raw.chunks_exact_mut(3) {

@@ -7,7 +7,7 @@
 //! double precision: `rgb_to_hsv` and `hsv_to_rgb` are that definition, and the vectorised
 //! kernel computes the same bytes with cheaper steps, checked on every input.
 
-use super::simd::avx2_dispatch;
+use super::simd::simd_dispatch;
 use crate::rgb::RgbImage;
 
 /// PIL's RGB → HSV for one pixel (each 0..=255).
@@ -257,7 +257,7 @@ fn hsv_to_rgb_lane(h: u8, s: u8, v: u8) -> [u8; 3] {
 /// Pixels per block of [`shift_hue`]; the remainder goes through a padded block.
 const BLOCK: usize = 32;
 
-avx2_dispatch! {
+simd_dispatch! {
     /// The hue shift of `raw` as vector arithmetic, BLOCK pixels at a time: 0.13 ms a 224² view,
     /// where lookup tables (24 KB of ratio buckets, 393 KB behind them) took 0.48 ms.
     fn shift_hue(raw: &mut [u8], shift: u8) {
