@@ -1,5 +1,6 @@
 //! Per-operation cost on a 224×224 view (development aid: where a worker's time goes), and of
-//! reading the header, the full decode and a typical crop window's decode of FILE.
+//! reading the header, the full decode and a typical crop window's decode of FILE ("Hf": with
+//! libjpeg-turbo's own Huffman decoder instead of `decode::huffman`).
 //!
 //! Usage: cargo run -p lgd-datasets --release --example op_times -- FILE
 
@@ -10,7 +11,7 @@ use lgd_datasets::augment::normalize::{to_tensor_normalized_into, CLIP_MEAN, CLI
 use lgd_datasets::augment::{
     blur, enhance, flip, grayscale, hue, resize, AugmentationConfig, Augmenter, CropBox, Workspace,
 };
-use lgd_datasets::decode::jpeg_region::{decode_jpeg_region, JpegHeader};
+use lgd_datasets::decode::jpeg_region::{decode_jpeg_region, Entropy, JpegHeader};
 use lgd_datasets::decode::{checked_dimensions, decode, DecodeOptions};
 use lgd_datasets::RgbImage;
 
@@ -35,7 +36,7 @@ fn time_call(name: &str, mut f: impl FnMut()) {
             t.elapsed().as_secs_f64() / f64::from(n)
         })
         .fold(f64::INFINITY, f64::min);
-    println!("{name:<12} {:.3} ms", 1e3 * best);
+    println!("{name:<18} {:.3} ms", 1e3 * best);
 }
 
 fn main() {
@@ -57,7 +58,12 @@ fn main() {
     let (w, h) = (img.width(), img.height());
     let middle = CropBox { top: h / 5, left: w / 5, height: h * 3 / 5, width: w * 3 / 5 };
     time_call("window", || drop(decode_jpeg_region(&bytes, middle, 224)));
+    // The same window with libjpeg-turbo's own Huffman decoder instead of `decode::huffman`.
+    let with_libjpeg =
+        |crop, side| JpegHeader::read(&bytes).and_then(|h| h.decode_window_with(crop, side, Entropy::Libjpeg));
+    time_call("window, libjpeg Hf", || drop(with_libjpeg(middle, 224)));
     time_call("libjpeg", || drop(decode_jpeg_region(&bytes, whole, w.max(h))));
+    time_call("libjpeg, its Hf", || drop(with_libjpeg(whole, w.max(h))));
     time_call("resize", || drop(resize::resized_crop(&img, whole, 224, 224)));
     time("brightness", &view, |v| enhance::adjust_brightness(v, 1.2));
     time("contrast", &view, |v| enhance::adjust_contrast(v, 1.2));

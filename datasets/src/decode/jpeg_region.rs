@@ -12,21 +12,25 @@
 //!   stops after the crop's last row, so the entropy-coded data below it is never read
 //!   (baseline files; a progressive file is entropy-decoded whole by `jpeg_start_decompress`).
 //!
+//! The entropy-coded data is decoded by [`super::huffman`], which libjpeg calls in place of its own
+//! Huffman decoder for the files that decoder handles.
+//!
 //! At scale 1 the pixels are libjpeg-turbo's with its defaults (ISLOW IDCT, fancy upsampling),
 //! which are PIL's. Any file this path does not handle (CMYK/YCCK, arithmetic coding, a warning
 //! about corrupt data, a libjpeg error) answers `None`, and the caller decodes it the full way,
 //! which gives PIL's verdict on it.
 
 use std::ffi::c_void;
-use std::marker::PhantomData;
 use std::os::raw::{c_int, c_ulong};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use mozjpeg_sys::{
-    jpeg_common_struct, jpeg_create_decompress, jpeg_crop_scanline, jpeg_decompress_struct, jpeg_destroy_decompress,
-    jpeg_error_mgr, jpeg_mem_src, jpeg_read_header, jpeg_read_scanlines, jpeg_skip_scanlines, jpeg_start_decompress,
-    jpeg_std_error, J_COLOR_SPACE,
+    boolean, jpeg_common_struct, jpeg_create_decompress, jpeg_crop_scanline, jpeg_decompress_struct,
+    jpeg_destroy_decompress, jpeg_error_mgr, jpeg_mem_src, jpeg_read_header, jpeg_read_scanlines, jpeg_skip_scanlines,
+    jpeg_start_decompress, jpeg_std_error, JBLOCKROW, J_COLOR_SPACE,
 };
+
+use super::huffman::EntropyDecoder;
 
 use crate::augment::resize::SubpixelBox;
 use crate::augment::CropBox;
@@ -57,15 +61,32 @@ pub fn decode_jpeg_region(bytes: &[u8], crop: CropBox, out_side: usize) -> Optio
     JpegHeader::read(bytes)?.decode_window(crop, out_side)
 }
 
+/// Which Huffman decoder a window is decoded with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entropy {
+    /// [`super::huffman`] where it handles the file, else libjpeg's (what training views use).
+    Ours,
+    /// libjpeg-turbo's own: the reference the tests and `op_times` compare with.
+    Libjpeg,
+}
+
+/// What libjpeg's callbacks reach through `client_data`.
+struct Client<'a> {
+    /// libjpeg's warnings about corrupt data it worked around.
+    warnings: c_int,
+    /// The scan's entropy decoder, once installed.
+    entropy: Option<EntropyDecoder<'a>>,
+}
+
 /// A JPEG whose header libjpeg has read: its size is known and no pixel is decoded yet, so a
 /// caller checks the size and chooses the crop from this one header read.
 pub struct JpegHeader<'a> {
     // Boxed: libjpeg keeps pointers to the error manager and to the warning counter.
     cinfo: Box<jpeg_decompress_struct>,
     _err: Box<jpeg_error_mgr>,
-    warnings: Box<c_int>,
+    client: Box<Client<'a>>,
     // libjpeg reads the file from this borrow.
-    _bytes: PhantomData<&'a [u8]>,
+    bytes: &'a [u8],
 }
 
 impl<'a> JpegHeader<'a> {
@@ -74,8 +95,8 @@ impl<'a> JpegHeader<'a> {
     pub fn read(bytes: &'a [u8]) -> Option<Self> {
         let mut err: Box<jpeg_error_mgr> = Box::new(unsafe { std::mem::zeroed() });
         let mut cinfo: Box<jpeg_decompress_struct> = Box::new(unsafe { std::mem::zeroed() });
-        let mut warnings = Box::new(0 as c_int);
-        // SAFETY: `err`, `cinfo` and `warnings` are boxed and move into the returned value, which
+        let mut client = Box::new(Client { warnings: 0, entropy: None });
+        // SAFETY: `err`, `cinfo` and `client` are boxed and move into the returned value, which
         // destroys the decompressor when dropped; `bytes` outlives it ('a). Errors unwind out of
         // libjpeg (mozjpeg-sys compiles it with -fexceptions) into `catch_unwind`, after which
         // the object is still valid for `jpeg_destroy_decompress`, as after libjpeg's longjmp.
@@ -84,10 +105,10 @@ impl<'a> JpegHeader<'a> {
             err.error_exit = Some(error_exit);
             err.emit_message = Some(count_warning);
             cinfo.common.err = &mut *err;
-            cinfo.common.client_data = (&mut *warnings as *mut c_int).cast::<c_void>();
+            cinfo.common.client_data = (&mut *client as *mut Client).cast::<c_void>();
             jpeg_create_decompress(&mut *cinfo);
         }
-        let mut header = Self { cinfo, _err: err, warnings, _bytes: PhantomData };
+        let mut header = Self { cinfo, _err: err, client, bytes };
         let cinfo = &mut *header.cinfo;
         let read = catch_unwind(AssertUnwindSafe(|| unsafe {
             jpeg_mem_src(cinfo, bytes.as_ptr(), bytes.len() as c_ulong);
@@ -98,7 +119,7 @@ impl<'a> JpegHeader<'a> {
             (header.cinfo.jpeg_color_space, header.cinfo.num_components),
             (J_COLOR_SPACE::JCS_YCbCr | J_COLOR_SPACE::JCS_RGB, 3) | (J_COLOR_SPACE::JCS_GRAYSCALE, 1)
         );
-        (matches!(read, Ok(true)) && supported && *header.warnings == 0).then_some(header)
+        (matches!(read, Ok(true)) && supported && header.client.warnings == 0).then_some(header)
     }
 
     /// Width and height from the header.
@@ -108,16 +129,21 @@ impl<'a> JpegHeader<'a> {
 
     /// Decodes the window that `crop` (a box in the full-size image) needs for an `out_side`²
     /// view. `None` when the crop is not inside the image, or libjpeg fails or warns on the data.
-    pub fn decode_window(mut self, crop: CropBox, out_side: usize) -> Option<Region> {
+    pub fn decode_window(self, crop: CropBox, out_side: usize) -> Option<Region> {
+        self.decode_window_with(crop, out_side, Entropy::Ours)
+    }
+
+    /// [`JpegHeader::decode_window`] with the Huffman decoder chosen.
+    pub fn decode_window_with(mut self, crop: CropBox, out_side: usize, entropy: Entropy) -> Option<Region> {
         let (width, height) = self.size();
         let inside = crop.left + crop.width <= width as usize && crop.top + crop.height <= height as usize;
         if !inside || crop.width == 0 || crop.height == 0 {
             return None;
         }
-        let cinfo = &mut *self.cinfo;
-        let result = catch_unwind(AssertUnwindSafe(|| unsafe { decode_window(cinfo, crop, out_side) }));
+        let (cinfo, bytes) = (&mut *self.cinfo, self.bytes);
+        let result = catch_unwind(AssertUnwindSafe(|| unsafe { decode_window(cinfo, bytes, crop, out_side, entropy) }));
         match result {
-            Ok(region) if *self.warnings == 0 => region,
+            Ok(region) if self.client.warnings == 0 => region,
             _ => None,
         }
     }
@@ -131,13 +157,31 @@ impl Drop for JpegHeader<'_> {
     }
 }
 
-/// The decode proper, after the header; libjpeg errors unwind out of it.
-unsafe fn decode_window(cinfo: &mut jpeg_decompress_struct, crop: CropBox, out_side: usize) -> Option<Region> {
+/// The decode proper, after the header, of the file `bytes`; libjpeg errors unwind out of it.
+unsafe fn decode_window(
+    cinfo: &mut jpeg_decompress_struct,
+    bytes: &[u8],
+    crop: CropBox,
+    out_side: usize,
+    entropy: Entropy,
+) -> Option<Region> {
     let scale = dct_scale_for(crop, out_side);
     cinfo.out_color_space = J_COLOR_SPACE::JCS_RGB;
     cinfo.scale_num = 1;
     cinfo.scale_denom = scale as _;
     jpeg_start_decompress(cinfo);
+    if entropy == Entropy::Ours {
+        // The scan's data starts where libjpeg's source manager stands after the headers.
+        let src = &*cinfo.src;
+        let start = (src.next_input_byte as usize).checked_sub(bytes.as_ptr() as usize)?;
+        let rest = bytes.get(start..)?;
+        if let Some(decoder) = EntropyDecoder::for_scan(cinfo, rest) {
+            (*cinfo.common.client_data.cast::<Client>()).entropy = Some(decoder);
+            EntropyDecoder::install(cinfo, decode_mcu);
+            #[cfg(test)]
+            INSTALLS.with(|n| n.set(n.get() + 1));
+        }
+    }
     let (full_w, full_h) = (cinfo.output_width as usize, cinfo.output_height as usize);
     // The crop in scaled pixels (exact: the scale is a power of two) and the whole pixels it touches.
     let d = scale as f64;
@@ -180,12 +224,43 @@ pub(crate) extern "C-unwind" fn error_exit(_cinfo: &mut jpeg_common_struct) {
     resume_unwind(Box::new("libjpeg error"));
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Windows of this thread decoded by [`super::huffman`] (tests check which decoder ran).
+    static INSTALLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many windows this thread has decoded with [`super::huffman`].
+#[cfg(test)]
+pub(crate) fn installs_on_this_thread() -> usize {
+    INSTALLS.with(|n| n.get())
+}
+
+/// libjpeg's entropy decoder once [`EntropyDecoder::install`]ed: decodes one MCU (see
+/// [`EntropyDecoder::decode_mcu`]) and keeps libjpeg's source manager at the data read so far.
+/// Corrupt data unwinds as libjpeg's errors do.
+extern "C-unwind" fn decode_mcu(cinfo: &mut jpeg_decompress_struct, mcu: *mut JBLOCKROW) -> boolean {
+    // SAFETY: installed only after `client_data`'s `Client` got its decoder, which reads the
+    // file that libjpeg's source manager holds; `mcu` is libjpeg's block pointers or null.
+    unsafe {
+        let client = &mut *cinfo.common.client_data.cast::<Client>();
+        let decoder = client.entropy.as_mut().expect("installed with its decoder");
+        if decoder.decode_mcu(mcu).is_err() {
+            resume_unwind(Box::new("corrupt entropy-coded data"));
+        }
+        let (src, unread) = (&mut *cinfo.src, decoder.unread());
+        src.next_input_byte = unread.as_ptr();
+        src.bytes_in_buffer = unread.len();
+    }
+    1
+}
+
 /// libjpeg's warnings (level −1: corrupt data it worked around) are counted, so that such a file
 /// goes the full way instead; trace messages (level ≥ 0) are ignored.
 extern "C-unwind" fn count_warning(cinfo: &mut jpeg_common_struct, level: c_int) {
     if level < 0 {
-        // SAFETY: `client_data` points at the `warnings` counter of the `JpegHeader` being read.
-        unsafe { *cinfo.client_data.cast::<c_int>() += 1 };
+        // SAFETY: `client_data` points at the `Client` of the `JpegHeader` being read.
+        unsafe { (*cinfo.client_data.cast::<Client>()).warnings += 1 };
     }
 }
 

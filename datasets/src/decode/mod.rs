@@ -20,6 +20,7 @@
 //! ([`jpeg_region`]); its pixels are close to the full path's, not equal.
 
 mod convert;
+mod huffman;
 pub mod jpeg_region;
 
 use std::io::Cursor;

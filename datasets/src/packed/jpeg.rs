@@ -50,6 +50,17 @@ pub enum EncodeError {
 
 /// Encodes `image` as a baseline JPEG at `quality` (clamped to 1..=100 by libjpeg) with `chroma`.
 pub fn encode_jpeg(image: &RgbImage, quality: u8, chroma: Chroma) -> Result<Vec<u8>, EncodeError> {
+    encode_jpeg_with(image, quality, chroma, false)
+}
+
+/// [`encode_jpeg`], with Huffman tables made for the image when `optimize_huffman` (still one
+/// baseline scan; the tests of the window decoder's Huffman decoding use them for long codes).
+pub(crate) fn encode_jpeg_with(
+    image: &RgbImage,
+    quality: u8,
+    chroma: Chroma,
+    optimize_huffman: bool,
+) -> Result<Vec<u8>, EncodeError> {
     let (width, height) = (image.width(), image.height());
     if !(1..=65_500).contains(&width) || !(1..=65_500).contains(&height) {
         return Err(EncodeError::Size { width, height });
@@ -70,7 +81,7 @@ pub fn encode_jpeg(image: &RgbImage, quality: u8, chroma: Chroma) -> Result<Vec<
     }
     let written = catch_unwind(AssertUnwindSafe(|| unsafe {
         jpeg_mem_dest(&mut cinfo, &mut buffer, &mut size);
-        compress(&mut cinfo, image, quality, chroma);
+        compress(&mut cinfo, image, quality, chroma, optimize_huffman);
     }));
     unsafe { jpeg_destroy_compress(&mut cinfo) };
     let out = (written.is_ok() && !buffer.is_null())
@@ -84,7 +95,7 @@ pub fn encode_jpeg(image: &RgbImage, quality: u8, chroma: Chroma) -> Result<Vec<
 }
 
 /// The compression proper; libjpeg errors unwind out of it.
-unsafe fn compress(cinfo: &mut jpeg_compress_struct, image: &RgbImage, quality: u8, chroma: Chroma) {
+unsafe fn compress(cinfo: &mut jpeg_compress_struct, image: &RgbImage, quality: u8, chroma: Chroma, optimize: bool) {
     cinfo.image_width = image.width() as u32;
     cinfo.image_height = image.height() as u32;
     cinfo.input_components = 3;
@@ -93,6 +104,7 @@ unsafe fn compress(cinfo: &mut jpeg_compress_struct, image: &RgbImage, quality: 
     jpeg_c_set_int_param(cinfo, JINT_COMPRESS_PROFILE, JCP_FASTEST as c_int);
     jpeg_set_defaults(cinfo);
     jpeg_set_quality(cinfo, c_int::from(quality), 1);
+    cinfo.optimize_coding = c_int::from(optimize);
     // `jpeg_set_defaults` chose YCbCr with luma sampled 2×2 (4:2:0) and each chroma plane 1×1.
     let luma = &mut *cinfo.comp_info;
     let factor = match chroma {
