@@ -17,7 +17,8 @@
 //!
 //! At scale 1 the pixels are libjpeg-turbo's with its defaults (ISLOW IDCT, fancy upsampling),
 //! which are PIL's. Any file this path does not handle (CMYK/YCCK, arithmetic coding, a warning
-//! about corrupt data, a libjpeg error) answers `None`, and the caller decodes it the full way,
+//! about corrupt data, entropy-coded data the Huffman decoder finds corrupt, a libjpeg error)
+//! answers `None`, and the caller decodes it the full way,
 //! which gives PIL's verdict on it.
 
 use std::ffi::c_void;
@@ -81,7 +82,7 @@ struct Client<'a> {
 /// A JPEG whose header libjpeg has read: its size is known and no pixel is decoded yet, so a
 /// caller checks the size and chooses the crop from this one header read.
 pub struct JpegHeader<'a> {
-    // Boxed: libjpeg keeps pointers to the error manager and to the warning counter.
+    // Boxed: libjpeg keeps pointers to the error manager and to the client (warnings, decoder).
     cinfo: Box<jpeg_decompress_struct>,
     _err: Box<jpeg_error_mgr>,
     client: Box<Client<'a>>,
@@ -128,7 +129,8 @@ impl<'a> JpegHeader<'a> {
     }
 
     /// Decodes the window that `crop` (a box in the full-size image) needs for an `out_side`²
-    /// view. `None` when the crop is not inside the image, or libjpeg fails or warns on the data.
+    /// view. `None` when the crop is not inside the image, or the data is corrupt (libjpeg fails
+    /// or warns, or the Huffman decoder fails).
     pub fn decode_window(self, crop: CropBox, out_side: usize) -> Option<Region> {
         self.decode_window_with(crop, out_side, Entropy::Ours)
     }
@@ -170,11 +172,10 @@ unsafe fn decode_window(
     cinfo.scale_num = 1;
     cinfo.scale_denom = scale as _;
     jpeg_start_decompress(cinfo);
-    if entropy == Entropy::Ours {
-        // The scan's data starts where libjpeg's source manager stands after the headers.
-        let src = &*cinfo.src;
-        let start = (src.next_input_byte as usize).checked_sub(bytes.as_ptr() as usize)?;
-        let rest = bytes.get(start..)?;
+    // The scan's data starts where libjpeg's source manager stands after the headers.
+    let src = &*cinfo.src;
+    let rest = (src.next_input_byte as usize).checked_sub(bytes.as_ptr() as usize).and_then(|at| bytes.get(at..));
+    if let (Entropy::Ours, Some(rest)) = (entropy, rest) {
         if let Some(decoder) = EntropyDecoder::for_scan(cinfo, rest) {
             (*cinfo.common.client_data.cast::<Client>()).entropy = Some(decoder);
             EntropyDecoder::install(cinfo, decode_mcu);
